@@ -1,0 +1,43 @@
+// @ts-check
+import eslint from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+// Protocol libraries stay framework-free and I/O-free: they talk through small interfaces
+// (a datagram transport, a store). See STYLE.md, "Direction of imports".
+const frameworkFree = {
+  patterns: [
+    { group: ['@nestjs/*'], message: 'libs/ protocol code must not import NestJS; wire it in apps/.' },
+    { group: ['ioredis', 'bullmq'], message: 'Stores live in their own lib behind an interface.' },
+    {
+      group: ['dgram', 'node:dgram', 'net', 'node:net'],
+      message: 'Protocol libs talk through a transport interface; sockets live in libs/udp.',
+    },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommended,
+  prettier,
+  {
+    languageOptions: { globals: { __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['libs/bytes/src/**/*.ts', 'libs/coap/src/**/*.ts', 'libs/lwm2m/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', frameworkFree],
+      // Not in apps/: emitDecoratorMetadata needs the value import of an injected class.
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+);

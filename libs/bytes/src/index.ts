@@ -1,0 +1,3 @@
+export * from './byte-reader';
+export * from './byte-writer';
+export * from './decode-error';
