@@ -144,7 +144,8 @@ export function fuzzDecoder(opts: FuzzOptions): FuzzReport {
           { cause: e },
         );
       }
-      if (!(e as Error).message) throw new Error(`${opts.name}: input #${i} threw an error without a message`);
+      if (!(e as Error).message)
+        throw new Error(`${opts.name}: input #${i} threw an error without a message`);
       const reason = (e as { reason?: unknown }).reason;
       if (typeof reason === 'string') report.reasons.add(reason);
       report.rejected++;
@@ -162,7 +163,9 @@ export function fuzzDecoder(opts: FuzzOptions): FuzzReport {
     }
     void result;
     if (took > hangMs) {
-      throw new Error(`${opts.name}: input #${i} took ${took.toFixed(0)} ms: ${input.subarray(0, 256).toString('hex')}`);
+      throw new Error(
+        `${opts.name}: input #${i} took ${took.toFixed(0)} ms: ${input.subarray(0, 256).toString('hex')}`,
+      );
     }
   }
   return report;

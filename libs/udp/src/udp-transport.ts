@@ -1,0 +1,88 @@
+// RFC 7252 section 1.2 / RFC 768: the CoAP DatagramTransport on node:dgram (UDP, the NoSec binding).
+import { createSocket, type Socket } from 'node:dgram';
+import type { DatagramTransport, Peer } from '@lwm2m/coap';
+
+export interface UdpLogger {
+  warn(message: string, context?: Record<string, unknown>): void;
+}
+
+export interface UdpTransportOptions {
+  type?: 'udp4' | 'udp6';
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1 (udp4) or ::1 (udp6); use 0.0.0.0 / :: to listen everywhere. */
+  address?: string;
+  logger?: UdpLogger;
+}
+
+export class UdpTransport implements DatagramTransport {
+  private readonly listeners: ((data: Buffer, peer: Peer) => void)[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly logger: UdpLogger,
+  ) {
+    socket.on('message', (data, rinfo) => {
+      const peer: Peer = {
+        address: rinfo.address,
+        port: rinfo.port,
+        family: rinfo.family as 'IPv4' | 'IPv6',
+      };
+      for (const l of this.listeners) {
+        try {
+          l(data, peer);
+        } catch (err) {
+          this.logger.warn('udp: listener threw', { error: String(err) });
+        }
+      }
+    });
+    // Socket errors (ICMP unreachable and the like) are logged, never thrown (no 'error' crash).
+    socket.on('error', (err) => this.logger.warn('udp: socket error', { error: String(err) }));
+  }
+
+  /** Creates a socket and binds it. */
+  static bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
+    const type = opts.type ?? 'udp4';
+    const address = opts.address ?? (type === 'udp6' ? '::1' : '127.0.0.1');
+    const socket = createSocket({ type, reuseAddr: false });
+    const logger = opts.logger ?? { warn: () => undefined };
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        socket.close();
+        reject(err);
+      };
+      socket.once('error', onError);
+      socket.bind(opts.port ?? 0, address, () => {
+        socket.off('error', onError);
+        resolve(new UdpTransport(socket, logger));
+      });
+    });
+  }
+
+  address(): Peer {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port, family: a.family as 'IPv4' | 'IPv6' };
+  }
+
+  send(data: Buffer, peer: Peer): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('udp transport closed'));
+    return new Promise((resolve) => {
+      this.socket.send(data, peer.port, peer.address, (err) => {
+        if (err)
+          this.logger.warn('udp: send failed', { peer: `${peer.address}:${peer.port}`, error: String(err) });
+        resolve();
+      });
+    });
+  }
+
+  onDatagram(listener: (data: Buffer, peer: Peer) => void): void {
+    this.listeners.push(listener);
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
