@@ -40,11 +40,7 @@ export interface Lwm2mObject {
 }
 
 export type Lwm2mNode =
-  | Lwm2mObject
-  | Lwm2mObjectInstance
-  | Lwm2mSingleResource
-  | Lwm2mMultipleResource
-  | Lwm2mResourceInstance;
+  Lwm2mObject | Lwm2mObjectInstance | Lwm2mSingleResource | Lwm2mMultipleResource | Lwm2mResourceInstance;
 
 /** A flat (path, value) pair: one leaf of a node tree. `time` is seconds since the epoch (SenML t). */
 export interface PathValue {
@@ -79,7 +75,11 @@ export const multipleResource = (
   instances: instances instanceof Map ? instances : new Map(instances),
 });
 
-export const resourceInstance = (id: number, type: ResourceType, value: Lwm2mValue): Lwm2mResourceInstance => ({
+export const resourceInstance = (
+  id: number,
+  type: ResourceType,
+  value: Lwm2mValue,
+): Lwm2mResourceInstance => ({
   kind: 'resourceInstance',
   id,
   type,

@@ -2,16 +2,7 @@
 
 /** The resource data types of LwM2M 1.1/1.2 ('none' is the type of executable resources). */
 export type ResourceType =
-  | 'string'
-  | 'integer'
-  | 'unsigned'
-  | 'float'
-  | 'boolean'
-  | 'opaque'
-  | 'time'
-  | 'objlnk'
-  | 'corelnk'
-  | 'none';
+  'string' | 'integer' | 'unsigned' | 'float' | 'boolean' | 'opaque' | 'time' | 'objlnk' | 'corelnk' | 'none';
 
 /** Objlnk: "ObjectID:InstanceID", each 16 bits (Appendix C). */
 export interface ObjectLink {
