@@ -1,0 +1,39 @@
+// A tiny benchmark harness: run a function for a fixed wall time after a warm-up, report ops/s.
+// Figures are only compared with baselines measured in the same run (the machines are shared and noisy).
+
+export interface BenchResult {
+  name: string;
+  opsPerSec: number;
+  iterations: number;
+}
+
+export function bench(name: string, fn: () => unknown, ms = 1500): BenchResult {
+  // warm-up so the JIT has optimised the path before we measure
+  const warmEnd = performance.now() + Math.min(500, ms / 3);
+  let sink: unknown;
+  while (performance.now() < warmEnd) for (let i = 0; i < 100; i++) sink = fn();
+  let iterations = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    for (let i = 0; i < 200; i++) sink = fn();
+    iterations += 200;
+    now = performance.now();
+  }
+  void sink;
+  return { name, opsPerSec: (iterations * 1000) / (now - start), iterations };
+}
+
+export function fmt(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0);
+}
+
+export function report(results: BenchResult[], baseline: BenchResult): void {
+  const w = Math.max(...results.map((r) => r.name.length));
+  for (const r of results) {
+    const ratio = r.opsPerSec / baseline.opsPerSec;
+    console.log(
+      `${r.name.padEnd(w)}  ${fmt(r.opsPerSec).padStart(8)} ops/s   x${ratio.toFixed(2)} vs ${baseline.name}`,
+    );
+  }
+}
