@@ -29,7 +29,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['libs/bytes/src/**/*.ts', 'libs/coap/src/**/*.ts', 'libs/lwm2m/src/**/*.ts'],
+    files: [
+      'libs/bytes/src/**/*.ts',
+      'libs/coap/src/**/*.ts',
+      'libs/lwm2m/src/**/*.ts',
+      'libs/server/src/**/*.ts',
+      'libs/simulator/src/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],
       // Not in apps/: emitDecoratorMetadata needs the value import of an injected class.

@@ -1,7 +1,9 @@
 // LwM2M TS 1.2 Core section 6.1 / 7.4: node trees <-> flat (path, value) lists, the shape of SenML and JSON.
 import { DecodeError } from '@lwm2m/bytes';
+import { EncodeError } from './formats/values';
 import type { ObjectModelRegistry } from './model/object-model';
 import {
+  type CompositeNodes,
   type Lwm2mMultipleResource,
   type Lwm2mNode,
   type Lwm2mObject,
@@ -11,6 +13,34 @@ import {
 } from './node';
 import { Lwm2mPath } from './path';
 import { isObjectLink, type Lwm2mValue } from './value';
+
+const KIND_DEPTH = {
+  object: 1,
+  instance: 2,
+  singleResource: 3,
+  multipleResource: 3,
+  resourceInstance: 4,
+} as const;
+
+/**
+ * The path of `node` given the request path: the path itself when its depth fits the node kind, or
+ * the path one level up plus the node's id (an instance encoded "at /3"), as Leshan allows.
+ */
+export function nodePath(node: Lwm2mNode, path: Lwm2mPath, codec: string): Lwm2mPath {
+  const depth = KIND_DEPTH[node.kind];
+  if (path.depth === depth) {
+    if (path.ids()[depth - 1] !== node.id) {
+      throw new EncodeError(
+        'path-mismatch',
+        `${node.kind} ${node.id} does not sit at ${path.toString()}`,
+        codec,
+      );
+    }
+    return path;
+  }
+  if (path.depth === depth - 1) return path.child(node.id);
+  throw new EncodeError('path-mismatch', `a ${node.kind} cannot be encoded at ${path.toString()}`, codec);
+}
 
 /** Every leaf of `node` (which sits at `path`) as a PathValue, in ascending path order. */
 export function flatten(node: Lwm2mNode, path: Lwm2mPath): PathValue[] {
@@ -170,6 +200,39 @@ export function buildObjects(values: PathValue[], model: ObjectModelRegistry, co
   return [...byObject.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([id, group]) => buildObject(group, new Lwm2mPath(id), model, codec));
+}
+
+/**
+ * Leaves (typed, from anywhere) to composite nodes. Without `paths`, one node per leaf (a single
+ * resource, or a resource instance: Write-Composite may target one instance). With `paths` (a
+ * Read-Composite request's), leaves are gathered under the longest requested path holding them.
+ */
+export function buildComposite(
+  values: PathValue[],
+  model: ObjectModelRegistry,
+  codec = 'tree',
+  paths?: Lwm2mPath[],
+): CompositeNodes {
+  if (!paths) {
+    const seen = new Set<string>();
+    return values.map((v) => {
+      const key = v.path.toString();
+      if (seen.has(key)) fail('duplicate-path', `${key} appears twice`, codec);
+      seen.add(key);
+      return { path: v.path, node: buildNode([v], v.path, model, codec) };
+    });
+  }
+  const groups = new Map<string, { path: Lwm2mPath; values: PathValue[] }>();
+  for (const v of values) {
+    let best: Lwm2mPath | undefined;
+    for (const p of paths) if (v.path.startsWith(p) && (!best || p.depth > best.depth)) best = p;
+    if (!best) return fail('path-mismatch', `${v.path.toString()} was not requested`, codec);
+    const key = best.toString();
+    const g = groups.get(key) ?? { path: best, values: [] };
+    g.values.push(v);
+    groups.set(key, g);
+  }
+  return [...groups.values()].map((g) => ({ path: g.path, node: buildNode(g.values, g.path, model, codec) }));
 }
 
 /** Value equality per the value.ts mapping: bytes, instants, links; NaN equals NaN. */

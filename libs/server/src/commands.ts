@@ -1,0 +1,67 @@
+// Operations an operator asks of a device (LwM2M TS 1.2 Core 6.3 Device Management & Service Enablement,
+// 6.4 Information Reporting). The api puts them on the command bus; the gateway holding the device runs them.
+import type { JsonPathValue } from './events';
+
+export type DeviceOperation =
+  | 'read'
+  | 'write'
+  | 'execute'
+  | 'create'
+  | 'delete'
+  | 'discover'
+  | 'write-attributes'
+  | 'observe'
+  | 'cancel-observation'
+  | 'read-composite'
+  | 'write-composite'
+  | 'observe-composite';
+
+export interface DeviceCommand {
+  /** Unique id (also the request id operators see). */
+  id: string;
+  endpoint: string;
+  op: DeviceOperation;
+  /** Single-path operations. */
+  path?: string;
+  /** Composite operations and observations. */
+  paths?: string[];
+  /** Content-Format override (number); default: negotiated from the registration. */
+  contentFormat?: number;
+  /** Write / Create / Write-Composite values. */
+  values?: JsonPathValue[];
+  /** Write: false = partial update (POST), true (default) = replace (PUT). */
+  replace?: boolean;
+  /** Execute arguments (TS 1.2 Core 5.4.5 text). */
+  args?: string;
+  /** Write-Attributes: pmin, pmax, gt, lt, st, epmin, epmax (undefined = leave, null = remove). */
+  attributes?: Record<string, number | null>;
+  /** cancel-observation */
+  observationId?: string;
+  /** How long the caller waits, ms. */
+  timeoutMs: number;
+  /** ms since epoch */
+  createdAt: number;
+}
+
+export interface DeviceCommandResult {
+  id: string;
+  ok: boolean;
+  /**
+   * HTTP-like status the api returns: 200/201/204 on success; the device's CoAP error mapped
+   * (4.04 -> 404, 4.05 -> 405, 4.00 -> 400, 4.01/4.03 -> 403, 4.06 -> 406, 4.15 -> 415, 5.xx -> 502);
+   * 504 when the device did not answer in time; 404 when the endpoint is not registered.
+   */
+  status: number;
+  /** The device's response code as "2.05". */
+  coapCode?: string;
+  contentFormat?: number;
+  values?: JsonPathValue[];
+  /** Discover: the link list as text. */
+  links?: string;
+  /** Create: the new instance path (Location-Path). */
+  location?: string;
+  /** Observe: the observation id. */
+  observationId?: string;
+  /** Human-readable error (never key material). */
+  error?: string;
+}

@@ -1,0 +1,4 @@
+export * from './registration';
+export * from './events';
+export * from './commands';
+export * from './ports';

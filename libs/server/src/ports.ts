@@ -1,0 +1,119 @@
+// What the LwM2M server needs from shared state. libs/registry implements these on Redis; the in-memory
+// implementations in ./memory serve unit tests. Both pass the contract suites in libs/server/test/contracts.
+import type { DeviceCommand, DeviceCommandResult } from './commands';
+import type { JsonPathValue, Lwm2mEvent, StoredEvent } from './events';
+import type { Registration } from './registration';
+
+export interface ListQuery {
+  limit: number;
+  cursor?: string;
+  /** Substring match on the endpoint name. */
+  q?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface RegistrationStore {
+  /**
+   * Adds a registration. An existing registration of the same endpoint is replaced atomically and
+   * returned, with the observations it had (removed): re-registration cancels observations.
+   */
+  register(reg: Registration): Promise<{ replaced?: Registration; cancelledObservations: Observation[] }>;
+  /** Applies an Update; undefined when the registration id is unknown (-> 4.04). */
+  update(
+    registrationId: string,
+    patch: Partial<
+      Pick<
+        Registration,
+        | 'lifetime'
+        | 'binding'
+        | 'queueMode'
+        | 'smsNumber'
+        | 'objectLinks'
+        | 'supportedContentFormats'
+        | 'address'
+        | 'peerKey'
+        | 'lastSeen'
+        | 'lastUpdate'
+        | 'expiresAt'
+        | 'gatewayNode'
+      >
+    >,
+  ): Promise<Registration | undefined>;
+  /** Removes it with its observations and values; undefined when unknown. */
+  deregister(
+    registrationId: string,
+  ): Promise<{ registration: Registration; cancelledObservations: Observation[] } | undefined>;
+  getById(registrationId: string): Promise<Registration | undefined>;
+  getByEndpoint(endpoint: string): Promise<Registration | undefined>;
+  list(query: ListQuery): Promise<Page<Registration>>;
+  /** Records an uplink (any datagram) without changing the lifetime. */
+  touch(
+    endpoint: string,
+    lastSeen: number,
+    address?: Registration['address'],
+    peerKey?: string,
+  ): Promise<void>;
+  /**
+   * Removes up to `max` registrations whose expiresAt <= now and returns them. Exactly once across the
+   * cluster: two nodes calling it at the same time never get the same registration.
+   */
+  claimExpired(
+    now: number,
+    max: number,
+  ): Promise<Array<{ registration: Registration; cancelledObservations: Observation[] }>>;
+  /** The earliest expiresAt, to schedule the next claim (undefined when empty). */
+  nextExpiry(): Promise<number | undefined>;
+}
+
+export interface Observation {
+  id: string;
+  endpoint: string;
+  registrationId: string;
+  /** CoAP token, hex: lets any node match a notification. */
+  token: string;
+  paths: string[];
+  composite: boolean;
+  contentFormat?: number;
+  createdAt: number;
+}
+
+export interface ObservationStore {
+  add(obs: Observation): Promise<void>;
+  getById(id: string): Promise<Observation | undefined>;
+  getByToken(token: string): Promise<Observation | undefined>;
+  listByEndpoint(endpoint: string): Promise<Observation[]>;
+  remove(id: string): Promise<Observation | undefined>;
+}
+
+/** Latest known values per device, from responses, notifications and Send. */
+export interface ValueStore {
+  put(endpoint: string, values: JsonPathValue[], receivedAt: number): Promise<void>;
+  get(endpoint: string): Promise<Array<JsonPathValue & { receivedAt: number }>>;
+  clear(endpoint: string): Promise<void>;
+}
+
+export interface EventBus {
+  publish(event: Lwm2mEvent): Promise<string>;
+  /**
+   * Events after `afterId` ('$' = only new ones), in order, until the signal aborts. Each subscriber sees
+   * every event (fan-out, for SSE); `filter` narrows by endpoint.
+   */
+  subscribe(opts: { afterId?: string; endpoint?: string; signal: AbortSignal }): AsyncIterable<StoredEvent>;
+  /** The last `count` events (newest last), for tests and the dashboard. */
+  recent(count: number, endpoint?: string): Promise<StoredEvent[]>;
+}
+
+/**
+ * api -> gateway: run a command on whichever node holds the device and wait for its result.
+ * The api never needs to know which node that is.
+ */
+export interface CommandBus {
+  /** api side: resolves with the result, or a 504 result after cmd.timeoutMs. */
+  execute(cmd: DeviceCommand): Promise<DeviceCommandResult>;
+  /** gateway side: start taking commands; returns a stop function. */
+  serve(handler: (cmd: DeviceCommand) => Promise<DeviceCommandResult>): Promise<() => Promise<void>>;
+}
