@@ -16,3 +16,4 @@ export * from './formats/link';
 export * from './formats/senml-json';
 export * from './formats/senml-cbor';
 export * from './formats/lwm2m-cbor';
+export * from './formats/registry';

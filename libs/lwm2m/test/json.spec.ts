@@ -8,13 +8,12 @@ import {
   jsonCodec,
   Lwm2mPath,
   lwm2mObject,
-  multipleResource,
   nodesEqual,
   objectInstance,
   singleResource,
 } from '@lwm2m/lwm2m';
 import { fuzzDecoder } from '../../../test/support/fuzz';
-import { nodeWithPathArb, testModel } from './lwm2m-arbitraries';
+import { allTypesModel, deviceInstance, nodeWithPathArb, reasonOf } from './fixtures';
 
 const model = defaultObjectModelRegistry();
 const P = (s: string) => Lwm2mPath.parse(s);
@@ -39,42 +38,20 @@ const OBJLNK_TREE_JSON =
 // Same section: Read /3/0/0.
 const SINGLE_JSON = '{"bn":"/3/0/0","e":[{"sv":"Open Mobile Alliance"}]}';
 
-const deviceInstance = objectInstance(0, [
-  singleResource(0, 'string', 'Open Mobile Alliance'),
-  singleResource(1, 'string', 'Lightweight M2M Client'),
-  singleResource(2, 'string', '345000123'),
-  singleResource(3, 'string', '1.0'),
-  multipleResource(6, 'integer', [
-    [0, 1],
-    [1, 5],
-  ]),
-  multipleResource(7, 'integer', [
-    [0, 3800],
-    [1, 5000],
-  ]),
-  multipleResource(8, 'integer', [
-    [0, 125],
-    [1, 900],
-  ]),
-  singleResource(9, 'integer', 100),
-  singleResource(10, 'integer', 15),
-  multipleResource(11, 'integer', [[0, 0]]),
-  singleResource(13, 'time', new Date(1367491215000)),
-  singleResource(14, 'string', '+02:00'),
-  singleResource(16, 'string', 'U'),
-]);
+// TS 1.1 Core 7.4.3 / 7.4.5: the Device instance of the examples.
+const device = deviceInstance();
 
 describe('LwM2M JSON spec examples (TS 1.0.2 section 6.4.4 = TS 1.1 Core section 7.4.5)', () => {
   it('decodes the Device instance and encodes it back to the same text', () => {
-    expect(nodesEqual(jsonCodec.decode(buf(DEVICE_JSON), P('/3/0'), model), deviceInstance)).toBe(true);
-    expect(jsonCodec.encode(deviceInstance, P('/3/0'), model).toString()).toBe(DEVICE_JSON);
+    expect(nodesEqual(jsonCodec.decode(buf(DEVICE_JSON), P('/3/0'), model), device)).toBe(true);
+    expect(jsonCodec.encode(device, P('/3/0'), model).toString()).toBe(DEVICE_JSON);
   });
 
   it('reads the same instance with a root base name or with no base name', () => {
     const rooted = DEVICE_JSON.replace('"bn":"/3/0/"', '"bn":"/"').replace(/"n":"/g, '"n":"3/0/');
     const bare = DEVICE_JSON.replace('"bn":"/3/0/",', '').replace(/"n":"/g, '"n":"/3/0/');
-    expect(nodesEqual(jsonCodec.decode(buf(rooted), P('/3/0'), model), deviceInstance)).toBe(true);
-    expect(nodesEqual(jsonCodec.decode(buf(bare), P('/3/0'), model), deviceInstance)).toBe(true);
+    expect(nodesEqual(jsonCodec.decode(buf(rooted), P('/3/0'), model), device)).toBe(true);
+    expect(nodesEqual(jsonCodec.decode(buf(bare), P('/3/0'), model), device)).toBe(true);
   });
 
   it('decodes and encodes a single resource with the resource path as base name', () => {
@@ -136,15 +113,8 @@ describe('LwM2M JSON values and limits', () => {
   });
 
   it('rejects malformed, mistyped, too deep or misplaced entries with a DecodeError', () => {
-    const reason = (text: string, path = '/3/0') => {
-      try {
-        jsonCodec.decode(buf(text), P(path), model);
-      } catch (e) {
-        expect(e).toBeInstanceOf(DecodeError);
-        return (e as DecodeError).reason;
-      }
-      return 'accepted';
-    };
+    const reason = (text: string, path = '/3/0') =>
+      reasonOf(() => jsonCodec.decode(buf(text), P(path), model)) ?? 'accepted';
     expect(reason('{"e":[')).toBe('bad-json');
     expect(reason('[[[[[]]]]]')).toBe('too-deep');
     expect(reason('{"bn":"/3/0/","e":[{"n":"9","sv":"x"}]}')).toBe('type-mismatch');
@@ -156,7 +126,7 @@ describe('LwM2M JSON values and limits', () => {
   });
 
   it('decodes what it encodes, for every node kind and value type', () => {
-    const m = testModel();
+    const m = allTypesModel();
     fc.assert(
       fc.property(
         nodeWithPathArb({ safeIntegers: true, finiteFloats: true }, undefined, 1),

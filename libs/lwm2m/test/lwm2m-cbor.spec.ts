@@ -1,25 +1,13 @@
-import { DecodeError } from '@lwm2m/bytes';
 import { describe, expect, it } from 'vitest';
 import { fuzzDecoder } from '../../../test/support/fuzz';
 import { Lwm2mCborCodec } from '../src/formats/lwm2m-cbor';
 import { EncodeError } from '../src/formats/values';
 import { lwm2mObject, multipleResource, objectInstance, resourceInstance, singleResource } from '../src/node';
 import { Lwm2mPath } from '../src/path';
-import { deviceInstance, emptyModel, registry, testModel } from './senml-fixtures';
+import { deviceInstance, emptyModel, hex, reasonOf, registry, testModel } from './fixtures';
 import { compositeRoundTrip, inferredRoundTrip, nodeRoundTrip, pathsRoundTrip } from './senml-properties';
 
 const codec = Lwm2mCborCodec;
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-function reasonOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return (e as DecodeError).reason;
-  }
-  return undefined;
-}
 
 // TS 1.2 Core 7.4.6 example, Server object instance (resources 0,1,2,3,5,6,7), as quoted in
 // OMA_LwM2M_for_Developers issue #545: {0: 101, 1: 86400, 2: 300, 3: 6000, 5: 86400, 6: true, 7: "U"}

@@ -10,7 +10,7 @@ import {
   resourceInstance,
   singleResource,
 } from '@lwm2m/lwm2m';
-import { singleValueArb, testModel } from './lwm2m-arbitraries';
+import { singleValueArb, allTypesModel } from './fixtures';
 
 const model = defaultObjectModelRegistry();
 const P = (s: string) => Lwm2mPath.parse(s);
@@ -34,7 +34,7 @@ describe('opaque (TS 1.1 Core section 7.4.2, Content-Format 42)', () => {
   });
 
   it('decodes what it encodes', () => {
-    const m = testModel();
+    const m = allTypesModel();
     fc.assert(
       fc.property(singleValueArb({}, ['opaque']), ({ node, path }) => {
         expect(nodesEqual(opaqueCodec.decode(opaqueCodec.encode(node, path, m), path, m), node)).toBe(true);

@@ -1,4 +1,3 @@
-import { DecodeError } from '@lwm2m/bytes';
 import { describe, expect, it } from 'vitest';
 import { fuzzDecoder } from '../../../test/support/fuzz';
 import { cborInteger, decodeCbor, encodeCbor } from '../src/formats/cbor';
@@ -6,21 +5,10 @@ import { SenmlCborCodec, senmlCbor } from '../src/formats/senml-cbor';
 import { senmlJson } from '../src/formats/senml-json';
 import { resourceInstance, singleResource } from '../src/node';
 import { Lwm2mPath } from '../src/path';
-import { deviceInstance, emptyModel, registry, testModel } from './senml-fixtures';
+import { deviceInstance, emptyModel, hex, reasonOf, registry, testModel } from './fixtures';
 import { compositeRoundTrip, inferredRoundTrip, nodeRoundTrip, pathsRoundTrip } from './senml-properties';
 
 const codec = SenmlCborCodec;
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-function reasonOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return (e as DecodeError).reason;
-  }
-  return undefined;
-}
 
 describe('CBOR through cbor-x (the boundary every CBOR codec decodes through)', () => {
   const decode = (h: string): unknown => decodeCbor(hex(h), 't');

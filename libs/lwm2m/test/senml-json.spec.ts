@@ -10,7 +10,7 @@ import {
 } from '../src/formats/senml-json';
 import { multipleResource, objectInstance, resourceInstance, singleResource } from '../src/node';
 import { Lwm2mPath } from '../src/path';
-import { deviceInstance, emptyModel, testModel } from './senml-fixtures';
+import { deviceInstance, emptyModel, testModel } from './fixtures';
 import { compositeRoundTrip, inferredRoundTrip, nodeRoundTrip, pathsRoundTrip } from './senml-properties';
 
 const codec = SenmlJsonCodec;

@@ -2,29 +2,22 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import type { CompositeCodec } from '../src/formats/codec';
-import { flattenNode } from '../src/formats/senml-tree';
+import { flatten, nodePath } from '../src/tree';
 import type { CompositeNodes, PathValue } from '../src/node';
 import { Lwm2mPath } from '../src/path';
 import type { ResourceType } from '../src/value';
-import {
-  ALL_TYPES,
-  arbNodeAtPath,
-  arbObject,
-  arbPath,
-  emptyModel,
-  type ValueOptions,
-} from './senml-fixtures';
+import { VALUE_TYPES, arbNodeAtPath, arbObject, arbPath, emptyModel, type ValueOptions } from './fixtures';
 
 /** Leaves of composite nodes in path order: the format-independent content of a payload. */
 export function leavesOf(nodes: CompositeNodes): PathValue[] {
   return nodes
-    .flatMap(({ path, node }) => flattenNode(node, path, 'test'))
+    .flatMap(({ path, node }) => flatten(node, nodePath(node, path, 'test')))
     .sort((a, b) => a.path.toString().localeCompare(b.path.toString()));
 }
 
 export function nodeRoundTrip(
   codec: CompositeCodec,
-  types: ResourceType[] = ALL_TYPES,
+  types: ResourceType[] = VALUE_TYPES,
   opts: ValueOptions = {},
 ): void {
   fc.assert(
@@ -48,7 +41,7 @@ export function inferredRoundTrip(codec: CompositeCodec, types: ResourceType[]):
 export function compositeRoundTrip(codec: CompositeCodec, opts: ValueOptions = {}): void {
   fc.assert(
     fc.property(
-      fc.uniqueArray(arbObject(ALL_TYPES, opts), {
+      fc.uniqueArray(arbObject(VALUE_TYPES, opts), {
         minLength: 1,
         maxLength: 3,
         selector: (o) => o.object.id,

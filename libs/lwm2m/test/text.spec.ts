@@ -13,7 +13,7 @@ import {
   textCodec,
 } from '@lwm2m/lwm2m';
 import { fuzzDecoder } from '../../../test/support/fuzz';
-import { singleValueArb, testModel, VALUE_TYPES } from './lwm2m-arbitraries';
+import { singleValueArb, allTypesModel, VALUE_TYPES } from './fixtures';
 
 const model = defaultObjectModelRegistry();
 const P = (s: string) => Lwm2mPath.parse(s);
@@ -88,7 +88,7 @@ describe('text/plain (TS 1.1 Core section 7.4.1, Appendix C text forms)', () => 
   });
 
   it('decodes what it encodes for every type but opaque', () => {
-    const m = testModel();
+    const m = allTypesModel();
     const types = VALUE_TYPES.filter((t) => t !== 'opaque');
     fc.assert(
       fc.property(singleValueArb({ finiteFloats: true }, types), ({ node, path }) => {

@@ -14,7 +14,7 @@ import {
   resourceInstance,
   singleResource,
 } from '@lwm2m/lwm2m';
-import { nodeWithPathArb, testModel } from './lwm2m-arbitraries';
+import { nodeWithPathArb, allTypesModel } from './fixtures';
 
 const model = defaultObjectModelRegistry();
 const P = (s: string) => Lwm2mPath.parse(s);
@@ -80,7 +80,7 @@ describe('node trees and flat path values', () => {
   });
 
   it('rebuilds any node with at least one leaf per container from its flattening', () => {
-    const m = testModel();
+    const m = allTypesModel();
     fc.assert(
       fc.property(nodeWithPathArb({}, undefined, 1), ({ node, path }) => {
         expect(nodesEqual(buildNode(flatten(node, path), path, m), node)).toBe(true);

@@ -8,16 +8,12 @@ import type { Lwm2mValue, ResourceType } from '../value';
 import { ContentFormat, type NodeCodec } from './codec';
 import {
   EncodeError,
-  floatOf,
-  integerOf,
   normalizeInteger,
-  objectLinkOf,
-  objectLinkToText,
   parseBase64,
   parseObjectLink,
   secondsToTime,
-  timeToSeconds,
   utf8,
+  wireValueOf,
 } from './values';
 
 const CODEC = 'json';
@@ -83,30 +79,22 @@ function keyOfType(type: ResourceType): ValueKey {
 }
 
 function jsonValue(type: ResourceType, value: Lwm2mValue): string {
-  switch (type) {
+  // an executable's ('none') value, if any, goes out as "sv" text, as keyOfType says
+  const w = wireValueOf(type === 'none' ? 'string' : type, value, CODEC);
+  switch (w.kind) {
+    case 'float':
+      if (!Number.isFinite(w.value))
+        throw new EncodeError('bad-value', `float ${w.value} has no JSON form`, CODEC);
+      return String(w.value);
     case 'integer':
-    case 'unsigned':
-      return integerOf(value, type, CODEC).toString();
-    case 'float': {
-      const f = floatOf(value, CODEC);
-      if (!Number.isFinite(f)) throw new EncodeError('bad-value', `float ${f} has no JSON form`, CODEC);
-      return String(f);
-    }
     case 'time':
-      return String(timeToSeconds(value, CODEC));
     case 'boolean':
-      if (typeof value !== 'boolean')
-        throw new EncodeError('bad-value', 'boolean value must be a boolean', CODEC);
-      return String(value);
-    case 'objlnk':
-      return JSON.stringify(objectLinkToText(objectLinkOf(value, CODEC)));
+      return String(w.value);
     case 'opaque':
-      if (!Buffer.isBuffer(value)) throw new EncodeError('bad-value', 'opaque value must be a Buffer', CODEC);
-      return JSON.stringify(value.toString('base64'));
-    default:
-      if (typeof value !== 'string')
-        throw new EncodeError('bad-value', `${type} value must be a string`, CODEC);
-      return JSON.stringify(value);
+      return JSON.stringify(w.value.toString('base64'));
+    case 'string':
+    case 'objlnk':
+      return JSON.stringify(w.value);
   }
 }
 

@@ -9,16 +9,9 @@ import type { Lwm2mValue, ResourceType } from '../value';
 import { cborInteger, decodeCbor, encodeCbor, ownBytes, Tag } from './cbor';
 import type { CompositeCodec } from './codec';
 import { ContentFormat } from './codec';
-import { buildNode, leavesToComposite, nodePath, type RawLeaf, type RawValue } from './senml-tree';
-import {
-  EncodeError,
-  floatOf,
-  integerOf,
-  normalizeInteger,
-  objectLinkOf,
-  objectLinkToText,
-  timeToSeconds,
-} from './values';
+import { nodePath } from '../tree';
+import { leavesToComposite, leavesToNode, type RawLeaf, type RawValue } from './typed-leaves';
+import { EncodeError, normalizeInteger, wireValueOf } from './values';
 
 const CODEC = 'lwm2m-cbor';
 
@@ -32,32 +25,17 @@ interface Tree {
 const isTree = (s: Slot): s is Tree => 'children' in s;
 
 function valueItem(type: ResourceType, v: Lwm2mValue): unknown {
-  switch (type) {
-    case 'string':
-    case 'corelnk':
-      if (typeof v !== 'string') throw new EncodeError('bad-value', `${type} value must be a string`, CODEC);
-      return v;
+  const w = wireValueOf(type, v, CODEC);
+  switch (w.kind) {
     case 'integer':
-    case 'unsigned':
-      return cborInteger(integerOf(v, type, CODEC));
-    case 'float':
-      // cbor-x writes an integral float within 32 bits as an integer; the model type reads it back
-      return floatOf(v, CODEC);
-    case 'boolean':
-      if (typeof v !== 'boolean')
-        throw new EncodeError('bad-value', 'boolean value must be a boolean', CODEC);
-      return v;
-    case 'opaque':
-      if (!Buffer.isBuffer(v)) throw new EncodeError('bad-value', 'opaque value must be a Buffer', CODEC);
-      return v;
+      return cborInteger(w.value);
     case 'time':
       // RFC 8949 3.4.2: tag 1, epoch-based date/time. Past 32 bits cbor-x writes the number as a
       // binary64 float (exact, and allowed in tag 1); cbor-x cannot read a tag 1 holding a bigint.
-      return new Tag(timeToSeconds(v, CODEC), 1);
-    case 'objlnk':
-      return objectLinkToText(objectLinkOf(v, CODEC));
-    case 'none':
-      throw new EncodeError('bad-value', 'an executable resource has no value', CODEC);
+      return new Tag(w.value, 1);
+    default:
+      // floats: cbor-x writes an integral float within 32 bits as an integer; the model type reads it back
+      return w.value;
   }
 }
 
@@ -202,7 +180,7 @@ export const Lwm2mCborCodec: Lwm2mCborCodecType = {
   contentFormat: ContentFormat.LWM2M_CBOR,
   name: CODEC,
   encode: (node, path) => encodeNodes([{ path, node }]),
-  decode: (payload, path, model) => buildNode(valuesOnly(walk(payload)), path, model, CODEC),
+  decode: (payload, path, model) => leavesToNode(valuesOnly(walk(payload)), path, model, CODEC),
   encodeComposite: (nodes) => encodeNodes(nodes),
   decodeComposite: (payload, model, paths) =>
     leavesToComposite(valuesOnly(walk(payload)), model, CODEC, paths),

@@ -1,22 +1,13 @@
 // RFC 8428 section 6 (CBOR representation, integer labels) with TS 1.1 Core 7.4.5 (SenML CBOR,
 // Content-Format 112): opaque as a byte string, objlnk under the text label "vlo".
 import { DecodeError } from '@lwm2m/bytes';
-import type { ObjectModelRegistry } from '../model/object-model';
-import type { CompositeNodes, Lwm2mNode, TimestampedNodes } from '../node';
-import type { Lwm2mPath } from '../path';
 import { cborInteger, decodeCbor, encodeCbor, ownBytes } from './cbor';
-import type { CompositeCodec } from './codec';
 import { ContentFormat } from './codec';
 import {
-  checkUnknownLabel,
-  compositeToRecords,
-  nodeToRecords,
-  pathsToRecords,
-  recordsToComposite,
-  recordsToNode,
-  recordsToPaths,
-  recordsToTimestamped,
-  timestampedToRecords,
+  createSenmlCodec,
+  recordFromFields,
+  type SenmlFieldReader,
+  type SenmlCodec,
   type SenmlOptions,
   type SenmlRecord,
 } from './senml';
@@ -66,77 +57,32 @@ function str(v: unknown, label: string): string {
   return typeof v === 'string' ? v : bad(label);
 }
 
+const cborFields: SenmlFieldReader<unknown> = {
+  number: plain,
+  value: numberOf,
+  text: str,
+  boolean: (v, label) => (typeof v === 'boolean' ? v : bad(label)),
+  data: (v, label) => (v instanceof Uint8Array ? ownBytes(v) : bad(label)),
+};
+
+/**
+ * Map entries under their RFC 8428 names: integer labels per Table 6, text labels as written.
+ * Unknown integer labels are left out; unknown text ones go on, to be checked for must-understand.
+ * A label given twice has already collapsed in the decoded Map (the last one wins).
+ */
+function* labelled(item: Map<unknown, unknown>): Generator<[string, unknown]> {
+  for (const [key, v] of item) {
+    const label = typeof key === 'number' ? LABEL_NAME.get(key) : typeof key === 'string' ? key : undefined;
+    if (label !== undefined) yield [label, v];
+  }
+}
+
 function toRecords(payload: Buffer): SenmlRecord[] {
   const pack = decodeCbor(payload, CODEC);
   if (!Array.isArray(pack)) throw new DecodeError('bad-pack', 'a SenML pack is a CBOR array', CODEC);
   return pack.map((item: unknown) => {
     if (!(item instanceof Map)) throw new DecodeError('bad-record', 'a SenML record is a CBOR map', CODEC);
-    const rec: SenmlRecord = {};
-    // a label given twice collapses in the decoded Map (the last one wins)
-    for (const [key, v] of item as Map<unknown, unknown>) {
-      const label = typeof key === 'number' ? LABEL_NAME.get(key) : typeof key === 'string' ? key : undefined;
-      if (label === undefined) {
-        // unknown integer labels are ignored; unknown text labels ending in "_" are must-understand
-        if (typeof key === 'string') checkUnknownLabel(key, CODEC);
-        continue;
-      }
-      switch (label) {
-        case 'bver':
-          rec.bver = plain(v, label);
-          break;
-        case 'bn':
-          rec.bn = str(v, label);
-          break;
-        case 'bt':
-          rec.bt = plain(v, label);
-          break;
-        case 'bu':
-          rec.bu = str(v, label);
-          break;
-        case 'bv':
-          rec.bv = plain(v, label);
-          break;
-        case 'bs':
-          rec.bs = plain(v, label);
-          break;
-        case 'n':
-          rec.n = str(v, label);
-          break;
-        case 'u':
-          rec.u = str(v, label);
-          break;
-        case 'v': {
-          const n = numberOf(v, label);
-          rec.v = n.value;
-          if (n.float) rec.vFloat = true;
-          break;
-        }
-        case 'vs':
-          rec.vs = str(v, label);
-          break;
-        case 'vb':
-          rec.vb = typeof v === 'boolean' ? v : bad(label);
-          break;
-        case 'vd':
-          rec.vd = v instanceof Uint8Array ? ownBytes(v) : bad(label);
-          break;
-        case 'vlo':
-          rec.vlo = str(v, label);
-          break;
-        case 's':
-          rec.s = plain(v, label);
-          break;
-        case 't':
-          rec.t = plain(v, label);
-          break;
-        case 'ut':
-          rec.ut = plain(v, label);
-          break;
-        default:
-          checkUnknownLabel(label, CODEC);
-      }
-    }
-    return rec;
+    return recordFromFields(labelled(item as Map<unknown, unknown>), cborFields, CODEC);
   });
 }
 
@@ -169,25 +115,10 @@ function fromRecords(records: SenmlRecord[]): Buffer {
 /** SenML records <-> CBOR, exported for tests and tools. */
 export const senmlCbor = { toRecords, fromRecords };
 
-export interface SenmlCborCodecType extends CompositeCodec {
-  decodeComposite(payload: Buffer, model: ObjectModelRegistry, paths?: Lwm2mPath[]): CompositeNodes;
-}
+export type SenmlCborCodecType = SenmlCodec;
 
 export function createSenmlCborCodec(options: SenmlOptions = {}): SenmlCborCodecType {
-  const now = options.now;
-  return {
-    contentFormat: ContentFormat.SENML_CBOR,
-    name: CODEC,
-    encode: (node: Lwm2mNode, path: Lwm2mPath) => fromRecords(nodeToRecords(node, path, CODEC)),
-    decode: (payload, path, model) => recordsToNode(toRecords(payload), path, model, CODEC, now),
-    encodeComposite: (nodes: CompositeNodes) => fromRecords(compositeToRecords(nodes, CODEC)),
-    decodeComposite: (payload, model, paths) =>
-      recordsToComposite(toRecords(payload), model, CODEC, paths, now),
-    encodePaths: (paths) => fromRecords(pathsToRecords(paths)),
-    decodePaths: (payload) => recordsToPaths(toRecords(payload), CODEC),
-    encodeTimestamped: (data: TimestampedNodes) => fromRecords(timestampedToRecords(data, CODEC)),
-    decodeTimestamped: (payload, model) => recordsToTimestamped(toRecords(payload), model, CODEC, now),
-  };
+  return createSenmlCodec(ContentFormat.SENML_CBOR, CODEC, { toRecords, fromRecords }, options);
 }
 
 /** SenML CBOR (application/senml+cbor, Content-Format 112). */

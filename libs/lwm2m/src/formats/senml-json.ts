@@ -3,21 +3,12 @@
 // which JSON.parse cannot do; size and nesting are bounded before parsing.
 import { DecodeError } from '@lwm2m/bytes';
 import { parse } from 'lossless-json';
-import type { ObjectModelRegistry } from '../model/object-model';
-import type { CompositeNodes, Lwm2mNode, TimestampedNodes } from '../node';
-import type { Lwm2mPath } from '../path';
-import type { CompositeCodec } from './codec';
 import { ContentFormat } from './codec';
 import {
-  checkUnknownLabel,
-  compositeToRecords,
-  nodeToRecords,
-  pathsToRecords,
-  recordsToComposite,
-  recordsToNode,
-  recordsToPaths,
-  recordsToTimestamped,
-  timestampedToRecords,
+  createSenmlCodec,
+  recordFromFields,
+  type SenmlFieldReader,
+  type SenmlCodec,
   type SenmlOptions,
   type SenmlRecord,
 } from './senml';
@@ -118,7 +109,14 @@ function field<T>(v: JsonValue, ok: (x: JsonValue) => x is JsonValue & T, label:
 const isString = (x: JsonValue): x is string => typeof x === 'string';
 const isBoolean = (x: JsonValue): x is boolean => typeof x === 'boolean';
 const isNumber = (x: JsonValue): x is JsonNumber => x instanceof JsonNumber;
-const num = (v: JsonValue, label: string): number => Number(field(v, isNumber, label).value);
+
+const jsonFields: SenmlFieldReader<JsonValue> = {
+  number: (v, label) => Number(field(v, isNumber, label).value),
+  value: (v, label) => field(v, isNumber, label),
+  text: (v, label) => field(v, isString, label),
+  boolean: (v, label) => field(v, isBoolean, label),
+  data: (v, label) => decodeData(field(v, isString, label)),
+};
 
 function toRecords(payload: Buffer): SenmlRecord[] {
   const pack = parseJson(payload);
@@ -127,65 +125,7 @@ function toRecords(payload: Buffer): SenmlRecord[] {
     if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof JsonNumber) {
       throw new DecodeError('bad-record', 'a SenML record is a JSON object', CODEC);
     }
-    const rec: SenmlRecord = {};
-    for (const [label, v] of Object.entries(item)) {
-      switch (label) {
-        case 'bver':
-          rec.bver = num(v, label);
-          break;
-        case 'bn':
-          rec.bn = field(v, isString, label);
-          break;
-        case 'bt':
-          rec.bt = num(v, label);
-          break;
-        case 'bu':
-          rec.bu = field(v, isString, label);
-          break;
-        case 'bv':
-          rec.bv = num(v, label);
-          break;
-        case 'bs':
-          rec.bs = num(v, label);
-          break;
-        case 'n':
-          rec.n = field(v, isString, label);
-          break;
-        case 'u':
-          rec.u = field(v, isString, label);
-          break;
-        case 'v': {
-          const n = field(v, isNumber, label);
-          rec.v = n.value;
-          if (n.float) rec.vFloat = true;
-          break;
-        }
-        case 'vs':
-          rec.vs = field(v, isString, label);
-          break;
-        case 'vb':
-          rec.vb = field(v, isBoolean, label);
-          break;
-        case 'vd':
-          rec.vd = decodeData(field(v, isString, label));
-          break;
-        case 'vlo':
-          rec.vlo = field(v, isString, label);
-          break;
-        case 's':
-          rec.s = num(v, label);
-          break;
-        case 't':
-          rec.t = num(v, label);
-          break;
-        case 'ut':
-          rec.ut = num(v, label);
-          break;
-        default:
-          checkUnknownLabel(label, CODEC);
-      }
-    }
-    return rec;
+    return recordFromFields(Object.entries(item), jsonFields, CODEC);
   });
 }
 
@@ -228,25 +168,10 @@ function fromRecords(records: SenmlRecord[]): Buffer {
 /** SenML records <-> JSON, exported for tests and tools. */
 export const senmlJson = { toRecords, fromRecords };
 
-export interface SenmlJsonCodecType extends CompositeCodec {
-  decodeComposite(payload: Buffer, model: ObjectModelRegistry, paths?: Lwm2mPath[]): CompositeNodes;
-}
+export type SenmlJsonCodecType = SenmlCodec;
 
 export function createSenmlJsonCodec(options: SenmlOptions = {}): SenmlJsonCodecType {
-  const now = options.now;
-  return {
-    contentFormat: ContentFormat.SENML_JSON,
-    name: CODEC,
-    encode: (node: Lwm2mNode, path: Lwm2mPath) => fromRecords(nodeToRecords(node, path, CODEC)),
-    decode: (payload, path, model) => recordsToNode(toRecords(payload), path, model, CODEC, now),
-    encodeComposite: (nodes: CompositeNodes) => fromRecords(compositeToRecords(nodes, CODEC)),
-    decodeComposite: (payload, model, paths) =>
-      recordsToComposite(toRecords(payload), model, CODEC, paths, now),
-    encodePaths: (paths) => fromRecords(pathsToRecords(paths)),
-    decodePaths: (payload) => recordsToPaths(toRecords(payload), CODEC),
-    encodeTimestamped: (data: TimestampedNodes) => fromRecords(timestampedToRecords(data, CODEC)),
-    decodeTimestamped: (payload, model) => recordsToTimestamped(toRecords(payload), model, CODEC, now),
-  };
+  return createSenmlCodec(ContentFormat.SENML_JSON, CODEC, { toRecords, fromRecords }, options);
 }
 
 /** SenML JSON (application/senml+json, Content-Format 110). */

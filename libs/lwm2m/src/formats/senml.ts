@@ -4,25 +4,11 @@
 import { DecodeError } from '@lwm2m/bytes';
 import type { ObjectModelRegistry } from '../model/object-model';
 import type { CompositeNodes, Lwm2mNode, PathValue, TimestampedNodes } from '../node';
-import type { Lwm2mPath } from '../path';
-import {
-  buildNode,
-  flattenNode,
-  leavesToComposite,
-  nodePath,
-  parsePath,
-  type RawLeaf,
-  type RawValue,
-} from './senml-tree';
-import {
-  EncodeError,
-  floatOf,
-  integerOf,
-  normalizeInteger,
-  objectLinkOf,
-  objectLinkToText,
-  timeToSeconds,
-} from './values';
+import { Lwm2mPath } from '../path';
+import { flatten, nodePath } from '../tree';
+import type { CompositeCodec } from './codec';
+import { leavesToComposite, leavesToNode, type RawLeaf, type RawValue } from './typed-leaves';
+import { EncodeError, normalizeInteger, wireValueOf } from './values';
 
 /** One SenML record (RFC 8428 section 4). Fields LwM2M never sends (bu, bs, u, s, ut) are kept as read. */
 export interface SenmlRecord {
@@ -126,40 +112,32 @@ function addBase(v: number | bigint, bv: number | undefined): number | bigint {
 
 /** Puts a typed value into the record field its type uses (TS 1.1 Core 7.4.4 and Appendix C). */
 export function setRecordValue(rec: SenmlRecord, leaf: PathValue, codec: string): void {
-  const v = leaf.value;
-  switch (leaf.type) {
+  const w = wireValueOf(leaf.type, leaf.value, codec);
+  switch (w.kind) {
     case 'string':
-    case 'corelnk':
-      if (typeof v !== 'string')
-        throw new EncodeError('bad-value', `${leaf.type} value must be a string`, codec);
-      rec.vs = v;
+      rec.vs = w.value;
       return;
     case 'integer':
-    case 'unsigned':
-      rec.v = normalizeInteger(integerOf(v, leaf.type, codec));
+      rec.v = normalizeInteger(w.value);
       return;
     case 'float':
-      rec.v = floatOf(v, codec);
-      if (!Number.isFinite(rec.v)) throw new EncodeError('bad-value', `SenML cannot carry ${rec.v}`, codec);
+      if (!Number.isFinite(w.value))
+        throw new EncodeError('bad-value', `SenML cannot carry ${w.value}`, codec);
+      rec.v = w.value;
       rec.vFloat = true;
       return;
     case 'boolean':
-      if (typeof v !== 'boolean')
-        throw new EncodeError('bad-value', 'boolean value must be a boolean', codec);
-      rec.vb = v;
+      rec.vb = w.value;
       return;
     case 'opaque':
-      if (!Buffer.isBuffer(v)) throw new EncodeError('bad-value', 'opaque value must be a Buffer', codec);
-      rec.vd = v;
+      rec.vd = w.value;
       return;
     case 'time':
-      rec.v = timeToSeconds(v, codec);
+      rec.v = w.value;
       return;
     case 'objlnk':
-      rec.vlo = objectLinkToText(objectLinkOf(v, codec));
+      rec.vlo = w.value;
       return;
-    case 'none':
-      throw new EncodeError('bad-value', 'an executable resource has no value', codec);
   }
 }
 
@@ -169,7 +147,7 @@ export function setRecordValue(rec: SenmlRecord, leaf: PathValue, codec: string)
  */
 function nodeRecords(node: Lwm2mNode, path: Lwm2mPath, codec: string): SenmlRecord[] {
   const at = nodePath(node, path, codec);
-  const leaves = flattenNode(node, at, codec);
+  const leaves = flatten(node, at);
   const isLeaf = node.kind === 'singleResource' || node.kind === 'resourceInstance';
   const base = isLeaf ? at.toString() : at.toString() + '/';
   const skip = at.depth;
@@ -215,6 +193,16 @@ export function pathsToRecords(paths: Lwm2mPath[]): SenmlRecord[] {
 
 // ---- records -> nodes ----
 
+/** Parses a record name into a path, with the codec's name on the error. */
+function parsePath(text: string, codec: string): Lwm2mPath {
+  try {
+    return Lwm2mPath.parse(text);
+  } catch (e) {
+    if (e instanceof DecodeError) throw new DecodeError('bad-path', e.message, codec);
+    throw e;
+  }
+}
+
 function leavesOf(resolved: ResolvedRecord[], codec: string): RawLeaf[] {
   return resolved.map((r) => {
     if (!r.value) throw new DecodeError('no-value', `record ${r.name.slice(0, 40)} has no value`, codec);
@@ -229,7 +217,7 @@ export function recordsToNode(
   codec: string,
   now?: () => number,
 ): Lwm2mNode {
-  return buildNode(leavesOf(resolveRecords(records, codec, now), codec), path, model, codec);
+  return leavesToNode(leavesOf(resolveRecords(records, codec, now), codec), path, model, codec);
 }
 
 export function recordsToComposite(
@@ -270,8 +258,98 @@ export function recordsToPaths(records: SenmlRecord[], codec: string): Lwm2mPath
   return resolveRecords(records, codec, () => 0).map((r) => parsePath(r.name, codec));
 }
 
+/** How one serialization reads each kind of SenML field; each throws DecodeError on a wrong type. */
+export interface SenmlFieldReader<V> {
+  /** bver, bt, bv, bs, s, t, ut. */
+  number(v: V, label: string): number;
+  /** v: exact integers (bigint past 2**53) and whether the wire form was a float. */
+  value(v: V, label: string): { value: number | bigint; float: boolean };
+  /** bn, bu, n, u, vs, vlo. */
+  text(v: V, label: string): string;
+  boolean(v: V, label: string): boolean;
+  data(v: V, label: string): Buffer;
+}
+
+/** One record from its (label, value) fields, RFC 8428 4 / Table 4 (names; CBOR maps its labels first). */
+export function recordFromFields<V>(
+  fields: Iterable<[string, V]>,
+  read: SenmlFieldReader<V>,
+  codec: string,
+): SenmlRecord {
+  const rec: SenmlRecord = {};
+  for (const [label, v] of fields) {
+    switch (label) {
+      case 'bver':
+      case 'bt':
+      case 'bv':
+      case 'bs':
+      case 's':
+      case 't':
+      case 'ut':
+        rec[label] = read.number(v, label);
+        break;
+      case 'bn':
+      case 'bu':
+      case 'n':
+      case 'u':
+      case 'vs':
+      case 'vlo':
+        rec[label] = read.text(v, label);
+        break;
+      case 'v': {
+        const n = read.value(v, label);
+        rec.v = n.value;
+        if (n.float) rec.vFloat = true;
+        break;
+      }
+      case 'vb':
+        rec.vb = read.boolean(v, label);
+        break;
+      case 'vd':
+        rec.vd = read.data(v, label);
+        break;
+      default:
+        checkUnknownLabel(label, codec);
+    }
+  }
+  return rec;
+}
+
 /** RFC 8428 4.4: labels ending in "_" must be understood; an unknown one rejects the pack. */
 export function checkUnknownLabel(label: string, codec: string): void {
   if (label.endsWith('_'))
     throw new DecodeError('must-understand', `unknown label "${label.slice(0, 20)}"`, codec);
+}
+
+/** SenML records <-> bytes: the only part the JSON (RFC 8428 section 5) and CBOR (section 6) forms differ in. */
+export interface SenmlSerializer {
+  toRecords(payload: Buffer): SenmlRecord[];
+  fromRecords(records: SenmlRecord[]): Buffer;
+}
+
+export interface SenmlCodec extends CompositeCodec {
+  decodeComposite(payload: Buffer, model: ObjectModelRegistry, paths?: Lwm2mPath[]): CompositeNodes;
+}
+
+/** A SenML codec (Content-Format 110 or 112) over one serialization. */
+export function createSenmlCodec(
+  contentFormat: number,
+  codec: string,
+  { toRecords, fromRecords }: SenmlSerializer,
+  options: SenmlOptions = {},
+): SenmlCodec {
+  const now = options.now;
+  return {
+    contentFormat,
+    name: codec,
+    encode: (node: Lwm2mNode, path: Lwm2mPath) => fromRecords(nodeToRecords(node, path, codec)),
+    decode: (payload, path, model) => recordsToNode(toRecords(payload), path, model, codec, now),
+    encodeComposite: (nodes: CompositeNodes) => fromRecords(compositeToRecords(nodes, codec)),
+    decodeComposite: (payload, model, paths) =>
+      recordsToComposite(toRecords(payload), model, codec, paths, now),
+    encodePaths: (paths) => fromRecords(pathsToRecords(paths)),
+    decodePaths: (payload) => recordsToPaths(toRecords(payload), codec),
+    encodeTimestamped: (data: TimestampedNodes) => fromRecords(timestampedToRecords(data, codec)),
+    decodeTimestamped: (payload, model) => recordsToTimestamped(toRecords(payload), model, codec, now),
+  };
 }

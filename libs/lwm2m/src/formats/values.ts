@@ -100,6 +100,44 @@ function booleanOf(v: Lwm2mValue, codec: string): boolean {
   throw new EncodeError('bad-value', 'boolean value must be a boolean', codec);
 }
 
+/**
+ * A typed value checked and put in the form the data-model formats (LwM2M JSON, SenML JSON/CBOR,
+ * LwM2M CBOR) write it, per Appendix C: integers as bigint, time as epoch seconds, objlnk as "o:i".
+ * Each format then only picks its field or CBOR item for the kind.
+ */
+export type WireValue =
+  | { kind: 'string'; value: string }
+  | { kind: 'integer'; value: bigint }
+  | { kind: 'float'; value: number }
+  | { kind: 'boolean'; value: boolean }
+  | { kind: 'opaque'; value: Buffer }
+  | { kind: 'time'; value: number }
+  | { kind: 'objlnk'; value: string };
+
+/** Throws EncodeError when the value does not fit the type (an executable, 'none', has no value). */
+export function wireValueOf(type: ResourceType, v: Lwm2mValue, codec: string): WireValue {
+  switch (type) {
+    case 'string':
+    case 'corelnk':
+      return { kind: 'string', value: stringOf(v, type, codec) };
+    case 'integer':
+    case 'unsigned':
+      return { kind: 'integer', value: integerOf(v, type, codec) };
+    case 'float':
+      return { kind: 'float', value: floatOf(v, codec) };
+    case 'boolean':
+      return { kind: 'boolean', value: booleanOf(v, codec) };
+    case 'opaque':
+      return { kind: 'opaque', value: bufferOf(v, codec) };
+    case 'time':
+      return { kind: 'time', value: timeToSeconds(v, codec) };
+    case 'objlnk':
+      return { kind: 'objlnk', value: objectLinkToText(objectLinkOf(v, codec)) };
+    case 'none':
+      throw new EncodeError('bad-value', 'an executable resource has no value', codec);
+  }
+}
+
 // ---- text form (Core 7.4.1 text/plain, also used by JSON/SenML string forms) ----
 
 const INTEGER_TEXT = /^[-+]?[0-9]{1,20}$/;
