@@ -1,68 +1,91 @@
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   CoapCode,
   CoapEndpoint,
+  defaultPeerKey,
   type IncomingRequest,
   type OutgoingResponse,
   serializeLinkFormat,
 } from '@lwm2m/coap';
+import { Lwm2mServer } from '@lwm2m/server';
 import { UdpTransport } from '@lwm2m/udp';
 import type { GatewayConfig } from './config';
+import { GATEWAY_CONFIG, GATEWAY_PORTS, type GatewayPorts } from './tokens';
+import { TouchingTransport } from './touching-transport';
 
 /**
- * Adapts the framework-free CoAP endpoint to the Nest lifecycle: binds UDP on init, closes on shutdown.
- * The LwM2M server endpoints (/rd, /dp) plug in here with the server issue.
+ * Adapts the framework-free LwM2M server to the Nest lifecycle: binds UDP, runs the server on the shared
+ * stores, takes device commands from the bus, and closes everything on shutdown.
  */
 @Injectable()
 export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger('coap');
-  private transport?: UdpTransport;
+  private readonly logger = new Logger('gateway');
+  private udp?: UdpTransport;
+  private stopServing?: () => Promise<void>;
   endpoint?: CoapEndpoint;
+  server?: Lwm2mServer;
 
-  constructor(private readonly config: ConfigService<GatewayConfig, true>) {}
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_PORTS) private readonly ports: GatewayPorts,
+  ) {}
 
   async onModuleInit(): Promise<void> {
-    const host = this.config.get('COAP_HOST', { infer: true });
-    this.transport = await UdpTransport.bind({
+    const host = this.config.COAP_HOST;
+    this.udp = await UdpTransport.bind({
       type: host.includes(':') ? 'udp6' : 'udp4',
       address: host,
-      port: this.config.get('COAP_PORT', { infer: true }),
+      port: this.config.COAP_PORT,
       logger: { warn: (m, c) => this.logger.warn(`${m} ${JSON.stringify(c ?? {})}`) },
     });
-    this.endpoint = new CoapEndpoint({
-      transport: this.transport,
-      handler: (req) => this.handle(req),
-      logger: {
-        debug: (m, c) => this.logger.debug(`${m} ${JSON.stringify(c ?? {})}`),
-        warn: (m, c) => this.logger.warn(`${m} ${JSON.stringify(c ?? {})}`),
-      },
+    const transport = new TouchingTransport(this.udp, (peer) => {
+      this.server
+        ?.touch(defaultPeerKey(peer), peer)
+        .catch((err: unknown) => this.logger.warn(`touch failed: ${String(err)}`));
     });
-    const { address, port } = this.transport.address();
-    this.logger.log(`CoAP endpoint listening on udp ${address}:${port}`);
+    const log = {
+      debug: (m: string, c?: Record<string, unknown>) => this.logger.debug(`${m} ${JSON.stringify(c ?? {})}`),
+      warn: (m: string, c?: Record<string, unknown>) => this.logger.warn(`${m} ${JSON.stringify(c ?? {})}`),
+    };
+    this.endpoint = new CoapEndpoint({ transport, logger: log });
+    this.server = new Lwm2mServer({
+      endpoint: this.endpoint,
+      registrations: this.ports.registrations,
+      observations: this.ports.observations,
+      values: this.ports.values,
+      events: this.ports.events,
+      nodeId: this.config.NODE_ID,
+      logger: log,
+      attachHandler: false,
+    });
+    const server = this.server;
+    this.endpoint.setHandler((req) => this.discovery(req) ?? server.handleRequest(req));
+    server.start();
+    this.stopServing = await this.ports.commands.serve((cmd) => server.runCommand(cmd));
+    const { address, port } = this.udp.address();
+    this.logger.log(`LwM2M server (CoAP NoSec) listening on udp ${address}:${port}`);
   }
 
   address(): { address: string; port: number } {
-    if (!this.transport) throw new Error('CoAP endpoint not started');
-    return this.transport.address();
+    if (!this.udp) throw new Error('CoAP endpoint not started');
+    return this.udp.address();
   }
 
-  private handle(req: IncomingRequest): OutgoingResponse {
-    // RFC 6690 section 4: resource discovery. The registration interface (/rd) arrives with the server issue.
-    if (req.code === CoapCode.GET && req.path.join('/') === '.well-known/core') {
-      return {
-        code: CoapCode.CONTENT,
-        contentFormat: 40,
-        payload: serializeLinkFormat([
-          { target: '/rd', attributes: [{ name: 'rt', value: 'core.rd', quoted: true }] },
-        ]),
-      };
-    }
-    return { code: CoapCode.NOT_FOUND };
+  /** RFC 6690 section 4: resource discovery; LwM2M clients find the registration interface here. */
+  private discovery(req: IncomingRequest): OutgoingResponse | undefined {
+    if (req.code !== CoapCode.GET || req.path.join('/') !== '.well-known/core') return undefined;
+    return {
+      code: CoapCode.CONTENT,
+      contentFormat: 40,
+      payload: serializeLinkFormat([
+        { target: '/rd', attributes: [{ name: 'rt', value: 'core.rd', quoted: true }] },
+      ]),
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.stopServing?.();
+    await this.server?.stop();
     await this.endpoint?.close();
-    await this.transport?.close();
   }
 }

@@ -1,11 +1,20 @@
-import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { CoapServerService } from './coap-server.service';
-import { validateGatewayConfig } from './config';
+import type { GatewayConfig } from './config';
+import { GATEWAY_CONFIG, GATEWAY_PORTS, type GatewayPorts } from './tokens';
 
-@Module({
-  imports: [ConfigModule.forRoot({ isGlobal: true, validate: validateGatewayConfig, ignoreEnvFile: true })],
-  providers: [CoapServerService],
-  exports: [CoapServerService],
-})
-export class GatewayModule {}
+@Module({})
+export class GatewayModule {
+  /** The single-node start and the tests pass the shared state (Redis or in-memory) and a validated config. */
+  static forRoot(opts: { ports: GatewayPorts; config: GatewayConfig }): DynamicModule {
+    return {
+      module: GatewayModule,
+      providers: [
+        { provide: GATEWAY_PORTS, useValue: opts.ports },
+        { provide: GATEWAY_CONFIG, useValue: opts.config },
+        CoapServerService,
+      ],
+      exports: [CoapServerService],
+    };
+  }
+}

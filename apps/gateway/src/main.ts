@@ -1,11 +1,24 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { createRedisStores } from '@lwm2m/registry';
+import { nestLogLevels, validateGatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
 
+/** The gateway as its own process (cluster mode): REDIS_URL is required. */
 async function bootstrap(): Promise<void> {
+  const config = validateGatewayConfig(process.env);
+  if (!config.REDIS_URL)
+    throw new Error('invalid configuration: REDIS_URL is required for a standalone gateway');
+  const stores = createRedisStores(config.REDIS_URL);
   // No HTTP server in the gateway: it is a UDP front end. Shutdown hooks close the sockets on SIGTERM.
-  const app = await NestFactory.createApplicationContext(GatewayModule);
+  const app = await NestFactory.createApplicationContext(GatewayModule.forRoot({ ports: stores, config }), {
+    logger: nestLogLevels(config.LOG_LEVEL),
+  });
   app.enableShutdownHooks();
+  process.once('beforeExit', () => void stores.close());
 }
 
-void bootstrap();
+bootstrap().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+// One call builds every Redis-backed port of the LwM2M server on one shared connection.
+import type { CommandBus, EventBus, ObservationStore, RegistrationStore, ValueStore } from '@lwm2m/server';
+import Redis, { type RedisOptions } from 'ioredis';
+import { DEFAULT_KEY_PREFIX, type RegistryKeys, registryKeys } from './keys';
+import { RedisCommandBus, type RedisCommandBusOptions } from './redis-command-bus';
+import { RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
+import { RedisObservationStore } from './redis-observation-store';
+import { RedisRegistrationStore } from './redis-registration-store';
+import { RedisValueStore } from './redis-value-store';
+
+export interface RedisStoresOptions {
+  /** Prepended to every key (default "lwm2m:"); must not contain braces. */
+  keyPrefix?: string;
+  events?: RedisEventBusOptions;
+  commands?: RedisCommandBusOptions;
+}
+
+export interface RedisStores {
+  registrations: RegistrationStore & RedisRegistrationStore;
+  observations: ObservationStore & RedisObservationStore;
+  values: ValueStore & RedisValueStore;
+  events: EventBus & RedisEventBus;
+  commands: CommandBus & RedisCommandBus;
+  /** The shared connection (health checks: `redis.ping()`). */
+  redis: Redis;
+  keys: RegistryKeys;
+  /** Stops command serving and subscriptions, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export function createRedisStores(
+  connection: string | RedisOptions | Redis,
+  options: RedisStoresOptions = {},
+): RedisStores {
+  const owned = !(connection instanceof Redis);
+  // ioredis defaults: reconnects forever, a command fails after 20 retries instead of hanging.
+  const redis =
+    connection instanceof Redis
+      ? connection
+      : typeof connection === 'string'
+        ? new Redis(connection)
+        : new Redis(connection);
+  const keys = registryKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
+  const events = new RedisEventBus(redis, keys, options.events);
+  const commands = new RedisCommandBus(redis, keys, options.commands);
+  return {
+    registrations: new RedisRegistrationStore(redis, keys),
+    observations: new RedisObservationStore(redis, keys),
+    values: new RedisValueStore(redis, keys),
+    events,
+    commands,
+    redis,
+    keys,
+    async close() {
+      events.close();
+      await commands.close();
+      if (owned) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// Every Redis key of the registry, in one place. Hash tags ({...}) pick the Redis Cluster slot.
+//
+// Slot layout
+// -----------
+// 1. Per endpoint, slot {ep:<endpoint>}: the authoritative data of one device.
+//      <p>{ep:E}:reg     hash  id=<registrationId> exp=<expiresAt ms> v=<version> json=<Registration JSON>
+//      <p>{ep:E}:obs     hash  <observationId> -> Observation JSON
+//      <p>{ep:E}:values  hash  <path> -> JsonPathValue & {receivedAt} JSON
+//    Every change of a device's state is one single-slot Lua script, hence atomic on a single Redis,
+//    Sentinel and Cluster alike: register (replace + drop observations + drop values), deregister,
+//    claim-if-expired (the exactly-once decision of lifetime expiry), update/touch (compare-and-set on v).
+//
+// 2. Global indexes, slot {idx}: hints that point into the per-endpoint slots.
+//      <p>{idx}:regid      hash  registrationId -> endpoint
+//      <p>{idx}:epreg      hash  endpoint -> registrationId the indexes were written for
+//      <p>{idx}:endpoints  zset  endpoint, score 0 (ZRANGEBYLEX paging, cursor = last endpoint)
+//      <p>{idx}:expiry     zset  endpoint, score expiresAt
+//      <p>{idx}:obsid      hash  observationId -> endpoint
+//      <p>{idx}:obstoken   hash  token (hex) -> observationId
+//    Index changes are single-slot Lua scripts too, but they cannot be in the same script as the
+//    per-endpoint change (different slots), so every change is two steps:
+//      - adds: record first, then index; removals: record first, then a compare-and-delete on the index
+//        (an entry is removed only while epreg still names the removed registrationId, so a concurrent
+//        re-registration's entries survive). Each index step is idempotent and can be replayed.
+//      - readers verify: getById checks the record's id, getByToken the observation's token, list skips
+//        endpoints without a record; a stale index entry is never returned as data.
+//      - the expiry index may only be early, never decisive: claimExpired re-checks expiresAt inside the
+//        endpoint's Lua script, so two claimers never both win, and re-indexes a not-yet-expired record.
+//      - a crash between the two steps of register leaves a record without index entries: the device's
+//        next Update gets 4.04 and the client registers again (TS 1.2 Core 6.2.2), which rewrites them;
+//        RedisRegistrationStore.reindex() repairs the rest (SCAN). An Update re-indexes for its id.
+//
+// 3. Streams, each its own slot: <p>{events}:stream (the event log), <p>{cmd}:stream (commands, consumer
+//    group "gateways"), <p>{cmd}:reply:<processId> (pub/sub channel of one api process).
+//
+// Not cluster-safe yet: the {idx} slot is one hot shard (all index traffic goes to one node), and list()
+// reads records one by one (no cross-slot MGET).
+
+export interface RegistryKeys {
+  prefix: string;
+  reg(endpoint: string): string;
+  obs(endpoint: string): string;
+  values(endpoint: string): string;
+  regIdIndex: string;
+  endpointRegIndex: string;
+  endpointsIndex: string;
+  expiryIndex: string;
+  obsIdIndex: string;
+  obsTokenIndex: string;
+  eventStream: string;
+  commandStream: string;
+  commandGroup: string;
+  replyChannel(processId: string): string;
+}
+
+export const DEFAULT_KEY_PREFIX = 'lwm2m:';
+
+export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys {
+  // A brace in the prefix would become the hash tag and put every key in one slot.
+  if (/[{}]/.test(prefix)) throw new Error(`key prefix must not contain braces: ${prefix}`);
+  const ep = (endpoint: string, suffix: string) => `${prefix}{ep:${endpoint}}:${suffix}`;
+  return {
+    prefix,
+    reg: (endpoint) => ep(endpoint, 'reg'),
+    obs: (endpoint) => ep(endpoint, 'obs'),
+    values: (endpoint) => ep(endpoint, 'values'),
+    regIdIndex: `${prefix}{idx}:regid`,
+    endpointRegIndex: `${prefix}{idx}:epreg`,
+    endpointsIndex: `${prefix}{idx}:endpoints`,
+    expiryIndex: `${prefix}{idx}:expiry`,
+    obsIdIndex: `${prefix}{idx}:obsid`,
+    obsTokenIndex: `${prefix}{idx}:obstoken`,
+    eventStream: `${prefix}{events}:stream`,
+    commandStream: `${prefix}{cmd}:stream`,
+    commandGroup: 'gateways',
+    replyChannel: (processId) => `${prefix}{cmd}:reply:${processId}`,
+  };
+}

@@ -1,0 +1,230 @@
+// RegistrationStore on Redis (LwM2M TS 1.2 Core 6.2 registration state). Slot layout and the two-step
+// record/index protocol are described in keys.ts.
+import type { ListQuery, Observation, Page, Registration, RegistrationStore } from '@lwm2m/server';
+import type Redis from 'ioredis';
+import type { RegistryKeys } from './keys';
+import { RegistryScripts } from './scripts';
+
+export const MAX_LIST_LIMIT = 1000;
+/** list() with a q filter scans at most this many endpoints per page, then returns a cursor. */
+const MAX_LIST_SCAN = 10_000;
+const CAS_RETRIES = 20;
+
+type RegistrationPatch = Parameters<RegistrationStore['update']>[1];
+type Removed = { registration: Registration; cancelledObservations: Observation[] };
+
+function parseObservations(raw: unknown): Observation[] {
+  return (Array.isArray(raw) ? (raw as string[]) : []).map((s) => JSON.parse(s) as Observation);
+}
+
+function obsPairs(observations: Observation[]): string[] {
+  return observations.flatMap((o) => [o.id, o.token]);
+}
+
+export class RedisRegistrationStore implements RegistrationStore {
+  private readonly scripts: RegistryScripts;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RegistryKeys,
+  ) {
+    this.scripts = new RegistryScripts(redis);
+  }
+
+  private endpointKeys(endpoint: string): string[] {
+    return [this.keys.reg(endpoint), this.keys.obs(endpoint), this.keys.values(endpoint)];
+  }
+
+  private get indexKeys(): string[] {
+    const k = this.keys;
+    return [k.regIdIndex, k.endpointRegIndex, k.endpointsIndex, k.expiryIndex, k.obsIdIndex, k.obsTokenIndex];
+  }
+
+  private async indexSet(
+    endpoint: string,
+    id: string,
+    expiresAt: number,
+    gen: string,
+    dropped: Observation[] = [],
+  ): Promise<void> {
+    await this.scripts.run('lwm2mIndexSet', this.indexKeys, [
+      endpoint,
+      id,
+      expiresAt,
+      gen,
+      ...obsPairs(dropped),
+    ]);
+  }
+
+  private async indexRemove(endpoint: string, id: string, dropped: Observation[]): Promise<void> {
+    await this.scripts.run('lwm2mIndexRemove', this.indexKeys, [endpoint, id, ...obsPairs(dropped)]);
+  }
+
+  async register(
+    reg: Registration,
+  ): Promise<{ replaced?: Registration; cancelledObservations: Observation[] }> {
+    const [prevJson, obsRaw, gen] = (await this.scripts.run(
+      'lwm2mRegister',
+      this.endpointKeys(reg.endpoint),
+      [reg.registrationId, reg.expiresAt, JSON.stringify(reg)],
+    )) as [string | null, string[], string];
+    const cancelledObservations = parseObservations(obsRaw);
+    await this.indexSet(reg.endpoint, reg.registrationId, reg.expiresAt, gen, cancelledObservations);
+    return prevJson
+      ? { replaced: JSON.parse(prevJson) as Registration, cancelledObservations }
+      : { cancelledObservations };
+  }
+
+  /** Read-merge-compare-and-set on the record; `check` may refuse (returns undefined). */
+  private async modify(
+    endpoint: string,
+    registrationId: string | undefined,
+    change: (reg: Registration) => Registration,
+  ): Promise<{ reg: Registration; gen: string } | undefined> {
+    const key = this.keys.reg(endpoint);
+    for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+      const [id, v, gen, json] = await this.redis.hmget(key, 'id', 'v', 'gen', 'json');
+      if (!id || !v || !json || !gen) return undefined;
+      if (registrationId !== undefined && id !== registrationId) return undefined;
+      const next = change(JSON.parse(json) as Registration);
+      const res = await this.scripts.run('lwm2mCas', [key], [id, v, JSON.stringify(next), next.expiresAt]);
+      if (res === 1) return { reg: next, gen };
+      if (res === -1) return undefined;
+    }
+    throw new Error(`registration of ${endpoint} kept changing; gave up after ${CAS_RETRIES} attempts`);
+  }
+
+  async update(registrationId: string, patch: RegistrationPatch): Promise<Registration | undefined> {
+    const endpoint = await this.redis.hget(this.keys.regIdIndex, registrationId);
+    if (!endpoint) return undefined;
+    const done = await this.modify(endpoint, registrationId, (reg) => ({ ...reg, ...patch }));
+    if (!done) return undefined;
+    // Rewrites every index entry: heals a crash between the two steps of an earlier change.
+    await this.indexSet(endpoint, registrationId, done.reg.expiresAt, done.gen);
+    return done.reg;
+  }
+
+  async deregister(registrationId: string): Promise<Removed | undefined> {
+    const endpoint = await this.redis.hget(this.keys.regIdIndex, registrationId);
+    if (!endpoint) return undefined;
+    const res = (await this.scripts.run('lwm2mDeregister', this.endpointKeys(endpoint), [registrationId])) as
+      [string, string[]] | null;
+    if (!res) return undefined;
+    const cancelledObservations = parseObservations(res[1]);
+    await this.indexRemove(endpoint, registrationId, cancelledObservations);
+    return { registration: JSON.parse(res[0]) as Registration, cancelledObservations };
+  }
+
+  async getById(registrationId: string): Promise<Registration | undefined> {
+    const endpoint = await this.redis.hget(this.keys.regIdIndex, registrationId);
+    if (!endpoint) return undefined;
+    const reg = await this.getByEndpoint(endpoint);
+    return reg?.registrationId === registrationId ? reg : undefined;
+  }
+
+  async getByEndpoint(endpoint: string): Promise<Registration | undefined> {
+    const json = await this.redis.hget(this.keys.reg(endpoint), 'json');
+    return json ? (JSON.parse(json) as Registration) : undefined;
+  }
+
+  async list(query: ListQuery): Promise<Page<Registration>> {
+    const limit = Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(query.limit) || MAX_LIST_LIMIT));
+    const needle = query.q?.toLowerCase();
+    const items: Registration[] = [];
+    let from = query.cursor ? `(${query.cursor}` : '-';
+    let scanned = 0;
+    let last: string | undefined;
+    while (items.length < limit && scanned < MAX_LIST_SCAN) {
+      const batchSize = needle ? 500 : limit - items.length + 1;
+      const batch = await this.redis.zrangebylex(this.keys.endpointsIndex, from, '+', 'LIMIT', 0, batchSize);
+      if (batch.length === 0) return { items };
+      const wanted: string[] = [];
+      for (const ep of batch) {
+        if (wanted.length + items.length >= limit) break;
+        last = ep;
+        scanned++;
+        if (!needle || ep.toLowerCase().includes(needle)) wanted.push(ep);
+      }
+      const regs = await Promise.all(wanted.map((ep) => this.getByEndpoint(ep)));
+      // Endpoints whose record is gone are stale index entries: skipped, never returned.
+      for (const reg of regs) if (reg) items.push(reg);
+      from = `(${last}`;
+    }
+    // More may follow: is there anything after the last endpoint looked at?
+    const more = await this.redis.zrangebylex(this.keys.endpointsIndex, from, '+', 'LIMIT', 0, 1);
+    return more.length > 0 && last !== undefined ? { items, nextCursor: last } : { items };
+  }
+
+  async touch(
+    endpoint: string,
+    lastSeen: number,
+    address?: Registration['address'],
+    peerKey?: string,
+  ): Promise<void> {
+    await this.modify(endpoint, undefined, (reg) => ({
+      ...reg,
+      lastSeen: Math.max(reg.lastSeen, lastSeen),
+      ...(address ? { address } : {}),
+      ...(peerKey !== undefined ? { peerKey } : {}),
+    }));
+  }
+
+  async claimExpired(now: number, max: number): Promise<Removed[]> {
+    if (max <= 0) return [];
+    const due = await this.redis.zrangebyscore(this.keys.expiryIndex, '-inf', now, 'LIMIT', 0, max);
+    const results = await Promise.all(
+      due.map(async (endpoint): Promise<Removed | undefined> => {
+        const res = (await this.scripts.run('lwm2mClaim', this.endpointKeys(endpoint), [now])) as unknown[];
+        if (res[0] === 0) {
+          await this.scripts.run('lwm2mExpiryDrop', [this.keys.expiryIndex], [endpoint, now]);
+          return undefined;
+        }
+        if (res[0] === 1) {
+          // Updated since the index entry was written: move the entry to the record's deadline.
+          const [, id, exp, gen] = res as [number, string, string, string];
+          await this.indexSet(endpoint, id, Number(exp), gen);
+          return undefined;
+        }
+        const registration = JSON.parse(res[1] as string) as Registration;
+        const cancelledObservations = parseObservations(res[2]);
+        await this.indexRemove(endpoint, registration.registrationId, cancelledObservations);
+        return { registration, cancelledObservations };
+      }),
+    );
+    return results.filter((r): r is Removed => r !== undefined);
+  }
+
+  /**
+   * Rewrites the indexes of every record (SCAN over this prefix): repairs what a process crash between
+   * the record step and the index step left behind. Meant for a maintenance job, not the hot path.
+   * On Redis Cluster SCAN sees one node: run it against each master.
+   */
+  async reindex(): Promise<number> {
+    let cursor = '0';
+    let count = 0;
+    const suffix = this.keys.reg('\u0000').split('\u0000')[1]!;
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.keys.prefix}{ep:*${suffix}`,
+        'COUNT',
+        500,
+      );
+      cursor = next;
+      for (const key of keys) {
+        const [id, exp, gen, json] = await this.redis.hmget(key, 'id', 'exp', 'gen', 'json');
+        if (!id || !exp || !gen || !json) continue;
+        const { endpoint } = JSON.parse(json) as Registration;
+        await this.indexSet(endpoint, id, Number(exp), gen);
+        count++;
+      }
+    } while (cursor !== '0');
+    return count;
+  }
+
+  async nextExpiry(): Promise<number | undefined> {
+    const first = await this.redis.zrange(this.keys.expiryIndex, 0, 0, 'WITHSCORES');
+    return first.length === 2 ? Number(first[1]) : undefined;
+  }
+}

@@ -1,0 +1,158 @@
+// Lua scripts of the registry. Each touches one hash slot (see keys.ts), so each is atomic on Redis Cluster.
+// Records are JSON blobs that Lua never re-encodes (cjson would turn [] into {} and round big numbers).
+import type Redis from 'ioredis';
+
+/** KEYS: reg obs values. ARGV: id exp json. Replaces the endpoint's record; drops its observations and values. */
+const REGISTER = `
+local prev = redis.call('HMGET', KEYS[1], 'json', 'gen')
+local obs = redis.call('HVALS', KEYS[2])
+local t = redis.call('TIME')
+local gen = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if prev[2] and tonumber(prev[2]) >= gen then gen = tonumber(prev[2]) + 1 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'exp', ARGV[2], 'v', 1, 'gen', string.format('%.0f', gen), 'json', ARGV[3])
+return {prev[1], obs, string.format('%.0f', gen)}
+`;
+
+/** KEYS: reg obs values. ARGV: id. Removes the record if it still is registration `id`. */
+const DEREGISTER = `
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return false end
+local json = redis.call('HGET', KEYS[1], 'json')
+local obs = redis.call('HVALS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {json, obs}
+`;
+
+/**
+ * KEYS: reg obs values. ARGV: now. The exactly-once decision of lifetime expiry: {0} no record,
+ * {1, id, exp, gen} not expired (the index was early), {2, json, obs} claimed and removed.
+ */
+const CLAIM = `
+local f = redis.call('HMGET', KEYS[1], 'id', 'exp', 'gen')
+if not f[1] then return {0} end
+if tonumber(f[2]) > tonumber(ARGV[1]) then return {1, f[1], f[2], f[3]} end
+local json = redis.call('HGET', KEYS[1], 'json')
+local obs = redis.call('HVALS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {2, json, obs}
+`;
+
+/** KEYS: reg. ARGV: id v json exp. Compare-and-set: -1 other registration, 0 version moved on, 1 written. */
+const CAS = `
+local f = redis.call('HMGET', KEYS[1], 'id', 'v')
+if f[1] ~= ARGV[1] then return -1 end
+if f[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[2]) + 1, 'json', ARGV[3], 'exp', ARGV[4])
+return 1
+`;
+
+// Drops index entries of cancelled observations: ARGV pairs (observationId, token) from position `from`.
+const DROP_OBS = (from: number) => `
+for i = ${from}, #ARGV, 2 do
+  redis.call('HDEL', KEYS[5], ARGV[i])
+  if redis.call('HGET', KEYS[6], ARGV[i + 1]) == ARGV[i] then redis.call('HDEL', KEYS[6], ARGV[i + 1]) end
+end
+`;
+
+/**
+ * KEYS: regid epreg endpoints expiry obsid obstoken. ARGV: endpoint id exp gen [obsId token]...
+ * Points the indexes at registration `id` unless a newer registration (higher gen) owns them. Idempotent.
+ */
+const INDEX_SET = `
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local written = 0
+local newer = false
+if cur then
+  local g, i = string.match(cur, '^(%d+):(.*)$')
+  if i ~= ARGV[2] then
+    if tonumber(g) > tonumber(ARGV[4]) then newer = true else redis.call('HDEL', KEYS[1], i) end
+  end
+end
+if not newer then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[4] .. ':' .. ARGV[2])
+  redis.call('ZADD', KEYS[3], 0, ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+  written = 1
+end
+${DROP_OBS(5)}
+return written
+`;
+
+/**
+ * KEYS: regid epreg endpoints expiry obsid obstoken. ARGV: endpoint id [obsId token]...
+ * Compare-and-delete: the endpoint's entries go only while they still belong to registration `id`.
+ */
+const INDEX_REMOVE = `
+redis.call('HDEL', KEYS[1], ARGV[2])
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur then
+  local g, i = string.match(cur, '^(%d+):(.*)$')
+  if i == ARGV[2] then
+    redis.call('HDEL', KEYS[2], ARGV[1])
+    redis.call('ZREM', KEYS[3], ARGV[1])
+    redis.call('ZREM', KEYS[4], ARGV[1])
+  end
+end
+${DROP_OBS(3)}
+return 1
+`;
+
+/** KEYS: expiry. ARGV: endpoint now. Drops an expiry entry left by a record that is gone (still due only). */
+const EXPIRY_DROP = `
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 1
+`;
+
+/** KEYS: obs. ARGV: id. Removes and returns one observation. */
+const OBS_REMOVE = `
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if json then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return json
+`;
+
+/** KEYS: obsid obstoken. ARGV: id token endpoint. */
+const OBS_INDEX_ADD = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`;
+
+/** KEYS: obsid obstoken. ARGV: id token. */
+const OBS_INDEX_DROP = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[2]) end
+return 1
+`;
+
+const SCRIPTS = {
+  lwm2mRegister: { numberOfKeys: 3, lua: REGISTER },
+  lwm2mDeregister: { numberOfKeys: 3, lua: DEREGISTER },
+  lwm2mClaim: { numberOfKeys: 3, lua: CLAIM },
+  lwm2mCas: { numberOfKeys: 1, lua: CAS },
+  lwm2mIndexSet: { numberOfKeys: 6, lua: INDEX_SET },
+  lwm2mIndexRemove: { numberOfKeys: 6, lua: INDEX_REMOVE },
+  lwm2mExpiryDrop: { numberOfKeys: 1, lua: EXPIRY_DROP },
+  lwm2mObsRemove: { numberOfKeys: 1, lua: OBS_REMOVE },
+  lwm2mObsIndexAdd: { numberOfKeys: 2, lua: OBS_INDEX_ADD },
+  lwm2mObsIndexDrop: { numberOfKeys: 2, lua: OBS_INDEX_DROP },
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+type ScriptFn = (...keysAndArgs: Array<string | number>) => Promise<unknown>;
+
+/** Defines the scripts on a connection (EVALSHA with EVAL fallback) and calls them by name. */
+export class RegistryScripts {
+  constructor(private readonly redis: Redis) {
+    for (const [name, def] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, def);
+    }
+  }
+
+  run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>)[name];
+    return fn.call(this.redis, ...keys, ...args);
+  }
+}

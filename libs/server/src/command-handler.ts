@@ -1,0 +1,174 @@
+// LwM2M TS 1.2 Core sections 6.3 / 6.4: an operator's DeviceCommand run against the registered device, with
+// observations kept in the ObservationStore (by token, so any node can match a notification) and their
+// notifications landing in the ValueStore and on the EventBus.
+import { randomBytes } from 'node:crypto';
+import type { DeviceCommand, DeviceCommandResult } from './commands';
+import type { DecodedNotification, DeviceClient, OperationResult } from './device-client';
+import { badRequest } from './device-client';
+import type { EventBus, Observation, ObservationStore, RegistrationStore, ValueStore } from './ports';
+import type { Registration } from './registration';
+
+export interface CommandDeps {
+  registrations: RegistrationStore;
+  observations: ObservationStore;
+  values: ValueStore;
+  events: EventBus;
+  client: DeviceClient;
+  now?: () => number;
+  /** Publish a 'response' event per command (default true). */
+  publishResponses?: boolean;
+  newObservationId?: () => string;
+  onError?(err: unknown): void;
+}
+
+const newId = (): string => randomBytes(12).toString('base64url');
+
+function paths(cmd: DeviceCommand): string[] {
+  if (cmd.paths !== undefined && cmd.paths.length > 0) return cmd.paths;
+  return cmd.path !== undefined ? [cmd.path] : [];
+}
+
+/** Runs one command; never throws for device or input trouble (those are results). */
+export async function runDeviceCommand(cmd: DeviceCommand, deps: CommandDeps): Promise<DeviceCommandResult> {
+  const now = deps.now ?? Date.now;
+  const reg = await deps.registrations.getByEndpoint(cmd.endpoint);
+  let result: OperationResult;
+  if (reg === undefined) {
+    result = { ok: false, status: 404, error: `endpoint ${cmd.endpoint} is not registered` };
+  } else {
+    result = await dispatch(cmd, reg, deps, now);
+    if (result.ok && result.values !== undefined && result.values.length > 0) {
+      await deps.values.put(reg.endpoint, result.values, now());
+    }
+  }
+  const full: DeviceCommandResult = { id: cmd.id, ...result };
+  if (deps.publishResponses !== false && reg !== undefined) {
+    const summary = {
+      ok: full.ok,
+      status: full.status,
+      ...(full.coapCode ? { coapCode: full.coapCode } : {}),
+    };
+    await deps.events.publish({
+      type: 'response',
+      endpoint: cmd.endpoint,
+      requestId: cmd.id,
+      result: summary,
+    });
+  }
+  return full;
+}
+
+async function dispatch(
+  cmd: DeviceCommand,
+  reg: Registration,
+  deps: CommandDeps,
+  now: () => number,
+): Promise<OperationResult> {
+  const opts = {
+    timeoutMs: cmd.timeoutMs,
+    ...(cmd.contentFormat !== undefined ? { contentFormat: cmd.contentFormat } : {}),
+  };
+  const c = deps.client;
+  const path = cmd.path;
+  const needPath = (): OperationResult => badRequest(`${cmd.op} needs a path`);
+  switch (cmd.op) {
+    case 'read':
+      return path === undefined ? needPath() : c.read(reg, path, opts);
+    case 'write':
+      if (path === undefined) return needPath();
+      return c.write(reg, path, cmd.values ?? [], { ...opts, replace: cmd.replace ?? true });
+    case 'execute':
+      return path === undefined ? needPath() : c.execute(reg, path, cmd.args, opts);
+    case 'create':
+      return path === undefined ? needPath() : c.create(reg, path, cmd.values ?? [], opts);
+    case 'delete':
+      return path === undefined ? needPath() : c.delete(reg, path, opts);
+    case 'discover':
+      return c.discover(reg, path ?? '/', opts);
+    case 'write-attributes':
+      return path === undefined ? needPath() : c.writeAttributes(reg, path, cmd.attributes ?? {}, opts);
+    case 'read-composite':
+      return c.readComposite(reg, paths(cmd), opts);
+    case 'write-composite':
+      return c.writeComposite(reg, cmd.values ?? [], opts);
+    case 'observe':
+    case 'observe-composite':
+      return observe(cmd, reg, deps, now, opts);
+    case 'cancel-observation':
+      return cancel(cmd, deps);
+    default:
+      return badRequest(`unknown operation ${String(cmd.op).slice(0, 32)}`);
+  }
+}
+
+async function observe(
+  cmd: DeviceCommand,
+  reg: Registration,
+  deps: CommandDeps,
+  now: () => number,
+  opts: { timeoutMs: number; contentFormat?: number },
+): Promise<OperationResult> {
+  const composite = cmd.op === 'observe-composite' || (cmd.paths !== undefined && cmd.paths.length > 1);
+  const ps = paths(cmd);
+  if (ps.length === 0) return badRequest('observe needs a path');
+  const id = (deps.newObservationId ?? newId)();
+  // Set once the store holds the observation; notifications before that wait in `pending`.
+  const state: { obs?: Observation } = {};
+  const pending: DecodedNotification[] = [];
+  const onNotification = (n: DecodedNotification): void => {
+    if (state.obs === undefined) pending.push(n);
+    else void deliver(state.obs, n, deps, now).catch((err: unknown) => deps.onError?.(err));
+  };
+  const { result, token } = composite
+    ? await deps.client.observeComposite(reg, ps, onNotification, opts)
+    : await deps.client.observe(reg, ps[0], onNotification, opts);
+  if (token === undefined) return result;
+  const obs: Observation = {
+    id,
+    endpoint: reg.endpoint,
+    registrationId: reg.registrationId,
+    token,
+    paths: ps,
+    composite,
+    createdAt: now(),
+    ...(result.contentFormat !== undefined ? { contentFormat: result.contentFormat } : {}),
+  };
+  await deps.observations.add(obs);
+  state.obs = obs;
+  for (const n of pending.splice(0)) await deliver(obs, n, deps, now);
+  return { ...result, observationId: id };
+}
+
+async function deliver(
+  obs: Observation,
+  n: DecodedNotification,
+  deps: CommandDeps,
+  now: () => number,
+): Promise<void> {
+  if (!n.ok) {
+    // RFC 7641 3.2: an error notification ends the observation.
+    if (!/^2\./.test(n.coapCode)) await deps.observations.remove(obs.id);
+    deps.onError?.(new Error(`observation ${obs.id}: ${n.error ?? n.coapCode}`));
+    return;
+  }
+  if (n.values.length > 0) await deps.values.put(obs.endpoint, n.values, now());
+  await deps.events.publish({
+    type: 'notification',
+    endpoint: obs.endpoint,
+    observationId: obs.id,
+    paths: obs.paths,
+    values: n.values,
+    ...(n.contentFormat !== undefined ? { contentFormat: n.contentFormat } : {}),
+  });
+}
+
+async function cancel(cmd: DeviceCommand, deps: CommandDeps): Promise<OperationResult> {
+  if (cmd.observationId === undefined) return badRequest('cancel-observation needs an observationId');
+  const obs = await deps.observations.getById(cmd.observationId);
+  if (obs === undefined || obs.endpoint !== cmd.endpoint) {
+    return { ok: false, status: 404, error: `no observation ${cmd.observationId.slice(0, 64)}` };
+  }
+  await deps.observations.remove(obs.id);
+  await deps.client.cancelObservation(obs.token, { proactive: true, timeoutMs: cmd.timeoutMs });
+  return { ok: true, status: 204, observationId: obs.id };
+}

@@ -1,0 +1,645 @@
+// LwM2M TS 1.2 Core section 6.3 (Device Management & Service Enablement) and 6.4 (Information Reporting),
+// mapped to CoAP by TS 1.2 Transport section 6.4: the server -> device operations over a CoapEndpoint.
+import { randomBytes } from 'node:crypto';
+import { DecodeError } from '@lwm2m/bytes';
+import {
+  CoapCode,
+  type CoapEndpoint,
+  CoapExchangeError,
+  type CoapRequest,
+  type CoapResponse,
+  CoapTimeoutError,
+  codeClass,
+  formatCode,
+  getLocationPath,
+  type ObservationHandle,
+  type Peer,
+} from '@lwm2m/coap';
+import {
+  buildComposite,
+  ContentFormat,
+  EncodeError,
+  type Lwm2mNode,
+  Lwm2mPath,
+  type ObjectModelRegistry,
+} from '@lwm2m/lwm2m';
+import type { DeviceCommandResult } from './commands';
+import { formatFor, getCompositeCodec, getNodeCodec, UnsupportedContentFormatError } from './content-formats';
+import type { JsonPathValue } from './events';
+import { fromJsonValues, InvalidValueError, nodeFromJsonValues, toJsonValues } from './json-values';
+import type { Registration } from './registration';
+
+/** A DeviceCommandResult before the command id is attached. */
+export type OperationResult = Omit<DeviceCommandResult, 'id'>;
+
+export interface OperationOptions {
+  /** Content-Format override; default: negotiated from the registration. */
+  contentFormat?: number;
+  /** How long to wait for the device, ms (default: the client's defaultTimeoutMs). */
+  timeoutMs?: number;
+}
+
+/** What one notification (or Send) carried, decoded. */
+export interface DecodedNotification {
+  ok: boolean;
+  coapCode: string;
+  values: JsonPathValue[];
+  contentFormat?: number;
+  observe?: number;
+  error?: string;
+}
+
+export interface ObserveResult {
+  result: OperationResult;
+  /** Hex token of an established observation. */
+  token?: string;
+}
+
+export interface DeviceClientOptions {
+  endpoint: CoapEndpoint;
+  model: ObjectModelRegistry;
+  defaultTimeoutMs?: number;
+}
+
+/** Write-Attributes names: TS 1.1 Core 5.1.2 (pmin..st), 1.1 epmin/epmax, 1.2 edge/con/hqmax. */
+export const NOTIFICATION_ATTRIBUTES = [
+  'pmin',
+  'pmax',
+  'gt',
+  'lt',
+  'st',
+  'epmin',
+  'epmax',
+  'edge',
+  'con',
+  'hqmax',
+];
+
+/** The HTTP-like status of a CoAP response code (DeviceCommandResult.status). */
+export function httpStatusOf(code: number): number {
+  switch (code) {
+    case CoapCode.CREATED:
+      return 201;
+    case CoapCode.DELETED:
+    case CoapCode.CHANGED:
+      return 204;
+    case CoapCode.CONTENT:
+    case CoapCode.VALID:
+      return 200;
+    case CoapCode.BAD_REQUEST:
+      return 400;
+    case CoapCode.UNAUTHORIZED:
+    case CoapCode.FORBIDDEN:
+      return 403;
+    case CoapCode.NOT_FOUND:
+      return 404;
+    case CoapCode.METHOD_NOT_ALLOWED:
+      return 405;
+    case CoapCode.NOT_ACCEPTABLE:
+      return 406;
+    case CoapCode.CONFLICT:
+      return 409;
+    case CoapCode.PRECONDITION_FAILED:
+      return 412;
+    case CoapCode.REQUEST_ENTITY_TOO_LARGE:
+      return 413;
+    case CoapCode.UNSUPPORTED_CONTENT_FORMAT:
+      return 415;
+  }
+  const cls = codeClass(code);
+  if (cls === 2) return 200;
+  if (cls === 4) return 400;
+  return 502;
+}
+
+const CODE_MEANING: Record<number, string> = {
+  [CoapCode.BAD_REQUEST]: 'Bad Request',
+  [CoapCode.UNAUTHORIZED]: 'Unauthorized',
+  [CoapCode.FORBIDDEN]: 'Forbidden',
+  [CoapCode.NOT_FOUND]: 'Not Found',
+  [CoapCode.METHOD_NOT_ALLOWED]: 'Method Not Allowed',
+  [CoapCode.NOT_ACCEPTABLE]: 'Not Acceptable',
+  [CoapCode.REQUEST_ENTITY_INCOMPLETE]: 'Request Entity Incomplete',
+  [CoapCode.CONFLICT]: 'Conflict',
+  [CoapCode.PRECONDITION_FAILED]: 'Precondition Failed',
+  [CoapCode.REQUEST_ENTITY_TOO_LARGE]: 'Request Entity Too Large',
+  [CoapCode.UNSUPPORTED_CONTENT_FORMAT]: 'Unsupported Content-Format',
+  [CoapCode.INTERNAL_SERVER_ERROR]: 'Internal Server Error',
+  [CoapCode.NOT_IMPLEMENTED]: 'Not Implemented',
+  [CoapCode.SERVICE_UNAVAILABLE]: 'Service Unavailable',
+};
+
+/** A failure before anything reached the device (bad operator input): status 400. */
+export function badRequest(message: string): OperationResult {
+  return { ok: false, status: 400, error: message };
+}
+
+function isInputError(err: unknown): err is Error {
+  return (
+    err instanceof InvalidValueError ||
+    err instanceof EncodeError ||
+    err instanceof DecodeError ||
+    err instanceof UnsupportedContentFormatError
+  );
+}
+
+function parsePath(text: string): Lwm2mPath {
+  try {
+    return Lwm2mPath.parse(text);
+  } catch {
+    throw new InvalidValueError(`"${String(text).slice(0, 40)}" is not an LwM2M path`);
+  }
+}
+
+// TS 1.1 Core 5.4.5: arg = DIGIT ["=" "'" *CHAR "'"], args separated by ",".
+const EXECUTE_ARGS = /^[0-9](='[^']*')?(,[0-9](='[^']*')?)*$/;
+
+export class DeviceClient {
+  private readonly endpoint: CoapEndpoint;
+  private readonly model: ObjectModelRegistry;
+  private readonly defaultTimeoutMs: number;
+  private readonly handles = new Map<string, ObservationHandle>();
+
+  constructor(opts: DeviceClientOptions) {
+    this.endpoint = opts.endpoint;
+    this.model = opts.model;
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 10_000;
+  }
+
+  // ------------------------------------------------------------ operations
+
+  /** TS 1.2 Core 6.3.1 Read: GET with Accept. */
+  read(reg: Registration, path: string, opts: OperationOptions = {}): Promise<OperationResult> {
+    return this.guard(async () => {
+      const p = parsePath(path);
+      const cf = opts.contentFormat ?? formatFor(reg, { single: p.depth >= 3 });
+      const res = await this.send(reg, { code: CoapCode.GET, path: this.uri(reg, p), accept: cf }, opts);
+      return this.withValues(res, p, cf);
+    });
+  }
+
+  /** TS 1.2 Core 6.3.3 Write: PUT replaces, POST updates partially (instance level). */
+  write(
+    reg: Registration,
+    path: string,
+    values: JsonPathValue[],
+    opts: OperationOptions & { replace?: boolean } = {},
+  ): Promise<OperationResult> {
+    return this.guard(async () => {
+      const p = parsePath(path);
+      if (p.depth < 2) return badRequest('Write targets an object instance, resource or resource instance');
+      const node = nodeFromJsonValues(values, p, this.model);
+      const single = node.kind === 'singleResource' || node.kind === 'resourceInstance';
+      const cf = opts.contentFormat ?? formatFor(reg, { single });
+      const payload = this.encode(node, p, cf);
+      const code = opts.replace === false ? CoapCode.POST : CoapCode.PUT;
+      const res = await this.send(reg, { code, path: this.uri(reg, p), contentFormat: cf, payload }, opts);
+      return this.plain(res);
+    });
+  }
+
+  /** TS 1.2 Core 6.3.5 Execute: POST on a resource, arguments as text (5.4.5 grammar). */
+  execute(
+    reg: Registration,
+    path: string,
+    args?: string,
+    opts: OperationOptions = {},
+  ): Promise<OperationResult> {
+    return this.guard(async () => {
+      const p = parsePath(path);
+      if (p.depth !== 3) return badRequest('Execute targets a resource');
+      if (args !== undefined && args !== '' && (args.length > 1024 || !EXECUTE_ARGS.test(args))) {
+        return badRequest(`execute arguments "${args.slice(0, 40)}" do not follow TS 1.1 Core 5.4.5`);
+      }
+      const req: CoapRequest = { code: CoapCode.POST, path: this.uri(reg, p) };
+      if (args) req.payload = Buffer.from(args, 'utf8');
+      return this.plain(await this.send(reg, req, opts));
+    });
+  }
+
+  /** TS 1.2 Core 6.3.6 Create: POST /o with the new instance (its id in the values' paths). */
+  create(
+    reg: Registration,
+    path: string,
+    values: JsonPathValue[],
+    opts: OperationOptions = {},
+  ): Promise<OperationResult> {
+    return this.guard(async () => {
+      const p = parsePath(path);
+      if (p.depth !== 1 && p.depth !== 2)
+        return badRequest('Create targets an object (/o) or a new instance (/o/i)');
+      const leaves = fromJsonValues(values, this.model);
+      const first = leaves[0];
+      if (first === undefined) return badRequest('Create needs at least one resource value');
+      const instancePath = p.depth === 2 ? p : new Lwm2mPath(p.objectId, first.path.instanceId);
+      let node: Lwm2mNode;
+      try {
+        node = buildComposite(leaves, this.model, 'create', [instancePath])[0].node;
+      } catch (err) {
+        throw new InvalidValueError(err instanceof Error ? err.message : String(err));
+      }
+      const cf = opts.contentFormat ?? formatFor(reg);
+      const objectPath = new Lwm2mPath(p.objectId);
+      const payload = this.encode(node, objectPath, cf);
+      const res = await this.send(
+        reg,
+        { code: CoapCode.POST, path: this.uri(reg, objectPath), contentFormat: cf, payload },
+        opts,
+      );
+      const out = this.plain(res);
+      const loc = getLocationPath(res.message);
+      if (out.ok) out.location = loc.length > 0 ? '/' + loc.join('/') : instancePath.toString();
+      return out;
+    });
+  }
+
+  /** TS 1.2 Core 6.3.7 Delete. */
+  delete(reg: Registration, path: string, opts: OperationOptions = {}): Promise<OperationResult> {
+    return this.guard(async () => {
+      const p = parsePath(path);
+      return this.plain(await this.send(reg, { code: CoapCode.DELETE, path: this.uri(reg, p) }, opts));
+    });
+  }
+
+  /** TS 1.2 Core 6.3.2 Discover: GET with Accept application/link-format. */
+  discover(reg: Registration, path: string, opts: OperationOptions = {}): Promise<OperationResult> {
+    return this.guard(async () => {
+      const p = parsePath(path);
+      const res = await this.send(
+        reg,
+        { code: CoapCode.GET, path: this.uri(reg, p), accept: ContentFormat.LINK },
+        opts,
+      );
+      const out = this.plain(res);
+      if (out.ok) {
+        out.links = res.payload.toString('utf8');
+        out.contentFormat = res.contentFormat ?? ContentFormat.LINK;
+      }
+      return out;
+    });
+  }
+
+  /** TS 1.2 Core 6.3.4 Write-Attributes: PUT with the attributes as Uri-Query, no payload. */
+  writeAttributes(
+    reg: Registration,
+    path: string,
+    attributes: Record<string, number | null>,
+    opts: OperationOptions = {},
+  ): Promise<OperationResult> {
+    return this.guard(async () => {
+      const p = parsePath(path);
+      const query: string[] = [];
+      for (const [name, value] of Object.entries(attributes)) {
+        if (!NOTIFICATION_ATTRIBUTES.includes(name))
+          return badRequest(`unknown attribute "${name.slice(0, 16)}"`);
+        if (value === null)
+          query.push(name); // no value: remove the attribute (TS 1.1 Core 5.1.2)
+        else if (typeof value !== 'number' || !Number.isFinite(value))
+          return badRequest(`${name} must be a number`);
+        else query.push(`${name}=${value}`);
+      }
+      if (query.length === 0) return badRequest('no attribute to write');
+      return this.plain(await this.send(reg, { code: CoapCode.PUT, path: this.uri(reg, p), query }, opts));
+    });
+  }
+
+  /** TS 1.2 Core 6.3.8 Read-Composite: FETCH with the path list. */
+  readComposite(reg: Registration, paths: string[], opts: OperationOptions = {}): Promise<OperationResult> {
+    return this.guard(async () => {
+      const ps = this.compositePaths(paths);
+      const cf = opts.contentFormat ?? formatFor(reg, { composite: true });
+      const codec = getCompositeCodec(cf);
+      if (!codec) return badRequest(`Content-Format ${cf} cannot carry a Composite operation`);
+      const req: CoapRequest = {
+        code: CoapCode.FETCH,
+        path: this.uri(reg, Lwm2mPath.ROOT),
+        contentFormat: cf,
+        accept: cf,
+        payload: codec.encodePaths(ps),
+      };
+      return this.withCompositeValues(await this.send(reg, req, opts), cf);
+    });
+  }
+
+  /** TS 1.2 Core 6.3.9 Write-Composite: iPATCH with the values. */
+  writeComposite(
+    reg: Registration,
+    values: JsonPathValue[],
+    opts: OperationOptions = {},
+  ): Promise<OperationResult> {
+    return this.guard(async () => {
+      const cf = opts.contentFormat ?? formatFor(reg, { composite: true });
+      const codec = getCompositeCodec(cf);
+      if (!codec) return badRequest(`Content-Format ${cf} cannot carry a Composite operation`);
+      const leaves = fromJsonValues(values, this.model);
+      if (leaves.length === 0) return badRequest('Write-Composite needs values');
+      let payload: Buffer;
+      try {
+        payload = codec.encodeComposite(buildComposite(leaves, this.model, 'write-composite'), this.model);
+      } catch (err) {
+        throw new InvalidValueError(err instanceof Error ? err.message : String(err));
+      }
+      const req: CoapRequest = {
+        code: CoapCode.IPATCH,
+        path: this.uri(reg, Lwm2mPath.ROOT),
+        contentFormat: cf,
+        payload,
+      };
+      return this.plain(await this.send(reg, req, opts));
+    });
+  }
+
+  /** TS 1.2 Core 6.4.1 Observe (RFC 7641): GET + Observe=0. Notifications go to `onNotification`. */
+  observe(
+    reg: Registration,
+    path: string,
+    onNotification: (n: DecodedNotification) => void,
+    opts: OperationOptions = {},
+  ): Promise<ObserveResult> {
+    return this.guardObserve(async () => {
+      const p = parsePath(path);
+      const cf = opts.contentFormat ?? formatFor(reg, { single: p.depth >= 3 });
+      const req: CoapRequest = { code: CoapCode.GET, path: this.uri(reg, p), accept: cf };
+      return this.startObservation(reg, req, opts, (res) => this.decodeSingle(res, p, cf), onNotification);
+    });
+  }
+
+  /** TS 1.2 Core 6.4.3 Observe-Composite: FETCH + Observe=0 with the path list. */
+  observeComposite(
+    reg: Registration,
+    paths: string[],
+    onNotification: (n: DecodedNotification) => void,
+    opts: OperationOptions = {},
+  ): Promise<ObserveResult> {
+    return this.guardObserve(async () => {
+      const ps = this.compositePaths(paths);
+      const cf = opts.contentFormat ?? formatFor(reg, { composite: true });
+      const codec = getCompositeCodec(cf);
+      if (!codec) return { result: badRequest(`Content-Format ${cf} cannot carry a Composite operation`) };
+      const req: CoapRequest = {
+        code: CoapCode.FETCH,
+        path: this.uri(reg, Lwm2mPath.ROOT),
+        contentFormat: cf,
+        accept: cf,
+        payload: codec.encodePaths(ps),
+      };
+      return this.startObservation(reg, req, opts, (res) => this.decodeComposite(res, cf), onNotification);
+    });
+  }
+
+  /**
+   * TS 1.2 Core 6.4.2 Cancel Observation. Proactive (RFC 7641 3.6: GET with Observe=1 and the same token)
+   * by default; reactive just forgets the token, and the next notification is answered with RST.
+   */
+  async cancelObservation(
+    token: string,
+    opts: { proactive?: boolean; timeoutMs?: number } = {},
+  ): Promise<boolean> {
+    const handle = this.handles.get(token);
+    if (handle === undefined) return false;
+    this.handles.delete(token);
+    try {
+      await handle.cancel({ proactive: opts.proactive ?? true });
+    } catch {
+      // The device may be gone; the observation is forgotten here either way.
+    }
+    return true;
+  }
+
+  /** Forgets an observation without telling the device (re-registration, expiry, de-registration). */
+  forgetObservation(token: string): void {
+    const handle = this.handles.get(token);
+    if (handle === undefined) return;
+    this.handles.delete(token);
+    void handle.cancel({ proactive: false }).catch(() => undefined);
+  }
+
+  hasObservation(token: string): boolean {
+    return this.handles.has(token);
+  }
+
+  // ------------------------------------------------------------ decoding (also used by Send)
+
+  /** Decodes a single-path payload into JSON values. */
+  decodeSingle(
+    res: Pick<CoapResponse, 'code' | 'payload' | 'contentFormat' | 'observe'>,
+    path: Lwm2mPath,
+    requested: number,
+  ): DecodedNotification {
+    const out: DecodedNotification = {
+      ok: codeClass(res.code) === 2,
+      coapCode: formatCode(res.code),
+      values: [],
+    };
+    if (res.observe !== undefined) out.observe = res.observe;
+    if (!out.ok) {
+      out.error = this.errorText(res.code, res.payload);
+      return out;
+    }
+    const cf = res.contentFormat ?? requested;
+    out.contentFormat = cf;
+    if (res.payload.length === 0) return out;
+    const codec = getNodeCodec(cf);
+    if (!codec) return { ...out, ok: false, error: `device answered in unsupported Content-Format ${cf}` };
+    try {
+      out.values = toJsonValues(codec.decode(res.payload, path, this.model), path);
+    } catch (err) {
+      return { ...out, ok: false, error: `undecodable ${codec.name} payload: ${(err as Error).message}` };
+    }
+    return out;
+  }
+
+  /** Decodes a multi-path payload (Read-Composite, Observe-Composite, Send) into JSON values. */
+  decodeComposite(
+    res: Pick<CoapResponse, 'code' | 'payload' | 'contentFormat' | 'observe'>,
+    requested: number,
+    timestamped = false,
+  ): DecodedNotification {
+    const out: DecodedNotification = {
+      ok: codeClass(res.code) === 2,
+      coapCode: formatCode(res.code),
+      values: [],
+    };
+    if (res.observe !== undefined) out.observe = res.observe;
+    if (!out.ok) {
+      out.error = this.errorText(res.code, res.payload);
+      return out;
+    }
+    const cf = res.contentFormat ?? requested;
+    out.contentFormat = cf;
+    if (res.payload.length === 0) return out;
+    const codec = getCompositeCodec(cf);
+    if (!codec) return { ...out, ok: false, error: `Content-Format ${cf} cannot carry several paths` };
+    try {
+      if (timestamped) {
+        for (const group of codec.decodeTimestamped(res.payload, this.model)) {
+          for (const { path, node } of group.nodes) {
+            for (const v of toJsonValues(node, path)) {
+              out.values.push(group.time !== undefined ? { ...v, time: group.time } : v);
+            }
+          }
+        }
+      } else {
+        for (const { path, node } of codec.decodeComposite(res.payload, this.model)) {
+          out.values.push(...toJsonValues(node, path));
+        }
+      }
+    } catch (err) {
+      return {
+        ...out,
+        ok: false,
+        values: [],
+        error: `undecodable ${codec.name} payload: ${(err as Error).message}`,
+      };
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private uri(reg: Registration, path: Lwm2mPath): string[] {
+    const root = reg.rootPath.split('/').filter((s) => s.length > 0);
+    return [...root, ...path.segments()];
+  }
+
+  private peer(reg: Registration): Peer {
+    return { address: reg.address.address, port: reg.address.port };
+  }
+
+  private compositePaths(paths: string[]): Lwm2mPath[] {
+    if (paths.length === 0) throw new InvalidValueError('a Composite operation needs at least one path');
+    if (paths.length > 256) throw new InvalidValueError('at most 256 paths per Composite operation');
+    return paths.map(parsePath);
+  }
+
+  private encode(node: Lwm2mNode, path: Lwm2mPath, cf: number): Buffer {
+    const codec = getNodeCodec(cf);
+    if (!codec) throw new InvalidValueError(`no encoder for Content-Format ${cf}`);
+    return codec.encode(node, path, this.model);
+  }
+
+  private async send(reg: Registration, req: CoapRequest, opts: OperationOptions): Promise<CoapResponse> {
+    const timeout = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeout);
+    try {
+      return await this.endpoint.request(this.peer(reg), req, { timeout, signal: ctl.signal });
+    } catch (err) {
+      if (ctl.signal.aborted) throw new CoapTimeoutError(`no answer within ${timeout} ms`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async startObservation(
+    reg: Registration,
+    req: CoapRequest,
+    opts: OperationOptions,
+    decode: (res: CoapResponse) => DecodedNotification,
+    onNotification: (n: DecodedNotification) => void,
+  ): Promise<ObserveResult> {
+    const timeout = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeout);
+    const tokenBytes = randomBytes(8);
+    const token = tokenBytes.toString('hex');
+    let handle: ObservationHandle;
+    try {
+      handle = await this.endpoint.observe(
+        this.peer(reg),
+        { ...req, token: tokenBytes },
+        (res) => {
+          const n = decode(res);
+          // RFC 7641 3.2: an error or a response without Observe ends the observation.
+          if (codeClass(res.code) !== 2 || res.observe === undefined) this.handles.delete(token);
+          onNotification(n);
+        },
+        { timeout, signal: ctl.signal },
+      );
+    } catch (err) {
+      if (ctl.signal.aborted) throw new CoapTimeoutError(`no answer within ${timeout} ms`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    const first = decode(handle.response);
+    const result: OperationResult = {
+      ok: first.ok,
+      status: first.ok ? 200 : httpStatusOf(handle.response.code),
+      coapCode: first.coapCode,
+      values: first.values,
+    };
+    if (first.contentFormat !== undefined) result.contentFormat = first.contentFormat;
+    if (first.error !== undefined) result.error = first.error;
+    if (first.ok && codeClass(handle.response.code) === 2 && !first.error) {
+      if (!handle.established) {
+        result.error = 'the device answered without Observe: not observable';
+        return { result };
+      }
+      this.handles.set(token, handle);
+      return { result, token };
+    }
+    if (codeClass(handle.response.code) === 2) result.status = 502;
+    return { result };
+  }
+
+  private errorText(code: number, payload: Buffer): string {
+    const meaning = CODE_MEANING[code] ?? 'error';
+    const diag = payload.length > 0 && payload.length <= 256 ? `: ${payload.toString('utf8')}` : '';
+    return `device answered ${formatCode(code)} ${meaning}${diag}`;
+  }
+
+  private plain(res: CoapResponse): OperationResult {
+    const ok = codeClass(res.code) === 2;
+    const out: OperationResult = { ok, status: httpStatusOf(res.code), coapCode: formatCode(res.code) };
+    if (!ok) out.error = this.errorText(res.code, res.payload);
+    return out;
+  }
+
+  private withValues(res: CoapResponse, path: Lwm2mPath, cf: number): OperationResult {
+    return this.fromDecoded(res, this.decodeSingle(res, path, cf));
+  }
+
+  private withCompositeValues(res: CoapResponse, cf: number): OperationResult {
+    return this.fromDecoded(res, this.decodeComposite(res, cf));
+  }
+
+  private fromDecoded(res: CoapResponse, d: DecodedNotification): OperationResult {
+    const out = this.plain(res);
+    if (!out.ok) return out;
+    if (!d.ok) return { ok: false, status: 502, coapCode: out.coapCode, error: d.error };
+    out.values = d.values;
+    if (d.contentFormat !== undefined) out.contentFormat = d.contentFormat;
+    return out;
+  }
+
+  private async guard(run: () => Promise<OperationResult>): Promise<OperationResult> {
+    try {
+      return await run();
+    } catch (err) {
+      return failure(err);
+    }
+  }
+
+  private async guardObserve(run: () => Promise<ObserveResult>): Promise<ObserveResult> {
+    try {
+      return await run();
+    } catch (err) {
+      return { result: failure(err) };
+    }
+  }
+}
+
+/** Exceptions of an operation as a result: bad input 400, no answer 504, transport trouble 502. */
+export function failure(err: unknown): OperationResult {
+  if (isInputError(err)) return badRequest(err.message);
+  if (err instanceof CoapTimeoutError)
+    return { ok: false, status: 504, error: 'the device did not answer in time' };
+  if (err instanceof CoapExchangeError) {
+    if (err.reason === 'reset')
+      return { ok: false, status: 502, error: 'the device reset the request (RST)' };
+    return { ok: false, status: 502, error: `exchange failed: ${err.message}` };
+  }
+  throw err;
+}

@@ -1,0 +1,185 @@
+// LwM2M TS 1.2 Core section 6 / Transport section 6.4: the LwM2M server composed from its parts: the
+// registration interface (/rd), Send (/dp), device operations, observations and lifetime expiry, over one
+// CoapEndpoint and the shared stores. Framework-free: the gateway app wires it to UDP, Redis and the bus.
+import {
+  CoapCode,
+  type CoapEndpoint,
+  type IncomingRequest,
+  type OutgoingResponse,
+  type Peer,
+} from '@lwm2m/coap';
+import { defaultObjectModelRegistry, type ObjectModelRegistry } from '@lwm2m/lwm2m';
+import type { DeviceCommand, DeviceCommandResult } from './commands';
+import { runDeviceCommand } from './command-handler';
+import { DeviceClient } from './device-client';
+import { ExpiryWorker } from './expiry';
+import type { EventBus, Observation, ObservationStore, RegistrationStore, ValueStore } from './ports';
+import type { Registration } from './registration';
+import { RegistrationHandler, type RegistrationLimits, refuse } from './registration-handler';
+import { SendHandler } from './send-handler';
+
+export interface Lwm2mServerLogger {
+  debug(message: string, context?: Record<string, unknown>): void;
+  warn(message: string, context?: Record<string, unknown>): void;
+}
+
+export interface Lwm2mServerOptions {
+  endpoint: CoapEndpoint;
+  registrations: RegistrationStore;
+  observations: ObservationStore;
+  values: ValueStore;
+  events: EventBus;
+  model?: ObjectModelRegistry;
+  now?: () => number;
+  logger?: Lwm2mServerLogger;
+  nodeId?: string;
+  /** Device answer timeout when a command gives none, ms (default 10 000). */
+  defaultTimeoutMs?: number;
+  /** Expiry poll interval, ms (default 200). */
+  expiryPollMs?: number;
+  limits?: Partial<RegistrationLimits>;
+  /** Install handleRequest as the endpoint's handler (default true). */
+  attachHandler?: boolean;
+  security?: Registration['security'];
+  /** Bound of the local peer -> endpoint index used to attribute Send and uplinks (default 100 000). */
+  maxPeers?: number;
+}
+
+const silent: Lwm2mServerLogger = { debug: () => undefined, warn: () => undefined };
+
+export class Lwm2mServer {
+  readonly client: DeviceClient;
+  readonly registration: RegistrationHandler;
+  readonly send: SendHandler;
+  readonly expiry: ExpiryWorker;
+  private readonly opts: Lwm2mServerOptions;
+  private readonly log: Lwm2mServerLogger;
+  private readonly now: () => number;
+  /** peerKey -> endpoint of registrations this node took (Send and touch attribution). */
+  private readonly peers = new Map<string, string>();
+  private readonly maxPeers: number;
+
+  constructor(opts: Lwm2mServerOptions) {
+    this.opts = opts;
+    this.log = opts.logger ?? silent;
+    this.now = opts.now ?? Date.now;
+    this.maxPeers = opts.maxPeers ?? 100_000;
+    const model = opts.model ?? defaultObjectModelRegistry();
+    this.client = new DeviceClient({
+      endpoint: opts.endpoint,
+      model,
+      defaultTimeoutMs: opts.defaultTimeoutMs,
+    });
+    this.registration = new RegistrationHandler({
+      store: opts.registrations,
+      events: opts.events,
+      now: this.now,
+      nodeId: opts.nodeId,
+      limits: opts.limits,
+      security: opts.security,
+      hooks: {
+        onRegistered: (reg, replaced, cancelled) => {
+          if (replaced) this.forget(replaced, cancelled ?? []);
+          this.remember(reg);
+        },
+        onUpdated: (reg) => this.remember(reg),
+        onRemoved: (reg, cancelled) => this.forget(reg, cancelled),
+      },
+    });
+    this.send = new SendHandler({
+      values: opts.values,
+      events: opts.events,
+      client: this.client,
+      now: this.now,
+    });
+    this.expiry = new ExpiryWorker({
+      store: opts.registrations,
+      events: opts.events,
+      now: this.now,
+      pollIntervalMs: opts.expiryPollMs,
+      onExpired: (reg, cancelled) => this.forget(reg, cancelled),
+      onError: (err) => this.log.warn('lwm2m: expiry round failed', { error: String(err) }),
+    });
+    if (opts.attachHandler !== false) opts.endpoint.setHandler((req) => this.handleRequest(req));
+  }
+
+  /** The CoapEndpoint handler: /rd (registration interface), /dp (Send), 4.04 for anything else. */
+  async handleRequest(req: IncomingRequest): Promise<OutgoingResponse> {
+    try {
+      const top = req.path[0];
+      if (top === 'rd') return await this.registration.handle(req);
+      if (top === 'dp') {
+        const reg = await this.registrationOfPeer(req.peerKey);
+        if (reg !== undefined) await this.touchRegistration(reg, req.peer, req.peerKey);
+        return await this.send.handle(req, reg);
+      }
+      return refuse(CoapCode.NOT_FOUND, 'the LwM2M server serves /rd and /dp');
+    } catch (err) {
+      this.log.warn('lwm2m: request failed', { peer: req.peerKey, error: String(err) });
+      return refuse(CoapCode.INTERNAL_SERVER_ERROR, 'internal error');
+    }
+  }
+
+  /** Runs an operator's command (the CommandBus handler of the gateway). */
+  runCommand(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+    return runDeviceCommand(cmd, {
+      registrations: this.opts.registrations,
+      observations: this.opts.observations,
+      values: this.opts.values,
+      events: this.opts.events,
+      client: this.client,
+      now: this.now,
+      onError: (err) => this.log.debug('lwm2m: observation', { error: String(err) }),
+    });
+  }
+
+  /**
+   * Records an uplink from `peerKey` (any datagram). Returns the endpoint when the peer belongs to a
+   * registration this node knows, so the gateway can flush queue-mode work.
+   */
+  async touch(peerKey: string, peer: Peer): Promise<string | undefined> {
+    const reg = await this.registrationOfPeer(peerKey);
+    if (reg === undefined) return undefined;
+    await this.touchRegistration(reg, peer, peerKey);
+    return reg.endpoint;
+  }
+
+  start(): void {
+    this.expiry.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.expiry.stop();
+  }
+
+  private async registrationOfPeer(peerKey: string): Promise<Registration | undefined> {
+    const endpoint = this.peers.get(peerKey);
+    if (endpoint === undefined) return undefined;
+    const reg = await this.opts.registrations.getByEndpoint(endpoint);
+    if (reg === undefined || reg.peerKey !== peerKey) {
+      this.peers.delete(peerKey);
+      return undefined;
+    }
+    return reg;
+  }
+
+  private async touchRegistration(reg: Registration, peer: Peer, peerKey: string): Promise<void> {
+    await this.opts.registrations.touch(
+      reg.endpoint,
+      this.now(),
+      { address: peer.address, port: peer.port },
+      peerKey,
+    );
+  }
+
+  private remember(reg: Registration): void {
+    this.peers.delete(reg.peerKey);
+    this.peers.set(reg.peerKey, reg.endpoint);
+    if (this.peers.size > this.maxPeers) this.peers.delete(this.peers.keys().next().value as string);
+  }
+
+  private forget(reg: Registration, cancelled: Observation[]): void {
+    if (this.peers.get(reg.peerKey) === reg.endpoint) this.peers.delete(reg.peerKey);
+    for (const o of cancelled) this.client.forgetObservation(o.token);
+  }
+}

@@ -1,0 +1,117 @@
+// In-memory RegistrationStore for unit tests; same semantics as RedisRegistrationStore (contract suite).
+// Every method mutates synchronously before its first await: calls never interleave, so claimExpired is
+// exactly-once by construction.
+import type { ListQuery, Observation, Page, RegistrationStore } from '../ports';
+import type { Registration } from '../registration';
+import { InMemoryObservationStore } from './observation-store';
+import { InMemoryValueStore } from './value-store';
+
+export const IN_MEMORY_MAX_LIST_LIMIT = 1000;
+
+type RegistrationPatch = Parameters<RegistrationStore['update']>[1];
+type Removed = { registration: Registration; cancelledObservations: Observation[] };
+
+export class InMemoryRegistrationStore implements RegistrationStore {
+  private readonly byEndpoint = new Map<string, Registration>();
+  private readonly endpointById = new Map<string, string>();
+
+  /** Pass the observation and value stores the server uses, so removals cancel their entries. */
+  constructor(
+    readonly observations: InMemoryObservationStore = new InMemoryObservationStore(),
+    readonly values: InMemoryValueStore = new InMemoryValueStore(),
+  ) {}
+
+  async register(
+    reg: Registration,
+  ): Promise<{ replaced?: Registration; cancelledObservations: Observation[] }> {
+    const replaced = this.byEndpoint.get(reg.endpoint);
+    if (replaced) this.endpointById.delete(replaced.registrationId);
+    const cancelledObservations = this.observations.removeAllOf(reg.endpoint);
+    this.values.clearSync(reg.endpoint);
+    this.byEndpoint.set(reg.endpoint, structuredClone(reg));
+    this.endpointById.set(reg.registrationId, reg.endpoint);
+    return replaced ? { replaced, cancelledObservations } : { cancelledObservations };
+  }
+
+  async update(registrationId: string, patch: RegistrationPatch): Promise<Registration | undefined> {
+    const reg = this.current(registrationId);
+    if (!reg) return undefined;
+    const next = { ...reg, ...structuredClone(patch) };
+    this.byEndpoint.set(reg.endpoint, next);
+    return structuredClone(next);
+  }
+
+  async deregister(registrationId: string): Promise<Removed | undefined> {
+    const reg = this.current(registrationId);
+    return reg ? this.remove(reg) : undefined;
+  }
+
+  async getById(registrationId: string): Promise<Registration | undefined> {
+    const reg = this.current(registrationId);
+    return reg && structuredClone(reg);
+  }
+
+  async getByEndpoint(endpoint: string): Promise<Registration | undefined> {
+    const reg = this.byEndpoint.get(endpoint);
+    return reg && structuredClone(reg);
+  }
+
+  async list(query: ListQuery): Promise<Page<Registration>> {
+    const limit = Math.max(
+      1,
+      Math.min(IN_MEMORY_MAX_LIST_LIMIT, Math.floor(query.limit) || IN_MEMORY_MAX_LIST_LIMIT),
+    );
+    const needle = query.q?.toLowerCase();
+    const cursor = query.cursor;
+    // Code-unit order, like Redis ZRANGEBYLEX on UTF-8 for the ASCII names LwM2M endpoints use.
+    const endpoints = [...this.byEndpoint.keys()]
+      .filter((ep) => cursor === undefined || ep > cursor)
+      .filter((ep) => !needle || ep.toLowerCase().includes(needle))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = endpoints.slice(0, limit);
+    const items = page.map((ep) => structuredClone(this.byEndpoint.get(ep)!));
+    return endpoints.length > limit ? { items, nextCursor: page[page.length - 1] } : { items };
+  }
+
+  async touch(
+    endpoint: string,
+    lastSeen: number,
+    address?: Registration['address'],
+    peerKey?: string,
+  ): Promise<void> {
+    const reg = this.byEndpoint.get(endpoint);
+    if (!reg) return;
+    reg.lastSeen = Math.max(reg.lastSeen, lastSeen);
+    if (address) reg.address = structuredClone(address);
+    if (peerKey !== undefined) reg.peerKey = peerKey;
+  }
+
+  async claimExpired(now: number, max: number): Promise<Removed[]> {
+    if (max <= 0) return [];
+    const due = [...this.byEndpoint.values()]
+      .filter((r) => r.expiresAt <= now)
+      .sort((a, b) => a.expiresAt - b.expiresAt)
+      .slice(0, max);
+    return due.map((reg) => this.remove(reg));
+  }
+
+  async nextExpiry(): Promise<number | undefined> {
+    let min: number | undefined;
+    for (const reg of this.byEndpoint.values())
+      if (min === undefined || reg.expiresAt < min) min = reg.expiresAt;
+    return min;
+  }
+
+  private current(registrationId: string): Registration | undefined {
+    const endpoint = this.endpointById.get(registrationId);
+    return endpoint === undefined ? undefined : this.byEndpoint.get(endpoint);
+  }
+
+  private remove(reg: Registration): Removed {
+    this.byEndpoint.delete(reg.endpoint);
+    this.endpointById.delete(reg.registrationId);
+    const cancelledObservations = this.observations.removeAllOf(reg.endpoint);
+    this.values.clearSync(reg.endpoint);
+    return { registration: reg, cancelledObservations };
+  }
+}

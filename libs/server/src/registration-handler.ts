@@ -1,0 +1,348 @@
+// LwM2M TS 1.2 Core section 6.2 / Transport section 6.4 (TS 1.1 Core 5.3): the Client Registration
+// Interface on the server side: Register (POST /rd), Update (POST /rd/{id}), De-register (DELETE /rd/{id}).
+import { randomBytes } from 'node:crypto';
+import { CoapCode, type IncomingRequest, OptionNumber, type OutgoingResponse } from '@lwm2m/coap';
+import { ContentFormat, decodeLwm2mLinks, type Lwm2mLink } from '@lwm2m/lwm2m';
+import type { EventBus, Observation, RegistrationStore } from './ports';
+import type { Lwm2mVersion, ObjectLinkInfo, Registration } from './registration';
+
+export interface RegistrationLimits {
+  /** Bytes of the link-format payload (Register/Update). */
+  maxPayloadBytes: number;
+  maxLinks: number;
+  maxEndpointLength: number;
+  /** Seconds; a larger "lt" is refused. */
+  maxLifetime: number;
+  maxQueryParams: number;
+}
+
+export const DEFAULT_REGISTRATION_LIMITS: RegistrationLimits = {
+  maxPayloadBytes: 64 * 1024,
+  maxLinks: 2048,
+  maxEndpointLength: 255,
+  // uint32 would do for the Server object's Lifetime; 2^31-1 s keeps expiresAt far inside Date's range.
+  maxLifetime: 2 ** 31 - 1,
+  maxQueryParams: 32,
+};
+
+/** TS 1.1 Core 6.2.1: "lt" is optional, 86400 s when absent. */
+export const DEFAULT_LIFETIME = 86400;
+
+const SUPPORTED_VERSIONS: readonly Lwm2mVersion[] = ['1.0', '1.1', '1.2'];
+
+export interface RegistrationHooks {
+  /** Registrations (new or replaced) and their cancelled observations: release local handles. */
+  onRegistered?(reg: Registration, replaced?: Registration, cancelled?: Observation[]): void;
+  onUpdated?(reg: Registration): void;
+  onRemoved?(reg: Registration, cancelled: Observation[]): void;
+}
+
+export interface RegistrationHandlerOptions {
+  store: RegistrationStore;
+  events: EventBus;
+  now?: () => number;
+  /** Recorded as Registration.gatewayNode. */
+  nodeId?: string;
+  newRegistrationId?: () => string;
+  limits?: Partial<RegistrationLimits>;
+  hooks?: RegistrationHooks;
+  security?: Registration['security'];
+}
+
+/** A request refused with a CoAP error and a diagnostic payload (RFC 7252 section 5.5.2). */
+class Refusal extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const bad = (message: string): Refusal => new Refusal(CoapCode.BAD_REQUEST, message);
+
+export function refuse(code: number, message: string): OutgoingResponse {
+  return { code, payload: Buffer.from(message, 'utf8') };
+}
+
+/** Url-safe, 16 chars, 96 random bits. */
+export function newRegistrationId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+interface ParsedQuery {
+  params: Map<string, string | undefined>;
+}
+
+const PARAM_NAME = /^[A-Za-z0-9_.~-]{1,32}$/;
+
+function parseQuery(query: string[], limits: RegistrationLimits): ParsedQuery {
+  if (query.length > limits.maxQueryParams)
+    throw bad(`too many query parameters (max ${limits.maxQueryParams})`);
+  const params = new Map<string, string | undefined>();
+  for (const q of query) {
+    const eq = q.indexOf('=');
+    const name = eq < 0 ? q : q.slice(0, eq);
+    const value = eq < 0 ? undefined : q.slice(eq + 1);
+    if (!PARAM_NAME.test(name)) throw bad(`bad query parameter name "${name.slice(0, 32)}"`);
+    if (params.has(name)) throw bad(`query parameter "${name}" given twice`);
+    params.set(name, value);
+  }
+  return { params };
+}
+
+function parseLifetime(raw: string | undefined, limits: RegistrationLimits): number {
+  if (raw === undefined || !/^[0-9]{1,12}$/.test(raw)) {
+    throw bad(`lt must be a positive integer number of seconds, got "${String(raw).slice(0, 32)}"`);
+  }
+  const lt = Number(raw);
+  if (lt < 1 || lt > limits.maxLifetime)
+    throw bad(`lt must be within 1..${limits.maxLifetime} s, got ${raw}`);
+  return lt;
+}
+
+function parseVersion(raw: string | undefined): Lwm2mVersion {
+  if (raw === undefined) return '1.0'; // TS 1.1 Core 6.2.1: absent means LwM2M 1.0
+  if (!/^[0-9]{1,3}\.[0-9]{1,3}$/.test(raw))
+    throw bad(`lwm2m must be "major.minor", got "${raw.slice(0, 32)}"`);
+  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(raw)) {
+    // TS 1.1 Core 6.2.1 / Transport Table 6.4.3-1: incompatible versions get 4.12 Precondition Failed.
+    throw new Refusal(
+      CoapCode.PRECONDITION_FAILED,
+      `LwM2M version ${raw} is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`,
+    );
+  }
+  return raw as Lwm2mVersion;
+}
+
+/**
+ * TS 1.0 5.3.1: U, UQ, S, SQ, US, UQS. TS 1.1 Core 6.2.1.1: any of U, T, S, N, queue mode moved to "Q"
+ * (a Q letter is still accepted from 1.1 clients for compatibility).
+ */
+function parseBinding(raw: string | undefined, version: Lwm2mVersion): { binding: string; queue: boolean } {
+  if (raw === undefined) return { binding: 'U', queue: false };
+  const letters = version === '1.0' ? 'USQ' : 'UTSNQ';
+  if (raw.length === 0 || raw.length > 5 || [...raw].some((c) => !letters.includes(c))) {
+    throw bad(`b="${raw.slice(0, 16)}" is not a LwM2M ${version} binding (letters ${letters})`);
+  }
+  if (new Set(raw).size !== raw.length) throw bad(`b="${raw}" repeats a binding letter`);
+  if (raw === 'Q') throw bad('b="Q" names no transport');
+  return { binding: raw, queue: raw.includes('Q') };
+}
+
+function parseSms(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\+?[0-9]{1,20}$/.test(raw)) throw bad(`sms="${raw.slice(0, 24)}" is not an MSISDN`);
+  return raw;
+}
+
+function parseEndpoint(raw: string | undefined, limits: RegistrationLimits): string {
+  if (raw === undefined || raw.length === 0) throw bad('missing endpoint client name (ep)');
+  if (raw.length > limits.maxEndpointLength)
+    throw bad(`ep longer than ${limits.maxEndpointLength} characters`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(raw)) throw bad('ep contains control characters');
+  return raw;
+}
+
+interface ParsedLinks {
+  rootPath: string;
+  objectLinks: ObjectLinkInfo[];
+  supportedContentFormats: number[];
+}
+
+function linkAttributes(l: Lwm2mLink): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of l.raw) if (!(a.name in out)) out[a.name] = a.value ?? '';
+  return out;
+}
+
+/** TS 1.1 Core 6.2.1: the payload lists Objects and Object Instances in CoRE Link Format. */
+function parseLinks(req: IncomingRequest, limits: RegistrationLimits): ParsedLinks {
+  if (req.contentFormat !== undefined && req.contentFormat !== ContentFormat.LINK) {
+    throw bad(
+      `the object links must be application/link-format (40), got Content-Format ${req.contentFormat}`,
+    );
+  }
+  if (req.payload.length > limits.maxPayloadBytes) {
+    throw bad(`link list of ${req.payload.length} bytes exceeds ${limits.maxPayloadBytes}`);
+  }
+  // Each link needs at least "<>"; a cheap bound before parsing.
+  let commas = 0;
+  for (const b of req.payload) if (b === 0x2c) commas++;
+  if (commas + 1 > limits.maxLinks * 4) throw bad(`more than ${limits.maxLinks} links`);
+  let links: Lwm2mLink[];
+  try {
+    links = decodeLwm2mLinks(req.payload);
+  } catch (err) {
+    throw bad(`malformed link list: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (links.length > limits.maxLinks)
+    throw bad(`${links.length} links exceed the limit of ${limits.maxLinks}`);
+  const root = links.find((l) => l.path === undefined && l.attributes.rt === 'oma.lwm2m');
+  const rootPath = root ? root.target : '/';
+  const supportedContentFormats = root?.attributes.ct ?? [];
+  const objectLinks: ObjectLinkInfo[] = [];
+  for (const l of links) {
+    if (l.path === undefined) {
+      if (l !== root && l.target !== '/' && l.target !== rootPath) {
+        throw bad(`link ${l.target.slice(0, 64)} is not an object or object instance`);
+      }
+      objectLinks.push({ path: '/', attributes: linkAttributes(l) });
+      continue;
+    }
+    if (l.path.depth > 2) throw bad(`link ${l.path.toString()} is not an object or object instance`);
+    objectLinks.push({ path: l.path.toString(), attributes: linkAttributes(l) });
+  }
+  return { rootPath, objectLinks, supportedContentFormats };
+}
+
+/** Handles requests under /rd. Never throws for bad input: it answers with a CoAP error. */
+export class RegistrationHandler {
+  private readonly store: RegistrationStore;
+  private readonly events: EventBus;
+  private readonly now: () => number;
+  private readonly nodeId?: string;
+  private readonly newId: () => string;
+  private readonly limits: RegistrationLimits;
+  private readonly hooks: RegistrationHooks;
+  private readonly security: Registration['security'];
+
+  constructor(opts: RegistrationHandlerOptions) {
+    this.store = opts.store;
+    this.events = opts.events;
+    this.now = opts.now ?? Date.now;
+    this.nodeId = opts.nodeId;
+    this.newId = opts.newRegistrationId ?? newRegistrationId;
+    this.limits = { ...DEFAULT_REGISTRATION_LIMITS, ...opts.limits };
+    this.hooks = opts.hooks ?? {};
+    this.security = opts.security ?? 'nosec';
+  }
+
+  /** `req.path[0]` is "rd". */
+  async handle(req: IncomingRequest): Promise<OutgoingResponse> {
+    try {
+      if (req.path.length === 1) {
+        if (req.code !== CoapCode.POST)
+          return refuse(CoapCode.METHOD_NOT_ALLOWED, 'only POST /rd (Register)');
+        return await this.register(req);
+      }
+      if (req.path.length === 2) {
+        if (req.code === CoapCode.POST) return await this.update(req, req.path[1]);
+        if (req.code === CoapCode.DELETE) return await this.deregister(req.path[1]);
+        return refuse(CoapCode.METHOD_NOT_ALLOWED, 'POST (Update) or DELETE (De-register) only');
+      }
+      return refuse(CoapCode.NOT_FOUND, 'no such registration resource');
+    } catch (err) {
+      if (err instanceof Refusal) return refuse(err.code, err.message);
+      throw err;
+    }
+  }
+
+  /** Records an uplink of a registered endpoint (the gateway calls it on every datagram it can attribute). */
+  async touch(endpoint: string, peer: { address: string; port: number }, peerKey?: string): Promise<void> {
+    await this.store.touch(endpoint, this.now(), { address: peer.address, port: peer.port }, peerKey);
+  }
+
+  private async register(req: IncomingRequest): Promise<OutgoingResponse> {
+    const { params } = parseQuery(req.query, this.limits);
+    const endpoint = parseEndpoint(params.get('ep'), this.limits);
+    const lifetime = params.has('lt') ? parseLifetime(params.get('lt'), this.limits) : DEFAULT_LIFETIME;
+    const lwm2mVersion = parseVersion(params.get('lwm2m'));
+    const { binding, queue } = parseBinding(params.get('b'), lwm2mVersion);
+    const smsNumber = parseSms(params.get('sms'));
+    if (params.has('Q') && params.get('Q') !== undefined && params.get('Q') !== '') {
+      throw bad('Q takes no value');
+    }
+    const links = parseLinks(req, this.limits);
+    const extra: Record<string, string> = {};
+    for (const [k, v] of params) {
+      if (!['ep', 'lt', 'lwm2m', 'b', 'sms', 'Q'].includes(k)) extra[k] = v ?? '';
+    }
+    const now = this.now();
+    const reg: Registration = {
+      registrationId: this.newId(),
+      endpoint,
+      lwm2mVersion,
+      lifetime,
+      binding,
+      queueMode: queue || (lwm2mVersion !== '1.0' && params.has('Q')),
+      address: { address: req.peer.address, port: req.peer.port },
+      peerKey: req.peerKey,
+      rootPath: links.rootPath,
+      objectLinks: links.objectLinks,
+      supportedContentFormats: links.supportedContentFormats,
+      registeredAt: now,
+      lastUpdate: now,
+      lastSeen: now,
+      expiresAt: now + lifetime * 1000,
+      security: this.security,
+    };
+    if (smsNumber !== undefined) reg.smsNumber = smsNumber;
+    if (this.nodeId !== undefined) reg.gatewayNode = this.nodeId;
+    if (Object.keys(extra).length > 0) reg.extraAttributes = extra;
+    const { replaced, cancelledObservations } = await this.store.register(reg);
+    this.hooks.onRegistered?.(reg, replaced, cancelledObservations);
+    await this.events.publish({
+      type: 'registered',
+      endpoint,
+      registration: reg,
+      ...(replaced ? { replaced: replaced.registrationId } : {}),
+    });
+    return {
+      code: CoapCode.CREATED,
+      options: [
+        { number: OptionNumber.LOCATION_PATH, value: Buffer.from('rd') },
+        { number: OptionNumber.LOCATION_PATH, value: Buffer.from(reg.registrationId) },
+      ],
+    };
+  }
+
+  private async update(req: IncomingRequest, id: string): Promise<OutgoingResponse> {
+    const { params } = parseQuery(req.query, this.limits);
+    const current = await this.store.getById(id);
+    if (current === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
+    const now = this.now();
+    const patch: Parameters<RegistrationStore['update']>[1] = {
+      address: { address: req.peer.address, port: req.peer.port },
+      peerKey: req.peerKey,
+      lastSeen: now,
+      lastUpdate: now,
+    };
+    const lifetime = params.has('lt') ? parseLifetime(params.get('lt'), this.limits) : current.lifetime;
+    if (params.has('lt')) patch.lifetime = lifetime;
+    if (params.has('b')) {
+      const { binding, queue } = parseBinding(params.get('b'), current.lwm2mVersion);
+      patch.binding = binding;
+      patch.queueMode = queue || (current.lwm2mVersion !== '1.0' && params.has('Q'));
+    } else if (params.has('Q') && current.lwm2mVersion !== '1.0') {
+      patch.queueMode = true;
+    }
+    if (params.has('sms')) patch.smsNumber = parseSms(params.get('sms'));
+    if (req.payload.length > 0) {
+      const links = parseLinks(req, this.limits);
+      patch.objectLinks = links.objectLinks;
+      if (links.supportedContentFormats.length > 0)
+        patch.supportedContentFormats = links.supportedContentFormats;
+    }
+    patch.expiresAt = now + lifetime * 1000;
+    if (this.nodeId !== undefined) patch.gatewayNode = this.nodeId;
+    const updated = await this.store.update(id, patch);
+    if (updated === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
+    this.hooks.onUpdated?.(updated);
+    await this.events.publish({ type: 'updated', endpoint: updated.endpoint, registration: updated });
+    return { code: CoapCode.CHANGED };
+  }
+
+  private async deregister(id: string): Promise<OutgoingResponse> {
+    const removed = await this.store.deregister(id);
+    if (removed === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
+    this.hooks.onRemoved?.(removed.registration, removed.cancelledObservations);
+    await this.events.publish({
+      type: 'deregistered',
+      endpoint: removed.registration.endpoint,
+      registrationId: id,
+    });
+    return { code: CoapCode.DELETED };
+  }
+}

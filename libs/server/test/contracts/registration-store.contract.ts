@@ -1,0 +1,264 @@
+// RegistrationStore contract (LwM2M TS 1.2 Core 6.2: Register replaces, Update of an unknown id is 4.04,
+// lifetime expiry). Every implementation runs it; see ../memory-stores.spec.ts and libs/registry/test.
+import { describe, expect, it } from 'vitest';
+import { type FixtureFactory, makeObservation, makeRegistration, useFixture } from './fixture';
+
+export function describeRegistrationStoreContract(name: string, factory: FixtureFactory): void {
+  describe(`RegistrationStore contract: ${name}`, () => {
+    const fx = useFixture(factory);
+
+    it('finds a registration by endpoint and by registration id', async () => {
+      const { registrations } = fx();
+      const reg = makeRegistration('urn:dev:one');
+      expect(await registrations.register(reg)).toEqual({ cancelledObservations: [] });
+      expect(await registrations.getByEndpoint('urn:dev:one')).toEqual(reg);
+      expect(await registrations.getById(reg.registrationId)).toEqual(reg);
+      expect(await registrations.getByEndpoint('urn:dev:other')).toBeUndefined();
+      expect(await registrations.getById('nope')).toBeUndefined();
+    });
+
+    it('keeps empty arrays and nested objects intact', async () => {
+      const { registrations } = fx();
+      const reg = makeRegistration('urn:dev:empty', {
+        objectLinks: [],
+        supportedContentFormats: [],
+        extraAttributes: {},
+        smsNumber: '+15550100',
+      });
+      await registrations.register(reg);
+      expect(await registrations.getByEndpoint(reg.endpoint)).toEqual(reg);
+    });
+
+    it('replaces an existing registration of the endpoint and cancels its observations and values', async () => {
+      const { registrations, observations, values } = fx();
+      const first = makeRegistration('urn:dev:re');
+      await registrations.register(first);
+      const o1 = makeObservation(first);
+      const o2 = makeObservation(first, { paths: ['/3/0/13', '/3/0/9'], composite: true });
+      await observations.add(o1);
+      await observations.add(o2);
+      await values.put(first.endpoint, [{ path: '/3/0/0', type: 'string', value: 'ACME' }], 1000);
+
+      const second = makeRegistration('urn:dev:re');
+      const res = await registrations.register(second);
+      expect(res.replaced).toEqual(first);
+      expect(res.cancelledObservations.map((o) => o.id).sort()).toEqual([o1.id, o2.id].sort());
+      expect(await registrations.getByEndpoint('urn:dev:re')).toEqual(second);
+      expect(await registrations.getById(first.registrationId)).toBeUndefined();
+      expect(await registrations.getById(second.registrationId)).toEqual(second);
+      expect(await registrations.update(first.registrationId, { lifetime: 5 })).toBeUndefined();
+      expect(await registrations.deregister(first.registrationId)).toBeUndefined();
+      expect(await observations.listByEndpoint('urn:dev:re')).toEqual([]);
+      expect(await observations.getByToken(o1.token)).toBeUndefined();
+      expect(await observations.getById(o2.id)).toBeUndefined();
+      expect(await values.get('urn:dev:re')).toEqual([]);
+      const page = await registrations.list({ limit: 10 });
+      expect(page.items).toEqual([second]);
+    });
+
+    it('answers undefined to an update of an unknown registration id', async () => {
+      const { registrations } = fx();
+      expect(await registrations.update('unknown', { lifetime: 60 })).toBeUndefined();
+    });
+
+    it('applies an update and returns the updated registration', async () => {
+      const { registrations } = fx();
+      const reg = makeRegistration('urn:dev:up');
+      await registrations.register(reg);
+      const patch = {
+        lifetime: 120,
+        binding: 'UQ',
+        queueMode: true,
+        objectLinks: [{ path: '/3303/0', attributes: {} }],
+        lastUpdate: reg.lastUpdate + 5,
+        expiresAt: reg.lastUpdate + 5 + 120_000,
+        address: { address: '198.51.100.7', port: 40000 },
+      };
+      const updated = await registrations.update(reg.registrationId, patch);
+      expect(updated).toEqual({ ...reg, ...patch });
+      expect(await registrations.getById(reg.registrationId)).toEqual({ ...reg, ...patch });
+      expect(await registrations.nextExpiry()).toBe(patch.expiresAt);
+    });
+
+    it('deregisters with its observations and values, once', async () => {
+      const { registrations, observations, values } = fx();
+      const reg = makeRegistration('urn:dev:bye');
+      const other = makeRegistration('urn:dev:stay');
+      await registrations.register(reg);
+      await registrations.register(other);
+      const obs = makeObservation(reg);
+      const kept = makeObservation(other);
+      await observations.add(obs);
+      await observations.add(kept);
+      await values.put(reg.endpoint, [{ path: '/3/0/9', type: 'integer', value: 80 }], 1);
+      await values.put(other.endpoint, [{ path: '/3/0/9', type: 'integer', value: 50 }], 1);
+
+      const res = await registrations.deregister(reg.registrationId);
+      expect(res).toEqual({ registration: reg, cancelledObservations: [obs] });
+      expect(await registrations.deregister(reg.registrationId)).toBeUndefined();
+      expect(await registrations.getByEndpoint(reg.endpoint)).toBeUndefined();
+      expect(await registrations.getById(reg.registrationId)).toBeUndefined();
+      expect(await observations.getByToken(obs.token)).toBeUndefined();
+      expect(await values.get(reg.endpoint)).toEqual([]);
+      expect(await observations.getByToken(kept.token)).toEqual(kept);
+      expect(await values.get(other.endpoint)).toHaveLength(1);
+      expect((await registrations.list({ limit: 10 })).items.map((r) => r.endpoint)).toEqual([
+        'urn:dev:stay',
+      ]);
+    });
+
+    it('pages through every registration in endpoint order with a stable cursor', async () => {
+      const { registrations } = fx();
+      const names = Array.from({ length: 25 }, (_, i) => `dev-${String(i).padStart(2, '0')}`);
+      for (const n of [...names].reverse()) await registrations.register(makeRegistration(n));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await registrations.list({ limit: 10, cursor });
+        seen.push(...page.items.map((r) => r.endpoint));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor && pages < 10);
+      expect(seen).toEqual(names);
+      expect(pages).toBe(3);
+    });
+
+    it('keeps paging correct when a device registers between pages', async () => {
+      const { registrations } = fx();
+      for (const n of ['a', 'c', 'e', 'g']) await registrations.register(makeRegistration(n));
+      const first = await registrations.list({ limit: 2 });
+      expect(first.items.map((r) => r.endpoint)).toEqual(['a', 'c']);
+      await registrations.register(makeRegistration('b'));
+      await registrations.register(makeRegistration('d'));
+      const second = await registrations.list({ limit: 2, cursor: first.nextCursor });
+      expect(second.items.map((r) => r.endpoint)).toEqual(['d', 'e']);
+    });
+
+    it('filters by a case-insensitive substring of the endpoint', async () => {
+      const { registrations } = fx();
+      for (const n of ['Sensor-A', 'sensor-b', 'meter-1', 'urn:SENSOR:9', 'pump'])
+        await registrations.register(makeRegistration(n));
+      const page = await registrations.list({ limit: 10, q: 'sEnSoR' });
+      expect(page.items.map((r) => r.endpoint).sort()).toEqual(
+        ['Sensor-A', 'sensor-b', 'urn:SENSOR:9'].sort(),
+      );
+      expect(page.nextCursor).toBeUndefined();
+
+      const first = await registrations.list({ limit: 2, q: 'sensor' });
+      expect(first.items).toHaveLength(2);
+      const rest = await registrations.list({ limit: 2, q: 'sensor', cursor: first.nextCursor });
+      const all = [...first.items, ...rest.items].map((r) => r.endpoint);
+      expect(all.sort()).toEqual(['Sensor-A', 'sensor-b', 'urn:SENSOR:9'].sort());
+      expect((await registrations.list({ limit: 10, q: 'nothing' })).items).toEqual([]);
+    });
+
+    it('caps a page at 1000 items', async () => {
+      const { registrations } = fx();
+      await Promise.all(
+        Array.from({ length: 1003 }, (_, i) => registrations.register(makeRegistration(`cap-${i}`))),
+      );
+      const page = await registrations.list({ limit: 5000 });
+      expect(page.items).toHaveLength(1000);
+      expect(page.nextCursor).toBeDefined();
+      const rest = await registrations.list({ limit: 5000, cursor: page.nextCursor });
+      expect(rest.items).toHaveLength(3);
+      expect(rest.nextCursor).toBeUndefined();
+    });
+
+    it('records an uplink with touch without changing the lifetime', async () => {
+      const { registrations } = fx();
+      const reg = makeRegistration('urn:dev:touch');
+      await registrations.register(reg);
+      const address = { address: '203.0.113.9', port: 61000 };
+      await registrations.touch(reg.endpoint, reg.lastSeen + 1000, address, '203.0.113.9:61000');
+      const after = await registrations.getByEndpoint(reg.endpoint);
+      expect(after).toEqual({ ...reg, lastSeen: reg.lastSeen + 1000, address, peerKey: '203.0.113.9:61000' });
+      await registrations.touch(reg.endpoint, reg.lastSeen + 500);
+      expect((await registrations.getByEndpoint(reg.endpoint))?.lastSeen).toBe(reg.lastSeen + 1000);
+      await registrations.touch('urn:dev:unknown', Date.now());
+      expect(await registrations.getByEndpoint('urn:dev:unknown')).toBeUndefined();
+    });
+
+    it('claims expired registrations with their observations and leaves the others', async () => {
+      const { registrations, observations } = fx();
+      const now = Date.now();
+      const late = makeRegistration('late', { expiresAt: now - 10 });
+      const due = makeRegistration('due', { expiresAt: now });
+      const alive = makeRegistration('alive', { expiresAt: now + 60_000 });
+      for (const r of [late, due, alive]) await registrations.register(r);
+      const obs = makeObservation(late);
+      await observations.add(obs);
+
+      const claimed = await registrations.claimExpired(now, 10);
+      expect(claimed.map((c) => c.registration.endpoint).sort()).toEqual(['due', 'late']);
+      expect(claimed.find((c) => c.registration.endpoint === 'late')?.cancelledObservations).toEqual([obs]);
+      expect(await registrations.getByEndpoint('late')).toBeUndefined();
+      expect(await registrations.getById(due.registrationId)).toBeUndefined();
+      expect(await observations.getByToken(obs.token)).toBeUndefined();
+      expect(await registrations.claimExpired(now, 10)).toEqual([]);
+      expect(await registrations.getByEndpoint('alive')).toEqual(alive);
+      expect(await registrations.nextExpiry()).toBe(alive.expiresAt);
+    });
+
+    it('claims at most max registrations per call', async () => {
+      const { registrations } = fx();
+      const now = Date.now();
+      for (let i = 0; i < 5; i++)
+        await registrations.register(makeRegistration(`m${i}`, { expiresAt: now - i }));
+      expect(await registrations.claimExpired(now, 2)).toHaveLength(2);
+      expect(await registrations.claimExpired(now, 0)).toEqual([]);
+      expect(await registrations.claimExpired(now, 10)).toHaveLength(3);
+    });
+
+    it('does not claim a registration whose update moved its deadline', async () => {
+      const { registrations } = fx();
+      const now = Date.now();
+      const reg = makeRegistration('renewed', { expiresAt: now + 1000 });
+      await registrations.register(reg);
+      await registrations.update(reg.registrationId, { expiresAt: now + 120_000, lastUpdate: now });
+      expect(await registrations.claimExpired(now + 5000, 10)).toEqual([]);
+      expect(await registrations.nextExpiry()).toBe(now + 120_000);
+      expect(await registrations.getById(reg.registrationId)).toBeDefined();
+    });
+
+    it('hands each expired registration to exactly one of two concurrent claimers', async () => {
+      const { registrations, peer } = fx();
+      const now = Date.now();
+      for (let round = 0; round < 3; round++) {
+        const names = Array.from({ length: 40 }, (_, i) => `race-${round}-${i}`);
+        await Promise.all(
+          names.map((n, i) => registrations.register(makeRegistration(n, { expiresAt: now - i }))),
+        );
+        const [a, b] = await Promise.all([
+          registrations.claimExpired(now, 100),
+          peer.registrations.claimExpired(now, 100),
+        ]);
+        const got = [...a, ...b].map((c) => c.registration.endpoint);
+        expect(got.sort()).toEqual([...names].sort());
+        expect(new Set(got).size).toBe(got.length);
+      }
+    });
+
+    it('reports the earliest deadline, undefined when empty', async () => {
+      const { registrations } = fx();
+      expect(await registrations.nextExpiry()).toBeUndefined();
+      const a = makeRegistration('x1', { expiresAt: 5_000_000 });
+      const b = makeRegistration('x2', { expiresAt: 4_000_000 });
+      await registrations.register(a);
+      await registrations.register(b);
+      expect(await registrations.nextExpiry()).toBe(4_000_000);
+      await registrations.deregister(b.registrationId);
+      expect(await registrations.nextExpiry()).toBe(5_000_000);
+    });
+
+    it('sees the changes of another node', async () => {
+      const { registrations, peer } = fx();
+      const reg = makeRegistration('urn:dev:shared');
+      await registrations.register(reg);
+      expect(await peer.registrations.getById(reg.registrationId)).toEqual(reg);
+      await peer.registrations.update(reg.registrationId, { lifetime: 30 });
+      expect((await registrations.getByEndpoint(reg.endpoint))?.lifetime).toBe(30);
+    });
+  });
+}
