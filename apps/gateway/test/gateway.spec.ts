@@ -17,9 +17,7 @@ interface CoapReply {
 function request(port: number, opts: Record<string, unknown>): Promise<CoapReply> {
   return new Promise((resolve, reject) => {
     const req = coap.request({ hostname: '127.0.0.1', port, agent: false, ...opts });
-    req.on('response', (r: { code: string; payload: Buffer; headers: Record<string, unknown> }) =>
-      resolve(r),
-    );
+    req.on('response', (r: CoapReply) => resolve(r));
     req.on('error', reject);
     req.end((opts.payload as string | undefined) ?? undefined);
   });

@@ -1,0 +1,60 @@
+// The REST api as a dynamic module: ApiModule.forRoot({ports}) takes any implementation of the ports
+// (Redis in the product, in-memory in tests and examples).
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { parseApiKeys } from './auth/api-keys';
+import { DeviceCommandsService } from './devices/device-commands.service';
+import { DevicesController } from './devices/devices.controller';
+import { EventsController } from './events/events.controller';
+import { BACKEND_PING, HealthController } from './health/health.controller';
+import { ProblemFilter } from './problem/problem.filter';
+import { createValidationPipe } from './problem/validation';
+import {
+  API_OPTIONS,
+  type ApiOptions,
+  type ApiPorts,
+  COMMAND_BUS,
+  EVENT_BUS,
+  OBSERVATION_STORE,
+  REGISTRATION_STORE,
+  type ResolvedApiOptions,
+  VALUE_STORE,
+} from './tokens';
+
+export interface ApiModuleOptions extends ApiOptions {
+  ports: ApiPorts;
+}
+
+export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
+  return {
+    apiKeys: parseApiKeys(opts.apiKeys),
+    sseHeartbeatMs: opts.sseHeartbeatMs ?? 15_000,
+    defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
+  };
+}
+
+@Module({})
+export class ApiModule {
+  static forRoot({ ports, ...options }: ApiModuleOptions): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [TerminusModule.forRoot({ logger: false })],
+      controllers: [DevicesController, EventsController, HealthController],
+      providers: [
+        { provide: COMMAND_BUS, useValue: ports.commands },
+        { provide: REGISTRATION_STORE, useValue: ports.registrations },
+        { provide: OBSERVATION_STORE, useValue: ports.observations },
+        { provide: VALUE_STORE, useValue: ports.values },
+        { provide: EVENT_BUS, useValue: ports.events },
+        { provide: BACKEND_PING, useValue: { ping: ports.ping } },
+        { provide: API_OPTIONS, useValue: resolveApiOptions(options) },
+        DeviceCommandsService,
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,51 @@
+// Builds the configured api application (filters, pipes, guard, OpenAPI, shutdown hooks) without listening,
+// so the standalone main and the single-node start share one setup.
+import 'reflect-metadata';
+import type { LoggerService, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ApiModule } from './api.module';
+import type { ApiOptions, ApiPorts } from './tokens';
+
+export interface ApiAppOptions extends ApiOptions {
+  /** Nest logger: false silences it (tests), a level list filters it. */
+  logger?: LoggerService | LogLevel[] | false;
+  /** Default true; false skips /api/docs. */
+  docs?: boolean;
+  /** Default true: SIGTERM/SIGINT close the app (false when an outer process owns the signals). */
+  shutdownHooks?: boolean;
+}
+
+export const DOCS_PATH = 'api/docs';
+export const DOCS_JSON_PATH = 'api/docs-json';
+
+export async function createApiApp(
+  ports: ApiPorts,
+  opts: ApiAppOptions = {},
+): Promise<NestExpressApplication> {
+  const { logger, docs = true, shutdownHooks = true, ...options } = opts;
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ports, ...options }), {
+    ...(logger !== undefined ? { logger } : {}),
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: '1mb' });
+  if (docs) {
+    const config = new DocumentBuilder()
+      .setTitle('LwM2M server API')
+      .setDescription(
+        'Registrations, device management (LwM2M TS 1.2 Core 6.3/6.4) and live events. Errors are RFC 9457 problem+json.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS (when set)' })
+      .build();
+    const document = SwaggerModule.createDocument(app, config);
+    SwaggerModule.setup(DOCS_PATH, app, document, {
+      jsonDocumentUrl: DOCS_JSON_PATH,
+      yamlDocumentUrl: 'api/docs-yaml',
+    });
+  }
+  if (shutdownHooks) app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,118 @@
+// Runs one device-management operation: checks that the device is registered, puts a DeviceCommand on the
+// command bus and turns a failed DeviceCommandResult into a problem (504 timeout, 404 unknown device,
+// the device's CoAP error by its meaning).
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type {
+  CommandBus,
+  DeviceCommand,
+  DeviceCommandResult,
+  Registration,
+  RegistrationStore,
+} from '@lwm2m/server';
+import { ProblemException, ProblemType, statusTitle } from '../problem/problem';
+import { API_OPTIONS, COMMAND_BUS, REGISTRATION_STORE, type ResolvedApiOptions } from '../tokens';
+import { parseContentFormat } from './content-format';
+
+export type CommandSpec = Omit<
+  DeviceCommand,
+  'id' | 'endpoint' | 'timeoutMs' | 'createdAt' | 'contentFormat'
+>;
+
+export interface CommandQuery {
+  timeout?: number;
+  format?: string;
+}
+
+@Injectable()
+export class DeviceCommandsService {
+  private readonly logger = new Logger('api');
+
+  constructor(
+    @Inject(COMMAND_BUS) private readonly bus: CommandBus,
+    @Inject(REGISTRATION_STORE) private readonly registrations: RegistrationStore,
+    @Inject(API_OPTIONS) private readonly options: ResolvedApiOptions,
+  ) {}
+
+  async requireDevice(endpoint: string): Promise<Registration> {
+    const reg = await this.registrations.getByEndpoint(endpoint);
+    if (!reg) throw unknownDevice(endpoint);
+    return reg;
+  }
+
+  /** Resolves with a successful result; throws a ProblemException for every failure. */
+  async run(endpoint: string, spec: CommandSpec, query: CommandQuery = {}): Promise<DeviceCommandResult> {
+    await this.requireDevice(endpoint);
+    const cmd: DeviceCommand = {
+      ...spec,
+      id: randomUUID(),
+      endpoint,
+      timeoutMs: query.timeout ?? this.options.defaultTimeoutMs,
+      createdAt: Date.now(),
+      ...(query.format !== undefined ? { contentFormat: parseContentFormat(query.format) } : {}),
+    };
+    let result: DeviceCommandResult;
+    try {
+      result = await this.bus.execute(cmd);
+    } catch (err) {
+      this.logger.error(`command ${cmd.id} (${cmd.op}) could not be dispatched: ${String(err)}`);
+      throw new ProblemException({
+        type: ProblemType.BLANK,
+        title: statusTitle(503),
+        status: 503,
+        detail: 'the command bus is not available',
+        requestId: cmd.id,
+      });
+    }
+    if (!result.ok) throw resultProblem(cmd, result);
+    return result;
+  }
+}
+
+export function unknownDevice(endpoint: string): ProblemException {
+  return new ProblemException({
+    type: ProblemType.UNKNOWN_DEVICE,
+    title: 'Device not registered',
+    status: 404,
+    detail: `no registration for endpoint "${endpoint}"`,
+    endpoint,
+  });
+}
+
+function resultProblem(cmd: DeviceCommand, r: DeviceCommandResult): ProblemException {
+  const status = Number.isInteger(r.status) && r.status >= 400 && r.status <= 599 ? r.status : 502;
+  const common = {
+    requestId: cmd.id,
+    endpoint: cmd.endpoint,
+    ...(r.coapCode ? { coapCode: r.coapCode } : {}),
+  };
+  if (status === 504) {
+    return new ProblemException({
+      type: ProblemType.DEVICE_TIMEOUT,
+      title: 'Device did not answer',
+      status,
+      detail: r.error ?? `no answer from "${cmd.endpoint}" within ${cmd.timeoutMs} ms`,
+      ...common,
+    });
+  }
+  if (status === 404 && !r.coapCode) {
+    return new ProblemException({ ...unknownDevice(cmd.endpoint).problem, requestId: cmd.id });
+  }
+  if (r.coapCode) {
+    return new ProblemException({
+      type: ProblemType.DEVICE_ERROR,
+      title: `Device answered ${r.coapCode} ${statusTitle(status)}`,
+      status,
+      detail:
+        r.error ?? `the device refused ${cmd.op}${cmd.path ? ` on ${cmd.path}` : ''} with ${r.coapCode}`,
+      ...common,
+    });
+  }
+  return new ProblemException({
+    type: ProblemType.BLANK,
+    title: statusTitle(status),
+    status,
+    detail: r.error ?? `${cmd.op} failed`,
+    ...common,
+  });
+}

@@ -1,0 +1,490 @@
+// /api/v1/devices: registrations and device management (LwM2M TS 1.2 Core 6.3 DM & Service Enablement,
+// 6.4 Information Reporting). Thin: each route validates, builds a DeviceCommand and maps the result.
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Put,
+  Query,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { parseLinkFormat } from '@lwm2m/coap';
+import type {
+  DeviceCommandResult,
+  JsonPathValue,
+  Observation,
+  ObservationStore,
+  RegistrationStore,
+  ValueStore,
+} from '@lwm2m/server';
+import type { HttpResponse as Response } from '../http';
+import { ApiProblems } from '../problem/problem.dto';
+import { ProblemException, ProblemType } from '../problem/problem';
+import { OBSERVATION_STORE, REGISTRATION_STORE, VALUE_STORE } from '../tokens';
+import { DeviceCommandsService } from './device-commands.service';
+import {
+  AcceptedDto,
+  AttributesBodyDto,
+  CommandQueryDto,
+  CompositeReadResultDto,
+  CompositeWriteBodyDto,
+  CreateBodyDto,
+  CreateResultDto,
+  DiscoverResultDto,
+  ExecuteBodyDto,
+  LatestValuesDto,
+  ObservationCreatedDto,
+  ObservationListDto,
+  PathsBodyDto,
+  ReadResultDto,
+  WriteBodyDto,
+  WriteQueryDto,
+} from './dto/data.dto';
+import { DeviceDto, DeviceListDto, DeviceListQueryDto, toDevice, toDeviceSummary } from './dto/device.dto';
+import { toJsonPathValues } from './json-values';
+import { parseObjectIdParam, parsePathParam } from './lwm2m-path-param';
+import { Lwm2mPath } from '@lwm2m/lwm2m';
+
+const ENDPOINT = ApiParam({ name: 'endpoint', description: 'Endpoint Client Name (ep)' });
+const PATH = ApiParam({
+  name: 'path',
+  description: 'LwM2M path without the leading slash, e.g. 3/0/1',
+  schema: { type: 'string', example: '3/0/1' },
+});
+const ACCEPTED = ApiAcceptedResponse({
+  type: AcceptedDto,
+  description: 'Queued for a sleeping queue-mode device; the result arrives as a "response" event',
+});
+const ATTRIBUTE_NAMES = ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
+
+type WildcardParam = string | string[];
+
+@ApiTags('devices')
+@ApiBearerAuth()
+@ApiProblems(401, 403)
+@Controller('api/v1/devices')
+export class DevicesController {
+  constructor(
+    private readonly commands: DeviceCommandsService,
+    @Inject(REGISTRATION_STORE) private readonly registrations: RegistrationStore,
+    @Inject(OBSERVATION_STORE) private readonly observations: ObservationStore,
+    @Inject(VALUE_STORE) private readonly values: ValueStore,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'List registered devices',
+    description: 'Paged by an opaque cursor; q filters by endpoint substring.',
+  })
+  @ApiOkResponse({ type: DeviceListDto })
+  @ApiProblems(400)
+  async list(@Query() query: DeviceListQueryDto): Promise<DeviceListDto> {
+    const page = await this.registrations.list({
+      limit: query.limit ?? 100,
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+      ...(query.q !== undefined ? { q: query.q } : {}),
+    });
+    return { items: page.items.map(toDeviceSummary), nextCursor: page.nextCursor ?? null };
+  }
+
+  @Get(':endpoint')
+  @ApiOperation({ summary: 'One registration' })
+  @ENDPOINT
+  @ApiOkResponse({ type: DeviceDto })
+  @ApiProblems(404)
+  async get(@Param('endpoint') endpoint: string): Promise<DeviceDto> {
+    return toDevice(await this.commands.requireDevice(endpoint));
+  }
+
+  @Get(':endpoint/data/*path')
+  @ApiOperation({
+    summary: 'Read',
+    description: 'LwM2M Read of an object, instance, resource or resource instance.',
+  })
+  @ENDPOINT
+  @PATH
+  @ApiOkResponse({ type: ReadResultDto })
+  @ApiProblems(400, 404, 406, 502, 503, 504)
+  async read(
+    @Param('endpoint') endpoint: string,
+    @Param('path') rawPath: WildcardParam,
+    @Query() query: CommandQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ReadResultDto> {
+    const path = parsePathParam(rawPath);
+    const r = await this.commands.run(endpoint, { op: 'read', path: path.toString() }, query);
+    res.status(successStatus(r, 200));
+    return { path: path.toString(), values: r.values ?? [], contentFormat: r.contentFormat ?? null };
+  }
+
+  @Put(':endpoint/data/*path')
+  @ApiOperation({
+    summary: 'Write',
+    description:
+      'Body {value} for one resource or {values:[{path?, value, type?}]}. ?replace=false for a partial update.',
+  })
+  @ENDPOINT
+  @PATH
+  @ApiNoContentResponse({ description: 'The device answered 2.04 Changed' })
+  @ACCEPTED
+  @ApiProblems(400, 404, 405, 415, 502, 503, 504)
+  async write(
+    @Param('endpoint') endpoint: string,
+    @Param('path') rawPath: WildcardParam,
+    @Query() query: WriteQueryDto,
+    @Body() body: WriteBodyDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AcceptedDto | undefined> {
+    const path = parsePathParam(rawPath);
+    const hasValue = body.value !== undefined;
+    if (hasValue === (body.values !== undefined)) {
+      throw badBody('give either "value" (one resource) or "values" (a list), not both or neither');
+    }
+    if (!hasValue && body.type !== undefined)
+      throw badBody('"type" goes with "value"; in "values" give it per item');
+    const values = hasValue
+      ? toJsonPathValues(path, [{ value: body.value, ...(body.type ? { type: body.type } : {}) }])
+      : toJsonPathValues(path, body.values!);
+    const r = await this.commands.run(
+      endpoint,
+      { op: 'write', path: path.toString(), values, replace: query.replace ?? true },
+      query,
+    );
+    return noContent(r, res);
+  }
+
+  @Post(':endpoint/data/*path/execute')
+  @ApiOperation({
+    summary: 'Execute',
+    description: "Body {args?}: arguments like 0='text',1 (TS 1.2 Core 5.4.5).",
+  })
+  @ENDPOINT
+  @PATH
+  @ApiNoContentResponse({ description: 'The device answered 2.04 Changed' })
+  @ACCEPTED
+  @ApiProblems(400, 404, 405, 502, 503, 504)
+  async execute(
+    @Param('endpoint') endpoint: string,
+    @Param('path') rawPath: WildcardParam,
+    @Query() query: CommandQueryDto,
+    @Body() body: ExecuteBodyDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AcceptedDto | undefined> {
+    const path = parsePathParam(rawPath, 3);
+    if (path.depth !== 3) throw badPath(`Execute targets a resource: ${path} is not one`);
+    const r = await this.commands.run(
+      endpoint,
+      { op: 'execute', path: path.toString(), ...(body.args !== undefined ? { args: body.args } : {}) },
+      query,
+    );
+    return noContent(r, res);
+  }
+
+  @Post(':endpoint/data/:objectId')
+  @ApiOperation({
+    summary: 'Create',
+    description:
+      'Creates an object instance. Body {values:[{path, value, type?}], instanceId?}; paths are resource ids relative to the new instance ("5700") or absolute.',
+  })
+  @ENDPOINT
+  @ApiParam({ name: 'objectId', schema: { type: 'integer', example: 3303 } })
+  @ApiCreatedResponse({ type: CreateResultDto, description: 'Location header names the new instance' })
+  @ApiProblems(400, 404, 405, 502, 503, 504)
+  async create(
+    @Param('endpoint') endpoint: string,
+    @Param('objectId') objectId: string,
+    @Query() query: CommandQueryDto,
+    @Body() body: CreateBodyDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CreateResultDto> {
+    const object = parseObjectIdParam(objectId);
+    // Without instanceId the device assigns one (TS 1.2 Core 5.4.4); values then sit under a provisional /o/0
+    // and the command path stays /o, which tells the gateway not to send an instance id.
+    const instance = object.child(body.instanceId ?? 0);
+    const values = toJsonPathValues(instance, body.values);
+    const target = body.instanceId !== undefined ? instance : object;
+    const r = await this.commands.run(endpoint, { op: 'create', path: target.toString(), values }, query);
+    const created = r.location ?? (body.instanceId !== undefined ? instance.toString() : undefined);
+    if (created) {
+      res.location(`/api/v1/devices/${encodeURIComponent(endpoint)}/data${created}`);
+    }
+    res.status(successStatus(r, 201));
+    return { path: created ?? object.toString() };
+  }
+
+  @Delete(':endpoint/data/*path')
+  @ApiOperation({ summary: 'Delete', description: 'Deletes an object instance.' })
+  @ENDPOINT
+  @PATH
+  @ApiNoContentResponse({ description: 'The device answered 2.02 Deleted' })
+  @ACCEPTED
+  @ApiProblems(400, 404, 405, 502, 503, 504)
+  async remove(
+    @Param('endpoint') endpoint: string,
+    @Param('path') rawPath: WildcardParam,
+    @Query() query: CommandQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AcceptedDto | undefined> {
+    const path = parsePathParam(rawPath);
+    const r = await this.commands.run(endpoint, { op: 'delete', path: path.toString() }, query);
+    return noContent(r, res);
+  }
+
+  @Get(':endpoint/discover/*path')
+  @ApiOperation({ summary: 'Discover', description: 'The device-side link list with attributes.' })
+  @ENDPOINT
+  @PATH
+  @ApiOkResponse({ type: DiscoverResultDto })
+  @ApiProblems(400, 404, 405, 502, 503, 504)
+  async discover(
+    @Param('endpoint') endpoint: string,
+    @Param('path') rawPath: WildcardParam,
+    @Query() query: CommandQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<DiscoverResultDto> {
+    const path = parsePathParam(rawPath);
+    const r = await this.commands.run(endpoint, { op: 'discover', path: path.toString() }, query);
+    res.status(successStatus(r, 200));
+    const links = r.links ?? '';
+    return { path: path.toString(), links, items: parseLinks(links) };
+  }
+
+  @Put(':endpoint/attributes/*path')
+  @ApiOperation({
+    summary: 'Write-Attributes',
+    description:
+      'Notification attributes pmin, pmax, gt, lt, st, epmin, epmax (TS 1.2 Core 5.1.2); null removes one.',
+  })
+  @ENDPOINT
+  @PATH
+  @ApiNoContentResponse({ description: 'The device answered 2.04 Changed' })
+  @ACCEPTED
+  @ApiProblems(400, 404, 405, 502, 503, 504)
+  async writeAttributes(
+    @Param('endpoint') endpoint: string,
+    @Param('path') rawPath: WildcardParam,
+    @Query() query: CommandQueryDto,
+    @Body() body: AttributesBodyDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AcceptedDto | undefined> {
+    const path = parsePathParam(rawPath);
+    const attributes: Record<string, number | null> = {};
+    for (const name of ATTRIBUTE_NAMES) if (body[name] !== undefined) attributes[name] = body[name] ?? null;
+    if (Object.keys(attributes).length === 0)
+      throw badBody(`give at least one of ${ATTRIBUTE_NAMES.join(', ')}`);
+    const r = await this.commands.run(
+      endpoint,
+      { op: 'write-attributes', path: path.toString(), attributes },
+      query,
+    );
+    return noContent(r, res);
+  }
+
+  @Post(':endpoint/observations')
+  @ApiOperation({
+    summary: 'Observe',
+    description:
+      'One path starts an Observe, several an Observe-Composite. Notifications arrive on /api/v1/events.',
+  })
+  @ENDPOINT
+  @ApiCreatedResponse({ type: ObservationCreatedDto })
+  @ApiProblems(400, 404, 405, 502, 503, 504)
+  async observe(
+    @Param('endpoint') endpoint: string,
+    @Query() query: CommandQueryDto,
+    @Body() body: PathsBodyDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ObservationCreatedDto> {
+    const paths = normalizePaths(body.paths);
+    const r = await this.commands.run(
+      endpoint,
+      paths.length === 1 ? { op: 'observe', path: paths[0] } : { op: 'observe-composite', paths },
+      query,
+    );
+    if (!r.observationId) {
+      throw new ProblemException({
+        type: ProblemType.DEVICE_ERROR,
+        title: 'No observation',
+        status: 502,
+        detail: 'the device answered without establishing an observation',
+      });
+    }
+    res.location(
+      `/api/v1/devices/${encodeURIComponent(endpoint)}/observations/${encodeURIComponent(r.observationId)}`,
+    );
+    res.status(201);
+    return { id: r.observationId, paths, values: r.values ?? [], contentFormat: r.contentFormat ?? null };
+  }
+
+  @Delete(':endpoint/observations/:id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Cancel an observation' })
+  @ENDPOINT
+  @ApiParam({ name: 'id', description: 'Observation id' })
+  @ApiNoContentResponse({ description: 'Cancelled' })
+  @ApiProblems(400, 404, 502, 503, 504)
+  async cancelObservation(
+    @Param('endpoint') endpoint: string,
+    @Param('id') id: string,
+    @Query() query: CommandQueryDto,
+  ): Promise<void> {
+    await this.commands.requireDevice(endpoint);
+    const obs = await this.observations.getById(id);
+    if (!obs || obs.endpoint !== endpoint) {
+      throw new ProblemException({
+        type: ProblemType.UNKNOWN_OBSERVATION,
+        title: 'Observation not found',
+        status: 404,
+        detail: `no observation "${id.slice(0, 64)}" on "${endpoint}"`,
+      });
+    }
+    await this.commands.run(
+      endpoint,
+      {
+        op: 'cancel-observation',
+        observationId: obs.id,
+        ...(obs.composite ? { paths: obs.paths } : { path: obs.paths[0] }),
+      },
+      query,
+    );
+  }
+
+  @Get(':endpoint/observations')
+  @ApiOperation({ summary: 'Active observations of a device' })
+  @ENDPOINT
+  @ApiOkResponse({ type: ObservationListDto })
+  @ApiProblems(404)
+  async listObservations(@Param('endpoint') endpoint: string): Promise<ObservationListDto> {
+    await this.commands.requireDevice(endpoint);
+    const list = await this.observations.listByEndpoint(endpoint);
+    return { items: list.sort((a, b) => a.createdAt - b.createdAt).map(toObservationDto) };
+  }
+
+  @Get(':endpoint/values')
+  @ApiOperation({ summary: 'Latest known values', description: 'From responses, notifications and Send.' })
+  @ENDPOINT
+  @ApiOkResponse({ type: LatestValuesDto })
+  @ApiProblems(404)
+  async latestValues(@Param('endpoint') endpoint: string): Promise<LatestValuesDto> {
+    await this.commands.requireDevice(endpoint);
+    const values = await this.values.get(endpoint);
+    return {
+      items: values
+        .map(({ receivedAt, ...v }) => ({ ...v, receivedAt: new Date(receivedAt).toISOString() }))
+        .sort((a, b) => Lwm2mPath.compare(Lwm2mPath.parse(a.path), Lwm2mPath.parse(b.path))),
+    };
+  }
+
+  @Post(':endpoint/composite/read')
+  @ApiOperation({
+    summary: 'Read-Composite',
+    description: 'Reads several paths in one request (LwM2M 1.1+).',
+  })
+  @ENDPOINT
+  @ApiOkResponse({ type: CompositeReadResultDto })
+  @ApiProblems(400, 404, 405, 406, 502, 503, 504)
+  async readComposite(
+    @Param('endpoint') endpoint: string,
+    @Query() query: CommandQueryDto,
+    @Body() body: PathsBodyDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CompositeReadResultDto> {
+    const paths = normalizePaths(body.paths);
+    const r = await this.commands.run(endpoint, { op: 'read-composite', paths }, query);
+    res.status(successStatus(r, 200));
+    return { paths, values: r.values ?? [], contentFormat: r.contentFormat ?? null };
+  }
+
+  @Put(':endpoint/composite')
+  @ApiOperation({
+    summary: 'Write-Composite',
+    description: 'Writes resources of several instances (LwM2M 1.1+).',
+  })
+  @ENDPOINT
+  @ApiNoContentResponse({ description: 'The device answered 2.04 Changed' })
+  @ACCEPTED
+  @ApiProblems(400, 404, 405, 415, 502, 503, 504)
+  async writeComposite(
+    @Param('endpoint') endpoint: string,
+    @Query() query: CommandQueryDto,
+    @Body() body: CompositeWriteBodyDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AcceptedDto | undefined> {
+    const values: JsonPathValue[] = toJsonPathValues(Lwm2mPath.ROOT, body.values);
+    const r = await this.commands.run(endpoint, { op: 'write-composite', values }, query);
+    return noContent(r, res);
+  }
+}
+
+/**
+ * The route's usual success status, or 202 when the command bus only queued the command (a sleeping
+ * queue-mode device; the result then arrives as a "response" event).
+ */
+function successStatus(r: DeviceCommandResult, usual: number): number {
+  return r.status === 202 ? 202 : usual;
+}
+
+/** The body of a route without content: nothing, or the request id when only accepted. */
+function noContent(r: DeviceCommandResult, res: Response, usual = 204): AcceptedDto | undefined {
+  const status = successStatus(r, usual);
+  res.status(status);
+  return status === 202 ? { requestId: r.id } : undefined;
+}
+
+function normalizePaths(paths: string[]): string[] {
+  return [...new Set(paths.map((p) => Lwm2mPath.parse(p).toString()))];
+}
+
+function toObservationDto(o: Observation) {
+  return {
+    id: o.id,
+    paths: o.paths,
+    composite: o.composite,
+    contentFormat: o.contentFormat ?? null,
+    createdAt: new Date(o.createdAt).toISOString(),
+  };
+}
+
+function parseLinks(text: string): DiscoverResultDto['items'] {
+  try {
+    return parseLinkFormat(text).map((l) => ({
+      path: l.target,
+      attributes: Object.fromEntries(l.attributes.map((a) => [a.name, a.value ?? ''])),
+    }));
+  } catch {
+    return [];
+  }
+}
+
+function badBody(detail: string): ProblemException {
+  return new ProblemException({
+    type: ProblemType.VALIDATION,
+    title: 'Invalid request',
+    status: 400,
+    detail,
+  });
+}
+
+function badPath(detail: string): ProblemException {
+  return new ProblemException({
+    type: ProblemType.INVALID_PATH,
+    title: 'Invalid LwM2M path',
+    status: 400,
+    detail,
+  });
+}

@@ -1,0 +1,331 @@
+// Inputs and outputs of the device-management routes (LwM2M TS 1.2 Core 6.3 / 6.4).
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { IsContentFormat, IsLwm2mJsonValue, IsLwm2mPath } from './validators';
+
+export const MAX_TIMEOUT_MS = 300_000;
+export const VALUE_TYPES = [
+  'string',
+  'integer',
+  'unsigned',
+  'float',
+  'boolean',
+  'opaque',
+  'time',
+  'objlnk',
+  'corelnk',
+] as const;
+
+const JSON_VALUE_SCHEMA = {
+  description:
+    'string (opaque as base64, integers past 2^53 as decimal text, objlnk as "3:0"), number (time: seconds since epoch) or boolean',
+  oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }],
+};
+
+export class CommandQueryDto {
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_TIMEOUT_MS,
+    default: 10000,
+    description: 'How long to wait for the device, ms',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMEOUT_MS)
+  timeout?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Content format override: tlv, senml-json, senml-cbor, lwm2m-cbor, lwm2m-json, text, opaque, cbor or a number',
+    example: 'senml-json',
+  })
+  @IsOptional()
+  @IsContentFormat()
+  format?: string;
+}
+
+export class WriteQueryDto extends CommandQueryDto {
+  @ApiPropertyOptional({
+    default: true,
+    description: 'false = partial update (CoAP POST) instead of replace (PUT)',
+  })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean()
+  replace?: boolean;
+}
+
+export class ValueItemDto {
+  @ApiPropertyOptional({
+    example: '/3/0/14',
+    description: 'Absolute path, or relative to the route path ("14", "0/1"); default: the route path',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(40)
+  path?: string;
+
+  @ApiProperty(JSON_VALUE_SCHEMA)
+  @IsLwm2mJsonValue()
+  value!: unknown;
+
+  @ApiPropertyOptional({ enum: VALUE_TYPES, description: 'Resource type; default: from the object model' })
+  @IsOptional()
+  @IsIn(VALUE_TYPES)
+  type?: string;
+}
+
+export class CompositeValueItemDto {
+  @ApiProperty({ example: '/3/0/14' })
+  @IsLwm2mPath()
+  path!: string;
+
+  @ApiProperty(JSON_VALUE_SCHEMA)
+  @IsLwm2mJsonValue()
+  value!: unknown;
+
+  @ApiPropertyOptional({ enum: VALUE_TYPES })
+  @IsOptional()
+  @IsIn(VALUE_TYPES)
+  type?: string;
+}
+
+export class WriteBodyDto {
+  @ApiPropertyOptional({ ...JSON_VALUE_SCHEMA, description: 'The one value of a resource path' })
+  @IsOptional()
+  @IsLwm2mJsonValue()
+  value?: unknown;
+
+  @ApiPropertyOptional({ enum: VALUE_TYPES, description: 'Type of `value`; default: from the object model' })
+  @IsOptional()
+  @IsIn(VALUE_TYPES)
+  type?: string;
+
+  @ApiPropertyOptional({ type: [ValueItemDto], description: 'Several values under the route path' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => ValueItemDto)
+  values?: ValueItemDto[];
+}
+
+export class ExecuteBodyDto {
+  @ApiPropertyOptional({
+    example: "0='reboot',1",
+    description: "Execute arguments (LwM2M TS 1.2 Core 5.4.5): digit[='text'] separated by commas",
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @Matches(/^[0-9](='[^']*')?(,[0-9](='[^']*')?)*$/, {
+    message: "args must be a list like 0='text',1 (LwM2M TS 1.2 Core 5.4.5)",
+  })
+  args?: string;
+}
+
+export class CreateBodyDto {
+  @ApiProperty({ type: [ValueItemDto], description: 'Resources of the new instance; paths relative to it' })
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => ValueItemDto)
+  values!: ValueItemDto[];
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 65534, description: 'Instance id; default: the device picks' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65534)
+  instanceId?: number;
+}
+
+/** LwM2M TS 1.2 Core 5.1.2 notification attributes; null removes one. */
+export class AttributesBodyDto {
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 0, description: 'Minimum period, s' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  pmin?: number | null;
+
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 0, description: 'Maximum period, s' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  pmax?: number | null;
+
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'Greater than' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  gt?: number | null;
+
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'Less than' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  lt?: number | null;
+
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 0, description: 'Step' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  st?: number | null;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    minimum: 0,
+    description: 'Minimum evaluation period, s',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  epmin?: number | null;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    minimum: 0,
+    description: 'Maximum evaluation period, s',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  epmax?: number | null;
+}
+
+export class PathsBodyDto {
+  @ApiProperty({ type: [String], example: ['/3303/0/5700'], minItems: 1, maxItems: 100 })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @IsLwm2mPath({ each: true })
+  paths!: string[];
+}
+
+export class CompositeWriteBodyDto {
+  @ApiProperty({ type: [CompositeValueItemDto] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => CompositeValueItemDto)
+  values!: CompositeValueItemDto[];
+}
+
+export class ValueDto {
+  @ApiProperty({ example: '/3/0/0' })
+  path!: string;
+  @ApiProperty(JSON_VALUE_SCHEMA)
+  value!: unknown;
+  @ApiProperty({ example: 'string' })
+  type!: string;
+  @ApiPropertyOptional({ description: 'Device timestamp, seconds since epoch' })
+  time?: number;
+}
+
+export class ReadResultDto {
+  @ApiProperty({ example: '/3/0' })
+  path!: string;
+  @ApiProperty({ type: [ValueDto] })
+  values!: ValueDto[];
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 11542,
+    description: 'Content-Format the device answered in',
+  })
+  contentFormat!: number | null;
+}
+
+export class CompositeReadResultDto {
+  @ApiProperty({ type: [String] })
+  paths!: string[];
+  @ApiProperty({ type: [ValueDto] })
+  values!: ValueDto[];
+  @ApiProperty({ type: Number, nullable: true })
+  contentFormat!: number | null;
+}
+
+export class DiscoverLinkDto {
+  @ApiProperty({ example: '/3/0/1' })
+  path!: string;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { pmin: '10' } })
+  attributes!: Record<string, string>;
+}
+
+export class DiscoverResultDto {
+  @ApiProperty()
+  path!: string;
+  @ApiProperty({ description: 'The link list as the device sent it (application/link-format)' })
+  links!: string;
+  @ApiProperty({ type: [DiscoverLinkDto] })
+  items!: DiscoverLinkDto[];
+}
+
+export class CreateResultDto {
+  @ApiProperty({ example: '/3303/1', description: 'Path of the new instance' })
+  path!: string;
+}
+
+export class ObservationCreatedDto {
+  @ApiProperty()
+  id!: string;
+  @ApiProperty({ type: [String] })
+  paths!: string[];
+  @ApiProperty({ type: [ValueDto], description: 'Values of the first response' })
+  values!: ValueDto[];
+  @ApiProperty({ type: Number, nullable: true })
+  contentFormat!: number | null;
+}
+
+export class ObservationDto {
+  @ApiProperty()
+  id!: string;
+  @ApiProperty({ type: [String] })
+  paths!: string[];
+  @ApiProperty()
+  composite!: boolean;
+  @ApiProperty({ type: Number, nullable: true })
+  contentFormat!: number | null;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class ObservationListDto {
+  @ApiProperty({ type: [ObservationDto] })
+  items!: ObservationDto[];
+}
+
+export class LatestValueDto extends ValueDto {
+  @ApiProperty({ format: 'date-time' })
+  receivedAt!: string;
+}
+
+export class LatestValuesDto {
+  @ApiProperty({ type: [LatestValueDto] })
+  items!: LatestValueDto[];
+}
+
+export class AcceptedDto {
+  @ApiProperty({ description: 'Id of the queued command (the "response" event carries it as requestId)' })
+  requestId!: string;
+}

@@ -1,0 +1,25 @@
+// The few Express request/response members the api uses (the repo has no @types/express).
+export interface HttpRequest {
+  method: string;
+  url: string;
+  originalUrl?: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined> & { authorization?: string };
+  on(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+export interface HttpResponse {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  status(code: number): this;
+  type(contentType: string): this;
+  location(url: string): this;
+  setHeader(name: string, value: string): unknown;
+  send(body: string): unknown;
+  write(chunk: string): boolean;
+  end(): unknown;
+  flushHeaders(): void;
+  on(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}

@@ -1,0 +1,36 @@
+// Standalone api process (cluster mode): REST on HTTP_PORT against the Redis registry at REDIS_URL.
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createRedisStores } from '@lwm2m/registry';
+import { logLevels, validateApiConfig } from './config';
+import { createApiApp, DOCS_PATH } from './create-api-app';
+
+async function bootstrap(): Promise<void> {
+  const config = validateApiConfig(process.env);
+  const logger = new Logger('api');
+  const stores = createRedisStores(config.REDIS_URL);
+  // ioredis reconnects by itself; without a listener every failed attempt is an "Unhandled error event".
+  stores.redis.on('error', (err: Error) => logger.warn(`redis: ${err.message}`));
+  // /readyz: one PING on the shared connection says whether Redis is reachable.
+  const app = await createApiApp(
+    { ...stores, ping: () => stores.redis.ping() },
+    {
+      logger: logLevels(config.LOG_LEVEL),
+      ...(config.API_KEYS ? { apiKeys: config.API_KEYS } : {}),
+    },
+  );
+  // The Redis connections close after Nest's own shutdown (SIGTERM via enableShutdownHooks).
+  const close = app.close.bind(app);
+  app.close = async () => {
+    await close();
+    await stores.close();
+  };
+  await app.listen(config.HTTP_PORT, config.HTTP_HOST);
+  const url = `http://${config.HTTP_HOST === '0.0.0.0' ? 'localhost' : config.HTTP_HOST}:${config.HTTP_PORT}`;
+  logger.log(`REST api on ${url}/api/v1, docs on ${url}/${DOCS_PATH}`);
+}
+
+bootstrap().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+// One exception filter for the whole api: everything that goes wrong leaves as RFC 9457 problem+json.
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { DecodeError } from '@lwm2m/bytes';
+import type { HttpRequest as Request, HttpResponse as Response } from '../http';
+import {
+  PROBLEM_CONTENT_TYPE,
+  ProblemException,
+  type ProblemDetails,
+  ProblemType,
+  statusTitle,
+} from './problem';
+
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('api');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<Response>();
+    const problem = { ...this.toProblem(exception), instance: req.originalUrl ?? req.url };
+    if (problem.status >= 500 && problem.status !== 503 && problem.status !== 504 && problem.status !== 502) {
+      this.logger.error(`${req.method} ${req.path}: ${describe(exception)}`);
+    }
+    if (res.headersSent) {
+      // A streaming response (SSE) already started: the body can't change any more.
+      res.end();
+      return;
+    }
+    if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+  }
+
+  private toProblem(exception: unknown): ProblemDetails {
+    if (exception instanceof ProblemException) return { ...exception.problem };
+    // An LwM2M path or payload the protocol libs refused (e.g. Lwm2mPath.parse).
+    if (exception instanceof DecodeError) {
+      return {
+        type: exception.codec === 'path' ? ProblemType.INVALID_PATH : ProblemType.VALIDATION,
+        title: exception.codec === 'path' ? 'Invalid LwM2M path' : 'Invalid input',
+        status: 400,
+        detail: exception.message,
+        reason: exception.reason,
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      const detail =
+        typeof body === 'string'
+          ? body
+          : Array.isArray((body as { message?: unknown }).message)
+            ? ((body as { message: string[] }).message.join('; ') as string)
+            : String((body as { message?: unknown }).message ?? exception.message);
+      // Terminus: a failed health check carries the per-check details.
+      const checks =
+        typeof body === 'object' && body !== null && 'details' in body ? body.details : undefined;
+      return {
+        type: status === 503 && checks ? ProblemType.NOT_READY : ProblemType.BLANK,
+        title: statusTitle(status),
+        status,
+        detail: checks ? 'a dependency is not reachable' : detail,
+        ...(checks ? { checks } : {}),
+      };
+    }
+    // body-parser (malformed JSON, too large): errors carrying an HTTP status and an `expose` flag.
+    const http = exception as { status?: unknown; expose?: unknown; message?: unknown; type?: unknown };
+    if (typeof http?.status === 'number' && http.status >= 400 && http.status < 500 && http.expose === true) {
+      return {
+        type: ProblemType.VALIDATION,
+        title: statusTitle(http.status),
+        status: http.status,
+        detail:
+          http.type === 'entity.parse.failed' ? 'the request body is not valid JSON' : String(http.message),
+      };
+    }
+    return { type: ProblemType.BLANK, title: statusTitle(500), status: 500, detail: 'internal error' };
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}

@@ -1,0 +1,42 @@
+// Injection tokens of the ports the api depends on (libs/server/src/ports.ts). The module never names an
+// implementation: the single-node start and the tests pass Redis or in-memory ones through ApiModule.forRoot.
+import type { CommandBus, EventBus, ObservationStore, RegistrationStore, ValueStore } from '@lwm2m/server';
+
+export const COMMAND_BUS = Symbol('CommandBus');
+export const REGISTRATION_STORE = Symbol('RegistrationStore');
+export const OBSERVATION_STORE = Symbol('ObservationStore');
+export const VALUE_STORE = Symbol('ValueStore');
+export const EVENT_BUS = Symbol('EventBus');
+export const API_OPTIONS = Symbol('ApiOptions');
+
+/** A port may expose ping() (Redis: PING); /readyz calls every one it finds. */
+export interface Pingable {
+  ping?: () => Promise<unknown>;
+}
+
+export interface ApiPorts {
+  commands: CommandBus & Pingable;
+  registrations: RegistrationStore & Pingable;
+  observations: ObservationStore & Pingable;
+  values: ValueStore & Pingable;
+  events: EventBus & Pingable;
+  /** Optional whole-backend check (e.g. the Redis connection shared by all stores). */
+  ping?: () => Promise<unknown>;
+}
+
+export interface ApiOptions {
+  /** "key:role,key:role" (roles: read, write, admin); undefined or empty = no authentication. */
+  apiKeys?: string;
+  /** SSE heartbeat comment interval, ms (default 15000). */
+  sseHeartbeatMs?: number;
+  /** Device command timeout when ?timeout= is absent, ms (default 10000). */
+  defaultTimeoutMs?: number;
+}
+
+export interface ResolvedApiOptions {
+  apiKeys: Map<string, ApiRole>;
+  sseHeartbeatMs: number;
+  defaultTimeoutMs: number;
+}
+
+export type ApiRole = 'read' | 'write' | 'admin';
