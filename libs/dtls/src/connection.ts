@@ -1,0 +1,279 @@
+// One DTLS association with one peer: the record layer state of RFC 6347 section 4.1 (epochs, sequence
+// numbers, anti-replay window), the RFC 9146 CIDs of both directions, and the handshake while one runs.
+import type { Peer } from '@lwm2m/coap';
+import { AlertDescription, AlertLevel, ContentType } from './constants';
+import type { DirectionKeys } from './crypto/aead';
+import type { CipherSuite } from './crypto/suites';
+import type { DtlsCounters } from './counters';
+import { alertName } from './errors';
+import type { Handshake } from './handshake/handshake';
+import type { ResolvedCommon } from './options';
+import {
+  encodePlainRecord,
+  encodeProtectedRecord,
+  openProtectedRecord,
+  type DtlsRecord,
+} from './record/record';
+import { ReplayWindow } from './record/replay-window';
+import type { DtlsIdentity } from './session-cache';
+
+/** What the layer above sees of a session. */
+export interface DtlsSession {
+  /** Stable identity of the session for the layer above (CID when we issued one, else the address). */
+  readonly key: string;
+  /** The peer's current address (moves on an authenticated, newest CID record: RFC 9146 section 6). */
+  readonly peer: Peer;
+  readonly role: 'client' | 'server';
+  /** The CID the peer puts in records sent to us (ours), if CIDs were negotiated. */
+  readonly cid: Buffer | undefined;
+  /** The CID we put in records to the peer (theirs; zero-length = none), if CIDs were negotiated. */
+  readonly peerCid: Buffer | undefined;
+  readonly identity: DtlsIdentity | undefined;
+  readonly cipherSuite: string | undefined;
+  readonly sessionId: Buffer;
+  readonly resumed: boolean;
+  readonly established: boolean;
+}
+
+/** The endpoint (server or client) a connection lives in. */
+export interface ConnectionHost {
+  readonly counters: DtlsCounters;
+  readonly common: ResolvedCommon;
+  sendDatagram(data: Buffer, peer: Peer): void;
+  onEstablished(conn: DtlsConnection): void;
+  onClosed(conn: DtlsConnection, reason: string): void;
+  onApplicationData(conn: DtlsConnection, data: Buffer): void;
+  onPeerMoved(conn: DtlsConnection, from: Peer): void;
+}
+
+export class DtlsConnection implements DtlsSession {
+  key: string;
+  peer: Peer;
+  cid: Buffer | undefined;
+  peerCid: Buffer | undefined;
+  identity: DtlsIdentity | undefined;
+  suite: CipherSuite | undefined;
+  sessionId: Buffer = Buffer.alloc(0);
+  resumed = false;
+  established = false;
+  closed = false;
+  handshake: Handshake | undefined;
+
+  readEpoch = 0;
+  writeEpoch = 0;
+  /** Next record sequence number to write, per epoch (only epochs 0 and 1 exist: no renegotiation). */
+  writeSeq0 = 0;
+  writeSeq1 = 0;
+  replay = new ReplayWindow();
+  /**
+   * Epoch-1 key block (client key, server key, client salt, server salt: RFC 5246 section 6.3) in one
+   * Buffer: an idle session costs one small object, not four (views are made per record). Read keys
+   * take effect at the peer's ChangeCipherSpec, write keys when we send ours.
+   */
+  keyBlock: Buffer | undefined;
+  readReady = false;
+  writeReady = false;
+
+  get readKeys(): DirectionKeys | undefined {
+    return this.readReady ? this.direction(this.role === 'client' ? 'server' : 'client') : undefined;
+  }
+
+  get writeKeys(): DirectionKeys | undefined {
+    return this.writeReady ? this.direction(this.role) : undefined;
+  }
+
+  private direction(of: 'client' | 'server'): DirectionKeys | undefined {
+    const b = this.keyBlock;
+    const suite = this.suite;
+    if (b === undefined || suite === undefined) return undefined;
+    const k = suite.keyLength;
+    const iv = suite.fixedIvLength;
+    return of === 'client'
+      ? { key: b.subarray(0, k), salt: b.subarray(2 * k, 2 * k + iv) }
+      : { key: b.subarray(k, 2 * k), salt: b.subarray(2 * k + iv, 2 * k + 2 * iv) };
+  }
+  /** Bytes of zero padding in each tls12_cid inner plaintext (RFC 9146 section 4); 0 by default. */
+  cidPadding = 0;
+
+  constructor(
+    readonly role: 'client' | 'server',
+    peer: Peer,
+    private readonly host: ConnectionHost,
+    key: string,
+  ) {
+    this.peer = peer;
+    this.key = key;
+  }
+
+  get cipherSuite(): string | undefined {
+    return this.suite?.name;
+  }
+
+  /** Encodes one record for the current write state of `epoch` (taking the next sequence number). */
+  encodeRecord(type: number, epoch: number, data: Buffer): Buffer {
+    if (epoch === 0) return encodePlainRecord(type, 0, this.writeSeq0++, data);
+    const writeKeys = this.writeKeys;
+    if (writeKeys === undefined || this.suite === undefined) throw new Error('dtls: no epoch 1 write keys');
+    const seq = this.writeSeq1++;
+    return encodeProtectedRecord(
+      type,
+      epoch,
+      seq,
+      data,
+      { suite: this.suite, keys: writeKeys },
+      this.peerCid,
+      this.cidPadding,
+    );
+  }
+
+  /** Application data to the peer (RFC 6347 section 4.1: one record, never fragmented). */
+  sendApplicationData(data: Buffer): void {
+    if (!this.established || this.closed) throw new Error('dtls: session not established');
+    this.host.sendDatagram(this.encodeRecord(ContentType.application_data, 1, data), this.peer);
+  }
+
+  sendAlert(level: number, description: number): void {
+    if (this.closed) return;
+    try {
+      const epoch = this.writeEpoch;
+      this.host.sendDatagram(
+        this.encodeRecord(ContentType.alert, epoch, Buffer.from([level, description])),
+        this.peer,
+      );
+      this.host.counters.alertsSent++;
+    } catch {
+      // no keys for the epoch: nothing we can send
+    }
+  }
+
+  /** Sends close_notify (RFC 5246 section 7.2.1) and forgets the session. */
+  close(reason = 'closed'): void {
+    if (this.closed) return;
+    this.sendAlert(AlertLevel.warning, AlertDescription.close_notify);
+    this.destroy(reason);
+  }
+
+  /** Forgets the session without a word to the peer. */
+  destroy(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handshake?.dispose();
+    this.handshake = undefined;
+    this.host.onClosed(this, reason);
+  }
+
+  /** One record of a datagram from `from`, already matched to this connection. */
+  handleRecord(rec: DtlsRecord, from: Peer, deferred = false): void {
+    if (this.closed) return;
+    const counters = this.host.counters;
+    if (rec.epoch === 0) {
+      // Epoch 0 is unauthenticated: only the handshake may use it, and only while one runs.
+      if (this.handshake === undefined || this.readEpoch !== 0 || rec.type === ContentType.tls12_cid) {
+        if (rec.type === ContentType.handshake && this.handshake !== undefined) {
+          // a retransmitted epoch-0 flight after we switched epochs: let the handshake resend its flight
+          this.handshake.onRecord(rec.type, 0, rec.fragment);
+          return;
+        }
+        counters.droppedRecords++;
+        return;
+      }
+      if (rec.type === ContentType.alert) return this.onAlert(rec.fragment);
+      if (rec.type === ContentType.application_data) {
+        counters.droppedRecords++;
+        return;
+      }
+      this.handshake.onRecord(rec.type, 0, rec.fragment);
+      return;
+    }
+    if (
+      rec.epoch === 1 &&
+      this.readEpoch === 0 &&
+      !deferred &&
+      this.handshake !== undefined &&
+      !this.handshake.done
+    ) {
+      // The peer's ChangeCipherSpec may still wait in the handshake queue (e.g. behind an async PSK
+      // lookup): look at this record again once everything before it is processed.
+      this.handshake.defer(() => this.handleRecord(rec, from, true));
+      return;
+    }
+    const readKeys = this.readKeys;
+    if (rec.epoch !== 1 || this.readEpoch !== 1 || readKeys === undefined || this.suite === undefined) {
+      // RFC 6347 section 4.1: records of a future epoch may be discarded; ours arrive again by retransmission.
+      counters.droppedRecords++;
+      return;
+    }
+    // RFC 9146: a tls12_cid record only where we issued a CID, a plain one only where we did not.
+    const cidRecord = rec.type === ContentType.tls12_cid;
+    if (cidRecord !== (this.cid !== undefined && this.cid.length > 0)) {
+      counters.droppedRecords++;
+      return;
+    }
+    if (!this.replay.check(rec.seq)) {
+      counters.droppedRecords++;
+      counters.droppedReplay++;
+      return;
+    }
+    const opened = openProtectedRecord(rec, { suite: this.suite, keys: readKeys });
+    if (opened === undefined) {
+      counters.droppedRecords++;
+      counters.droppedBadMac++;
+      return;
+    }
+    const newest = rec.seq > this.replay.top;
+    this.replay.accept(rec.seq);
+    // RFC 9146 section 6: move the peer only for a record that authenticated and is the newest seen.
+    if (cidRecord && newest && (from.address !== this.peer.address || from.port !== this.peer.port)) {
+      const old = this.peer;
+      this.peer = { address: from.address, port: from.port, family: from.family };
+      counters.peerAddressUpdates++;
+      this.host.onPeerMoved(this, old);
+    }
+    switch (opened.type) {
+      case ContentType.application_data:
+        if (!this.established) {
+          counters.droppedRecords++;
+          return;
+        }
+        // The peer has our final flight: the handshake no longer needs to linger for retransmissions.
+        if (this.handshake !== undefined && this.handshake.done) this.dropHandshake();
+        this.host.onApplicationData(this, opened.data);
+        return;
+      case ContentType.alert:
+        return this.onAlert(opened.data);
+      case ContentType.handshake:
+      case ContentType.change_cipher_spec:
+        if (this.handshake !== undefined) this.handshake.onRecord(opened.type, 1, opened.data);
+        else if (opened.type === ContentType.handshake && this.established) {
+          // RFC 5746: we do not renegotiate; a HelloRequest or ClientHello in epoch 1 gets no_renegotiation.
+          this.sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
+        }
+        return;
+      default:
+        counters.droppedRecords++;
+    }
+  }
+
+  private onAlert(data: Buffer): void {
+    if (data.length !== 2) {
+      this.host.counters.droppedRecords++;
+      return;
+    }
+    this.host.counters.alertsReceived++;
+    const [level, description] = data;
+    if (description === AlertDescription.close_notify) {
+      // RFC 5246 section 7.2.1: answer close_notify with close_notify.
+      this.close('peer sent close_notify');
+      return;
+    }
+    if (level === AlertLevel.fatal) {
+      this.handshake?.onFatalAlert(description);
+      this.destroy(`peer sent fatal alert ${alertName(description)}`);
+    }
+  }
+
+  dropHandshake(): void {
+    this.handshake?.dispose();
+    this.handshake = undefined;
+  }
+}

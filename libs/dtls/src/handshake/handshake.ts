@@ -1,0 +1,279 @@
+// The parts of the RFC 6347 section 4.2.4 handshake both roles share: flights and their retransmission
+// timer (doubling, capped), message_seq bookkeeping, reassembly, the handshake hash (RFC 6347 section
+// 4.2.6: every message as if sent unfragmented, HelloVerifyRequest and the cookieless ClientHello left
+// out), key derivation and Finished (RFC 5246 sections 6.3, 7.4.9; RFC 7627).
+import { createHash, type Hash } from 'node:crypto';
+import { DecodeError } from '@lwm2m/bytes';
+import {
+  AlertDescription,
+  AlertLevel,
+  ContentType,
+  HANDSHAKE_HEADER_LENGTH,
+  RECORD_HEADER_LENGTH,
+} from '../constants';
+import type { ConnectionHost, DtlsConnection } from '../connection';
+import { extendedMasterSecret, keyBlock, masterSecret, verifyData } from '../crypto/prf';
+import type { CipherSuite } from '../crypto/suites';
+import { DtlsAlertError, DtlsError } from '../errors';
+import { decodeHandshakeFragments, encodeHandshake, fragmentHandshake } from './header';
+import { decodeFinished } from './key-exchange';
+import { HandshakeReassembler, type HandshakeMessage } from './reassembler';
+
+interface FlightItem {
+  /** A whole handshake message (header + body), or undefined for ChangeCipherSpec. */
+  message?: Buffer;
+  epoch: number;
+}
+
+export abstract class Handshake {
+  protected readonly reassembler = new HandshakeReassembler();
+  /** Running SHA-256 over the handshake messages (RFC 5246 section 7.4.9). */
+  protected transcript: Hash = createHash('sha256');
+  /** message_seq of our next message. */
+  protected sendSeq = 0;
+  private flight: FlightItem[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private timeoutMs: number;
+  private readonly deadline: NodeJS.Timeout;
+  private chain: Promise<void> = Promise.resolve();
+  private finalSent = false;
+  private linger: NodeJS.Timeout | undefined;
+  private retransmittedFor = -1;
+  /** Set once the handshake finished; a finished handshake only lingers to resend its last flight. */
+  done = false;
+  clientRandom = Buffer.alloc(0);
+  serverRandom = Buffer.alloc(0);
+  master: Buffer | undefined;
+  extendedMs = false;
+
+  constructor(
+    protected readonly conn: DtlsConnection,
+    protected readonly host: ConnectionHost,
+  ) {
+    this.timeoutMs = host.common.initialMs;
+    this.deadline = setTimeout(
+      () => this.fail(new DtlsError('timeout', 'handshake timed out')),
+      host.common.handshakeTimeoutMs,
+    );
+    this.deadline.unref?.();
+  }
+
+  /** A handshake or ChangeCipherSpec record (already decrypted if epoch 1). Serialized per connection. */
+  onRecord(type: number, epoch: number, data: Buffer): void {
+    this.enqueue(() => this.processRecord(type, epoch, data));
+  }
+
+  /** Runs `task` after every record queued so far has been processed. */
+  defer(task: () => void): void {
+    this.enqueue(task);
+  }
+
+  /** Runs `task` after everything queued before it; a throw fails the handshake. */
+  protected enqueue(task: () => Promise<void> | void): void {
+    this.chain = this.chain.then(task).catch((err: unknown) => this.fail(err));
+  }
+
+  private async processRecord(type: number, epoch: number, data: Buffer): Promise<void> {
+    if (this.conn.closed) return;
+    if (type === ContentType.change_cipher_spec) {
+      if (data.length !== 1 || data[0] !== 1)
+        throw new DtlsAlertError(AlertDescription.decode_error, 'bad ChangeCipherSpec');
+      if (this.done) return;
+      return this.onChangeCipherSpec();
+    }
+    const fragments = decodeHandshakeFragments(data);
+    let old = false;
+    for (const f of fragments) if (this.reassembler.add(f) === 'old') old = true;
+    if (old && this.flight.length > 0 && this.retransmittedFor !== this.reassembler.nextSeq) {
+      // RFC 6347 section 4.2.4: the peer resent its last flight, so ours was lost: resend it once per
+      // peer flight, not once per fragment.
+      this.retransmittedFor = this.reassembler.nextSeq;
+      this.transmit();
+      this.host.counters.retransmissions++;
+    }
+    for (let m = this.reassembler.next(); m !== undefined; m = this.reassembler.next()) {
+      if (this.done) return;
+      this.retransmittedFor = -1;
+      await this.onMessage(m, epoch);
+      if (this.conn.closed) return;
+    }
+  }
+
+  protected abstract onMessage(m: HandshakeMessage, epoch: number): Promise<void> | void;
+  protected abstract onChangeCipherSpec(): Promise<void> | void;
+
+  /** Adds a received or sent message to the handshake hash in its unfragmented form. */
+  protected hashMessage(msgType: number, messageSeq: number, body: Buffer): void {
+    this.transcript.update(encodeHandshake(msgType, messageSeq, body));
+  }
+
+  protected transcriptHash(): Buffer {
+    return this.transcript.copy().digest();
+  }
+
+  /** A message of ours: numbered, hashed, returned in its whole form for a flight. */
+  protected message(msgType: number, body: Buffer): Buffer {
+    const msg = encodeHandshake(msgType, this.sendSeq++, body);
+    this.transcript.update(msg);
+    return msg;
+  }
+
+  /** Sends a new flight; `final` flights get no timer (RFC 6347 4.2.4: they are resent on demand). */
+  protected sendFlight(items: FlightItem[], final: boolean): void {
+    this.stopTimer();
+    this.flight = items;
+    this.finalSent = final;
+    this.timeoutMs = this.host.common.initialMs;
+    this.transmit();
+    if (!final) this.startTimer();
+  }
+
+  /** The flight is acknowledged implicitly by the peer's next flight (RFC 6347 section 4.2.4). */
+  protected flightAcknowledged(): void {
+    this.stopTimer();
+  }
+
+  private startTimer(): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.conn.closed || this.done) return;
+      // RFC 6347 section 4.2.4.1: double the timer on each retransmission, up to the cap.
+      this.timeoutMs = Math.min(this.timeoutMs * 2, this.host.common.maxMs);
+      this.host.counters.retransmissions++;
+      this.transmit();
+      this.startTimer();
+    }, this.timeoutMs);
+    this.timer.unref?.();
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Encodes the current flight into records (new sequence numbers each time) and packs them into datagrams. */
+  private transmit(): void {
+    const mtu = this.host.common.mtu;
+    const overhead = RECORD_HEADER_LENGTH + 1 + 8 + 16 + (this.conn.peerCid?.length ?? 0);
+    const maxBody = Math.max(64, mtu - overhead - HANDSHAKE_HEADER_LENGTH);
+    const records: Buffer[] = [];
+    for (const item of this.flight) {
+      if (item.message === undefined) {
+        records.push(this.conn.encodeRecord(ContentType.change_cipher_spec, item.epoch, Buffer.from([1])));
+        continue;
+      }
+      for (const frag of fragmentHandshake(item.message, maxBody))
+        records.push(this.conn.encodeRecord(ContentType.handshake, item.epoch, frag));
+    }
+    let datagram: Buffer[] = [];
+    let size = 0;
+    for (const r of records) {
+      if (size + r.length > mtu && datagram.length > 0) {
+        this.host.sendDatagram(Buffer.concat(datagram), this.conn.peer);
+        datagram = [];
+        size = 0;
+      }
+      datagram.push(r);
+      size += r.length;
+    }
+    if (datagram.length > 0) this.host.sendDatagram(Buffer.concat(datagram), this.conn.peer);
+  }
+
+  /** Master secret and epoch-1 keys once the premaster secret is known. */
+  protected deriveKeys(preMaster: Buffer, suite: CipherSuite): void {
+    // RFC 7627 section 4: session_hash covers the messages up to and including ClientKeyExchange.
+    this.master = this.extendedMs
+      ? extendedMasterSecret(preMaster, this.transcriptHash())
+      : masterSecret(preMaster, this.clientRandom, this.serverRandom);
+    this.installKeys(suite);
+  }
+
+  protected installKeys(suite: CipherSuite): void {
+    this.conn.suite = suite;
+    this.conn.keyBlock = keyBlock(
+      this.master!,
+      this.serverRandom,
+      this.clientRandom,
+      suite.keyLength,
+      suite.fixedIvLength,
+    );
+    this.conn.writeReady = true;
+  }
+
+  /** The peer's ChangeCipherSpec: its next records are epoch 1 (RFC 5246 section 7.1). */
+  protected activateReadEpoch(): void {
+    if (this.conn.keyBlock === undefined)
+      throw new DtlsAlertError(AlertDescription.unexpected_message, 'ChangeCipherSpec before keys');
+    this.conn.readReady = true;
+    this.conn.readEpoch = 1;
+  }
+
+  protected finishedMessage(role: 'client' | 'server'): Buffer {
+    return this.message(20, verifyData(this.master!, role, this.transcriptHash()));
+  }
+
+  /** Checks the peer's Finished against the hash so far, then hashes it. */
+  protected checkFinished(m: HandshakeMessage, epoch: number): void {
+    if (epoch !== 1)
+      throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
+    const got = decodeFinished(m.body);
+    const peerRole = this.conn.role === 'client' ? 'server' : 'client';
+    const want = verifyData(this.master!, peerRole, this.transcriptHash());
+    if (!got.equals(want))
+      throw new DtlsAlertError(AlertDescription.decrypt_error, 'Finished verify_data mismatch');
+    this.hashMessage(m.msgType, m.messageSeq, m.body);
+  }
+
+  /** The handshake succeeded; the last flight stays for retransmission if we sent it. */
+  protected complete(): void {
+    this.done = true;
+    clearTimeout(this.deadline);
+    this.stopTimer();
+    this.reassembler.clear();
+    this.conn.established = true;
+    this.host.onEstablished(this.conn);
+    if (this.conn.closed) return;
+    if (!this.finalSent) {
+      this.conn.dropHandshake();
+      return;
+    }
+    // RFC 6347 section 4.2.4: keep the last flight to answer a retransmitted peer flight for a while
+    // (dropped earlier when the peer's first application data shows it got our Finished).
+    this.linger = setTimeout(
+      () => {
+        if (this.conn.handshake === this) this.conn.dropHandshake();
+      },
+      Math.min(this.host.common.handshakeTimeoutMs, 8 * this.host.common.initialMs),
+    );
+    this.linger.unref?.();
+  }
+
+  /** Ends the handshake: a fatal alert for protocol errors, then the connection goes. */
+  fail(err: unknown): void {
+    if (this.conn.closed) return;
+    let description: number = AlertDescription.internal_error;
+    if (err instanceof DtlsAlertError) description = err.description;
+    else if (err instanceof DecodeError) description = AlertDescription.decode_error;
+    const timedOut = err instanceof DtlsError && err.code === 'timeout';
+    if (this.done && timedOut) return;
+    if (!timedOut) this.conn.sendAlert(AlertLevel.fatal, description);
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    if (!this.done) this.host.counters.handshakesFailed++;
+    this.conn.destroy(timedOut ? 'handshake timeout' : `handshake failed: ${this.failure.message}`);
+  }
+
+  failure: Error | undefined;
+
+  onFatalAlert(description: number): void {
+    this.failure = new DtlsError('alert', `peer sent fatal alert ${description}`);
+    if (!this.done) this.host.counters.handshakesFailed++;
+  }
+
+  dispose(): void {
+    this.stopTimer();
+    if (this.linger !== undefined) clearTimeout(this.linger);
+    clearTimeout(this.deadline);
+    this.flight = [];
+    this.reassembler.clear();
+  }
+}

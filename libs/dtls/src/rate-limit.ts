@@ -1,0 +1,40 @@
+// Per-source token bucket for ClientHellos (DoS protection, RFC 6347 section 4.2.1 motivates the cookie;
+// this bounds the HMAC and HelloVerifyRequest work per address as well). Bounded memory: oldest sources go.
+
+export interface RateOptions {
+  /** Sustained ClientHellos per second per source address. */
+  perSecond: number;
+  /** Burst allowance. */
+  burst: number;
+  /** Sources tracked at most. */
+  maxSources?: number;
+}
+
+export class SourceRateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly maxSources: number;
+
+  constructor(
+    private readonly opts: RateOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.maxSources = opts.maxSources ?? 65_536;
+  }
+
+  /** Takes a token for `source`; false when it has none left. */
+  take(source: string): boolean {
+    const t = this.now();
+    let b = this.buckets.get(source);
+    if (b === undefined) {
+      if (this.buckets.size >= this.maxSources) this.buckets.delete(this.buckets.keys().next().value!);
+      b = { tokens: this.opts.burst, at: t };
+      this.buckets.set(source, b);
+    } else {
+      b.tokens = Math.min(this.opts.burst, b.tokens + ((t - b.at) / 1000) * this.opts.perSecond);
+      b.at = t;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,388 @@
+// The DTLS 1.2 server role on a DatagramTransport (UDP underneath), itself a DatagramTransport for CoAP.
+// Records with a CID find their session by CID (RFC 9146), others by source address. A ClientHello gets a
+// HelloVerifyRequest until it carries a valid cookie; no state exists before that (RFC 6347 4.2.1).
+import { randomBytes, type X509Certificate } from 'node:crypto';
+import { DecodeError } from '@lwm2m/bytes';
+import type { DatagramTransport, Peer } from '@lwm2m/coap';
+import { ContentType, DTLS_1_0, HandshakeType } from './constants';
+import { DtlsConnection, type ConnectionHost, type DtlsSession } from './connection';
+import { COOKIE_LENGTH, CookieJar, cookieOffset } from './cookie';
+import { loadCertificates } from './crypto/certificates';
+import { loadPrivateKey, type PrivateKeyInput } from './crypto/ecc';
+import { suiteByName } from './crypto/suites';
+import { newCounters, type DtlsCounters } from './counters';
+import { decodeHandshakeFragments, encodeHandshake } from './handshake/header';
+import { decodeClientHello, encodeHelloVerifyRequest } from './handshake/hello';
+import { ServerHandshake, type PskLookup, type ServerHandshakeConfig } from './handshake/server-handshake';
+import { DEFAULT_SUITES, resolveCommon, type CommonOptions, type ResolvedCommon } from './options';
+import { addressKey, isDtlsPeer, SessionEvents, type DtlsPeer } from './peer';
+import { SourceRateLimiter, type RateOptions } from './rate-limit';
+import { decodeRecords, encodePlainRecord, type DtlsRecord } from './record/record';
+import type { SessionCache } from './session-cache';
+import { applySnapshot, snapshotOf, type DtlsSessionSnapshot } from './snapshot';
+
+export interface DtlsServerOptions extends CommonOptions {
+  /** The datagram transport below (a UdpTransport bound to 5684 in the gateway). */
+  transport: DatagramTransport;
+  /** PSK identity -> key (undefined = unknown identity). Enables the PSK suites. */
+  psk?: PskLookup;
+  pskIdentityHint?: string | Buffer;
+  /** Our ECDSA P-256 key (enables the ECDHE_ECDSA suites) with an optional X.509 chain, leaf first. */
+  certificate?: { privateKey: PrivateKeyInput; chain?: (string | Buffer)[] };
+  /** Client authentication in ECDHE suites. Default 'require' when a way to check clients is configured. */
+  clientAuth?: 'none' | 'request' | 'require';
+  /** Trust anchors for client X.509 chains. */
+  trustAnchors?: (string | Buffer)[];
+  /** Accepts or refuses a client's raw public key (SubjectPublicKeyInfo DER); enables RFC 7250 RPK. */
+  verifyRawPublicKey?: (spki: Buffer) => Promise<boolean> | boolean;
+  /** Refuse clients without RFC 7627 extended master secret. Default false (many IoT stacks lack it). */
+  requireExtendedMasterSecret?: boolean;
+  /** Length of the CIDs we issue (RFC 9146); 0 disables CIDs. Default 8. */
+  cidLength?: number;
+  /** Makes a CID of `length` bytes, e.g. with the cluster node id in front. Must be unique among live sessions. */
+  cidGenerator?: (length: number) => Buffer;
+  /** Enables session resumption (abbreviated handshakes). */
+  sessionCache?: SessionCache;
+  /** Cookie secret rotation period. Default 60 s. */
+  cookieRotationMs?: number;
+  maxSessions?: number;
+  maxHandshakes?: number;
+  /** Per-source-address ClientHello rate. Default 20/s, burst 40. */
+  clientHelloRate?: RateOptions;
+}
+
+export class DtlsServer implements DatagramTransport {
+  readonly counters: DtlsCounters = newCounters();
+  readonly events = new SessionEvents();
+  private readonly byAddress = new Map<string, DtlsConnection>();
+  private readonly byCid = new Map<string, DtlsConnection>();
+  private readonly listeners: ((data: Buffer, peer: Peer) => void)[] = [];
+  private readonly cookies: CookieJar;
+  private readonly rate: SourceRateLimiter;
+  private readonly common: ResolvedCommon;
+  private readonly handshakeConfig: Omit<ServerHandshakeConfig, 'allocateCid'>;
+  private readonly cidLength: number;
+  private readonly cidGenerator: (length: number) => Buffer;
+  private readonly maxSessions: number;
+  private readonly maxHandshakes: number;
+  private readonly host: ConnectionHost;
+  private closed = false;
+
+  constructor(private readonly opts: DtlsServerOptions) {
+    this.common = resolveCommon(opts);
+    this.cookies = new CookieJar(opts.cookieRotationMs ?? 60_000);
+    this.rate = new SourceRateLimiter(opts.clientHelloRate ?? { perSecond: 20, burst: 40 });
+    this.cidLength = opts.cidLength ?? 8;
+    if (this.cidLength < 0 || this.cidLength > 255) throw new Error('dtls: cidLength must be 0..255');
+    this.cidGenerator = opts.cidGenerator ?? ((n) => randomBytes(n));
+    this.maxSessions = opts.maxSessions ?? 100_000;
+    this.maxHandshakes = opts.maxHandshakes ?? 1_000;
+    const anchors: X509Certificate[] = loadCertificates(opts.trustAnchors ?? []);
+    const cert = opts.certificate && {
+      key: loadPrivateKey(opts.certificate.privateKey),
+      chain: opts.certificate.chain && loadCertificates(opts.certificate.chain).map((c) => c.raw),
+    };
+    const canCheckClients = anchors.length > 0 || opts.verifyRawPublicKey !== undefined;
+    this.handshakeConfig = {
+      suites: (opts.cipherSuites ?? DEFAULT_SUITES).map(suiteByName),
+      psk: opts.psk,
+      pskIdentityHint:
+        opts.pskIdentityHint === undefined ? undefined : Buffer.from(opts.pskIdentityHint as string | Buffer),
+      certificate: cert,
+      clientAuth: opts.clientAuth ?? (canCheckClients ? 'require' : 'none'),
+      trustAnchors: anchors,
+      verifyRawPublicKey: opts.verifyRawPublicKey,
+      requireExtendedMasterSecret: opts.requireExtendedMasterSecret ?? false,
+      cidLength: this.cidLength,
+      sessionCache: opts.sessionCache,
+    };
+    this.host = {
+      counters: this.counters,
+      common: this.common,
+      sendDatagram: (data, peer) => this.sendRaw(data, peer),
+      onEstablished: (c) => this.onEstablished(c),
+      onClosed: (c, reason) => this.onClosed(c, reason),
+      onApplicationData: (c, data) => this.deliver(c, data),
+      onPeerMoved: (c, from) => this.onPeerMoved(c, from),
+    };
+    opts.transport.onDatagram((data, peer) => this.receive(data, peer));
+  }
+
+  // ---- DatagramTransport (for CoapEndpoint) ----
+
+  onDatagram(listener: (data: Buffer, peer: Peer) => void): void {
+    this.listeners.push(listener);
+  }
+
+  send(data: Buffer, peer: Peer): Promise<void> {
+    const conn = this.resolve(peer);
+    if (conn === undefined) return Promise.reject(new Error(`dtls: no session for ${this.peerKey(peer)}`));
+    conn.sendApplicationData(data);
+    return Promise.resolve();
+  }
+
+  /** Session identity for CoAP dedup/exchanges/observations: the CID survives a NAT rebinding. */
+  peerKey(peer: Peer): string {
+    return isDtlsPeer(peer) ? peer.session.key : addressKey(peer);
+  }
+
+  /**
+   * Closes every session (close_notify unless `notifyPeers` is false: a node handing its sessions to
+   * another by snapshot leaves them open) and the transport below.
+   */
+  async close(opts: { notifyPeers?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    const notify = opts.notifyPeers ?? true;
+    for (const c of new Set([...this.byAddress.values(), ...this.byCid.values()])) {
+      if (notify) c.close('server closing');
+      else c.destroy('server closing');
+    }
+    this.closed = true;
+    await this.opts.transport.close();
+  }
+
+  // ---- sessions ----
+
+  /** The live session with this key (see DtlsSession.key), if any. */
+  session(key: string): DtlsSession | undefined {
+    return this.lookupKey(key);
+  }
+
+  sessions(): DtlsSession[] {
+    return [...new Set([...this.byAddress.values(), ...this.byCid.values()])].filter((c) => c.established);
+  }
+
+  /** Sends close_notify and forgets the session. */
+  closeSession(key: string): void {
+    this.lookupKey(key)?.close('closed by server');
+  }
+
+  /** Serializes an established session so another process can continue it (see restoreSession). */
+  snapshotSession(key: string): DtlsSessionSnapshot {
+    const c = this.lookupKey(key);
+    if (c === undefined) throw new Error('dtls: no such session');
+    return snapshotOf(c);
+  }
+
+  /**
+   * Continues a session from a snapshot. `sequenceGap` (default 1000) skips write sequence numbers the
+   * previous owner may have used after the snapshot, so no nonce is ever reused.
+   */
+  restoreSession(s: DtlsSessionSnapshot, sequenceGap = 1000): DtlsSession {
+    const conn = new DtlsConnection('server', { ...s.peer }, this.host, s.key);
+    applySnapshot(conn, s, sequenceGap);
+    this.lookupKey(s.key)?.destroy('replaced by a restored snapshot');
+    this.register(conn);
+    this.counters.sessions++;
+    return conn;
+  }
+
+  // ---- datagram path ----
+
+  private receive(data: Buffer, from: Peer): void {
+    if (this.closed) return;
+    let records: DtlsRecord[];
+    try {
+      records = decodeRecords(data, this.cidLength);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.counters.droppedRecords++;
+      this.counters.droppedMalformed++;
+      return;
+    }
+    for (const rec of records) {
+      if (rec.type === ContentType.tls12_cid) {
+        const conn = this.byCid.get(rec.cid!.toString('hex'));
+        if (conn === undefined) {
+          this.counters.droppedRecords++;
+          this.counters.droppedNoSession++;
+        } else conn.handleRecord(rec, from);
+        continue;
+      }
+      const conn = this.byAddress.get(addressKey(from));
+      if (
+        rec.epoch === 0 &&
+        rec.type === ContentType.handshake &&
+        rec.fragment.length > 0 &&
+        rec.fragment[0] === HandshakeType.client_hello
+      ) {
+        this.onClientHello(rec, data.length, from, conn);
+        continue;
+      }
+      if (conn === undefined) {
+        this.counters.droppedRecords++;
+        this.counters.droppedNoSession++;
+        continue;
+      }
+      conn.handleRecord(rec, from);
+    }
+  }
+
+  /** RFC 6347 section 4.2.1: the stateless cookie exchange, then the handshake. */
+  private onClientHello(
+    rec: DtlsRecord,
+    datagramLength: number,
+    from: Peer,
+    existing: DtlsConnection | undefined,
+  ): void {
+    const source = addressKey(from);
+    if (!this.rate.take(from.address)) {
+      this.counters.clientHellosRateLimited++;
+      return;
+    }
+    let frag;
+    let hello;
+    try {
+      const frags = decodeHandshakeFragments(rec.fragment);
+      frag = frags[0];
+      // The cookie check needs the whole ClientHello in one fragment; we do not reassemble before state exists.
+      if (frags.length !== 1 || frag.fragmentOffset !== 0 || frag.body.length !== frag.length)
+        throw new DecodeError('fragmented-hello', 'fragmented ClientHello', 'dtls-handshake');
+      hello = decodeClientHello(frag.body);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.counters.droppedRecords++;
+      this.counters.droppedMalformed++;
+      return;
+    }
+    const cookieAt = cookieOffset(frag.body);
+    if (hello.cookie.length === 0 || !this.cookies.verify(source, frag.body, cookieAt, hello.cookie)) {
+      const cookie = this.cookies.make(source, frag.body, cookieAt);
+      // RFC 6347 4.2.1: server_version 1.0 in the HVR; record sequence number copied from the ClientHello.
+      const hvr = encodePlainRecord(
+        ContentType.handshake,
+        0,
+        rec.seq,
+        encodeHandshake(
+          HandshakeType.hello_verify_request,
+          frag.messageSeq,
+          encodeHelloVerifyRequest({ serverVersion: DTLS_1_0, cookie }),
+        ),
+      );
+      // Never answer with more bytes than came in: the cookie exchange must not amplify.
+      if (hvr.length > datagramLength || cookie.length !== COOKIE_LENGTH) {
+        this.counters.droppedRecords++;
+        return;
+      }
+      this.counters.helloVerifyRequests++;
+      this.sendRaw(hvr, from);
+      return;
+    }
+    if (existing !== undefined) {
+      const hs = existing.handshake;
+      if (hs !== undefined && !hs.done && hs.clientRandom.equals(hello.random)) {
+        // The same ClientHello again: our flight was lost, the handshake answers it (RFC 6347 4.2.4).
+        existing.handleRecord(rec, from);
+        return;
+      }
+      // A new ClientHello with a valid cookie from this address: the device restarted (RFC 6347 4.2.8).
+      existing.destroy('new handshake from the same address');
+    }
+    if (
+      this.counters.handshakesInProgress >= this.maxHandshakes ||
+      this.counters.sessions >= this.maxSessions
+    ) {
+      this.counters.clientHellosOverLimit++;
+      return;
+    }
+    const conn = new DtlsConnection(
+      'server',
+      { address: from.address, port: from.port, family: from.family },
+      this.host,
+      source,
+    );
+    const hs = new ServerHandshake(conn, this.host, {
+      ...this.handshakeConfig,
+      allocateCid: () => this.allocateCid(conn),
+    });
+    conn.handshake = hs;
+    this.byAddress.set(source, conn);
+    this.counters.handshakesStarted++;
+    this.counters.handshakesInProgress++;
+    hs.start(hello, { msgType: frag.msgType, messageSeq: frag.messageSeq, body: frag.body }, rec.seq);
+  }
+
+  private allocateCid(conn: DtlsConnection): Buffer {
+    for (let i = 0; i < 16; i++) {
+      const cid = this.cidGenerator(this.cidLength);
+      if (cid.length !== this.cidLength)
+        throw new Error('dtls: cidGenerator returned a CID of the wrong length');
+      const hex = cid.toString('hex');
+      if (this.byCid.has(hex)) continue;
+      this.byCid.set(hex, conn);
+      conn.key = `cid:${hex}`;
+      return cid;
+    }
+    throw new Error('dtls: cidGenerator keeps returning CIDs in use');
+  }
+
+  private register(conn: DtlsConnection): void {
+    if (conn.cid !== undefined && conn.cid.length > 0) this.byCid.set(conn.cid.toString('hex'), conn);
+    this.byAddress.set(addressKey(conn.peer), conn);
+  }
+
+  private lookupKey(key: string): DtlsConnection | undefined {
+    const c = key.startsWith('cid:') ? this.byCid.get(key.slice(4)) : this.byAddress.get(key);
+    return c !== undefined && c.established && !c.closed ? c : undefined;
+  }
+
+  private resolve(peer: Peer): DtlsConnection | undefined {
+    if (isDtlsPeer(peer)) {
+      const c = peer.session as DtlsConnection;
+      if (!c.closed && c.established) return c;
+      return this.lookupKey(c.key);
+    }
+    return this.lookupKey(addressKey(peer));
+  }
+
+  private deliver(conn: DtlsConnection, data: Buffer): void {
+    const peer: DtlsPeer = {
+      address: conn.peer.address,
+      port: conn.peer.port,
+      family: conn.peer.family,
+      session: conn,
+    };
+    for (const l of this.listeners) {
+      try {
+        l(data, peer);
+      } catch (err) {
+        this.common.logger.warn('dtls: listener threw', { session: conn.key, error: String(err) });
+      }
+    }
+  }
+
+  private sendRaw(data: Buffer, peer: Peer): void {
+    if (this.closed) return;
+    this.opts.transport.send(data, peer).catch((err: unknown) => {
+      this.common.logger.warn('dtls: send failed', { peer: addressKey(peer), error: String(err) });
+    });
+  }
+
+  private onEstablished(c: DtlsConnection): void {
+    this.counters.handshakesInProgress--;
+    this.counters.handshakesCompleted++;
+    if (c.resumed) this.counters.handshakesResumed++;
+    this.counters.sessions++;
+    this.events.emitHandshake(c);
+  }
+
+  private onClosed(c: DtlsConnection, reason: string): void {
+    if (c.established) this.counters.sessions--;
+    else this.counters.handshakesInProgress--;
+    const ak = addressKey(c.peer);
+    if (this.byAddress.get(ak) === c) this.byAddress.delete(ak);
+    if (c.cid !== undefined) {
+      const hex = c.cid.toString('hex');
+      if (this.byCid.get(hex) === c) this.byCid.delete(hex);
+    }
+    this.common.logger.debug?.('dtls: session closed', { session: c.key, reason });
+    this.events.emitClose(c, reason);
+  }
+
+  private onPeerMoved(c: DtlsConnection, from: Peer): void {
+    const old = addressKey(from);
+    if (this.byAddress.get(old) === c) this.byAddress.delete(old);
+    this.byAddress.set(addressKey(c.peer), c);
+    this.events.emitMoved(c, from);
+  }
+}

@@ -1,0 +1,86 @@
+// Our client against our server over real UDP sockets on 127.0.0.1: PSK and ECDHE, with and without CID.
+import { afterEach, describe, expect, it } from 'vitest';
+import { UdpTransport } from '@lwm2m/udp';
+import {
+  DtlsClient,
+  DtlsServer,
+  InMemorySessionCache,
+  type DtlsClientOptions,
+  type DtlsServerOptions,
+} from '@lwm2m/dtls';
+
+const KEY = Buffer.from('secretPSK');
+
+async function pair(server: Partial<DtlsServerOptions> = {}, client: Partial<DtlsClientOptions> = {}) {
+  const st = await UdpTransport.bind({ port: 0 });
+  const srv = new DtlsServer({
+    transport: st,
+    psk: (id) => (id.toString() === 'dev1' ? KEY : undefined),
+    ...server,
+  });
+  const ct = await UdpTransport.bind({ port: 0 });
+  const cli = new DtlsClient({ transport: ct, psk: { identity: 'dev1', key: KEY }, ...client });
+  const addr = st.address();
+  return { srv, cli, addr, ct, st };
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; !cond() && Date.now() < end;) await new Promise((r) => setTimeout(r, 5));
+}
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+describe('DtlsClient against DtlsServer (PSK)', () => {
+  it('completes a PSK handshake with CID and exchanges application data both ways', async () => {
+    const { srv, cli, addr } = await pair();
+    open.push(srv, cli);
+    const got: string[] = [];
+    srv.onDatagram((data, peer) => {
+      got.push(data.toString());
+      void srv.send(Buffer.from(`echo ${data.toString()}`), peer);
+    });
+    const replies: string[] = [];
+    const reply = new Promise<void>((resolve) =>
+      cli.onDatagram((d) => {
+        replies.push(d.toString());
+        resolve();
+      }),
+    );
+    await cli.send(Buffer.from('hello'), addr);
+    await reply;
+    expect(got).toEqual(['hello']);
+    expect(replies).toEqual(['echo hello']);
+    const s = cli.session(addr)!;
+    expect(s.cipherSuite).toBe('TLS_PSK_WITH_AES_128_CCM_8');
+    expect(s.peerCid?.length).toBe(8);
+    const ss = srv.sessions()[0];
+    expect(ss.identity).toEqual({ type: 'psk', identity: 'dev1' });
+    expect(ss.key).toBe(`cid:${s.peerCid!.toString('hex')}`);
+    expect(srv.counters.handshakesCompleted).toBe(1);
+    expect(srv.counters.helloVerifyRequests).toBe(1);
+  });
+
+  it('fails with unknown_psk_identity for a wrong identity', async () => {
+    const { srv, cli, addr } = await pair({}, { psk: { identity: 'nobody', key: KEY } });
+    open.push(srv, cli);
+    await expect(cli.connect(addr)).rejects.toThrow(/unknown_psk_identity/);
+    expect(srv.counters.handshakesFailed).toBe(1);
+    expect(srv.counters.sessions).toBe(0);
+  });
+
+  it('resumes a cached session with an abbreviated handshake', async () => {
+    const cache = new InMemorySessionCache();
+    const { srv, cli, addr } = await pair({ sessionCache: cache });
+    open.push(srv, cli);
+    await cli.connect(addr);
+    cli.closeSession(addr);
+    const s = await cli.connect(addr);
+    expect(s.resumed).toBe(true);
+    await until(() => srv.counters.handshakesResumed === 1);
+    expect(srv.counters.handshakesResumed).toBe(1);
+    expect(srv.counters.handshakesCompleted).toBe(2);
+  });
+});
