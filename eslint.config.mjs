@@ -35,6 +35,9 @@ export default tseslint.config(
       'libs/lwm2m/src/**/*.ts',
       'libs/server/src/**/*.ts',
       'libs/simulator/src/**/*.ts',
+      'libs/dtls/src/**/*.ts',
+      'libs/group-observe/src/**/*.ts',
+      'libs/config/src/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],

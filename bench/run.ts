@@ -1,4 +1,8 @@
 // npm run bench: every micro-benchmark, each printing figures and ratios measured in the same run.
 import { runCoapCodecBench } from './coap-codec.bench';
+import { runGroupObserveBench } from './group-observe.bench';
 
 runCoapCodecBench();
+void runGroupObserveBench()
+  .then(() => import('./dtls.bench'))
+  .then((m) => m.runDtlsBench());

@@ -8,6 +8,8 @@ import { parseApiKeys } from './auth/api-keys';
 import { DeviceCommandsService } from './devices/device-commands.service';
 import { DevicesController } from './devices/devices.controller';
 import { EventsController } from './events/events.controller';
+import { RequestsController } from './requests/requests.controller';
+import { CredentialsController } from './credentials/credentials.controller';
 import { BACKEND_PING, HealthController } from './health/health.controller';
 import { ProblemFilter } from './problem/problem.filter';
 import { createValidationPipe } from './problem/validation';
@@ -16,9 +18,11 @@ import {
   type ApiOptions,
   type ApiPorts,
   COMMAND_BUS,
+  CREDENTIAL_STORE,
   EVENT_BUS,
   OBSERVATION_STORE,
   REGISTRATION_STORE,
+  REQUEST_QUEUE,
   type ResolvedApiOptions,
   VALUE_STORE,
 } from './tokens';
@@ -41,15 +45,23 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [DevicesController, EventsController, HealthController],
+      controllers: [
+        DevicesController,
+        CredentialsController,
+        EventsController,
+        HealthController,
+        RequestsController,
+      ],
       providers: [
         { provide: COMMAND_BUS, useValue: ports.commands },
         { provide: REGISTRATION_STORE, useValue: ports.registrations },
         { provide: OBSERVATION_STORE, useValue: ports.observations },
         { provide: VALUE_STORE, useValue: ports.values },
         { provide: EVENT_BUS, useValue: ports.events },
+        { provide: CREDENTIAL_STORE, useValue: ports.credentials },
         { provide: BACKEND_PING, useValue: { ping: ports.ping } },
         { provide: API_OPTIONS, useValue: resolveApiOptions(options) },
+        { provide: REQUEST_QUEUE, useValue: { queue: ports.requests } },
         DeviceCommandsService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -1,4 +1,12 @@
 // The api's environment, validated once at start: a bad value stops the process with a clear message.
+import {
+  EnvErrors,
+  type LogLevel,
+  parseLogLevel,
+  parsePort,
+  parseRedisUrl,
+  parseString,
+} from '@lwm2m/config';
 import { parseApiKeys } from './auth/api-keys';
 
 export interface ApiConfig {
@@ -7,39 +15,26 @@ export interface ApiConfig {
   REDIS_URL: string;
   /** Raw API_KEYS (never logged). */
   API_KEYS?: string;
-  LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug';
+  LOG_LEVEL: LogLevel;
 }
 
-const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
-
 export function validateApiConfig(env: Record<string, string | undefined>): ApiConfig {
-  const errors: string[] = [];
-  const port = env.HTTP_PORT === undefined || env.HTTP_PORT === '' ? 8080 : Number(env.HTTP_PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    errors.push(`HTTP_PORT must be 0..65535, got "${env.HTTP_PORT}"`);
-  const redisUrl = env.REDIS_URL ?? '';
-  if (!/^rediss?:\/\//.test(redisUrl)) errors.push('REDIS_URL must be set to a redis:// or rediss:// URL');
-  const level = (env.LOG_LEVEL || 'log') as ApiConfig['LOG_LEVEL'];
-  if (!LOG_LEVELS.includes(level)) errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const errors = new EnvErrors();
+  const port = parsePort('HTTP_PORT', env.HTTP_PORT, 8080, errors);
+  const redisUrl = parseRedisUrl(env.REDIS_URL, errors);
+  if (redisUrl === undefined) errors.push('REDIS_URL must be set to a redis:// or rediss:// URL');
+  const level = parseLogLevel(env.LOG_LEVEL, errors);
   try {
     parseApiKeys(env.API_KEYS);
   } catch (err) {
     errors.push(err instanceof Error ? err.message : String(err));
   }
-  if (errors.length) throw new Error(`invalid api configuration: ${errors.join('; ')}`);
+  errors.done('api');
   return {
     HTTP_PORT: port,
-    HTTP_HOST: env.HTTP_HOST || '0.0.0.0',
-    REDIS_URL: redisUrl,
+    HTTP_HOST: parseString(env.HTTP_HOST, '0.0.0.0'),
+    REDIS_URL: redisUrl!,
     ...(env.API_KEYS ? { API_KEYS: env.API_KEYS } : {}),
     LOG_LEVEL: level,
   };
-}
-
-/** Nest log levels at and above LOG_LEVEL. */
-export function logLevels(
-  level: ApiConfig['LOG_LEVEL'],
-): Array<'error' | 'warn' | 'log' | 'debug' | 'fatal'> {
-  const order = ['fatal', 'error', 'warn', 'log', 'debug'] as const;
-  return order.slice(0, order.indexOf(level) + 1);
 }

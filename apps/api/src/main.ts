@@ -2,20 +2,33 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createRedisStores } from '@lwm2m/registry';
-import { logLevels, validateApiConfig } from './config';
+import { EnvErrors, nestLogLevels } from '@lwm2m/config';
+import { parseQueueModeConfig, QueuedRequests, RedisRequestStore } from '@lwm2m/scheduler';
+import { validateApiConfig } from './config';
 import { createApiApp, DOCS_PATH } from './create-api-app';
 
 async function bootstrap(): Promise<void> {
   const config = validateApiConfig(process.env);
+  const errors = new EnvErrors();
+  const queueMode = parseQueueModeConfig(process.env, errors);
+  errors.done('api');
   const logger = new Logger('api');
   const stores = createRedisStores(config.REDIS_URL);
   // ioredis reconnects by itself; without a listener every failed attempt is an "Unhandled error event".
   stores.redis.on('error', (err: Error) => logger.warn(`redis: ${err.message}`));
   // /readyz: one PING on the shared connection says whether Redis is reachable.
+  // Queue mode: operations on sleeping queue-mode devices are queued (202) for the scheduler.
+  const requests = new QueuedRequests({
+    store: new RedisRequestStore(stores.redis, { keyPrefix: stores.keys.prefix }),
+    events: stores.events,
+    awakeWindowMs: queueMode.awakeWindowMs,
+    defaultTtlMs: queueMode.requestTtlMs,
+    maxTtlMs: queueMode.maxRequestTtlMs,
+  });
   const app = await createApiApp(
-    { ...stores, ping: () => stores.redis.ping() },
+    { ...stores, requests, ping: () => stores.redis.ping() },
     {
-      logger: logLevels(config.LOG_LEVEL),
+      logger: nestLogLevels(config.LOG_LEVEL),
       ...(config.API_KEYS ? { apiKeys: config.API_KEYS } : {}),
     },
   );

@@ -1,13 +1,24 @@
 // Injection tokens of the ports the api depends on (libs/server/src/ports.ts). The module never names an
 // implementation: the single-node start and the tests pass Redis or in-memory ones through ApiModule.forRoot.
-import type { CommandBus, EventBus, ObservationStore, RegistrationStore, ValueStore } from '@lwm2m/server';
+import type {
+  CommandBus,
+  CredentialStore,
+  EventBus,
+  ObservationStore,
+  RegistrationStore,
+  ValueStore,
+} from '@lwm2m/server';
+import type { QueuedRequests } from '@lwm2m/scheduler';
 
 export const COMMAND_BUS = Symbol('CommandBus');
 export const REGISTRATION_STORE = Symbol('RegistrationStore');
 export const OBSERVATION_STORE = Symbol('ObservationStore');
 export const VALUE_STORE = Symbol('ValueStore');
 export const EVENT_BUS = Symbol('EventBus');
+export const CREDENTIAL_STORE = Symbol('CredentialStore');
 export const API_OPTIONS = Symbol('ApiOptions');
+/** Queue mode (libs/scheduler QueuedRequests), as { queue?: QueuedRequests }: absent = never queue. */
+export const REQUEST_QUEUE = Symbol('RequestQueue');
 
 /** A port may expose ping() (Redis: PING); /readyz calls every one it finds. */
 export interface Pingable {
@@ -20,8 +31,12 @@ export interface ApiPorts {
   observations: ObservationStore & Pingable;
   values: ValueStore & Pingable;
   events: EventBus & Pingable;
+  /** Security credentials (PUT/GET/DELETE /api/v1/devices/{endpoint}/credentials). */
+  credentials: CredentialStore & Pingable;
   /** Optional whole-backend check (e.g. the Redis connection shared by all stores). */
   ping?: () => Promise<unknown>;
+  /** Requests for sleeping queue-mode devices (202 + request id); absent = every operation runs at once. */
+  requests?: QueuedRequests;
 }
 
 export interface ApiOptions {

@@ -5,6 +5,7 @@ import {
   type DeviceCommand,
   type DeviceCommandResult,
   InMemoryCommandBus,
+  InMemoryCredentialStore,
   InMemoryEventBus,
   InMemoryObservationStore,
   InMemoryRegistrationStore,
@@ -101,6 +102,7 @@ export interface TestPorts extends ApiPorts {
   observations: InMemoryObservationStore;
   values: InMemoryValueStore;
   events: RecordingEventBus;
+  credentials: InMemoryCredentialStore;
 }
 
 export function fakePorts(): TestPorts {
@@ -112,5 +114,6 @@ export function fakePorts(): TestPorts {
     observations,
     values,
     events: new RecordingEventBus(),
+    credentials: new InMemoryCredentialStore(),
   };
 }

@@ -13,6 +13,7 @@ let stopServing: () => Promise<void>;
 beforeAll(async () => {
   redis = await startRedis();
   stores = createRedisStores(redis.url);
+  stores.redis.on('error', () => undefined); // the last test stops Redis on purpose
   api = await startApi({ ...stores, ping: () => stores.redis.ping() });
   // The gateway side of the command bus, as a device that knows its manufacturer.
   stopServing = await stores.commands.serve(async (cmd) =>

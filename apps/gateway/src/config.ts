@@ -1,13 +1,31 @@
 // The gateway's environment, validated once at boot: a bad value stops the process with a clear message
 // instead of surfacing later as a socket error.
-
-export type LogLevel = 'error' | 'warn' | 'log' | 'debug';
+import {
+  EnvErrors,
+  type LogLevel,
+  parseInteger,
+  parseLogLevel,
+  parsePort,
+  parseRedisUrl,
+  parseString,
+} from '@lwm2m/config';
+import { DEFAULT_AWAKE_WINDOW_MS } from '@lwm2m/server';
 
 export interface GatewayConfig {
   /** UDP port of the CoAP (NoSec) endpoint; 0 picks a free port (tests). */
   COAP_PORT: number;
-  /** UDP port of CoAP over DTLS (served once libs/dtls lands). */
+  /** UDP port of CoAP over DTLS. */
   COAPS_PORT: number;
+  /** Serve CoAP NoSec on COAP_PORT (default true; "false" leaves only DTLS). */
+  COAP_NOSEC: boolean;
+  /** Length of the Connection IDs the DTLS server issues (RFC 9146); 0 disables CIDs. Default 8. */
+  DTLS_CID_LENGTH: number;
+  /** PEM P-256 private key of the DTLS server: enables ECDHE_ECDSA suites (RPK and X.509 clients). */
+  DTLS_KEY_FILE?: string;
+  /** PEM certificate (chain) for DTLS_KEY_FILE; without it the server presents a raw public key. */
+  DTLS_CERT_FILE?: string;
+  /** PEM trust anchors for client certificates (X.509 mode). */
+  DTLS_CA_FILE?: string;
   /** Listen address; "::" or "0.0.0.0" to listen everywhere. */
   COAP_HOST: string;
   /** Redis of the shared state; required when the gateway runs on its own. */
@@ -15,49 +33,46 @@ export interface GatewayConfig {
   /** This node's name in events and registrations (cluster mode). */
   NODE_ID: string;
   LOG_LEVEL: LogLevel;
-}
-
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'log', 'debug'];
-
-export function parsePort(name: string, raw: unknown, fallback: number, errors: string[]): number {
-  if (raw === undefined || raw === '') return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    errors.push(`${name} must be an integer 0..65535, got "${String(raw)}"`);
-    return fallback;
-  }
-  return port;
-}
-
-export function parseLogLevel(raw: unknown, errors: string[]): LogLevel {
-  const level = (raw === undefined || raw === '' ? 'log' : raw) as LogLevel;
-  if (!LOG_LEVELS.includes(level))
-    errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${String(raw)}"`);
-  return LOG_LEVELS.includes(level) ? level : 'log';
-}
-
-export function parseRedisUrl(raw: unknown, errors: string[]): string | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const text = String(raw);
-  if (!/^rediss?:\/\/[^\s]+$/.test(text)) errors.push('REDIS_URL must look like redis://host:port[/db]');
-  return text;
-}
-
-/** Nest's logger levels for one LOG_LEVEL: that level and every more severe one. */
-export function nestLogLevels(level: LogLevel): LogLevel[] {
-  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
+  /** Queue mode: a device silent this long is asleep; its next uplink publishes 'awake' (TS 1.2 Core 6.5). */
+  AWAKE_WINDOW_MS?: number;
 }
 
 export function validateGatewayConfig(env: Record<string, unknown>): GatewayConfig {
-  const errors: string[] = [];
+  const errors = new EnvErrors();
   const config: GatewayConfig = {
     COAP_PORT: parsePort('COAP_PORT', env.COAP_PORT, 5683, errors),
     COAPS_PORT: parsePort('COAPS_PORT', env.COAPS_PORT, 5684, errors),
-    COAP_HOST: typeof env.COAP_HOST === 'string' && env.COAP_HOST !== '' ? env.COAP_HOST : '0.0.0.0',
+    COAP_HOST: parseString(env.COAP_HOST, '0.0.0.0'),
+    COAP_NOSEC: parseFlag('COAP_NOSEC', env.COAP_NOSEC, true, errors),
+    DTLS_CID_LENGTH: parseInteger('DTLS_CID_LENGTH', env.DTLS_CID_LENGTH, 8, 0, 32, errors),
+    ...optionalFile('DTLS_KEY_FILE', env.DTLS_KEY_FILE),
+    ...optionalFile('DTLS_CERT_FILE', env.DTLS_CERT_FILE),
+    ...optionalFile('DTLS_CA_FILE', env.DTLS_CA_FILE),
     REDIS_URL: parseRedisUrl(env.REDIS_URL, errors),
-    NODE_ID: typeof env.NODE_ID === 'string' && env.NODE_ID !== '' ? env.NODE_ID : 'node-1',
+    NODE_ID: parseString(env.NODE_ID, 'node-1'),
     LOG_LEVEL: parseLogLevel(env.LOG_LEVEL, errors),
+    AWAKE_WINDOW_MS: parseInteger(
+      'AWAKE_WINDOW_MS',
+      env.AWAKE_WINDOW_MS,
+      DEFAULT_AWAKE_WINDOW_MS,
+      1,
+      86_400_000,
+      errors,
+    ),
   };
-  if (errors.length) throw new Error(`invalid configuration: ${errors.join('; ')}`);
+  errors.done('gateway');
   return config;
+}
+
+function parseFlag(name: string, raw: unknown, fallback: boolean, errors: EnvErrors): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  const v = String(raw).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  errors.push(`${name} must be true or false, got "${String(raw).slice(0, 16)}"`);
+  return fallback;
+}
+
+function optionalFile<K extends string>(name: K, raw: unknown): Partial<Record<K, string>> {
+  return typeof raw === 'string' && raw !== '' ? ({ [name]: raw } as Record<K, string>) : {};
 }

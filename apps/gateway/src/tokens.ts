@@ -1,4 +1,12 @@
-import type { CommandBus, EventBus, ObservationStore, RegistrationStore, ValueStore } from '@lwm2m/server';
+import type {
+  CommandBus,
+  CredentialStore,
+  DeliveryLedger,
+  EventBus,
+  ObservationStore,
+  RegistrationStore,
+  ValueStore,
+} from '@lwm2m/server';
 
 export const GATEWAY_PORTS = Symbol('GatewayPorts');
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
@@ -10,4 +18,8 @@ export interface GatewayPorts {
   values: ValueStore;
   events: EventBus;
   commands: CommandBus;
+  /** Security credentials: DTLS PSK lookups and the endpoint binding of secured registrations. */
+  credentials: CredentialStore;
+  /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
+  deliveries?: DeliveryLedger;
 }

@@ -29,7 +29,7 @@ describe('the gateway application', () => {
   const stores = createInMemoryStores();
 
   beforeAll(async () => {
-    const config = validateGatewayConfig({ COAP_PORT: '0', COAP_HOST: '127.0.0.1' });
+    const config = validateGatewayConfig({ COAP_PORT: '0', COAPS_PORT: '0', COAP_HOST: '127.0.0.1' });
     app = await Test.createTestingModule({
       imports: [GatewayModule.forRoot({ ports: stores, config })],
     }).compile();

@@ -3,17 +3,18 @@
 // DATA_DIR (default .data/redis), so registrations survive a restart of the server.
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { createRedisStores, hasRedisServer, type LocalRedis, startLocalRedis } from '@lwm2m/registry';
-import { logLevels, validateApiConfig } from '../../api/src/config';
-import { createApiApp, DOCS_PATH } from '../../api/src/create-api-app';
+import { hasRedisServer, type LocalRedis, startLocalRedis } from '@lwm2m/registry';
+import { nestLogLevels, redactRedisUrl } from '@lwm2m/config';
+import { validateApiConfig } from '../../api/src/config';
+import { DOCS_PATH } from '../../api/src/create-api-app';
 import { validateGatewayConfig } from '../../gateway/src/config';
-import { CoapServerService } from '../../gateway/src/coap-server.service';
-import { GatewayModule } from '../../gateway/src/gateway.module';
+import { validateSchedulerConfig } from '@lwm2m/scheduler';
+import { startSingleNode } from './single-node';
 
 async function main(): Promise<void> {
   const gatewayConfig = validateGatewayConfig(process.env);
   const logger = new Logger('server');
+  const dataDir = process.env.DATA_DIR || '.data/redis';
   let local: LocalRedis | undefined;
   let redisUrl = gatewayConfig.REDIS_URL;
   if (!redisUrl) {
@@ -23,38 +24,32 @@ async function main(): Promise<void> {
       );
       process.exit(1);
     }
-    local = await startLocalRedis({ dir: process.env.DATA_DIR || '.data/redis', appendonly: true });
+    local = await startLocalRedis({ dir: dataDir, appendonly: true });
     redisUrl = local.url;
   }
   const apiConfig = validateApiConfig({ ...process.env, REDIS_URL: redisUrl });
-  const levels = logLevels(gatewayConfig.LOG_LEVEL);
+  const schedulerConfig = validateSchedulerConfig({ ...process.env, REDIS_URL: redisUrl });
+  const node = await startSingleNode({
+    redisUrl,
+    gateway: gatewayConfig,
+    http: { port: apiConfig.HTTP_PORT, host: apiConfig.HTTP_HOST },
+    apiKeys: apiConfig.API_KEYS,
+    logger: nestLogLevels(gatewayConfig.LOG_LEVEL),
+    onRedisError: (err) => logger.warn(`redis: ${err.message}`),
+    scheduler: schedulerConfig,
+  });
 
-  const stores = createRedisStores(redisUrl);
-  // ioredis reconnects by itself; without a listener every failed attempt is an "Unhandled error event".
-  stores.redis.on('error', (err: Error) => logger.warn(`redis: ${err.message}`));
-
-  const gateway = await NestFactory.createApplicationContext(
-    GatewayModule.forRoot({ ports: stores, config: gatewayConfig }),
-    { logger: levels },
-  );
-  const api = await createApiApp(
-    { ...stores, ping: () => stores.redis.ping() },
-    { logger: levels, shutdownHooks: false, ...(apiConfig.API_KEYS ? { apiKeys: apiConfig.API_KEYS } : {}) },
-  );
-  await api.listen(apiConfig.HTTP_PORT, apiConfig.HTTP_HOST);
-
-  const coap = gateway.get(CoapServerService).address();
-  const httpHost =
-    apiConfig.HTTP_HOST === '0.0.0.0' || apiConfig.HTTP_HOST === '::' ? 'localhost' : apiConfig.HTTP_HOST;
-  const httpPort = (api.getHttpServer().address() as { port: number }).port;
-  const base = `http://${httpHost}:${httpPort}`;
+  const host = ['0.0.0.0', '::'].includes(apiConfig.HTTP_HOST) ? 'localhost' : apiConfig.HTTP_HOST;
+  const base = `http://${host}:${node.httpPort}`;
+  const redisShown = local ? `${redisUrl} (local, data in ${dataDir})` : redactRedisUrl(redisUrl);
   console.log(
     [
-      `LwM2M server ready`,
-      `  CoAP (LwM2M over UDP): coap://${coap.address}:${coap.port}`,
+      'LwM2M server ready',
+      ...(node.coap ? [`  CoAP (LwM2M over UDP): coap://${node.coap.address}:${node.coap.port}`] : []),
+      `  CoAP over DTLS:        coaps://${node.coaps.address}:${node.coaps.port}`,
       `  REST API:              ${base}/api/v1/devices`,
       `  API docs:              ${base}/${DOCS_PATH}`,
-      `  Redis:                 ${local ? `${redisUrl} (local, data in ${process.env.DATA_DIR || '.data/redis'})` : redisUrl.replace(/\/\/[^@]*@/, '//***@')}`,
+      `  Redis:                 ${redisShown}`,
     ].join('\n'),
   );
 
@@ -63,9 +58,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal}: shutting down`);
-    await api.close().catch(() => undefined);
-    await gateway.close().catch(() => undefined);
-    await stores.close().catch(() => undefined);
+    await node.close();
     await local?.stop().catch(() => undefined);
     process.exit(0);
   };

@@ -161,6 +161,8 @@ interface ResponseParts {
   code: number;
   options: CoapOption[];
   payload: Buffer;
+  /** OutgoingResponse.confirmable: a separate CON response instead of a piggybacked one. */
+  confirmable?: boolean;
 }
 
 interface Received {
@@ -596,11 +598,13 @@ export class CoapEndpoint {
       options: parts.options,
       payload: parts.payload,
     };
-    if (con && !emptyAckSent) {
+    if (con && !emptyAckSent && parts.confirmable !== true) {
       const data = encodeMessage(res);
       entry.reply = data;
       this.sendRaw(data, peer);
-    } else if (con) {
+    } else if (con || parts.confirmable === true) {
+      // Section 5.2.2: an empty ACK first when the response must itself be Confirmable.
+      if (con && !emptyAckSent) entry.reply = this.sendEmpty(CoapType.ACK, peer, req.messageId);
       res.type = CoapType.CON;
       const onDone = (): void => undefined;
       this.sendConfirmable(peerKey, peer, res, {
@@ -727,6 +731,7 @@ export class CoapEndpoint {
       code: out.code,
       options,
       payload: typeof out.payload === 'string' ? Buffer.from(out.payload, 'utf8') : (out.payload ?? EMPTY),
+      ...(out.confirmable === true ? { confirmable: true } : {}),
     };
     if (out.contentFormat !== undefined) {
       parts.options = parts.options.filter((o) => o.number !== OptionNumber.CONTENT_FORMAT);
@@ -771,7 +776,12 @@ export class CoapEndpoint {
       this.block2.delete(transferKey);
     }
     const blockOptions = num > 0 ? options.filter((o) => o.number !== OptionNumber.OBSERVE) : options;
-    return { code: parts.code, options: blockOptions, payload: body.subarray(offset, offset + size) };
+    return {
+      code: parts.code,
+      options: blockOptions,
+      payload: body.subarray(offset, offset + size),
+      ...(parts.confirmable === true ? { confirmable: true } : {}),
+    };
   }
 
   private async sendNotification(obs: Observer, opts: NotifyOptions): Promise<void> {

@@ -30,6 +30,12 @@ export interface OutgoingResponse {
   contentFormat?: number;
   /** Set to false to refuse an Observe registration for this response (RFC 7641 section 4.1). */
   observable?: boolean;
+  /**
+   * Send the response as a Confirmable message: to a CON request as a separate response after an
+   * empty ACK (RFC 7252 section 5.2.2), to a NON request as CON. For responses a spec requires to be
+   * Confirmable (draft-tiloca-core-observe-multicast-notifications section 2.2).
+   */
+  confirmable?: boolean;
 }
 
 export type CoapRequestHandler = (req: IncomingRequest) => Promise<OutgoingResponse> | OutgoingResponse;

@@ -1,10 +1,25 @@
 // The datagram boundary of the CoAP message layer (RFC 7252 section 1.2 "Endpoint"): UDP today, DTLS later.
 
+/**
+ * Who a secured transport proved the peer to be (the DTLS handshake's authenticated credential).
+ * psk: RFC 4279 psk_identity; rpk: the DER SubjectPublicKeyInfo of RFC 7250; x509: the subject of the
+ * validated client certificate.
+ */
+export type PeerIdentity =
+  { type: 'psk'; identity: string } | { type: 'rpk'; publicKey: Buffer } | { type: 'x509'; subject: string };
+
 /** Where a datagram came from or goes to. A DTLS transport may add fields (e.g. its session). */
 export interface Peer {
   address: string;
   port: number;
   family?: 'IPv4' | 'IPv6';
+  /** Set by a secured transport on incoming datagrams; absent on NoSec (plain UDP). */
+  identity?: PeerIdentity;
+  /**
+   * Outgoing: this peer may only be reached over a secured transport (it registered over DTLS). A transport
+   * that carries both NoSec and DTLS never sends such a datagram in plaintext.
+   */
+  secure?: boolean;
 }
 
 /**

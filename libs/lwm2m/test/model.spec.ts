@@ -8,7 +8,7 @@ import {
 } from '@lwm2m/lwm2m';
 
 describe('core object model (Core Appendix E, OMNA registry DDF files)', () => {
-  it('defines objects 0 to 7 with the resource counts of their DDF files', () => {
+  it('defines objects 0 to 7 and 3303 with the resource counts of their DDF files', () => {
     expect(DEFAULT_OBJECT_MODELS.map((o) => [o.id, o.resources.size])).toEqual([
       [0, 18],
       [1, 28],
@@ -18,6 +18,7 @@ describe('core object model (Core Appendix E, OMNA registry DDF files)', () => {
       [5, 13],
       [6, 12],
       [7, 9],
+      [3303, 8],
     ]);
   });
 
@@ -52,15 +53,15 @@ describe('core object model (Core Appendix E, OMNA registry DDF files)', () => {
 
   it('returns undefined for unknown objects and resources', () => {
     const r = defaultObjectModelRegistry();
-    expect(r.getObject(3303)).toBeUndefined();
-    expect(r.getResource(3303, 5700)).toBeUndefined();
+    expect(r.getObject(3304)).toBeUndefined();
+    expect(r.getResource(3304, 5700)).toBeUndefined();
     expect(r.getResource(3, 999)).toBeUndefined();
   });
 
   it('lets callers add and replace object definitions', () => {
     const temp: ObjectModel = {
-      id: 3303,
-      name: 'Temperature',
+      id: 3304,
+      name: 'Humidity',
       version: '1.1',
       multiple: true,
       mandatory: false,
@@ -79,9 +80,11 @@ describe('core object model (Core Appendix E, OMNA registry DDF files)', () => {
       ]),
     };
     const r = new StaticObjectModelRegistry([DEVICE_OBJECT]).add(temp);
-    expect(r.getResource(3303, 5700)?.type).toBe('float');
-    expect(r.objectIds()).toEqual([3, 3303]);
+    expect(r.getResource(3304, 5700)?.type).toBe('float');
+    expect(r.objectIds()).toEqual([3, 3304]);
+    r.add({ ...temp, version: '1.2' });
+    expect(r.getObject(3304)?.version).toBe('1.2');
     // A fresh default registry is not affected.
-    expect(defaultObjectModelRegistry().getObject(3303)).toBeUndefined();
+    expect(defaultObjectModelRegistry().getObject(3304)).toBeUndefined();
   });
 });

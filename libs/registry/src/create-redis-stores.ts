@@ -1,11 +1,19 @@
 // One call builds every Redis-backed port of the LwM2M server on one shared connection.
-import type { CommandBus, EventBus, ObservationStore, RegistrationStore, ValueStore } from '@lwm2m/server';
+import type {
+  CommandBus,
+  EventBus,
+  ObservationStore,
+  RegistrationStore,
+  CredentialStore,
+  ValueStore,
+} from '@lwm2m/server';
 import Redis, { type RedisOptions } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, type RegistryKeys, registryKeys } from './keys';
 import { RedisCommandBus, type RedisCommandBusOptions } from './redis-command-bus';
 import { RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
 import { RedisObservationStore } from './redis-observation-store';
 import { RedisRegistrationStore } from './redis-registration-store';
+import { RedisCredentialStore } from './redis-credential-store';
 import { RedisValueStore } from './redis-value-store';
 
 export interface RedisStoresOptions {
@@ -21,6 +29,7 @@ export interface RedisStores {
   values: ValueStore & RedisValueStore;
   events: EventBus & RedisEventBus;
   commands: CommandBus & RedisCommandBus;
+  credentials: CredentialStore & RedisCredentialStore;
   /** The shared connection (health checks: `redis.ping()`). */
   redis: Redis;
   keys: RegistryKeys;
@@ -47,6 +56,7 @@ export function createRedisStores(
     registrations: new RedisRegistrationStore(redis, keys),
     observations: new RedisObservationStore(redis, keys),
     values: new RedisValueStore(redis, keys),
+    credentials: new RedisCredentialStore(redis, keys),
     events,
     commands,
     redis,

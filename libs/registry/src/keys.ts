@@ -30,10 +30,19 @@
 //        next Update gets 4.04 and the client registers again (TS 1.2 Core 6.2.2), which rewrites them;
 //        RedisRegistrationStore.reindex() repairs the rest (SCAN). An Update re-indexes for its id.
 //
-// 3. Streams, each its own slot: <p>{events}:stream (the event log), <p>{cmd}:stream (commands, consumer
+// 3. Security credentials, slot {sec} (LwM2M TS 1.2 Transport 5.2; the DTLS handshake's lookups):
+//      <p>{sec}:cred   hash  endpoint -> credential JSON {t, ix, ...} (t: psk|rpk|x509, ix: its index value;
+//                            psk: identity + key hex, rpk: SPKI DER hex, x509: subject CN)
+//      <p>{sec}:psk    hash  PSK identity -> endpoint
+//      <p>{sec}:rpk    hash  SubjectPublicKeyInfo DER hex -> endpoint
+//      <p>{sec}:x509   hash  certificate subject CN -> endpoint
+//    One slot, so put (conflict check + replace + un-index the old identity) and remove are each one Lua
+//    script: atomic. PSK keys are stored as given (the cluster issue encrypts them with the cluster key).
+//
+// 4. Streams, each its own slot: <p>{events}:stream (the event log), <p>{cmd}:stream (commands, consumer
 //    group "gateways"), <p>{cmd}:reply:<processId> (pub/sub channel of one api process).
 //
-// Not cluster-safe yet: the {idx} slot is one hot shard (all index traffic goes to one node), and list()
+// Not cluster-safe yet: the {idx} and {sec} slots are hot shards (all index traffic goes to one node), and list()
 // reads records one by one (no cross-slot MGET).
 
 export interface RegistryKeys {
@@ -51,6 +60,10 @@ export interface RegistryKeys {
   commandStream: string;
   commandGroup: string;
   replyChannel(processId: string): string;
+  securityCredentials: string;
+  pskIndex: string;
+  rpkIndex: string;
+  x509Index: string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'lwm2m:';
@@ -74,5 +87,9 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     commandStream: `${prefix}{cmd}:stream`,
     commandGroup: 'gateways',
     replyChannel: (processId) => `${prefix}{cmd}:reply:${processId}`,
+    securityCredentials: `${prefix}{sec}:cred`,
+    pskIndex: `${prefix}{sec}:psk`,
+    rpkIndex: `${prefix}{sec}:rpk`,
+    x509Index: `${prefix}{sec}:x509`,
   };
 }

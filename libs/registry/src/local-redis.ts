@@ -1,10 +1,10 @@
 // Runs a redis-server of our own: the single-node start uses it when REDIS_URL is not set, and every test
 // file starts a private one on a free port in a temp dir (tests never touch the machine's 6379).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface LocalRedisOptions {
   /** Persist with an append-only file; default off (`--save '' --appendonly no`). */
@@ -71,10 +71,41 @@ export function hasRedisServer(binary = 'redis-server'): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** The pid in `file` if it names a live redis-server, else undefined. */
+function liveRedisPid(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('redis-server') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A redis-server left running on a kept data dir by a parent that was killed (SIGKILL gives the parent no
+ * chance to stop its child) still owns the append-only file: stop it before a new one opens the same
+ * file. With appendfsync always, SIGTERM loses nothing.
+ */
+async function stopStaleServer(pidFile: string): Promise<void> {
+  const pid = liveRedisPid(pidFile);
+  if (pid === undefined) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (liveRedisPid(pidFile) === pid && Date.now() < deadline) await sleep(25);
+  if (liveRedisPid(pidFile) === pid) process.kill(pid, 'SIGKILL');
+}
+
 export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<LocalRedis> {
   const ownDir = options.dir === undefined;
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'lwm2m-redis-'));
+  // Absolute: redis-server chdirs into --dir before it writes --pidfile.
+  const dir = resolve(options.dir ?? mkdtempSync(join(tmpdir(), 'lwm2m-redis-')));
   if (!ownDir) mkdirSync(dir, { recursive: true });
+  const pidFile = join(dir, 'redis.pid');
+  if (!ownDir) await stopStaleServer(pidFile);
   const port = options.port ?? (await freePort());
   const binary = options.binary ?? 'redis-server';
   const timeout = options.startTimeoutMs ?? 10_000;
@@ -92,6 +123,8 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
     ...(options.appendonly ? ['--appendfsync', 'always'] : []),
     '--daemonize',
     'no',
+    '--pidfile',
+    pidFile,
     '--protected-mode',
     'no',
   ];

@@ -14,6 +14,7 @@
 //    without running: the device is never touched for an answer nobody waits for.
 //  - a command put on the stream before any gateway created the group is still served: the group starts
 //    at id 0, and stale ones fall under the deadline rule.
+import { duplicateConnection } from './connections';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CommandBus, DeviceCommand, DeviceCommandResult } from '@lwm2m/server';
@@ -80,7 +81,7 @@ export class RedisCommandBus implements CommandBus {
 
   private subscribeReplies(): Promise<Redis> {
     this.replySubscriber ??= (async () => {
-      const sub = this.redis.duplicate();
+      const sub = duplicateConnection(this.redis);
       sub.on('message', (_channel: string, message: string) => {
         let reply: Reply;
         try {
@@ -144,7 +145,7 @@ export class RedisCommandBus implements CommandBus {
     await this.ensureGroup();
     const { commandStream: stream, commandGroup: group } = this.keys;
     const consumer = `${this.processId}-${randomBytes(3).toString('hex')}`;
-    const conn = this.redis.duplicate();
+    const conn = duplicateConnection(this.redis);
     const clientId = (await conn.client('ID')) as number;
     const inflight = new Set<Promise<void>>();
     let stopped = false;

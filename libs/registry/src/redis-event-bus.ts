@@ -1,5 +1,6 @@
 // EventBus on a Redis Stream: every subscriber reads the whole log (XREAD, no consumer group), so each SSE
 // client on any node sees every event, in order, and can resume from a stream id (Last-Event-ID).
+import { duplicateConnection } from './connections';
 import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
 import type Redis from 'ioredis';
 import type { RegistryKeys } from './keys';
@@ -82,7 +83,7 @@ export class RedisEventBus implements EventBus {
   ): AsyncGenerator<StoredEvent> {
     if (signal.aborted || this.closing) return;
     // XREAD BLOCK holds its connection: one dedicated connection per subscriber, closed on abort.
-    const conn = this.redis.duplicate();
+    const conn = duplicateConnection(this.redis);
     this.readers.add(conn);
     const onAbort = () => conn.disconnect();
     signal.addEventListener('abort', onAbort, { once: true });

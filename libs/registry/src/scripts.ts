@@ -126,6 +126,46 @@ if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[
 return 1
 `;
 
+// Security credentials (keys.ts slot {sec}). KEYS: cred psk rpk x509 in every script; a record is JSON
+// {t, ix, ...} where t names the index hash and ix the field in it.
+const SEC_INDEXES = `local idx = {psk = KEYS[2], rpk = KEYS[3], x509 = KEYS[4]}`;
+
+/**
+ * ARGV: endpoint type ix json. {0, holder} when another endpoint holds ix; else {1, previous json or nil}
+ * after replacing the record and moving the index entry.
+ */
+const SEC_PUT = `
+${SEC_INDEXES}
+local holder = redis.call('HGET', idx[ARGV[2]], ARGV[3])
+if holder and holder ~= ARGV[1] then return {0, holder} end
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if prev then
+  local p = cjson.decode(prev)
+  if redis.call('HGET', idx[p.t], p.ix) == ARGV[1] then redis.call('HDEL', idx[p.t], p.ix) end
+end
+redis.call('HSET', idx[ARGV[2]], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return {1, prev}
+`;
+
+/** ARGV: endpoint. Removes the record and its index entry; returns the record or nil. */
+const SEC_REMOVE = `
+${SEC_INDEXES}
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if not prev then return false end
+local p = cjson.decode(prev)
+if redis.call('HGET', idx[p.t], p.ix) == ARGV[1] then redis.call('HDEL', idx[p.t], p.ix) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return prev
+`;
+
+/** KEYS: cred index. ARGV: ix. {endpoint, record json} of the index entry, or nil. */
+const SEC_LOOKUP = `
+local ep = redis.call('HGET', KEYS[2], ARGV[1])
+if not ep then return false end
+return {ep, redis.call('HGET', KEYS[1], ep)}
+`;
+
 const SCRIPTS = {
   lwm2mRegister: { numberOfKeys: 3, lua: REGISTER },
   lwm2mDeregister: { numberOfKeys: 3, lua: DEREGISTER },
@@ -137,6 +177,9 @@ const SCRIPTS = {
   lwm2mObsRemove: { numberOfKeys: 1, lua: OBS_REMOVE },
   lwm2mObsIndexAdd: { numberOfKeys: 2, lua: OBS_INDEX_ADD },
   lwm2mObsIndexDrop: { numberOfKeys: 2, lua: OBS_INDEX_DROP },
+  lwm2mSecPut: { numberOfKeys: 4, lua: SEC_PUT },
+  lwm2mSecRemove: { numberOfKeys: 4, lua: SEC_REMOVE },
+  lwm2mSecLookup: { numberOfKeys: 2, lua: SEC_LOOKUP },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -41,6 +41,8 @@ export interface DeviceCommand {
   timeoutMs: number;
   /** ms since epoch */
   createdAt: number;
+  /** Queued delivery: the attempt's fencing token (DeliveryLedger); absent for direct commands. */
+  delivery?: string;
 }
 
 export interface DeviceCommandResult {

@@ -503,7 +503,10 @@ export class DeviceClient {
   }
 
   private peer(reg: Registration): Peer {
-    return { address: reg.address.address, port: reg.address.port };
+    const peer: Peer = { address: reg.address.address, port: reg.address.port };
+    // A device that registered over DTLS is only ever addressed over DTLS (libs/coap Peer.secure).
+    if (reg.security !== 'nosec') peer.secure = true;
+    return peer;
   }
 
   private compositePaths(paths: string[]): Lwm2mPath[] {

@@ -12,10 +12,38 @@ export interface JsonPathValue {
 }
 
 export type Lwm2mEvent =
-  | { type: 'registered'; endpoint: string; registration: Registration; replaced?: string }
+  | {
+      type: 'registered';
+      endpoint: string;
+      registration: Registration;
+      replaced?: string;
+      /** Observations the replaced registration had (the scheduler re-establishes them). */
+      cancelledObservations?: LostObservation[];
+    }
   | { type: 'updated'; endpoint: string; registration: Registration }
   | { type: 'deregistered'; endpoint: string; registrationId: string }
-  | { type: 'expired'; endpoint: string; registrationId: string }
+  | { type: 'expired'; endpoint: string; registrationId: string; cancelledObservations?: LostObservation[] }
+  /** A queue-mode client sent a datagram after being silent longer than its awake window (TS 1.2 Core 6.5). */
+  | { type: 'awake'; endpoint: string; registrationId: string; silentMs: number }
+  /** A queued request changed state (queued, delivering, and the final ones). */
+  | {
+      type: 'request';
+      endpoint: string;
+      requestId: string;
+      op: string;
+      state: QueuedRequestState;
+      attempt?: number;
+      result?: DeviceCommandResultSummary;
+      error?: string;
+    }
+  /** An observation lost to a re-registration or expiry was established again without operator action. */
+  | {
+      type: 'reobserved';
+      endpoint: string;
+      observationId: string;
+      previousObservationId: string;
+      paths: string[];
+    }
   | {
       type: 'notification';
       endpoint: string;
@@ -26,6 +54,17 @@ export type Lwm2mEvent =
     }
   | { type: 'send'; endpoint: string; values: JsonPathValue[]; contentFormat?: number }
   | { type: 'response'; endpoint: string; requestId: string; result: DeviceCommandResultSummary };
+
+/** What the event stream keeps of an observation a registration lost. */
+export interface LostObservation {
+  id: string;
+  paths: string[];
+  composite: boolean;
+  contentFormat?: number;
+}
+
+/** Life of a request queued for a sleeping device; the last four are final. */
+export type QueuedRequestState = 'queued' | 'delivering' | 'succeeded' | 'failed' | 'expired' | 'cancelled';
 
 export interface DeviceCommandResultSummary {
   ok: boolean;

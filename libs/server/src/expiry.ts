@@ -2,6 +2,7 @@
 // Exactly-once across nodes comes from RegistrationStore.claimExpired; this worker only decides when to ask.
 import type { EventBus, Observation, RegistrationStore } from './ports';
 import type { Registration } from './registration';
+import { lostObservation } from './registration-handler';
 
 export interface ExpiryWorkerOptions {
   store: RegistrationStore;
@@ -59,6 +60,9 @@ export class ExpiryWorker {
           type: 'expired',
           endpoint: registration.endpoint,
           registrationId: registration.registrationId,
+          ...(cancelledObservations.length > 0
+            ? { cancelledObservations: cancelledObservations.map(lostObservation) }
+            : {}),
         });
       }
       total += claimed.length;

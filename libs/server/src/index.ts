@@ -10,4 +10,7 @@ export * from './device-client';
 export * from './command-handler';
 export * from './send-handler';
 export * from './lwm2m-server';
+export * from './queued-delivery';
 export * from './memory';
+export * from './security';
+export * from './credential-binding';

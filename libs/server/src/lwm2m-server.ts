@@ -12,10 +12,19 @@ import { defaultObjectModelRegistry, type ObjectModelRegistry } from '@lwm2m/lwm
 import type { DeviceCommand, DeviceCommandResult } from './commands';
 import { runDeviceCommand } from './command-handler';
 import { DeviceClient } from './device-client';
+import { describeIdentity } from './credential-binding';
 import { ExpiryWorker } from './expiry';
-import type { EventBus, Observation, ObservationStore, RegistrationStore, ValueStore } from './ports';
+import type {
+  CredentialStore,
+  EventBus,
+  Observation,
+  ObservationStore,
+  RegistrationStore,
+  ValueStore,
+} from './ports';
 import type { Registration } from './registration';
 import { RegistrationHandler, type RegistrationLimits, refuse } from './registration-handler';
+import { DEFAULT_AWAKE_WINDOW_MS, type DeliveryLedger } from './queued-delivery';
 import { SendHandler } from './send-handler';
 
 export interface Lwm2mServerLogger {
@@ -41,8 +50,14 @@ export interface Lwm2mServerOptions {
   /** Install handleRequest as the endpoint's handler (default true). */
   attachHandler?: boolean;
   security?: Registration['security'];
+  /** Security credentials: a secured peer may only register as the endpoint of its credential. */
+  credentials?: CredentialStore;
   /** Bound of the local peer -> endpoint index used to attribute Send and uplinks (default 100 000). */
   maxPeers?: number;
+  /** Queued requests (scheduler): fences and records their delivery attempts. */
+  deliveries?: DeliveryLedger;
+  /** A queue-mode client silent longer than this is asleep; its next uplink publishes 'awake' (default 93 s). */
+  awakeWindowMs?: number;
 }
 
 const silent: Lwm2mServerLogger = { debug: () => undefined, warn: () => undefined };
@@ -77,6 +92,7 @@ export class Lwm2mServer {
       nodeId: opts.nodeId,
       limits: opts.limits,
       security: opts.security,
+      credentials: opts.credentials,
       hooks: {
         onRegistered: (reg, replaced, cancelled) => {
           if (replaced) this.forget(replaced, cancelled ?? []);
@@ -107,7 +123,18 @@ export class Lwm2mServer {
   async handleRequest(req: IncomingRequest): Promise<OutgoingResponse> {
     try {
       const top = req.path[0];
-      if (top === 'rd') return await this.registration.handle(req);
+      if (top === 'rd') {
+        const res = await this.registration.handle(req);
+        if (res.code === CoapCode.FORBIDDEN) {
+          // A credential used for another endpoint: worth an operator's look (counted in registration.binding).
+          this.log.warn('lwm2m: registration refused', {
+            peer: req.peerKey,
+            identity: describeIdentity(req.peer.identity),
+            reason: String(res.payload ?? ''),
+          });
+        }
+        return res;
+      }
       if (top === 'dp') {
         const reg = await this.registrationOfPeer(req.peerKey);
         if (reg !== undefined) await this.touchRegistration(reg, req.peer, req.peerKey);
@@ -121,7 +148,21 @@ export class Lwm2mServer {
   }
 
   /** Runs an operator's command (the CommandBus handler of the gateway). */
-  runCommand(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+  async runCommand(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+    const ledger = this.opts.deliveries;
+    if (cmd.delivery === undefined || ledger === undefined) return this.runNow(cmd);
+    // A queued request's attempt runs only if the ledger lets it begin (the scheduler may have fenced it off).
+    if (!(await ledger.begin(cmd.id, cmd.delivery))) {
+      return { id: cmd.id, ok: false, status: 409, error: 'stale delivery attempt: not run' };
+    }
+    const result = await this.runNow(cmd);
+    await ledger
+      .complete(cmd.id, cmd.delivery, result)
+      .catch((err: unknown) => this.log.warn('lwm2m: delivery not recorded', { error: String(err) }));
+    return result;
+  }
+
+  private runNow(cmd: DeviceCommand): Promise<DeviceCommandResult> {
     return runDeviceCommand(cmd, {
       registrations: this.opts.registrations,
       observations: this.opts.observations,
@@ -170,6 +211,16 @@ export class Lwm2mServer {
       { address: peer.address, port: peer.port },
       peerKey,
     );
+    const silentMs = this.now() - reg.lastSeen;
+    if (reg.queueMode && silentMs > (this.opts.awakeWindowMs ?? DEFAULT_AWAKE_WINDOW_MS)) {
+      // TS 1.2 Core 6.5: any message from a sleeping queue-mode client opens its awake window.
+      await this.opts.events.publish({
+        type: 'awake',
+        endpoint: reg.endpoint,
+        registrationId: reg.registrationId,
+        silentMs,
+      });
+    }
   }
 
   private remember(reg: Registration): void {

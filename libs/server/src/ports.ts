@@ -3,6 +3,7 @@
 import type { DeviceCommand, DeviceCommandResult } from './commands';
 import type { JsonPathValue, Lwm2mEvent, StoredEvent } from './events';
 import type { Registration } from './registration';
+import type { Credential, CredentialInfo } from './security';
 
 export interface ListQuery {
   limit: number;
@@ -116,4 +117,28 @@ export interface CommandBus {
   execute(cmd: DeviceCommand): Promise<DeviceCommandResult>;
   /** gateway side: start taking commands; returns a stop function. */
   serve(handler: (cmd: DeviceCommand) => Promise<DeviceCommandResult>): Promise<() => Promise<void>>;
+}
+
+/**
+ * Security credentials by endpoint, and the reverse indexes the DTLS handshake and the registration
+ * check use (LwM2M TS 1.2 Transport 5.2). A credential may be provisioned before the device ever
+ * registers. PSK keys are kept as given; pskByIdentity is the only read that returns one.
+ */
+export interface CredentialStore {
+  /**
+   * Sets the endpoint's credential, replacing (and un-indexing) any previous one atomically; returns the
+   * replaced one without secrets. Throws CredentialConflictError when another endpoint holds the same PSK
+   * identity, public key or subject.
+   */
+  put(endpoint: string, credential: Credential): Promise<{ replaced?: CredentialInfo }>;
+  /** Without secrets. */
+  get(endpoint: string): Promise<CredentialInfo | undefined>;
+  /** Removes the credential and its index entry; returns it without secrets, undefined when none. */
+  remove(endpoint: string): Promise<CredentialInfo | undefined>;
+  /** The DTLS server's PSK lookup (RFC 4279 section 2): the one read that returns key material. */
+  pskByIdentity(identity: string): Promise<{ endpoint: string; key: Buffer } | undefined>;
+  /** The endpoint a raw public key (DER SubjectPublicKeyInfo, as normalizeRpk returns it) belongs to. */
+  endpointByPublicKey(publicKey: Buffer): Promise<string | undefined>;
+  /** The endpoint provisioned for an X.509 subject Common Name. */
+  endpointBySubject(subject: string): Promise<string | undefined>;
 }

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { CoapCode, type IncomingRequest, OptionNumber, type OutgoingResponse } from '@lwm2m/coap';
 import { ContentFormat, decodeLwm2mLinks, type Lwm2mLink } from '@lwm2m/lwm2m';
-import type { EventBus, Observation, RegistrationStore } from './ports';
+import type { LostObservation } from './events';
+import { CredentialBinding } from './credential-binding';
+import type { CredentialStore, EventBus, Observation, RegistrationStore } from './ports';
 import type { Lwm2mVersion, ObjectLinkInfo, Registration } from './registration';
 
 export interface RegistrationLimits {
@@ -46,7 +48,10 @@ export interface RegistrationHandlerOptions {
   newRegistrationId?: () => string;
   limits?: Partial<RegistrationLimits>;
   hooks?: RegistrationHooks;
+  /** Security mode of peers without an identity (NoSec); a secured peer's mode is its identity's. */
   security?: Registration['security'];
+  /** Binds DTLS identities to endpoint names (4.03 on a mismatch); without it every identity is unknown. */
+  credentials?: CredentialStore;
 }
 
 /** A request refused with a CoAP error and a diagnostic payload (RFC 7252 section 5.5.2). */
@@ -106,11 +111,9 @@ function parseVersion(raw: string | undefined): Lwm2mVersion {
   if (!/^[0-9]{1,3}\.[0-9]{1,3}$/.test(raw))
     throw bad(`lwm2m must be "major.minor", got "${raw.slice(0, 32)}"`);
   if (!(SUPPORTED_VERSIONS as readonly string[]).includes(raw)) {
-    // TS 1.1 Core 6.2.1 / Transport Table 6.4.3-1: incompatible versions get 4.12 Precondition Failed.
-    throw new Refusal(
-      CoapCode.PRECONDITION_FAILED,
-      `LwM2M version ${raw} is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`,
-    );
+    // 4.00 with the reason, like every other refused Register parameter (the product's contract, see
+    // README "Registration"); LwM2M 1.1 servers may instead answer 4.12 Precondition Failed here.
+    throw bad(`LwM2M version ${raw} is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
   return raw as Lwm2mVersion;
 }
@@ -197,6 +200,16 @@ function parseLinks(req: IncomingRequest, limits: RegistrationLimits): ParsedLin
   return { rootPath, objectLinks, supportedContentFormats };
 }
 
+/** What the event stream keeps of a cancelled observation (the scheduler re-establishes it). */
+export function lostObservation(o: Observation): LostObservation {
+  return {
+    id: o.id,
+    paths: o.paths,
+    composite: o.composite,
+    ...(o.contentFormat !== undefined ? { contentFormat: o.contentFormat } : {}),
+  };
+}
+
 /** Handles requests under /rd. Never throws for bad input: it answers with a CoAP error. */
 export class RegistrationHandler {
   private readonly store: RegistrationStore;
@@ -207,6 +220,8 @@ export class RegistrationHandler {
   private readonly limits: RegistrationLimits;
   private readonly hooks: RegistrationHooks;
   private readonly security: Registration['security'];
+  /** The credential check of secured peers, with its counters. */
+  readonly binding: CredentialBinding;
 
   constructor(opts: RegistrationHandlerOptions) {
     this.store = opts.store;
@@ -217,6 +232,7 @@ export class RegistrationHandler {
     this.limits = { ...DEFAULT_REGISTRATION_LIMITS, ...opts.limits };
     this.hooks = opts.hooks ?? {};
     this.security = opts.security ?? 'nosec';
+    this.binding = new CredentialBinding(opts.credentials);
   }
 
   /** `req.path[0]` is "rd". */
@@ -229,7 +245,7 @@ export class RegistrationHandler {
       }
       if (req.path.length === 2) {
         if (req.code === CoapCode.POST) return await this.update(req, req.path[1]);
-        if (req.code === CoapCode.DELETE) return await this.deregister(req.path[1]);
+        if (req.code === CoapCode.DELETE) return await this.deregister(req, req.path[1]);
         return refuse(CoapCode.METHOD_NOT_ALLOWED, 'POST (Update) or DELETE (De-register) only');
       }
       return refuse(CoapCode.NOT_FOUND, 'no such registration resource');
@@ -244,9 +260,20 @@ export class RegistrationHandler {
     await this.store.touch(endpoint, this.now(), { address: peer.address, port: peer.port }, peerKey);
   }
 
+  /** 4.03 with a diagnostic when the peer's DTLS credential is not the endpoint's (credential-binding.ts). */
+  private async checkBinding(
+    req: IncomingRequest,
+    endpoint: string,
+    registeredWith?: Registration['security'],
+  ): Promise<void> {
+    const denied = await this.binding.refusal(req.peer.identity, endpoint, registeredWith);
+    if (denied !== undefined) throw new Refusal(CoapCode.FORBIDDEN, denied);
+  }
+
   private async register(req: IncomingRequest): Promise<OutgoingResponse> {
     const { params } = parseQuery(req.query, this.limits);
     const endpoint = parseEndpoint(params.get('ep'), this.limits);
+    await this.checkBinding(req, endpoint);
     const lifetime = params.has('lt') ? parseLifetime(params.get('lt'), this.limits) : DEFAULT_LIFETIME;
     const lwm2mVersion = parseVersion(params.get('lwm2m'));
     const { binding, queue } = parseBinding(params.get('b'), lwm2mVersion);
@@ -276,7 +303,7 @@ export class RegistrationHandler {
       lastUpdate: now,
       lastSeen: now,
       expiresAt: now + lifetime * 1000,
-      security: this.security,
+      security: req.peer.identity?.type ?? this.security,
     };
     if (smsNumber !== undefined) reg.smsNumber = smsNumber;
     if (this.nodeId !== undefined) reg.gatewayNode = this.nodeId;
@@ -288,6 +315,9 @@ export class RegistrationHandler {
       endpoint,
       registration: reg,
       ...(replaced ? { replaced: replaced.registrationId } : {}),
+      ...(cancelledObservations.length > 0
+        ? { cancelledObservations: cancelledObservations.map(lostObservation) }
+        : {}),
     });
     return {
       code: CoapCode.CREATED,
@@ -302,6 +332,7 @@ export class RegistrationHandler {
     const { params } = parseQuery(req.query, this.limits);
     const current = await this.store.getById(id);
     if (current === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
+    await this.checkBinding(req, current.endpoint, current.security);
     const now = this.now();
     const patch: Parameters<RegistrationStore['update']>[1] = {
       address: { address: req.peer.address, port: req.peer.port },
@@ -334,7 +365,9 @@ export class RegistrationHandler {
     return { code: CoapCode.CHANGED };
   }
 
-  private async deregister(id: string): Promise<OutgoingResponse> {
+  private async deregister(req: IncomingRequest, id: string): Promise<OutgoingResponse> {
+    const current = await this.store.getById(id);
+    if (current !== undefined) await this.checkBinding(req, current.endpoint, current.security);
     const removed = await this.store.deregister(id);
     if (removed === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
     this.hooks.onRemoved?.(removed.registration, removed.cancelledObservations);

@@ -1,1 +1,2 @@
 export * from './udp-transport';
+export * from './udp-multicast';

@@ -1,6 +1,7 @@
 // RFC 7252 section 1.2 / RFC 768: the CoAP DatagramTransport on node:dgram (UDP, the NoSec binding).
 import { createSocket, type Socket } from 'node:dgram';
 import type { DatagramTransport, Peer } from '@lwm2m/coap';
+import { configureMulticastSend, type MulticastSendOptions } from './udp-multicast';
 
 export interface UdpLogger {
   warn(message: string, context?: Record<string, unknown>): void;
@@ -63,6 +64,11 @@ export class UdpTransport implements DatagramTransport {
   address(): Peer {
     const a = this.socket.address();
     return { address: a.address, port: a.port, family: a.family as 'IPv4' | 'IPv6' };
+  }
+
+  /** Lets this socket send to IP multicast groups (group-observe section 2.3: from SRV_ADDR:SRV_PORT). */
+  enableMulticastSend(opts: MulticastSendOptions = {}): void {
+    configureMulticastSend(this.socket, opts);
   }
 
   send(data: Buffer, peer: Peer): Promise<void> {

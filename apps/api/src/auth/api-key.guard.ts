@@ -11,6 +11,10 @@ export const PUBLIC_ROUTE = 'lwm2m:public';
 /** Routes open without a key (health probes). */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_ROUTE, true);
 
+export const ADMIN_ROUTE = 'lwm2m:admin';
+/** Routes only the admin role may use (security credentials). */
+export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADMIN_ROUTE, true);
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 @Injectable()
@@ -36,6 +40,18 @@ export class ApiKeyGuard implements CanActivate {
         title: 'Unauthorized',
         status: 401,
         detail: match ? 'unknown API key' : 'missing "Authorization: Bearer <api key>" header',
+      });
+    }
+    const adminOnly = this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (adminOnly && role !== 'admin') {
+      throw new ProblemException({
+        type: ProblemType.FORBIDDEN,
+        title: 'Forbidden',
+        status: 403,
+        detail: 'this route needs an API key with the admin role',
       });
     }
     if (role === 'read' && !SAFE_METHODS.has(req.method)) {

@@ -11,7 +11,14 @@ import type {
   RegistrationStore,
 } from '@lwm2m/server';
 import { ProblemException, ProblemType, statusTitle } from '../problem/problem';
-import { API_OPTIONS, COMMAND_BUS, REGISTRATION_STORE, type ResolvedApiOptions } from '../tokens';
+import { QueueFullError, type QueuedRequests } from '@lwm2m/scheduler';
+import {
+  API_OPTIONS,
+  COMMAND_BUS,
+  REGISTRATION_STORE,
+  REQUEST_QUEUE,
+  type ResolvedApiOptions,
+} from '../tokens';
 import { parseContentFormat } from './content-format';
 
 export type CommandSpec = Omit<
@@ -22,6 +29,8 @@ export type CommandSpec = Omit<
 export interface CommandQuery {
   timeout?: number;
   format?: string;
+  /** Queue mode: the request's time-to-live, seconds. */
+  ttl?: number;
 }
 
 @Injectable()
@@ -32,6 +41,7 @@ export class DeviceCommandsService {
     @Inject(COMMAND_BUS) private readonly bus: CommandBus,
     @Inject(REGISTRATION_STORE) private readonly registrations: RegistrationStore,
     @Inject(API_OPTIONS) private readonly options: ResolvedApiOptions,
+    @Inject(REQUEST_QUEUE) private readonly requests: { queue?: QueuedRequests },
   ) {}
 
   async requireDevice(endpoint: string): Promise<Registration> {
@@ -42,7 +52,7 @@ export class DeviceCommandsService {
 
   /** Resolves with a successful result; throws a ProblemException for every failure. */
   async run(endpoint: string, spec: CommandSpec, query: CommandQuery = {}): Promise<DeviceCommandResult> {
-    await this.requireDevice(endpoint);
+    const reg = await this.requireDevice(endpoint);
     const cmd: DeviceCommand = {
       ...spec,
       id: randomUUID(),
@@ -51,6 +61,12 @@ export class DeviceCommandsService {
       createdAt: Date.now(),
       ...(query.format !== undefined ? { contentFormat: parseContentFormat(query.format) } : {}),
     };
+    // TS 1.2 Core 6.5: a sleeping queue-mode device gets the request when it wakes (202 + request id).
+    const queue = this.requests.queue;
+    if (queue && spec.op !== 'cancel-observation' && (await queue.shouldQueue(reg))) {
+      await acceptOrThrow(queue, cmd, query);
+      return { id: cmd.id, ok: true, status: 202 };
+    }
     let result: DeviceCommandResult;
     try {
       result = await this.bus.execute(cmd);
@@ -66,6 +82,23 @@ export class DeviceCommandsService {
     }
     if (!result.ok) throw resultProblem(cmd, result);
     return result;
+  }
+}
+
+async function acceptOrThrow(queue: QueuedRequests, cmd: DeviceCommand, query: CommandQuery): Promise<void> {
+  try {
+    await queue.accept(cmd, query.ttl !== undefined ? query.ttl * 1000 : undefined);
+  } catch (err) {
+    if (err instanceof QueueFullError) {
+      throw new ProblemException({
+        type: ProblemType.BLANK,
+        title: statusTitle(429),
+        status: 429,
+        detail: `${err.message}: wait for the device or cancel requests`,
+        endpoint: cmd.endpoint,
+      });
+    }
+    throw err;
   }
 }
 

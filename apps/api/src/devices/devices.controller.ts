@@ -68,7 +68,8 @@ const PATH = ApiParam({
 });
 const ACCEPTED = ApiAcceptedResponse({
   type: AcceptedDto,
-  description: 'Queued for a sleeping queue-mode device; the result arrives as a "response" event',
+  description:
+    'Queued for a sleeping queue-mode device (LwM2M queue mode); Location: /api/v1/requests/{id} gives its state and result, also streamed as "request" events',
 });
 const ATTRIBUTE_NAMES = ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
 
@@ -119,15 +120,17 @@ export class DevicesController {
   @ENDPOINT
   @PATH
   @ApiOkResponse({ type: ReadResultDto })
+  @ACCEPTED
   @ApiProblems(400, 404, 406, 502, 503, 504)
   async read(
     @Param('endpoint') endpoint: string,
     @Param('path') rawPath: WildcardParam,
     @Query() query: CommandQueryDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<ReadResultDto> {
+  ): Promise<ReadResultDto | AcceptedDto> {
     const path = parsePathParam(rawPath);
     const r = await this.commands.run(endpoint, { op: 'read', path: path.toString() }, query);
+    if (r.status === 202) return accepted(r, res);
     res.status(successStatus(r, 200));
     return { path: path.toString(), values: r.values ?? [], contentFormat: r.contentFormat ?? null };
   }
@@ -204,6 +207,7 @@ export class DevicesController {
   @ENDPOINT
   @ApiParam({ name: 'objectId', schema: { type: 'integer', example: 3303 } })
   @ApiCreatedResponse({ type: CreateResultDto, description: 'Location header names the new instance' })
+  @ACCEPTED
   @ApiProblems(400, 404, 405, 502, 503, 504)
   async create(
     @Param('endpoint') endpoint: string,
@@ -211,7 +215,7 @@ export class DevicesController {
     @Query() query: CommandQueryDto,
     @Body() body: CreateBodyDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<CreateResultDto> {
+  ): Promise<CreateResultDto | AcceptedDto> {
     const object = parseObjectIdParam(objectId);
     // Without instanceId the device assigns one (TS 1.2 Core 5.4.4); values then sit under a provisional /o/0
     // and the command path stays /o, which tells the gateway not to send an instance id.
@@ -219,6 +223,7 @@ export class DevicesController {
     const values = toJsonPathValues(instance, body.values);
     const target = body.instanceId !== undefined ? instance : object;
     const r = await this.commands.run(endpoint, { op: 'create', path: target.toString(), values }, query);
+    if (r.status === 202) return accepted(r, res);
     const created = r.location ?? (body.instanceId !== undefined ? instance.toString() : undefined);
     if (created) {
       res.location(`/api/v1/devices/${encodeURIComponent(endpoint)}/data${created}`);
@@ -250,15 +255,17 @@ export class DevicesController {
   @ENDPOINT
   @PATH
   @ApiOkResponse({ type: DiscoverResultDto })
+  @ACCEPTED
   @ApiProblems(400, 404, 405, 502, 503, 504)
   async discover(
     @Param('endpoint') endpoint: string,
     @Param('path') rawPath: WildcardParam,
     @Query() query: CommandQueryDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<DiscoverResultDto> {
+  ): Promise<DiscoverResultDto | AcceptedDto> {
     const path = parsePathParam(rawPath);
     const r = await this.commands.run(endpoint, { op: 'discover', path: path.toString() }, query);
+    if (r.status === 202) return accepted(r, res);
     res.status(successStatus(r, 200));
     const links = r.links ?? '';
     return { path: path.toString(), links, items: parseLinks(links) };
@@ -303,19 +310,21 @@ export class DevicesController {
   })
   @ENDPOINT
   @ApiCreatedResponse({ type: ObservationCreatedDto })
+  @ACCEPTED
   @ApiProblems(400, 404, 405, 502, 503, 504)
   async observe(
     @Param('endpoint') endpoint: string,
     @Query() query: CommandQueryDto,
     @Body() body: PathsBodyDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<ObservationCreatedDto> {
+  ): Promise<ObservationCreatedDto | AcceptedDto> {
     const paths = normalizePaths(body.paths);
     const r = await this.commands.run(
       endpoint,
       paths.length === 1 ? { op: 'observe', path: paths[0] } : { op: 'observe-composite', paths },
       query,
     );
+    if (r.status === 202) return accepted(r, res);
     if (!r.observationId) {
       throw new ProblemException({
         type: ProblemType.DEVICE_ERROR,
@@ -397,15 +406,17 @@ export class DevicesController {
   })
   @ENDPOINT
   @ApiOkResponse({ type: CompositeReadResultDto })
+  @ACCEPTED
   @ApiProblems(400, 404, 405, 406, 502, 503, 504)
   async readComposite(
     @Param('endpoint') endpoint: string,
     @Query() query: CommandQueryDto,
     @Body() body: PathsBodyDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<CompositeReadResultDto> {
+  ): Promise<CompositeReadResultDto | AcceptedDto> {
     const paths = normalizePaths(body.paths);
     const r = await this.commands.run(endpoint, { op: 'read-composite', paths }, query);
+    if (r.status === 202) return accepted(r, res);
     res.status(successStatus(r, 200));
     return { paths, values: r.values ?? [], contentFormat: r.contentFormat ?? null };
   }
@@ -439,11 +450,18 @@ function successStatus(r: DeviceCommandResult, usual: number): number {
   return r.status === 202 ? 202 : usual;
 }
 
+/** 202 Accepted: queued for a sleeping queue-mode device; GET /api/v1/requests/{id} follows it. */
+function accepted(r: DeviceCommandResult, res: Response): AcceptedDto {
+  res.status(202);
+  res.location(`/api/v1/requests/${encodeURIComponent(r.id)}`);
+  return { requestId: r.id };
+}
+
 /** The body of a route without content: nothing, or the request id when only accepted. */
 function noContent(r: DeviceCommandResult, res: Response, usual = 204): AcceptedDto | undefined {
   const status = successStatus(r, usual);
   res.status(status);
-  return status === 202 ? { requestId: r.id } : undefined;
+  return status === 202 ? accepted(r, res) : undefined;
 }
 
 function normalizePaths(paths: string[]): string[] {

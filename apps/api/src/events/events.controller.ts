@@ -37,7 +37,18 @@ export class EventsQueryDto {
 
 export class SseEventDoc {
   @ApiProperty({
-    enum: ['registered', 'updated', 'deregistered', 'expired', 'notification', 'send', 'response'],
+    enum: [
+      'registered',
+      'updated',
+      'deregistered',
+      'expired',
+      'awake',
+      'notification',
+      'send',
+      'response',
+      'request',
+      'reobserved',
+    ],
     description: 'SSE "event:" field',
   })
   event!: string;
@@ -60,7 +71,9 @@ export class EventsController {
   @ApiOperation({
     summary: 'Live events (Server-Sent Events)',
     description:
-      'text/event-stream of registered, updated, deregistered, expired, notification, send and response events. ' +
+      'text/event-stream of registered, updated, deregistered, expired, awake, notification, send and response events, ' +
+      'request (a queued request changed state: queued, delivering, succeeded, failed, expired, cancelled) and ' +
+      'reobserved (an observation re-established after a re-registration). ' +
       'Reconnect with Last-Event-ID to resume. A comment line is sent every 15 s to keep proxies from timing out.',
   })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })

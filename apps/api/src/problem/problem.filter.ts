@@ -1,6 +1,7 @@
 // One exception filter for the whole api: everything that goes wrong leaves as RFC 9457 problem+json.
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { DecodeError } from '@lwm2m/bytes';
+import { CredentialConflictError, InvalidCredentialError } from '@lwm2m/server';
 import type { HttpRequest as Request, HttpResponse as Response } from '../http';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -41,6 +42,24 @@ export class ProblemFilter implements ExceptionFilter {
         status: 400,
         detail: exception.message,
         reason: exception.reason,
+      };
+    }
+    // Credential rules of the CredentialStore (their messages never carry key material).
+    if (exception instanceof InvalidCredentialError) {
+      return {
+        type: ProblemType.VALIDATION,
+        title: 'Invalid credential',
+        status: 400,
+        detail: exception.message,
+      };
+    }
+    if (exception instanceof CredentialConflictError) {
+      return {
+        type: ProblemType.CREDENTIAL_CONFLICT,
+        title: 'Credential in use',
+        status: 409,
+        detail: `${exception.message} ("${exception.holder.slice(0, 64)}")`,
+        holder: exception.holder,
       };
     }
     if (exception instanceof HttpException) {

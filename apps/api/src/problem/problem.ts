@@ -14,6 +14,8 @@ export const ProblemType = {
   UNAUTHORIZED: 'urn:lwm2m-cluster:problem:unauthorized',
   FORBIDDEN: 'urn:lwm2m-cluster:problem:forbidden',
   NOT_READY: 'urn:lwm2m-cluster:problem:not-ready',
+  UNKNOWN_CREDENTIAL: 'urn:lwm2m-cluster:problem:unknown-credential',
+  CREDENTIAL_CONFLICT: 'urn:lwm2m-cluster:problem:credential-conflict',
   BLANK: 'about:blank',
 } as const;
 

@@ -232,7 +232,28 @@ export const CONNECTIVITY_STATISTICS_OBJECT = define(
   ],
 );
 
-/** The core objects every server knows (Core Appendix E). */
+/**
+ * Object 3303 Temperature 1.0 (IPSO Smart Objects Guideline; OMNA registry 3303.xml): the most common sensor
+ * object, known by default so a TLV or LwM2M CBOR value of 5700 decodes as a float rather than as opaque.
+ */
+export const TEMPERATURE_OBJECT: ObjectModel = {
+  ...define(
+    { id: 3303, name: 'Temperature', version: '1.0', lwm2mVersion: '1.0', multiple: true, mandatory: false },
+    [
+      [5700, 'Sensor Value', 'R', 'S', 'M', 'float'],
+      [5601, 'Min Measured Value', 'R', 'S', 'O', 'float'],
+      [5602, 'Max Measured Value', 'R', 'S', 'O', 'float'],
+      [5603, 'Min Range Value', 'R', 'S', 'O', 'float'],
+      [5604, 'Max Range Value', 'R', 'S', 'O', 'float'],
+      [5605, 'Reset Min and Max Measured Values', 'E', 'S', 'O', 'none'],
+      [5701, 'Sensor Units', 'R', 'S', 'O', 'string'],
+      [5750, 'Application Type', 'RW', 'S', 'O', 'string'],
+    ],
+  ),
+  urn: 'urn:oma:lwm2m:ext:3303',
+};
+
+/** The objects every server knows: the core objects (Core Appendix E) and IPSO Temperature. */
 export const DEFAULT_OBJECT_MODELS: readonly ObjectModel[] = [
   SECURITY_OBJECT,
   SERVER_OBJECT,
@@ -242,4 +263,5 @@ export const DEFAULT_OBJECT_MODELS: readonly ObjectModel[] = [
   FIRMWARE_UPDATE_OBJECT,
   LOCATION_OBJECT,
   CONNECTIVITY_STATISTICS_OBJECT,
+  TEMPERATURE_OBJECT,
 ];

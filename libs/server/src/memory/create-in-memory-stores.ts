@@ -4,6 +4,7 @@ import { InMemoryCommandBus } from './command-bus';
 import { InMemoryEventBus } from './event-bus';
 import { InMemoryObservationStore } from './observation-store';
 import { InMemoryRegistrationStore } from './registration-store';
+import { InMemoryCredentialStore } from './credential-store';
 import { InMemoryValueStore } from './value-store';
 
 export interface InMemoryStores {
@@ -12,6 +13,7 @@ export interface InMemoryStores {
   values: InMemoryValueStore;
   events: InMemoryEventBus;
   commands: InMemoryCommandBus;
+  credentials: InMemoryCredentialStore;
 }
 
 export function createInMemoryStores(): InMemoryStores {
@@ -23,5 +25,6 @@ export function createInMemoryStores(): InMemoryStores {
     values,
     events: new InMemoryEventBus(),
     commands: new InMemoryCommandBus(),
+    credentials: new InMemoryCredentialStore(),
   };
 }

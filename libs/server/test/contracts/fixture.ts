@@ -7,6 +7,7 @@ import type {
   ObservationStore,
   Registration,
   RegistrationStore,
+  CredentialStore,
   ValueStore,
 } from '@lwm2m/server';
 import { afterEach, beforeEach } from 'vitest';
@@ -17,6 +18,7 @@ export interface PortSet {
   values: ValueStore;
   events: EventBus;
   commands: CommandBus;
+  credentials: CredentialStore;
 }
 
 export interface StoreFixture extends PortSet {

@@ -4,12 +4,14 @@ export * from './observation-store.contract';
 export * from './value-store.contract';
 export * from './event-bus.contract';
 export * from './command-bus.contract';
+export * from './credential-store.contract';
 
 import type { FixtureFactory } from './fixture';
 import { describeCommandBusContract } from './command-bus.contract';
 import { describeEventBusContract } from './event-bus.contract';
 import { describeObservationStoreContract } from './observation-store.contract';
 import { describeRegistrationStoreContract } from './registration-store.contract';
+import { describeCredentialStoreContract } from './credential-store.contract';
 import { describeValueStoreContract } from './value-store.contract';
 
 /** Every contract suite against one implementation. */
@@ -19,4 +21,5 @@ export function describeAllStoreContracts(name: string, factory: FixtureFactory)
   describeValueStoreContract(name, factory);
   describeEventBusContract(name, factory);
   describeCommandBusContract(name, factory);
+  describeCredentialStoreContract(name, factory);
 }

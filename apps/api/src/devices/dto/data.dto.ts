@@ -60,6 +60,17 @@ export class CommandQueryDto {
   @IsOptional()
   @IsContentFormat()
   format?: string;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    description:
+      'Queue mode: how long a request for a sleeping device may wait, seconds (default REQUEST_TTL_S); then it ends as "expired"',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  ttl?: number;
 }
 
 export class WriteQueryDto extends CommandQueryDto {

@@ -1,0 +1,53 @@
+// The gateway's DTLS 1.2 server (libs/dtls) on the COAPS_PORT socket: PSK keys come from the CredentialStore
+// at handshake time (RFC 4279 section 2); with a server key, clients may also authenticate with a raw
+// public key provisioned in the store (RFC 7250) or an X.509 chain to DTLS_CA_FILE.
+import { readFileSync } from 'node:fs';
+import type { DatagramTransport } from '@lwm2m/coap';
+import { DtlsServer, type DtlsLogger } from '@lwm2m/dtls';
+import { type CredentialStore, MAX_PSK_IDENTITY_BYTES, normalizeRpk } from '@lwm2m/server';
+import type { GatewayConfig } from './config';
+
+export function createCoapsServer(opts: {
+  transport: DatagramTransport;
+  credentials: CredentialStore;
+  config: GatewayConfig;
+  logger: DtlsLogger;
+}): DtlsServer {
+  const { credentials, config, logger } = opts;
+  const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file, 'utf8'));
+  const privateKey = pem(config.DTLS_KEY_FILE);
+  const chain = pem(config.DTLS_CERT_FILE);
+  const anchors = pem(config.DTLS_CA_FILE);
+  return new DtlsServer({
+    transport: opts.transport,
+    logger,
+    cidLength: config.DTLS_CID_LENGTH,
+    psk: async (identity) => {
+      // Only identities the REST API could have stored (RFC 4279 5.1: UTF-8; at most 128 bytes here).
+      const text = identity.toString('utf8');
+      if (identity.length > MAX_PSK_IDENTITY_BYTES || !Buffer.from(text, 'utf8').equals(identity)) {
+        return undefined;
+      }
+      try {
+        return (await credentials.pskByIdentity(text))?.key;
+      } catch (err) {
+        // Redis unreachable: the handshake fails (unknown identity alert); the device retries later.
+        logger.warn('coaps: PSK lookup failed', { error: String(err) });
+        return undefined;
+      }
+    },
+    ...(privateKey !== undefined
+      ? {
+          certificate: { privateKey, ...(chain !== undefined ? { chain: [chain] } : {}) },
+          verifyRawPublicKey: async (spki: Buffer) => {
+            try {
+              return (await credentials.endpointByPublicKey(normalizeRpk(spki))) !== undefined;
+            } catch {
+              return false;
+            }
+          },
+          ...(anchors !== undefined ? { trustAnchors: [anchors] } : {}),
+        }
+      : {}),
+  });
+}

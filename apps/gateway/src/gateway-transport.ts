@@ -1,0 +1,62 @@
+// One DatagramTransport for the gateway's single CoapEndpoint: CoAP NoSec on UDP (5683, optional) and CoAP
+// over DTLS (5684), so one Lwm2mServer (one DeviceClient, one expiry worker) serves both ports.
+//  - incoming DTLS datagrams carry Peer.identity, the credential the handshake authenticated, which the
+//    registration handler binds to the endpoint name;
+//  - peer keys of DTLS peers are "coaps:" + the session key (the CID when one was negotiated, RFC 9146), so
+//    dedup, exchanges and observations survive a NAT rebinding; NoSec keys stay "ip:port";
+//  - a peer that came over DTLS, or that Peer.secure marks (a registration made over DTLS), is only ever
+//    sent to over DTLS: never in plaintext, even when its session is gone (the send then fails).
+import { type DatagramTransport, defaultPeerKey, type Peer, type PeerIdentity } from '@lwm2m/coap';
+import { type DtlsIdentity, isDtlsPeer, type DtlsServer } from '@lwm2m/dtls';
+
+export const COAPS_KEY_PREFIX = 'coaps:';
+
+/** The credential a DTLS session authenticated, in the transport-neutral form of libs/coap. */
+export function peerIdentityOf(identity: DtlsIdentity | undefined): PeerIdentity | undefined {
+  if (identity === undefined) return undefined;
+  if (identity.type === 'psk') return { type: 'psk', identity: identity.identity };
+  if (identity.type === 'rpk') return { type: 'rpk', publicKey: identity.publicKey };
+  return { type: 'x509', subject: identity.subject };
+}
+
+export class GatewayTransport implements DatagramTransport {
+  constructor(
+    private readonly plain: DatagramTransport | undefined,
+    private readonly dtls: DtlsServer | undefined,
+  ) {}
+
+  send(data: Buffer, peer: Peer): Promise<void> {
+    if (this.isSecured(peer)) {
+      if (this.dtls === undefined) return Promise.reject(new Error('coaps is not enabled'));
+      return this.dtls.send(data, peer);
+    }
+    if (this.plain === undefined) return Promise.reject(new Error('CoAP NoSec is disabled'));
+    return this.plain.send(data, peer);
+  }
+
+  onDatagram(listener: (data: Buffer, peer: Peer) => void): void {
+    this.plain?.onDatagram(listener);
+    this.dtls?.onDatagram((data, peer) => {
+      // The DTLS server only delivers application data of established sessions, which always have one.
+      const identity = isDtlsPeer(peer) ? peerIdentityOf(peer.session.identity) : undefined;
+      listener(data, identity ? { ...peer, identity } : peer);
+    });
+  }
+
+  peerKey(peer: Peer): string {
+    if (!this.isSecured(peer)) return defaultPeerKey(peer);
+    if (isDtlsPeer(peer)) return COAPS_KEY_PREFIX + peer.session.key;
+    // A server-initiated request names the device by address: its session's key, so the answer (which
+    // arrives through the session) matches the exchange.
+    const session = this.dtls?.session(defaultPeerKey(peer));
+    return COAPS_KEY_PREFIX + (session?.key ?? defaultPeerKey(peer));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.plain?.close(), this.dtls?.close()]);
+  }
+
+  private isSecured(peer: Peer): boolean {
+    return peer.secure === true || peer.identity !== undefined || isDtlsPeer(peer);
+  }
+}

@@ -1,0 +1,81 @@
+// The gateway's one transport over NoSec UDP and DTLS: which socket a datagram leaves by, and the peer keys.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Peer } from '@lwm2m/coap';
+import { DtlsServer } from '@lwm2m/dtls';
+import { UdpTransport } from '@lwm2m/udp';
+import { validateGatewayConfig } from '../src/config';
+import { GatewayTransport, peerIdentityOf } from '../src/gateway-transport';
+
+let plain: UdpTransport;
+let dtls: DtlsServer;
+let device: UdpTransport;
+let both: GatewayTransport;
+const got: Array<{ data: Buffer; from: Peer }> = [];
+
+beforeEach(async () => {
+  plain = await UdpTransport.bind({ port: 0 });
+  dtls = new DtlsServer({ transport: await UdpTransport.bind({ port: 0 }), psk: () => undefined });
+  device = await UdpTransport.bind({ port: 0 });
+  device.onDatagram((data, from) => got.push({ data, from }));
+  both = new GatewayTransport(plain, dtls);
+  got.length = 0;
+});
+
+afterEach(async () => {
+  await both.close();
+  await device.close();
+});
+
+describe('GatewayTransport', () => {
+  it('sends a NoSec peer plain UDP from the COAP_PORT socket, keyed ip:port', async () => {
+    const to = { address: '127.0.0.1', port: device.address().port };
+    await both.send(Buffer.from('plain'), to);
+    await expect.poll(() => got.length).toBe(1);
+    expect(got[0]!.data.toString()).toBe('plain');
+    expect(got[0]!.from.port).toBe(plain.address().port);
+    expect(both.peerKey(to)).toBe(`127.0.0.1:${to.port}`);
+  });
+
+  it('never sends a peer of a DTLS registration in plaintext: without a session the send fails', async () => {
+    const to: Peer = { address: '127.0.0.1', port: device.address().port, secure: true };
+    await expect(both.send(Buffer.from('secret write'), to)).rejects.toThrow(/no session/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual([]);
+    expect(both.peerKey(to)).toBe(`coaps:127.0.0.1:${to.port}`);
+  });
+
+  it('refuses NoSec sends when COAP_NOSEC=false left no plain socket', async () => {
+    const dtlsOnly = new GatewayTransport(undefined, dtls);
+    await expect(dtlsOnly.send(Buffer.from('x'), { address: '127.0.0.1', port: 9 })).rejects.toThrow(
+      /disabled/,
+    );
+  });
+
+  it('turns DTLS identities into libs/coap peer identities (the certificate stays behind)', () => {
+    const spki = Buffer.from('3059', 'hex');
+    expect(peerIdentityOf({ type: 'psk', identity: 'id' })).toEqual({ type: 'psk', identity: 'id' });
+    expect(peerIdentityOf({ type: 'rpk', publicKey: spki })).toEqual({ type: 'rpk', publicKey: spki });
+    expect(peerIdentityOf({ type: 'x509', subject: 'CN=a', certificate: Buffer.alloc(3) })).toEqual({
+      type: 'x509',
+      subject: 'CN=a',
+    });
+    expect(peerIdentityOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('gateway configuration of CoAP over DTLS', () => {
+  it('defaults to NoSec on, 8-byte CIDs, PSK only; COAP_NOSEC=false turns 5683 off', () => {
+    expect(validateGatewayConfig({})).toMatchObject({
+      COAPS_PORT: 5684,
+      COAP_NOSEC: true,
+      DTLS_CID_LENGTH: 8,
+    });
+    expect(validateGatewayConfig({}).DTLS_KEY_FILE).toBeUndefined();
+    expect(validateGatewayConfig({ COAP_NOSEC: 'false', DTLS_CID_LENGTH: '0' })).toMatchObject({
+      COAP_NOSEC: false,
+      DTLS_CID_LENGTH: 0,
+    });
+    expect(() => validateGatewayConfig({ COAP_NOSEC: 'maybe' })).toThrow(/COAP_NOSEC must be true or false/);
+    expect(() => validateGatewayConfig({ DTLS_CID_LENGTH: '40' })).toThrow(/DTLS_CID_LENGTH/);
+  });
+});

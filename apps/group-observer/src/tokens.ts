@@ -1,0 +1,1 @@
+export const GROUP_OBSERVER = Symbol('GROUP_OBSERVER');

@@ -1,0 +1,33 @@
+import type { CommandBus, EventBus, RegistrationStore } from '@lwm2m/server';
+import type { DeliveryEngine, RedisRequestStore, SchedulerConfig, WakeUpChannel } from '@lwm2m/scheduler';
+import type Redis from 'ioredis';
+
+export const SCHEDULER_CONFIG = Symbol('SchedulerConfig');
+export const SCHEDULER_PORTS = Symbol('SchedulerPorts');
+export const DELIVERY_ENGINE = Symbol('DeliveryEngine');
+export const WAKE_UP_CHANNEL = Symbol('WakeUpChannel');
+
+/** BullMQ queues of the scheduler (BullMQ keys: bull:<name>:...). */
+export const DELIVERY_QUEUE = 'lwm2m-delivery';
+export const MAINTENANCE_QUEUE = 'lwm2m-maintenance';
+export const WAKEUP_QUEUE = 'lwm2m-wakeup';
+export const NOTIFY_QUEUE = 'lwm2m-notify';
+
+/** The shared state the scheduler works on (Redis). */
+export interface SchedulerPorts {
+  registrations: RegistrationStore;
+  commands: CommandBus;
+  events: EventBus;
+  requests: RedisRequestStore;
+  /** For the event stream consumer group. */
+  redis: Redis;
+  /** The registry's event stream key. */
+  eventStream: string;
+}
+
+export type { DeliveryEngine, SchedulerConfig, WakeUpChannel };
+
+/** BullMQ job ids may not contain ':'; endpoint names may. */
+export function endpointJobKey(endpoint: string): string {
+  return Buffer.from(endpoint, 'utf8').toString('base64url');
+}

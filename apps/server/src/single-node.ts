@@ -1,0 +1,99 @@
+// Every app of the cluster in one process against one Redis: what `npm start` runs and what the
+// end-to-end tests start.
+import type { INestApplication, INestApplicationContext, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { createRedisStores, type RedisStores } from '@lwm2m/registry';
+import { createApiApp } from '../../api/src/create-api-app';
+import { CoapServerService } from '../../gateway/src/coap-server.service';
+import type { GatewayConfig } from '../../gateway/src/config';
+import { GatewayModule } from '../../gateway/src/gateway.module';
+import {
+  QueuedRequests,
+  RedisRequestStore,
+  type SchedulerConfig,
+  validateSchedulerConfig,
+} from '@lwm2m/scheduler';
+import { createScheduler, type Scheduler } from '../../scheduler/src/create-scheduler';
+
+export interface SingleNodeOptions {
+  redisUrl: string;
+  gateway: GatewayConfig;
+  http: { port: number; host: string };
+  apiKeys?: string;
+  logger: LogLevel[] | false;
+  onRedisError?: (err: Error) => void;
+  /** Queue mode and the scheduler's settings (validateSchedulerConfig); `run: false` leaves the scheduler to
+   * its own process (tests that kill it). Default: validateSchedulerConfig of the defaults. */
+  scheduler?: SchedulerConfig & { run?: boolean };
+}
+
+export interface SingleNode {
+  stores: RedisStores;
+  gateway: INestApplicationContext;
+  api: INestApplication;
+  /** CoAP NoSec (absent with COAP_NOSEC=false). */
+  coap?: { address: string; port: number };
+  /** CoAP over DTLS. */
+  coaps: { address: string; port: number };
+  httpPort: number;
+  /** The in-process scheduler (undefined with scheduler.run false). */
+  scheduler?: Scheduler;
+  requests: RedisRequestStore;
+  close(): Promise<void>;
+}
+
+export async function startSingleNode(options: SingleNodeOptions): Promise<SingleNode> {
+  const scheduling: SchedulerConfig & { run?: boolean } = options.scheduler ?? validateSchedulerConfig({});
+  const opts = { ...options, scheduler: scheduling };
+  const stores = createRedisStores(opts.redisUrl);
+  // ioredis reconnects by itself; without a listener every failed attempt is an "Unhandled error event".
+  stores.redis.on('error', (err: Error) => opts.onRedisError?.(err));
+  const requests = new RedisRequestStore(stores.redis, {
+    keyPrefix: stores.keys.prefix,
+    retentionSeconds: opts.scheduler.retentionSeconds,
+  });
+  const gateway = await NestFactory.createApplicationContext(
+    GatewayModule.forRoot({
+      ports: { ...stores, deliveries: requests },
+      config: { ...opts.gateway, AWAKE_WINDOW_MS: opts.scheduler.awakeWindowMs },
+    }),
+    { logger: opts.logger },
+  );
+  const queue = new QueuedRequests({
+    store: requests,
+    events: stores.events,
+    awakeWindowMs: opts.scheduler.awakeWindowMs,
+    defaultTtlMs: opts.scheduler.requestTtlMs,
+    maxTtlMs: opts.scheduler.maxRequestTtlMs,
+  });
+  const scheduler =
+    opts.scheduler.run === false
+      ? undefined
+      : await createScheduler({
+          redisUrl: opts.redisUrl,
+          config: opts.scheduler,
+          logger: opts.logger,
+          stores,
+        });
+  const api = await createApiApp(
+    { ...stores, requests: queue, ping: () => stores.redis.ping() },
+    { logger: opts.logger, shutdownHooks: false, ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) },
+  );
+  await api.listen(opts.http.port, opts.http.host);
+  return {
+    stores,
+    gateway,
+    api,
+    ...(opts.gateway.COAP_NOSEC ? { coap: gateway.get(CoapServerService).address() } : {}),
+    coaps: gateway.get(CoapServerService).secureAddress(),
+    httpPort: (api.getHttpServer().address() as { port: number }).port,
+    ...(scheduler ? { scheduler } : {}),
+    requests,
+    async close() {
+      await api.close().catch(() => undefined);
+      await scheduler?.close();
+      await gateway.close().catch(() => undefined);
+      await stores.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,220 @@
+// The LwM2M device simulator CLI: one or many simulated clients (objects 0, 1, 3, 3303) against a server.
+//   npx tsx apps/simulator/src/main.ts --server 127.0.0.1:5683 --endpoint sim-1 --count 1 \
+//     --version 1.1 --format senml-cbor --lifetime 300 [--queue]
+// With --count N > 1 the endpoints are "<endpoint>-1".."<endpoint>-N". Ctrl-C de-registers and exits.
+// CoAP over DTLS (LwM2M TS 1.2 Transport 5.2), client role of libs/dtls:
+//   --server coaps://127.0.0.1:5684 --psk-key 00112233... [--psk-identity id]   (identity: the endpoint name)
+//   --server coaps://127.0.0.1:5684 --rpk-key device-key.pem [--server-key server-public.pem]
+//   --cid off   classic DTLS without RFC 9146 Connection ID (default on: the device keeps its session
+//               across NAT rebinding)
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { DatagramTransport } from '@lwm2m/coap';
+import {
+  createDtlsTransport,
+  DeviceFleet,
+  type DeviceSecurity,
+  type Lwm2mVersion,
+  PREFERRED_FORMATS,
+  publicKeyOf,
+  type SimulatedDevice,
+} from '@lwm2m/simulator';
+import { UdpTransport } from '@lwm2m/udp';
+
+const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n] [--rate per-second]
+               [--version 1.0|1.1|1.2] [--format tlv|senml-json|senml-cbor|lwm2m-cbor]
+               [--lifetime seconds] [--queue] [--awake ms] [--sleep ms] [--quiet]
+               [--psk-key hex [--psk-identity id] | --rpk-key pem-file [--server-key pem-file]]
+               [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parse() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        server: { type: 'string', default: '127.0.0.1:5683' },
+        endpoint: { type: 'string', default: 'sim-1' },
+        count: { type: 'string', default: '1' },
+        rate: { type: 'string', default: '50' },
+        version: { type: 'string', default: '1.1' },
+        format: { type: 'string' },
+        lifetime: { type: 'string', default: '300' },
+        queue: { type: 'boolean', default: false },
+        awake: { type: 'string' },
+        sleep: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        'psk-identity': { type: 'string' },
+        'psk-key': { type: 'string' },
+        'rpk-key': { type: 'string' },
+        'server-key': { type: 'string' },
+        cid: { type: 'string', default: 'on' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    fail(String((err as Error).message));
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const scheme = /^(coaps?):\/\//.exec(values.server)?.[1];
+  const secure = scheme === 'coaps' || values['psk-key'] !== undefined || values['rpk-key'] !== undefined;
+  const hostPort = values.server.replace(/^coaps?:\/\//, '');
+  const m = /^\[?([^\]]+?)\]?(?::(\d{1,5}))?$/.exec(hostPort);
+  if (!m || Number(m[2] ?? 0) > 65535) fail(`--server must be [coap[s]://]host:port, got "${values.server}"`);
+  const port = m[2] !== undefined ? Number(m[2]) : secure ? 5684 : 5683;
+  if (!['on', 'off'].includes(values.cid)) fail('--cid must be on or off');
+  let security: (Omit<DeviceSecurity, 'psk'> & { pskKey?: Buffer; pskIdentity?: string }) | undefined;
+  if (secure) {
+    if ((values['psk-key'] === undefined) === (values['rpk-key'] === undefined)) {
+      fail('coaps needs exactly one of --psk-key (hex) or --rpk-key (PEM file)');
+    }
+    security = { connectionId: values.cid === 'on' };
+    if (values['psk-key'] !== undefined) {
+      if (!/^(?:[0-9a-fA-F]{2}){1,64}$/.test(values['psk-key'])) fail('--psk-key must be 1..64 bytes of hex');
+      security.pskKey = Buffer.from(values['psk-key'], 'hex');
+      if (values['psk-identity'] !== undefined) security.pskIdentity = values['psk-identity'];
+    } else {
+      let privateKey: string;
+      let serverPublicKey: Buffer | undefined;
+      try {
+        privateKey = readFileSync(values['rpk-key']!, 'utf8');
+        publicKeyOf(privateKey);
+        if (values['server-key'] !== undefined)
+          serverPublicKey = publicKeyOf(readFileSync(values['server-key'], 'utf8'));
+      } catch (err) {
+        fail(`--rpk-key/--server-key: ${(err as Error).message}`);
+      }
+      security.rpk = { privateKey, ...(serverPublicKey ? { serverPublicKey } : {}) };
+    }
+  }
+  const version = values.version as Lwm2mVersion;
+  if (!['1.0', '1.1', '1.2'].includes(version)) fail('--version must be 1.0, 1.1 or 1.2');
+  const format = values.format === undefined ? undefined : PREFERRED_FORMATS[values.format];
+  if (values.format !== undefined && format === undefined) {
+    fail(`--format must be one of ${Object.keys(PREFERRED_FORMATS).join(', ')}`);
+  }
+  const int = (name: string, v: string | undefined, min: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  return {
+    host: m[1]!,
+    port,
+    security,
+    endpoint: values.endpoint,
+    count: int('count', values.count, 1)!,
+    rate: int('rate', values.rate, 0)!,
+    version,
+    format,
+    formatName: values.format,
+    lifetime: int('lifetime', values.lifetime, 1)!,
+    queue: values.queue,
+    awake: int('awake', values.awake, 1),
+    sleep: int('sleep', values.sleep, 1),
+    quiet: values.quiet,
+  };
+}
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+function attach(device: SimulatedDevice, quiet: boolean): void {
+  const ep = device.endpointName;
+  device.on('registered', (e) => log(`${ep} registered at /${e.location.join('/')}`));
+  device.on('failure', (e) => log(`${ep} ${e.operation} failed: ${e.error}`));
+  if (quiet) return;
+  device.on('updated', (e) => log(`${ep} update -> ${e.code}`));
+  device.on('deregistered', () => log(`${ep} de-registered`));
+  device.on('execute', (e) => log(`${ep} execute ${e.path}${e.args ? ` args=${e.args}` : ''}`));
+  device.on('write', (e) => log(`${ep} write ${e.path} (${e.replace ? 'replace' : 'partial update'})`));
+  device.on('create', (e) => log(`${ep} create ${e.path}`));
+  device.on('delete', (e) => log(`${ep} delete ${e.path}`));
+  device.on('writeAttributes', (e) => log(`${ep} write-attributes ${e.path}`));
+  device.on('notification', (e) => log(`${ep} notify /${e.resource} (${e.observers} observer(s))`));
+  device.on('sleep', () => log(`${ep} sleeping`));
+  device.on('wake', () => log(`${ep} awake`));
+}
+
+/** The device's DTLS client; a PSK identity defaults to the device's endpoint name. */
+function secured(
+  udp: DatagramTransport,
+  s: NonNullable<ReturnType<typeof parse>['security']>,
+  endpoint: string,
+): DatagramTransport {
+  const { pskKey, pskIdentity, ...rest } = s;
+  return createDtlsTransport(udp, {
+    ...rest,
+    ...(pskKey ? { psk: { identity: pskIdentity ?? endpoint, key: pskKey } } : {}),
+  });
+}
+
+async function main(): Promise<void> {
+  const a = parse();
+  if (a.security?.rpk) {
+    if (a.count > 1) fail('--rpk-key gives every device the same key: use it with --count 1');
+    // What the operator provisions: PUT /api/v1/devices/{endpoint}/credentials {"rpk":{"publicKey": ...}}.
+    log(`device public key (SPKI, base64): ${publicKeyOf(a.security.rpk.privateKey).toString('base64')}`);
+    if (!a.security.rpk.serverPublicKey) log('warning: no --server-key: any server key is accepted');
+  }
+  const single = a.count === 1;
+  const fleet = new DeviceFleet({
+    prefix: a.endpoint,
+    // One device keeps the plain endpoint name.
+    ...(single ? { name: () => a.endpoint } : {}),
+    count: a.count,
+    ratePerSecond: a.rate,
+    server: { address: a.host, port: a.port },
+    lwm2mVersion: a.version,
+    contentFormat: a.format,
+    lifetime: a.lifetime,
+    queueMode: a.queue,
+    awakeWindowMs: a.awake,
+    sleepMs: a.sleep,
+    requestTimeoutMs: 30_000,
+    createTransport: async (index) => {
+      const udp = await UdpTransport.bind({
+        address: a.host.includes(':') ? '::' : '0.0.0.0',
+        port: 0,
+        type: a.host.includes(':') ? 'udp6' : 'udp4',
+      });
+      return a.security ? secured(udp, a.security, single ? a.endpoint : `${a.endpoint}-${index}`) : udp;
+    },
+  });
+  fleet.on('created', (d) => attach(d, a.quiet));
+  fleet.on('failed', (e) => log(`${e.endpoint} failed to start: ${e.error}`));
+  log(
+    `simulating ${a.count} LwM2M ${a.version} client(s) -> ${a.security ? 'coaps' : 'coap'}://${a.host}:${a.port} ` +
+      `(lifetime ${a.lifetime}s${a.security ? `, DTLS ${a.security.rpk ? 'RPK' : 'PSK'} CID ${a.security.connectionId ? 'on' : 'off'}` : ''}${a.queue ? ', queue mode' : ''}${a.formatName ? `, format ${a.formatName}` : ''})`,
+  );
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    // A second Ctrl-C, or a server that does not answer within 5 s, ends it at once.
+    if (stopping) process.exit(130);
+    stopping = true;
+    setTimeout(() => process.exit(1), 5000).unref();
+    log('stopping: de-registering');
+    await fleet.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+  const result = await fleet.start();
+  log(`${result.started} started, ${result.failed} failed in ${result.elapsedMs} ms`);
+  if (result.started === 0) {
+    await fleet.stop();
+    process.exit(1);
+  }
+}
+
+void main();

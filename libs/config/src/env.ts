@@ -1,0 +1,74 @@
+// Environment parsing shared by every app: each app validates its variables once at start and stops with
+// one message naming every bad value, instead of failing later with a socket or Redis error.
+
+export type LogLevel = 'error' | 'warn' | 'log' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'log', 'debug'];
+
+/** Collects the errors of one validation pass; `done` throws them together. */
+export class EnvErrors {
+  readonly errors: string[] = [];
+
+  push(message: string): void {
+    this.errors.push(message);
+  }
+
+  done(what: string): void {
+    if (this.errors.length) throw new Error(`invalid ${what} configuration: ${this.errors.join('; ')}`);
+  }
+}
+
+export function parsePort(name: string, raw: unknown, fallback: number, errors: EnvErrors): number {
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    errors.push(`${name} must be an integer 0..65535, got "${String(raw)}"`);
+    return fallback;
+  }
+  return port;
+}
+
+export function parseInteger(
+  name: string,
+  raw: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  errors: EnvErrors,
+): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    errors.push(`${name} must be an integer ${min}..${max}, got "${String(raw)}"`);
+    return fallback;
+  }
+  return n;
+}
+
+export function parseLogLevel(raw: unknown, errors: EnvErrors): LogLevel {
+  const level = (raw === undefined || raw === '' ? 'log' : raw) as LogLevel;
+  if (LOG_LEVELS.includes(level)) return level;
+  errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${String(raw)}"`);
+  return 'log';
+}
+
+/** undefined when unset (callers decide whether that is allowed). */
+export function parseRedisUrl(raw: unknown, errors: EnvErrors): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const text = String(raw);
+  if (!/^rediss?:\/\/[^\s]+$/.test(text)) errors.push('REDIS_URL must look like redis://host:port[/db]');
+  return text;
+}
+
+export function parseString(raw: unknown, fallback: string): string {
+  return typeof raw === 'string' && raw !== '' ? raw : fallback;
+}
+
+/** Nest's logger levels for one LOG_LEVEL: 'fatal', that level and every more severe one. */
+export function nestLogLevels(level: LogLevel): Array<LogLevel | 'fatal'> {
+  return ['fatal', ...LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1)];
+}
+
+/** A Redis URL fit for logs: the password is masked. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}

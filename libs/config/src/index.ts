@@ -1,0 +1,2 @@
+// Public API of @lwm2m/config: environment parsing shared by the apps.
+export * from './env';

@@ -1,0 +1,57 @@
+// The whole product in the test process: a private redis-server, the gateway on a free UDP port and the
+// api on a free HTTP port, exactly as `npm start` wires them.
+import { type SingleNode, startSingleNode } from '../../apps/server/src/single-node';
+import { validateGatewayConfig } from '../../apps/gateway/src/config';
+import { type RedisHandle, startRedis } from './redis';
+
+export interface TestServer {
+  redis: RedisHandle;
+  node: SingleNode;
+  http: string;
+  coapPort: number;
+  /** CoAP over DTLS (PSK from the credential store). */
+  coapsPort: number;
+  api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+/** `gateway` adds environment settings of the gateway (e.g. DTLS_KEY_FILE). */
+export async function startTestServer(opts: { gateway?: Record<string, string> } = {}): Promise<TestServer> {
+  const redis = await startRedis();
+  const node = await startSingleNode({
+    redisUrl: redis.url,
+    gateway: validateGatewayConfig({
+      COAP_PORT: '0',
+      COAPS_PORT: '0',
+      COAP_HOST: '127.0.0.1',
+      ...opts.gateway,
+    }),
+    http: { port: 0, host: '127.0.0.1' },
+    logger: false,
+  });
+  const http = `http://127.0.0.1:${node.httpPort}`;
+  return {
+    redis,
+    node,
+    http,
+    coapPort: node.coap!.port,
+    coapsPort: node.coaps.port,
+    async api<T>(method: string, path: string, body?: unknown) {
+      const res = await fetch(`${http}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
+    },
+    async stop() {
+      await node.close();
+      await redis.stop();
+    },
+  };
+}
