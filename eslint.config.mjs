@@ -38,6 +38,8 @@ export default tseslint.config(
       'libs/dtls/src/**/*.ts',
       'libs/group-observe/src/**/*.ts',
       'libs/config/src/**/*.ts',
+      'libs/cluster/src/**/*.ts',
+      'libs/metrics/src/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],

@@ -17,6 +17,7 @@ export default defineConfig({
   test: {
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts'],
     environment: 'node',
+    globalSetup: ['test/support/global-build.ts'],
     pool: 'forks',
     // --expose-gc lets the fuzz harness measure what one decode allocates.
     poolOptions: { forks: { execArgv: ['--expose-gc'] } },

@@ -2,11 +2,11 @@
 // compiled single-node server in a child process, with its own redis-server keeping an append-only file in
 // DATA_DIR); the test SIGKILLs it, starts it again, and the device's registration, its reachability and
 // its lifetime deadline are all still there. A second run restarts Redis under a live server.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
 import { freeTcpPort, freeUdpPort } from '../support/ports';
@@ -78,10 +78,7 @@ async function simulated(endpoint: string, coapPort: number, lifetime: number): 
 type Device = { endpoint: string; registrationId: string; lifetime: number };
 type Values = { values: Array<{ path: string; value: unknown }> };
 
-beforeAll(() => {
-  // What `npm start` does before it runs the server (nest start = nest build + node).
-  execFileSync('npx', ['nest', 'build', 'server'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 });
-}, 200_000);
+// dist/ is what `npm start` runs (nest start = nest build + node): test/support/global-build.ts builds it.
 
 describe('a SIGKILL of the single-node server (npm start, local redis-server with AOF)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-restart-'));

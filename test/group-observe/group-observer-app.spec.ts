@@ -103,6 +103,22 @@ describe('apps/group-observer', () => {
     });
   });
 
+  it('serves /metrics on its HTTP port with the group observations and the CoAP counters', async () => {
+    const { port } = app!.app.getHttpServer().address() as { port: number };
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('group_observations')).toBe(1);
+    expect(value('group_observe_observers')).toBe(1);
+    expect(value('group_observer_topics')).toBe(1);
+    expect(value('group_observations_started_total')).toBe(1);
+    expect(value('group_observe_registrations_total')).toBeGreaterThanOrEqual(1);
+    expect(value('coap_datagrams_received_total')).toBeGreaterThanOrEqual(1);
+    expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+  });
+
   it('keeps the group observation and T across a restart; the listening client gets the next change', async () => {
     const port = app!.coap.port;
     await app!.close();

@@ -137,7 +137,8 @@ export async function spawnScheduler(
   const root = resolve(__dirname, '../..');
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/scheduler/src/main.ts'], {
     cwd: root,
-    env: { ...process.env, ...QUEUE_ENV, ...env, REDIS_URL: redisUrl, LOG_LEVEL: 'warn' },
+    // METRICS_PORT=0: a free port, so schedulers of parallel test files never fight over 9464.
+    env: { ...process.env, ...QUEUE_ENV, METRICS_PORT: '0', ...env, REDIS_URL: redisUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

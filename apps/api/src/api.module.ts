@@ -3,6 +3,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { createMetricsRegistry } from '@lwm2m/metrics';
+import type { Registry } from 'prom-client';
+import { ClusterController } from './cluster/cluster.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { parseApiKeys } from './auth/api-keys';
 import { DeviceCommandsService } from './devices/device-commands.service';
@@ -11,6 +14,7 @@ import { EventsController } from './events/events.controller';
 import { RequestsController } from './requests/requests.controller';
 import { CredentialsController } from './credentials/credentials.controller';
 import { BACKEND_PING, HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
 import { ProblemFilter } from './problem/problem.filter';
 import { createValidationPipe } from './problem/validation';
 import {
@@ -20,6 +24,8 @@ import {
   COMMAND_BUS,
   CREDENTIAL_STORE,
   EVENT_BUS,
+  CLUSTER_MEMBERSHIP,
+  METRICS_REGISTRY,
   OBSERVATION_STORE,
   REGISTRATION_STORE,
   REQUEST_QUEUE,
@@ -29,6 +35,8 @@ import {
 
 export interface ApiModuleOptions extends ApiOptions {
   ports: ApiPorts;
+  /** What GET /metrics serves; default a new registry with the process metrics. */
+  metricsRegistry?: Registry;
 }
 
 export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
@@ -41,7 +49,7 @@ export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
 
 @Module({})
 export class ApiModule {
-  static forRoot({ ports, ...options }: ApiModuleOptions): DynamicModule {
+  static forRoot({ ports, metricsRegistry, ...options }: ApiModuleOptions): DynamicModule {
     return {
       module: ApiModule,
       imports: [TerminusModule.forRoot({ logger: false })],
@@ -51,6 +59,8 @@ export class ApiModule {
         EventsController,
         HealthController,
         RequestsController,
+        MetricsController,
+        ClusterController,
       ],
       providers: [
         { provide: COMMAND_BUS, useValue: ports.commands },
@@ -62,6 +72,8 @@ export class ApiModule {
         { provide: BACKEND_PING, useValue: { ping: ports.ping } },
         { provide: API_OPTIONS, useValue: resolveApiOptions(options) },
         { provide: REQUEST_QUEUE, useValue: { queue: ports.requests } },
+        { provide: CLUSTER_MEMBERSHIP, useValue: ports.membership ?? {} },
+        { provide: METRICS_REGISTRY, useFactory: () => metricsRegistry ?? createMetricsRegistry() },
         DeviceCommandsService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -5,6 +5,8 @@ import type { LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { createMetricsRegistry, httpMetricsMiddleware } from '@lwm2m/metrics';
+import type { Registry } from 'prom-client';
 import { ApiModule } from './api.module';
 import type { ApiOptions, ApiPorts } from './tokens';
 
@@ -15,6 +17,12 @@ export interface ApiAppOptions extends ApiOptions {
   docs?: boolean;
   /** Default true: SIGTERM/SIGINT close the app (false when an outer process owns the signals). */
   shutdownHooks?: boolean;
+  /**
+   * What GET /metrics serves; the api adds http_requests_total and http_request_duration_seconds to it.
+   * Default: a new registry with the process metrics (the single-node start may pass one that also holds
+   * the gateway's metrics).
+   */
+  metricsRegistry?: Registry;
 }
 
 export const DOCS_PATH = 'api/docs';
@@ -24,12 +32,15 @@ export async function createApiApp(
   ports: ApiPorts,
   opts: ApiAppOptions = {},
 ): Promise<NestExpressApplication> {
-  const { logger, docs = true, shutdownHooks = true, ...options } = opts;
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot({ ports, ...options }), {
-    ...(logger !== undefined ? { logger } : {}),
-    abortOnError: false,
-  });
+  const { logger, docs = true, shutdownHooks = true, metricsRegistry, ...options } = opts;
+  const registry = metricsRegistry ?? createMetricsRegistry();
+  const app = await NestFactory.create<NestExpressApplication>(
+    ApiModule.forRoot({ ports, metricsRegistry: registry, ...options }),
+    { ...(logger !== undefined ? { logger } : {}), abortOnError: false },
+  );
   app.disable('x-powered-by');
+  // Before the routes: every request is counted, those the guard or a 404 answers included.
+  app.use(httpMetricsMiddleware(registry));
   app.useBodyParser('json', { limit: '1mb' });
   if (docs) {
     const config = new DocumentBuilder()

@@ -9,6 +9,7 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import type { QueuedRequests } from '@lwm2m/scheduler';
+import type { NodeInfo } from '@lwm2m/cluster';
 
 export const COMMAND_BUS = Symbol('CommandBus');
 export const REGISTRATION_STORE = Symbol('RegistrationStore');
@@ -19,6 +20,10 @@ export const CREDENTIAL_STORE = Symbol('CredentialStore');
 export const API_OPTIONS = Symbol('ApiOptions');
 /** Queue mode (libs/scheduler QueuedRequests), as { queue?: QueuedRequests }: absent = never queue. */
 export const REQUEST_QUEUE = Symbol('RequestQueue');
+/** The prom-client Registry GET /metrics serves. */
+export const METRICS_REGISTRY = Symbol('MetricsRegistry');
+/** The gateway cluster's membership (GET /api/v1/cluster/nodes), as { live?() }: absent = no cluster. */
+export const CLUSTER_MEMBERSHIP = Symbol('ClusterMembership');
 
 /** A port may expose ping() (Redis: PING); /readyz calls every one it finds. */
 export interface Pingable {
@@ -35,6 +40,8 @@ export interface ApiPorts {
   credentials: CredentialStore & Pingable;
   /** Optional whole-backend check (e.g. the Redis connection shared by all stores). */
   ping?: () => Promise<unknown>;
+  /** The gateway cluster's node leases (libs/registry RedisMembershipStore). */
+  membership?: { live(): Promise<NodeInfo[]> };
   /** Requests for sleeping queue-mode devices (202 + request id); absent = every operation runs at once. */
   requests?: QueuedRequests;
 }

@@ -6,8 +6,17 @@ import {
   type OutgoingResponse,
   serializeLinkFormat,
 } from '@lwm2m/coap';
-import type { DtlsServer } from '@lwm2m/dtls';
-import { Lwm2mServer } from '@lwm2m/server';
+import { type DtlsServer, isDtlsPeer } from '@lwm2m/dtls';
+import {
+  cidGenerator,
+  ClusterMembership,
+  ClusterTransport,
+  deriveClusterKeys,
+  MIN_CLUSTER_CID_LENGTH,
+  SessionKeeper,
+} from '@lwm2m/cluster';
+import { type EventBus, Lwm2mServer } from '@lwm2m/server';
+import type { RedisCommandBus } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
 import { createCoapsServer } from './coaps';
 import type { GatewayConfig } from './config';
@@ -24,9 +33,18 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('gateway');
   private udp?: UdpTransport;
   private coapsUdp?: UdpTransport;
+  private linkUdp?: UdpTransport;
   /** CoAP over DTLS on COAPS_PORT (its sessions and counters). */
   dtls?: DtlsServer;
   private stopServing?: () => Promise<void>;
+  private stopServingNode?: () => Promise<void>;
+  /** Cluster mode: this node's lease, the link and the shared sessions. */
+  membership?: ClusterMembership;
+  clusterTransport?: ClusterTransport;
+  keeper?: SessionKeeper;
+  private drained = false;
+  /** Observe notifications devices sent (coap_notifications_total). */
+  notifications = 0;
   endpoint?: CoapEndpoint;
   server?: Lwm2mServer;
 
@@ -47,17 +65,41 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
     // NoSec CoAP (5683) is optional: a deployment that requires DTLS sets COAP_NOSEC=false.
     if (this.config.COAP_NOSEC) this.udp = await bind(this.config.COAP_PORT);
     this.coapsUdp = await bind(this.config.COAPS_PORT);
+    const dtlsLog = {
+      debug: (m: string, c?: Record<string, unknown>) => this.logger.debug(`${m} ${JSON.stringify(c ?? {})}`),
+      warn: (m: string, c?: Record<string, unknown>) => this.logger.warn(`${m} ${JSON.stringify(c ?? {})}`),
+    };
+    const clustered = await this.startCluster(bind, dtlsLog);
     this.dtls = createCoapsServer({
-      transport: this.coapsUdp,
+      transport: clustered ?? this.coapsUdp,
       credentials: this.ports.credentials,
       config: this.config,
-      logger: {
-        debug: (m, c) => this.logger.debug(`${m} ${JSON.stringify(c ?? {})}`),
-        warn: (m, c) => this.logger.warn(`${m} ${JSON.stringify(c ?? {})}`),
-      },
+      logger: dtlsLog,
+      ...(this.membership ? { cidGenerator: cidGenerator(this.membership.id) } : {}),
     });
+    if (this.membership && this.ports.cluster) {
+      const dtls = this.dtls;
+      this.keeper = new SessionKeeper({
+        dtls,
+        store: this.ports.cluster.sessions,
+        membership: this.membership,
+        keys: deriveClusterKeys(this.config.CLUSTER_KEY!),
+        logger: dtlsLog,
+      });
+      this.keeper.start();
+      const keeper = this.keeper;
+      // Every authenticated record: its replay mark and address reach the store within a second.
+      dtls.onDatagram((_data, peer) => {
+        if (isDtlsPeer(peer)) keeper.markActive(peer.session.key);
+      });
+    }
+    const keeper = this.keeper;
     // One endpoint over both: one LwM2M server (one DeviceClient, one expiry worker) for 5683 and 5684.
-    const both = new GatewayTransport(this.udp, this.dtls);
+    const both = new GatewayTransport(
+      this.udp,
+      this.dtls,
+      keeper ? async (cid) => (await keeper.route(cid)).kind === 'local' : undefined,
+    );
     const transport = new TouchingTransport(both, (peer) => {
       this.server
         ?.touch(both.peerKey(peer), peer)
@@ -73,8 +115,8 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
       registrations: this.ports.registrations,
       observations: this.ports.observations,
       values: this.ports.values,
-      events: this.ports.events,
-      nodeId: this.config.NODE_ID,
+      events: this.countingNotifications(this.ports.events),
+      nodeId: this.membership?.name ?? this.config.NODE_ID,
       logger: log,
       attachHandler: false,
       credentials: this.ports.credentials,
@@ -85,12 +127,69 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
     this.endpoint.setHandler((req) => this.discovery(req) ?? server.handleRequest(req));
     server.start();
     this.stopServing = await this.ports.commands.serve((cmd) => server.runCommand(cmd));
+    const bus = this.ports.commands as { serveNode?: RedisCommandBus['serveNode'] };
+    if (this.membership && bus.serveNode) {
+      // Commands for devices whose DTLS session this node owns (libs/registry clusterCommandRouter).
+      this.stopServingNode = await bus.serveNode(this.membership.id, (cmd) => server.runCommand(cmd));
+    }
     if (this.udp) {
       const { address, port } = this.udp.address();
       this.logger.log(`LwM2M server (CoAP NoSec) listening on udp ${address}:${port}`);
     }
     const coaps = this.coapsUdp.address();
     this.logger.log(`LwM2M server (CoAP over DTLS) listening on udp ${coaps.address}:${coaps.port}`);
+  }
+
+  /**
+   * Cluster mode (CLUSTER_KEY): claims this node's lease and puts the cluster transport (CID pinning, the
+   * authenticated link) between the public DTLS socket and the DTLS server.
+   */
+  private async startCluster(
+    bind: (port: number) => Promise<UdpTransport>,
+    log: { warn(m: string, c?: Record<string, unknown>): void },
+  ): Promise<ClusterTransport | undefined> {
+    const key = this.config.CLUSTER_KEY;
+    if (key === undefined) return undefined;
+    if (this.ports.cluster === undefined) throw new Error('cluster mode needs the shared cluster stores');
+    if (this.config.DTLS_CID_LENGTH < MIN_CLUSTER_CID_LENGTH)
+      throw new Error(`cluster mode needs DTLS_CID_LENGTH >= ${MIN_CLUSTER_CID_LENGTH}`);
+    const link = await bind(this.config.CLUSTER_PORT);
+    this.linkUdp = link;
+    this.membership = new ClusterMembership({
+      store: this.ports.cluster.membership,
+      name: this.config.NODE_ID,
+      linkHost: this.config.CLUSTER_ADVERTISE_HOST,
+      linkPort: link.address().port,
+      ttlMs: this.config.CLUSTER_LEASE_MS,
+      heartbeatMs: Math.max(100, Math.floor(this.config.CLUSTER_LEASE_MS / 3)),
+      sessions: () => this.dtls?.counters.sessions ?? 0,
+      onLost: () => {
+        // Another process holds our node id: serving on would fight it for the same sessions.
+        this.logger.error('cluster: lost this node lease to another process; exiting');
+        process.exit(1);
+      },
+      onError: (err) => this.logger.warn(`cluster: heartbeat failed: ${String(err)}`),
+    });
+    await this.membership.start();
+    this.clusterTransport = new ClusterTransport({
+      public: this.coapsUdp!,
+      link,
+      membership: this.membership,
+      linkKey: deriveClusterKeys(key).link,
+      cidLength: this.config.DTLS_CID_LENGTH,
+      hasSession: (cid) => this.dtls?.session(`cid:${cid}`) !== undefined,
+      route: (cid) => this.keeper!.route(cid),
+      logger: log,
+    });
+    this.logger.log(
+      `cluster node ${this.membership.id} (${this.membership.name}), link udp ${this.config.CLUSTER_ADVERTISE_HOST}:${link.address().port}`,
+    );
+    return this.clusterTransport;
+  }
+
+  /** The cluster link socket (CLUSTER_PORT), in cluster mode. */
+  clusterAddress(): { address: string; port: number } | undefined {
+    return this.linkUdp?.address();
   }
 
   /** The NoSec CoAP socket (COAP_PORT). */
@@ -119,7 +218,39 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.stopServing?.();
+    await this.stopServingNode?.();
     await this.server?.stop();
+    await this.drain();
     await this.endpoint?.close();
+  }
+
+  /**
+   * Cluster mode: hands this node's sessions over. They stay in the store and the lease goes now, so the next
+   * datagram of each device lands on (or is forwarded to) a node that takes its session over at once: no
+   * handshake, no wait for the lease to lapse. Datagrams still reaching this node are forwarded.
+   */
+  async drain(): Promise<void> {
+    if (!this.membership || this.drained) return;
+    this.drained = true;
+    await this.keeper?.drain();
+    await this.membership.stop({ release: true });
+    for (const s of this.dtls?.sessions() ?? []) if (s.cid?.length) this.dtls?.dropSession(s.key);
+  }
+
+  /** The event bus, counting the notifications published through it (coap_notifications_total). */
+  private countingNotifications(bus: EventBus): EventBus {
+    return {
+      publish: (e) => {
+        if (e.type === 'notification') this.notifications++;
+        return bus.publish(e);
+      },
+      subscribe: (o) => bus.subscribe(o),
+      recent: (n, ep) => bus.recent(n, ep),
+    };
+  }
+
+  /** Cluster mode: true while this node holds its lease (readiness). */
+  get serving(): boolean {
+    return this.membership === undefined || !this.drained;
   }
 }

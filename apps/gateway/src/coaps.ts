@@ -12,6 +12,8 @@ export function createCoapsServer(opts: {
   credentials: CredentialStore;
   config: GatewayConfig;
   logger: DtlsLogger;
+  /** Cluster mode: CIDs that name this node (libs/cluster cidGenerator). */
+  cidGenerator?: (length: number) => Buffer;
 }): DtlsServer {
   const { credentials, config, logger } = opts;
   const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file, 'utf8'));
@@ -22,6 +24,7 @@ export function createCoapsServer(opts: {
     transport: opts.transport,
     logger,
     cidLength: config.DTLS_CID_LENGTH,
+    ...(opts.cidGenerator ? { cidGenerator: opts.cidGenerator } : {}),
     psk: async (identity) => {
       // Only identities the REST API could have stored (RFC 4279 5.1: UTF-8; at most 128 bytes here).
       const text = identity.toString('utf8');

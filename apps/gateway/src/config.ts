@@ -30,8 +30,18 @@ export interface GatewayConfig {
   COAP_HOST: string;
   /** Redis of the shared state; required when the gateway runs on its own. */
   REDIS_URL?: string;
-  /** This node's name in events and registrations (cluster mode). */
+  /** This node's name in events and registrations; in cluster mode a trailing number seeds its numeric id. */
   NODE_ID: string;
+  /** Cluster mode when set: the shared secret of the cluster link and of sessions at rest (16+ bytes). */
+  CLUSTER_KEY?: string;
+  /** UDP port of the cluster-internal link (forwarded datagrams). Default 5690. */
+  CLUSTER_PORT: number;
+  /** Address other nodes reach our link at (the pod IP); default COAP_HOST, or 127.0.0.1 when that is a wildcard. */
+  CLUSTER_ADVERTISE_HOST: string;
+  /** Node lease in Redis: a node silent this long is dead and its sessions are taken over. Default 3000. */
+  CLUSTER_LEASE_MS: number;
+  /** Prometheus metrics on http://<COAP_HOST>:METRICS_PORT/metrics; 0 picks a free port, unset = 9464. */
+  METRICS_PORT: number;
   LOG_LEVEL: LogLevel;
   /** Queue mode: a device silent this long is asleep; its next uplink publishes 'awake' (TS 1.2 Core 6.5). */
   AWAKE_WINDOW_MS?: number;
@@ -50,6 +60,18 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
     ...optionalFile('DTLS_CA_FILE', env.DTLS_CA_FILE),
     REDIS_URL: parseRedisUrl(env.REDIS_URL, errors),
     NODE_ID: parseString(env.NODE_ID, 'node-1'),
+    ...(typeof env.CLUSTER_KEY === 'string' && env.CLUSTER_KEY !== ''
+      ? { CLUSTER_KEY: parseClusterKey(env.CLUSTER_KEY, errors) }
+      : {}),
+    CLUSTER_PORT: parsePort('CLUSTER_PORT', env.CLUSTER_PORT, 5690, errors),
+    CLUSTER_ADVERTISE_HOST: parseString(
+      env.CLUSTER_ADVERTISE_HOST,
+      ['0.0.0.0', '::'].includes(parseString(env.COAP_HOST, '0.0.0.0'))
+        ? '127.0.0.1'
+        : parseString(env.COAP_HOST, '0.0.0.0'),
+    ),
+    CLUSTER_LEASE_MS: parseInteger('CLUSTER_LEASE_MS', env.CLUSTER_LEASE_MS, 3000, 500, 60_000, errors),
+    METRICS_PORT: parsePort('METRICS_PORT', env.METRICS_PORT, 9464, errors),
     LOG_LEVEL: parseLogLevel(env.LOG_LEVEL, errors),
     AWAKE_WINDOW_MS: parseInteger(
       'AWAKE_WINDOW_MS',
@@ -62,6 +84,12 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
   };
   errors.done('gateway');
   return config;
+}
+
+function parseClusterKey(raw: string, errors: EnvErrors): string {
+  // Never echo the value: it is a secret.
+  if (Buffer.byteLength(raw, 'utf8') < 16) errors.push('CLUSTER_KEY must hold at least 16 bytes of secret');
+  return raw;
 }
 
 function parseFlag(name: string, raw: unknown, fallback: boolean, errors: EnvErrors): boolean {

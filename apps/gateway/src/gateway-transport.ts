@@ -7,7 +7,7 @@
 //  - a peer that came over DTLS, or that Peer.secure marks (a registration made over DTLS), is only ever
 //    sent to over DTLS: never in plaintext, even when its session is gone (the send then fails).
 import { type DatagramTransport, defaultPeerKey, type Peer, type PeerIdentity } from '@lwm2m/coap';
-import { type DtlsIdentity, isDtlsPeer, type DtlsServer } from '@lwm2m/dtls';
+import { type DtlsIdentity, type DtlsPeer, isDtlsPeer, type DtlsServer } from '@lwm2m/dtls';
 
 export const COAPS_KEY_PREFIX = 'coaps:';
 
@@ -23,12 +23,15 @@ export class GatewayTransport implements DatagramTransport {
   constructor(
     private readonly plain: DatagramTransport | undefined,
     private readonly dtls: DtlsServer | undefined,
+    /** Cluster mode: brings the session of a CID (hex) here when another node held it; true when local now. */
+    private readonly ensureSession?: (cid: string) => Promise<boolean>,
   ) {}
 
   send(data: Buffer, peer: Peer): Promise<void> {
     if (this.isSecured(peer)) {
       if (this.dtls === undefined) return Promise.reject(new Error('coaps is not enabled'));
-      return this.dtls.send(data, peer);
+      if (isDtlsPeer(peer)) return this.dtls.send(data, peer);
+      return this.sendToSession(this.dtls, data, peer);
     }
     if (this.plain === undefined) return Promise.reject(new Error('CoAP NoSec is disabled'));
     return this.plain.send(data, peer);
@@ -46,6 +49,7 @@ export class GatewayTransport implements DatagramTransport {
   peerKey(peer: Peer): string {
     if (!this.isSecured(peer)) return defaultPeerKey(peer);
     if (isDtlsPeer(peer)) return COAPS_KEY_PREFIX + peer.session.key;
+    if (peer.key?.startsWith(COAPS_KEY_PREFIX)) return peer.key;
     // A server-initiated request names the device by address: its session's key, so the answer (which
     // arrives through the session) matches the exchange.
     const session = this.dtls?.session(defaultPeerKey(peer));
@@ -54,6 +58,21 @@ export class GatewayTransport implements DatagramTransport {
 
   async close(): Promise<void> {
     await Promise.all([this.plain?.close(), this.dtls?.close()]);
+  }
+
+  /**
+   * A server-initiated message names the device as its registration knows it: find the session by the
+   * recorded key (its CID survives address changes), else by address; in a cluster, a CID session another
+   * node held (and lost) is taken over first.
+   */
+  private async sendToSession(dtls: DtlsServer, data: Buffer, peer: Peer): Promise<void> {
+    const key = peer.key?.startsWith(COAPS_KEY_PREFIX) ? peer.key.slice(COAPS_KEY_PREFIX.length) : undefined;
+    let session = key === undefined ? undefined : dtls.session(key);
+    if (session === undefined && key?.startsWith('cid:') && this.ensureSession !== undefined) {
+      if (await this.ensureSession(key.slice(4))) session = dtls.session(key);
+    }
+    if (session !== undefined) return dtls.send(data, { ...peer, session } as DtlsPeer);
+    return dtls.send(data, peer);
   }
 
   private isSecured(peer: Peer): boolean {

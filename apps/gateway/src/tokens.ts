@@ -7,6 +7,7 @@ import type {
   RegistrationStore,
   ValueStore,
 } from '@lwm2m/server';
+import type { ClusterSessionStore, MembershipStore } from '@lwm2m/cluster';
 
 export const GATEWAY_PORTS = Symbol('GatewayPorts');
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
@@ -22,4 +23,6 @@ export interface GatewayPorts {
   credentials: CredentialStore;
   /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
   deliveries?: DeliveryLedger;
+  /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
+  cluster?: { membership: MembershipStore; sessions: ClusterSessionStore };
 }

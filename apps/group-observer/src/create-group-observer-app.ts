@@ -3,17 +3,21 @@ import 'reflect-metadata';
 import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CoapEndpoint } from '@lwm2m/coap';
+import { createMetricsRegistry, registerGroupObserverMetrics } from '@lwm2m/metrics';
 import { UdpTransport } from '@lwm2m/udp';
 import Redis from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { GroupObserverConfig } from './config';
 import { type GroupObserver, mountGroupObserver } from './group-observer';
-import { GroupObserverHttpModule } from './group-observer.module';
+import { GroupObserverAppModule } from './group-observer-app.module';
 
 export interface GroupObserverApp {
   app: INestApplication;
   observer: GroupObserver;
   endpoint: CoapEndpoint;
   coap: { address: string; port: number };
+  /** What GET /metrics serves. */
+  registry: Registry;
   close(): Promise<void>;
 }
 
@@ -32,7 +36,17 @@ export async function createGroupObserverApp(
   const endpoint = new CoapEndpoint({ transport: udp });
   const observer = await mountGroupObserver({ endpoint, udp, redis, config });
   endpoint.setHandler((req) => observer.handle(req) ?? { code: 0x84 });
-  const app = await NestFactory.create(GroupObserverHttpModule.forRoot(observer), {
+  const registry = createMetricsRegistry();
+  registerGroupObserverMetrics(registry, {
+    groupObserve: () => observer.server.stats,
+    groupObservations: () => {
+      const groups = observer.server.list();
+      return { count: groups.length, observers: groups.reduce((n, g) => n + g.counter, 0) };
+    },
+    topics: () => observer.list().length,
+    coap: () => endpoint.stats,
+  });
+  const app = await NestFactory.create(GroupObserverAppModule.forRoot(observer, registry), {
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     abortOnError: false,
   });
@@ -41,6 +55,7 @@ export async function createGroupObserverApp(
     observer,
     endpoint,
     coap: udp.address(),
+    registry,
     async close() {
       await app.close().catch(() => undefined);
       await observer.close();

@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { nestLogLevels, redactRedisUrl } from '@lwm2m/config';
 import { validateSchedulerConfig } from '@lwm2m/scheduler';
 import { createScheduler } from './create-scheduler';
+import { startSchedulerMetrics } from './metrics';
 
 async function bootstrap(): Promise<void> {
   const config = validateSchedulerConfig(process.env);
@@ -15,6 +16,9 @@ async function bootstrap(): Promise<void> {
     logger: nestLogLevels(config.LOG_LEVEL),
     onRedisError: (err) => logger.warn(`redis: ${err.message}`),
   });
+  // METRICS_PORT=0 picks a free port (the log says which).
+  const metrics = await startSchedulerMetrics(scheduler, { port: config.metricsPort });
+  logger.log(`metrics on :${metrics.port}/metrics (and /healthz, /readyz)`);
   logger.log(
     `scheduler ready on ${redactRedisUrl(config.REDIS_URL)} (awake window ${config.awakeWindowMs} ms, ` +
       `${config.deliveryRatePerSecond} flushes/s)`,
@@ -26,6 +30,7 @@ async function bootstrap(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal}: shutting down`);
+    await metrics.close();
     await scheduler.close();
     process.exit(0);
   };

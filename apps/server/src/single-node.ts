@@ -54,7 +54,11 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
   });
   const gateway = await NestFactory.createApplicationContext(
     GatewayModule.forRoot({
-      ports: { ...stores, deliveries: requests },
+      ports: {
+        ...stores,
+        deliveries: requests,
+        cluster: { membership: stores.membership, sessions: stores.sessions },
+      },
       config: { ...opts.gateway, AWAKE_WINDOW_MS: opts.scheduler.awakeWindowMs },
     }),
     { logger: opts.logger },

@@ -86,7 +86,18 @@ export interface CoapEndpointOptions {
   maxObservers?: number;
   /** RFC 7641 section 4.5: at least one CON notification per this interval (default 24 h). */
   conNotificationInterval?: number;
+  /**
+   * Asked before a CON or NON response with a token that matches no exchange and no observation is
+   * rejected: it may be a notification of an observation another node started (cluster takeover).
+   * Resolve true after calling resumeObservation for it; false or a rejection keeps the RST.
+   */
+  adoptResponse?: AdoptResponse;
+  /** Bound of the responses waiting for adoptResponse; beyond it they are rejected at once (default 1000). */
+  maxPendingAdoptions?: number;
 }
+
+/** See CoapEndpointOptions.adoptResponse. */
+export type AdoptResponse = (token: Buffer, peer: Peer, peerKey: string) => Promise<boolean>;
 
 /** Counters of the message layer, for health checks and tests. */
 export interface CoapEndpointStats {
@@ -103,6 +114,8 @@ export interface CoapEndpointStats {
   handlerErrors: number;
   internalErrors: number;
   staleNotifications: number;
+  /** Observations taken over through adoptResponse. */
+  adoptions: number;
 }
 
 export interface NotifyOptions {
@@ -112,17 +125,21 @@ export interface NotifyOptions {
   confirmable?: boolean;
 }
 
-export interface ObservationHandle {
-  /** The first response (its body reassembled when it came in blocks). */
-  response: CoapResponse;
-  /** RFC 7641 section 3.1: false when the response carried no Observe option (not registered). */
-  established: boolean;
+/** A client observation's token and its end (what resumeObservation returns). */
+export interface ObservationControl {
   token: Buffer;
   /**
    * RFC 7641 section 3.6: proactive sends a GET with Observe=1 and the same token; otherwise
    * (reactive) the next notification is answered with RST.
    */
   cancel(opts?: { proactive?: boolean }): Promise<void>;
+}
+
+export interface ObservationHandle extends ObservationControl {
+  /** The first response (its body reassembled when it came in blocks). */
+  response: CoapResponse;
+  /** RFC 7641 section 3.1: false when the response carried no Observe option (not registered). */
+  established: boolean;
 }
 
 interface TransmissionHandlers {
@@ -152,9 +169,19 @@ interface ClientExchange {
 
 interface ClientObservation {
   peer: Peer;
+  /** The registering GET/FETCH without Observe: block-wise follow-ups of notifications (RFC 7959 2.3). */
   base: CoapMessage;
   order: NotificationOrder;
   onNotification(res: CoapResponse): void;
+}
+
+/** A client observation before it is registered, with its key, registering request and cancel. */
+interface PreparedObservation {
+  key: string;
+  /** The GET/FETCH with Observe=0. */
+  register: CoapMessage;
+  obs: ClientObservation;
+  control: ObservationControl;
 }
 
 interface ResponseParts {
@@ -200,6 +227,7 @@ export class CoapEndpoint {
     handlerErrors: 0,
     internalErrors: 0,
     staleNotifications: 0,
+    adoptions: 0,
   };
   readonly params: TransmissionParams;
   readonly times: DerivedTimes;
@@ -216,6 +244,8 @@ export class CoapEndpoint {
   private readonly limits: BlockwiseLimits;
   private readonly conNotificationInterval: number;
   private readonly maxPeers: number;
+  private adoptResponse?: AdoptResponse;
+  private readonly maxPendingAdoptions: number;
 
   private nextMid: number;
   private closed = false;
@@ -232,10 +262,15 @@ export class CoapEndpoint {
   private readonly block1: Block1Assembler;
   private readonly block2: Block2BodyCache;
   private readonly serverTimers = new Set<Timer>();
+  /** Lookups of adoptResponse in flight, by `${peerKey}#${tokenHex}`; responses with that token wait on it. */
+  private readonly adopting = new Map<string, Promise<boolean>>();
+  private adoptionsWaiting = 0;
 
   constructor(opts: CoapEndpointOptions) {
     this.transport = opts.transport;
     this.handler = opts.handler;
+    this.adoptResponse = opts.adoptResponse;
+    this.maxPendingAdoptions = opts.maxPendingAdoptions ?? 1000;
     this.params = resolveParams(opts.params);
     this.times = deriveTimes(this.params);
     this.random = opts.random ?? Math.random;
@@ -262,6 +297,11 @@ export class CoapEndpoint {
 
   setHandler(handler: CoapRequestHandler | undefined): void {
     this.handler = handler;
+  }
+
+  /** Replaces CoapEndpointOptions.adoptResponse (undefined: unknown tokens get RST at once). */
+  setAdoptResponse(adopt: AdoptResponse | undefined): void {
+    this.adoptResponse = adopt;
   }
 
   peerKey(peer: Peer): string {
@@ -299,20 +339,9 @@ export class CoapEndpoint {
     onNotification: (res: CoapResponse) => void,
     opts: RequestOptions = {},
   ): Promise<ObservationHandle> {
-    const base = this.buildRequest(req);
-    setOption(base, OptionNumber.OBSERVE, 0);
     const token = req.token ?? this.newToken();
-    const peerKey = this.peerKey(peer);
-    const key = `${peerKey}#${token.toString('hex')}`;
-    const fetchBase = cloneMessage(base);
-    removeOption(fetchBase, OptionNumber.OBSERVE);
-    const obs: ClientObservation = {
-      peer,
-      base: fetchBase,
-      order: new NotificationOrder(),
-      onNotification,
-    };
-    const first = await this.exchange(peer, base, opts, token, undefined, (msg) => {
+    const { key, register, obs, control } = this.prepareObservation(peer, req, token, onNotification, opts);
+    const first = await this.exchange(peer, register, opts, token, undefined, (msg) => {
       // Registered before the promise settles, so no notification can slip between the two.
       const seq = getObserve(msg);
       if (seq !== undefined && isSuccess(msg.code)) {
@@ -321,20 +350,32 @@ export class CoapEndpoint {
       }
     });
     const established = this.observations.get(key) === obs;
-    const response = await this.completeBlock2(peer, fetchBase, first, opts);
-    return {
-      response,
-      established,
-      token,
-      cancel: async ({ proactive = false } = {}) => {
-        if (this.observations.get(key) === obs) this.observations.delete(key);
-        if (!proactive || this.closed) return;
-        const dereg = cloneMessage(base);
-        setOption(dereg, OptionNumber.OBSERVE, 1);
-        // A notification may still carry this token: only a response without Observe ends the GET.
-        await this.exchange(peer, dereg, opts, token, (m) => getObserve(m) === undefined);
-      },
-    };
+    const response = await this.completeBlock2(peer, obs.base, first, opts);
+    return { response, established, ...control };
+  }
+
+  /**
+   * Registers an observation whose GET/FETCH with Observe=0 (`req` without Observe) some other endpoint
+   * sent, e.g. a cluster node that crashed: from now on it is matched exactly as observe() matches its own
+   * after the first response. Sends nothing; the next notification is accepted whatever its number
+   * (RFC 7641 section 3.4: no earlier one was seen here).
+   */
+  resumeObservation(
+    peer: Peer,
+    req: CoapRequest,
+    token: Buffer,
+    onNotification: (res: CoapResponse) => void,
+    opts: RequestOptions = {},
+  ): ObservationControl {
+    const { key, obs, control } = this.prepareObservation(
+      peer,
+      req,
+      Buffer.from(token),
+      onNotification,
+      opts,
+    );
+    this.observations.set(key, obs);
+    return control;
   }
 
   // ---------------------------------------------------------------- server API
@@ -381,6 +422,7 @@ export class CoapEndpoint {
     this.outstanding.clear();
     this.nonSent.clear();
     this.observations.clear();
+    this.adopting.clear();
     this.observers.clear();
     this.block1.clear();
     this.block2.clear();
@@ -477,14 +519,76 @@ export class CoapEndpoint {
 
   private receiveResponse(msg: CoapMessage, peer: Peer, peerKey: string, entry: DedupEntry): void {
     const key = `${peerKey}#${msg.token.toString('hex')}`;
-    if (!this.exchanges.has(key) && !this.observations.has(key)) {
-      // RFC 7252 section 4.2 and RFC 7641 section 3.6: reject a response nobody waits for.
-      this.stats.unmatched++;
-      entry.reply = this.sendRst(peer, msg.messageId);
-      return;
+    if (this.exchanges.has(key) || this.observations.has(key)) {
+      return this.acceptResponse(msg, peer, peerKey, entry);
     }
+    if (this.adoptResponse !== undefined && msg.token.length > 0) {
+      return this.adoptOrReject(key, msg, peer, peerKey, entry);
+    }
+    this.rejectResponse(msg, peer, entry);
+  }
+
+  private acceptResponse(msg: CoapMessage, peer: Peer, peerKey: string, entry: DedupEntry): void {
     if (msg.type === CoapType.CON) entry.reply = this.sendEmpty(CoapType.ACK, peer, msg.messageId);
     this.deliverResponse(msg, peer, peerKey);
+  }
+
+  private rejectResponse(msg: CoapMessage, peer: Peer, entry: DedupEntry): void {
+    // RFC 7252 section 4.2 and RFC 7641 section 3.6: reject a response nobody waits for.
+    this.stats.unmatched++;
+    entry.reply = this.sendRst(peer, msg.messageId);
+  }
+
+  /**
+   * An unknown token may be an observation another node started: ask adoptResponse before the RST.
+   * Meanwhile the dedup entry has no reply, so a retransmitted CON is dropped (RFC 7252 section 4.5) and
+   * answered from it once decided; later responses with the token wait for the same lookup, in order.
+   */
+  private adoptOrReject(key: string, msg: CoapMessage, peer: Peer, peerKey: string, entry: DedupEntry): void {
+    // Bounded: a flood of made-up tokens must not pile up lookups and waiting messages.
+    if (this.adoptionsWaiting >= this.maxPendingAdoptions) return this.rejectResponse(msg, peer, entry);
+    let decision = this.adopting.get(key);
+    if (decision === undefined) {
+      const lookup = this.askAdoption(key, msg.token, peer, peerKey);
+      this.adopting.set(key, lookup);
+      void lookup.then(() => {
+        if (this.adopting.get(key) === lookup) this.adopting.delete(key);
+      });
+      decision = lookup;
+    }
+    this.adoptionsWaiting++;
+    decision
+      .then((adopted) => {
+        this.adoptionsWaiting--;
+        if (this.closed) return;
+        const to = this.peerFor(peerKey, peer);
+        // Known now only if adopted and not cancelled meanwhile (RFC 7641 3.6: reactive cancel).
+        const known = this.observations.has(key) || this.exchanges.has(key);
+        if (adopted && known) this.acceptResponse(msg, to, peerKey, entry);
+        else this.rejectResponse(msg, to, entry);
+      })
+      .catch((err: unknown) => {
+        this.stats.internalErrors++;
+        this.log.warn('coap: adopted response handling failed', { peer: peerKey, error: String(err) });
+      });
+  }
+
+  /** adoptResponse's answer; never rejects. */
+  private async askAdoption(key: string, token: Buffer, peer: Peer, peerKey: string): Promise<boolean> {
+    const adopt = this.adoptResponse;
+    if (adopt === undefined) return false;
+    try {
+      if ((await adopt(Buffer.from(token), peer, peerKey)) !== true) return false;
+    } catch (err) {
+      this.log.warn('coap: adoptResponse failed', { peer: peerKey, error: String(err) });
+      return false;
+    }
+    if (!this.observations.has(key)) {
+      this.log.warn('coap: adoptResponse resolved true without resumeObservation', { peer: peerKey });
+      return false;
+    }
+    this.stats.adoptions++;
+    return true;
   }
 
   private deliverResponse(msg: CoapMessage, peer: Peer, peerKey: string): void {
@@ -839,6 +943,30 @@ export class CoapEndpoint {
       msg.payload = typeof req.payload === 'string' ? Buffer.from(req.payload, 'utf8') : req.payload;
     }
     return msg;
+  }
+
+  private prepareObservation(
+    peer: Peer,
+    req: CoapRequest,
+    token: Buffer,
+    onNotification: (res: CoapResponse) => void,
+    opts: RequestOptions,
+  ): PreparedObservation {
+    const register = this.buildRequest(req);
+    setOption(register, OptionNumber.OBSERVE, 0);
+    const key = `${this.peerKey(peer)}#${token.toString('hex')}`;
+    const base = cloneMessage(register);
+    removeOption(base, OptionNumber.OBSERVE);
+    const obs: ClientObservation = { peer, base, order: new NotificationOrder(), onNotification };
+    const cancel = async ({ proactive = false } = {}): Promise<void> => {
+      if (this.observations.get(key) === obs) this.observations.delete(key);
+      if (!proactive || this.closed) return;
+      const dereg = cloneMessage(register);
+      setOption(dereg, OptionNumber.OBSERVE, 1);
+      // A notification may still carry this token: only a response without Observe ends the GET.
+      await this.exchange(peer, dereg, opts, token, (m) => getObserve(m) === undefined);
+    };
+    return { key, register, obs, control: { token, cancel } };
   }
 
   private newToken(): Buffer {

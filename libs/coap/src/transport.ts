@@ -20,6 +20,12 @@ export interface Peer {
    * that carries both NoSec and DTLS never sends such a datagram in plaintext.
    */
   secure?: boolean;
+  /**
+   * Outgoing: the transport's key of the peer as a registration recorded it (DatagramTransport.peerKey). A DTLS
+   * transport finds the session by it (its Connection ID) even after the device's address changed, and in a
+   * cluster even when the session must first be taken over from another node.
+   */
+  key?: string;
 }
 
 /**

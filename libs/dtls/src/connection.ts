@@ -44,6 +44,8 @@ export interface ConnectionHost {
   onClosed(conn: DtlsConnection, reason: string): void;
   onApplicationData(conn: DtlsConnection, data: Buffer): void;
   onPeerMoved(conn: DtlsConnection, from: Peer): void;
+  /** The write sequence reached `writeSeqLowMark`: extend the lease before `writeSeqLimit` (cluster). */
+  onWriteSequenceLow?(conn: DtlsConnection): void;
 }
 
 export class DtlsConnection implements DtlsSession {
@@ -64,6 +66,13 @@ export class DtlsConnection implements DtlsSession {
   /** Next record sequence number to write, per epoch (only epochs 0 and 1 exist: no renegotiation). */
   writeSeq0 = 0;
   writeSeq1 = 0;
+  /**
+   * Epoch-1 sequence numbers at or above this are never written: a cluster leases blocks of them in Redis so
+   * that a node taking the session over starts above anything this one sent (no AES-CCM nonce reuse).
+   */
+  writeSeqLimit = Number.MAX_SAFE_INTEGER;
+  /** Reaching this asks the host for a longer lease (once per mark). */
+  writeSeqLowMark = Number.MAX_SAFE_INTEGER;
   replay = new ReplayWindow();
   /**
    * Epoch-1 key block (client key, server key, client salt, server salt: RFC 5246 section 6.3) in one
@@ -114,7 +123,13 @@ export class DtlsConnection implements DtlsSession {
     if (epoch === 0) return encodePlainRecord(type, 0, this.writeSeq0++, data);
     const writeKeys = this.writeKeys;
     if (writeKeys === undefined || this.suite === undefined) throw new Error('dtls: no epoch 1 write keys');
-    const seq = this.writeSeq1++;
+    const seq = this.writeSeq1;
+    if (seq >= this.writeSeqLimit) throw new Error('dtls: write sequence lease exhausted');
+    this.writeSeq1++;
+    if (seq >= this.writeSeqLowMark) {
+      this.writeSeqLowMark = Number.MAX_SAFE_INTEGER;
+      this.host.onWriteSequenceLow?.(this);
+    }
     return encodeProtectedRecord(
       type,
       epoch,

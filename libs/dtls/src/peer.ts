@@ -15,19 +15,22 @@ export function addressKey(p: Peer): string {
   return defaultPeerKey(p);
 }
 
-export type SessionEvent = 'handshake' | 'close' | 'peer-moved';
+export type SessionEvent = 'handshake' | 'close' | 'peer-moved' | 'sequence-low';
 
 /** Tiny typed event registry (no node:events dependency in the hot path). */
 export class SessionEvents {
   private readonly handshake: ((s: DtlsSession) => void)[] = [];
   private readonly close: ((s: DtlsSession, reason: string) => void)[] = [];
   private readonly moved: ((s: DtlsSession, from: Peer) => void)[] = [];
+  private readonly sequenceLow: ((s: DtlsSession) => void)[] = [];
 
   on(event: 'handshake', fn: (s: DtlsSession) => void): void;
   on(event: 'close', fn: (s: DtlsSession, reason: string) => void): void;
   on(event: 'peer-moved', fn: (s: DtlsSession, from: Peer) => void): void;
+  on(event: 'sequence-low', fn: (s: DtlsSession) => void): void;
   on(event: SessionEvent, fn: (...args: never[]) => void): void {
     if (event === 'handshake') this.handshake.push(fn as (s: DtlsSession) => void);
+    else if (event === 'sequence-low') this.sequenceLow.push(fn as (s: DtlsSession) => void);
     else if (event === 'close') this.close.push(fn as (s: DtlsSession, reason: string) => void);
     else this.moved.push(fn as (s: DtlsSession, from: Peer) => void);
   }
@@ -42,5 +45,9 @@ export class SessionEvents {
 
   emitMoved(s: DtlsSession, from: Peer): void {
     for (const f of this.moved) f(s, from);
+  }
+
+  emitSequenceLow(s: DtlsSession): void {
+    for (const f of this.sequenceLow) f(s);
   }
 }

@@ -104,6 +104,7 @@ export class DtlsServer implements DatagramTransport {
       onClosed: (c, reason) => this.onClosed(c, reason),
       onApplicationData: (c, data) => this.deliver(c, data),
       onPeerMoved: (c, from) => this.onPeerMoved(c, from),
+      onWriteSequenceLow: (c) => this.events.emitSequenceLow(c),
     };
     opts.transport.onDatagram((data, peer) => this.receive(data, peer));
   }
@@ -117,7 +118,11 @@ export class DtlsServer implements DatagramTransport {
   send(data: Buffer, peer: Peer): Promise<void> {
     const conn = this.resolve(peer);
     if (conn === undefined) return Promise.reject(new Error(`dtls: no session for ${this.peerKey(peer)}`));
-    conn.sendApplicationData(data);
+    try {
+      conn.sendApplicationData(data);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     return Promise.resolve();
   }
 
@@ -150,6 +155,32 @@ export class DtlsServer implements DatagramTransport {
 
   sessions(): DtlsSession[] {
     return [...new Set([...this.byAddress.values(), ...this.byCid.values()])].filter((c) => c.established);
+  }
+
+  /**
+   * Bounds the epoch-1 write sequence of a session: records at or above `limit` are not sent, and reaching
+   * `lowMark` emits 'sequence-low' once (the cluster extends its lease in Redis then calls this again).
+   */
+  setWriteSequenceLimit(key: string, limit: number, lowMark = limit): boolean {
+    const c = this.lookupKey(key);
+    if (c === undefined) return false;
+    c.writeSeqLimit = limit;
+    c.writeSeqLowMark = Math.min(lowMark, limit);
+    if (c.writeSeq1 >= c.writeSeqLowMark) {
+      c.writeSeqLowMark = Number.MAX_SAFE_INTEGER;
+      this.events.emitSequenceLow(c);
+    }
+    return true;
+  }
+
+  /** Next epoch-1 write sequence number of a live session. */
+  writeSequence(key: string): number | undefined {
+    return this.lookupKey(key)?.writeSeq1;
+  }
+
+  /** Forgets a session without telling the peer (it lives on elsewhere: another node took it over). */
+  dropSession(key: string): void {
+    this.lookupKey(key)?.destroy('moved to another node');
   }
 
   /** Sends close_notify and forgets the session. */

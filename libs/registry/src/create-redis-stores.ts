@@ -15,6 +15,7 @@ import { RedisObservationStore } from './redis-observation-store';
 import { RedisRegistrationStore } from './redis-registration-store';
 import { RedisCredentialStore } from './redis-credential-store';
 import { RedisValueStore } from './redis-value-store';
+import { clusterCommandRouter, RedisClusterSessionStore, RedisMembershipStore } from './redis-cluster-stores';
 
 export interface RedisStoresOptions {
   /** Prepended to every key (default "lwm2m:"); must not contain braces. */
@@ -30,6 +31,9 @@ export interface RedisStores {
   events: EventBus & RedisEventBus;
   commands: CommandBus & RedisCommandBus;
   credentials: CredentialStore & RedisCredentialStore;
+  /** Gateway cluster: node leases and DTLS sessions (libs/cluster). */
+  membership: RedisMembershipStore;
+  sessions: RedisClusterSessionStore;
   /** The shared connection (health checks: `redis.ping()`). */
   redis: Redis;
   keys: RegistryKeys;
@@ -52,8 +56,15 @@ export function createRedisStores(
   const keys = registryKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
   const events = new RedisEventBus(redis, keys, options.events);
   const commands = new RedisCommandBus(redis, keys, options.commands);
+  const registrations = new RedisRegistrationStore(redis, keys);
+  const membership = new RedisMembershipStore(redis, keys);
+  const sessions = new RedisClusterSessionStore(redis, keys);
+  // In a gateway cluster a command goes to the node holding the device's DTLS session.
+  commands.setRouter(clusterCommandRouter(registrations, sessions, membership));
   return {
-    registrations: new RedisRegistrationStore(redis, keys),
+    registrations,
+    membership,
+    sessions,
     observations: new RedisObservationStore(redis, keys),
     values: new RedisValueStore(redis, keys),
     credentials: new RedisCredentialStore(redis, keys),

@@ -7,3 +7,4 @@ export * from './redis-event-bus';
 export * from './redis-command-bus';
 export * from './create-redis-stores';
 export * from './local-redis';
+export * from './redis-cluster-stores';

@@ -42,6 +42,14 @@
 // 4. Streams, each its own slot: <p>{events}:stream (the event log), <p>{cmd}:stream (commands, consumer
 //    group "gateways"), <p>{cmd}:reply:<processId> (pub/sub channel of one api process).
 //
+// 5. Gateway cluster (libs/cluster):
+//      <p>{node}:ids        set   numeric ids of nodes that claimed a lease
+//      <p>{node}:<id>       string JSON {token, info} with PX = the lease; gone = the node is dead
+//      <p>{dtls:<cid>}:s    hash  sealed=<AEAD snapshot> owner=<node id> seqEnd rtop addr port fam, with a TTL
+//      <p>{cmd:node:<id>}:stream  commands for the node owning the device's DTLS session (group "gateways")
+//    Membership is one slot (small, read by every heartbeat with one MGET). Each session is its own slot:
+//    take-over, lease extension and removal are compare-and-set Lua scripts on that one hash.
+//
 // Not cluster-safe yet: the {idx} and {sec} slots are hot shards (all index traffic goes to one node), and list()
 // reads records one by one (no cross-slot MGET).
 
@@ -64,6 +72,10 @@ export interface RegistryKeys {
   pskIndex: string;
   rpkIndex: string;
   x509Index: string;
+  nodeIds: string;
+  nodeCommandStream(id: number): string;
+  node(id: number): string;
+  dtlsSession(cid: string): string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'lwm2m:';
@@ -91,5 +103,9 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     pskIndex: `${prefix}{sec}:psk`,
     rpkIndex: `${prefix}{sec}:rpk`,
     x509Index: `${prefix}{sec}:x509`,
+    nodeIds: `${prefix}{node}:ids`,
+    nodeCommandStream: (id) => `${prefix}{cmd:node:${id}}:stream`,
+    node: (id) => `${prefix}{node}:${id}`,
+    dtlsSession: (cid) => `${prefix}{dtls:${cid}}:s`,
   };
 }

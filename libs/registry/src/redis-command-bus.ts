@@ -61,6 +61,7 @@ export class RedisCommandBus implements CommandBus {
   private readonly pending = new Map<string, { id: string; finish: (r: DeviceCommandResult) => void }>();
   private readonly stoppers = new Set<() => Promise<void>>();
   private replySubscriber?: Promise<Redis>;
+  private route?: (cmd: DeviceCommand) => Promise<number | undefined>;
   private seq = 0;
 
   constructor(
@@ -111,21 +112,24 @@ export class RedisCommandBus implements CommandBus {
         cmd.timeoutMs,
       );
       this.pending.set(k, { id: cmd.id, finish });
-      this.redis
-        .xadd(
-          this.keys.commandStream,
-          'MAXLEN',
-          '~',
-          this.maxLen,
-          '*',
-          'k',
-          k,
-          'r',
-          this.replyChannel,
-          'd',
-          cmd.createdAt + cmd.timeoutMs,
-          'c',
-          JSON.stringify(cmd),
+      const routed = this.route ? this.route(cmd).catch(() => undefined) : Promise.resolve(undefined);
+      routed
+        .then((node) =>
+          this.redis.xadd(
+            node === undefined ? this.keys.commandStream : this.keys.nodeCommandStream(node),
+            'MAXLEN',
+            '~',
+            this.maxLen,
+            '*',
+            'k',
+            k,
+            'r',
+            this.replyChannel,
+            'd',
+            cmd.createdAt + cmd.timeoutMs,
+            'c',
+            JSON.stringify(cmd),
+          ),
         )
         .catch((err: unknown) =>
           finish({ id: cmd.id, ok: false, status: 503, error: `command bus unavailable: ${String(err)}` }),
@@ -133,17 +137,40 @@ export class RedisCommandBus implements CommandBus {
     });
   }
 
-  private async ensureGroup(): Promise<void> {
+  private async ensureGroup(stream: string): Promise<void> {
     try {
-      await this.redis.xgroup('CREATE', this.keys.commandStream, this.keys.commandGroup, '0', 'MKSTREAM');
+      await this.redis.xgroup('CREATE', stream, this.keys.commandGroup, '0', 'MKSTREAM');
     } catch (err) {
       if (!String(err).includes('BUSYGROUP')) throw err;
     }
   }
 
   async serve(handler: (cmd: DeviceCommand) => Promise<DeviceCommandResult>): Promise<() => Promise<void>> {
-    await this.ensureGroup();
-    const { commandStream: stream, commandGroup: group } = this.keys;
+    return this.serveStream(this.keys.commandStream, handler);
+  }
+
+  /**
+   * Cluster mode: also take the commands addressed to gateway node `nodeId` (the owner of the device's DTLS
+   * session, which alone holds its keys), see setRouter.
+   */
+  async serveNode(
+    nodeId: number,
+    handler: (cmd: DeviceCommand) => Promise<DeviceCommandResult>,
+  ): Promise<() => Promise<void>> {
+    return this.serveStream(this.keys.nodeCommandStream(nodeId), handler);
+  }
+
+  /** Picks the node stream of a command (undefined: the shared stream, any gateway). */
+  setRouter(route: ((cmd: DeviceCommand) => Promise<number | undefined>) | undefined): void {
+    this.route = route;
+  }
+
+  private async serveStream(
+    stream: string,
+    handler: (cmd: DeviceCommand) => Promise<DeviceCommandResult>,
+  ): Promise<() => Promise<void>> {
+    await this.ensureGroup(stream);
+    const group = this.keys.commandGroup;
     const consumer = `${this.processId}-${randomBytes(3).toString('hex')}`;
     const conn = duplicateConnection(this.redis);
     const clientId = (await conn.client('ID')) as number;
@@ -224,7 +251,7 @@ export class RedisCommandBus implements CommandBus {
           )) as Array<[string, StreamEntry[]]> | null;
         } catch (err) {
           if (stopped) break;
-          if (String(err).includes('NOGROUP')) await this.ensureGroup().catch(() => undefined);
+          if (String(err).includes('NOGROUP')) await this.ensureGroup(stream).catch(() => undefined);
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }

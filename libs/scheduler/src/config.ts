@@ -1,6 +1,13 @@
 // Queue-mode settings read by the api (queue or run now, default TTL), the gateway (awake window) and the
 // scheduler (everything else), validated once at start with the shared env helpers.
-import { EnvErrors, parseInteger, parseLogLevel, parseRedisUrl, type LogLevel } from '@lwm2m/config';
+import {
+  EnvErrors,
+  parseInteger,
+  parseLogLevel,
+  parsePort,
+  parseRedisUrl,
+  type LogLevel,
+} from '@lwm2m/config';
 import { DEFAULT_AWAKE_WINDOW_MS } from '@lwm2m/server';
 
 export interface QueueModeConfig {
@@ -15,6 +22,11 @@ export interface QueueModeConfig {
 export interface SchedulerConfig extends QueueModeConfig {
   REDIS_URL?: string;
   LOG_LEVEL: LogLevel;
+  /**
+   * METRICS_PORT: GET /metrics, /healthz and /readyz of the standalone scheduler (default 9464); 0 picks a
+   * free port, as for the gateway. The single-node start never opens it (the api's /metrics serves it).
+   */
+  metricsPort: number;
   /** DELIVERY_RATE_PER_S: global rate of device flushes (queued requests, re-observations) across replicas. */
   deliveryRatePerSecond: number;
   /** DELIVERY_CONCURRENCY: devices flushed at once per replica. */
@@ -121,6 +133,7 @@ export function validateSchedulerConfig(env: Record<string, unknown>): Scheduler
     ...parseQueueModeConfig(env, errors),
     REDIS_URL: parseRedisUrl(env.REDIS_URL, errors),
     LOG_LEVEL: parseLogLevel(env.LOG_LEVEL, errors),
+    metricsPort: parsePort('METRICS_PORT', env.METRICS_PORT, 9464, errors),
     deliveryRatePerSecond: i('DELIVERY_RATE_PER_S', 200, 1, 1_000_000),
     deliveryConcurrency: i('DELIVERY_CONCURRENCY', 32, 1, 10_000),
     deliveryTimeoutMs: i('DELIVERY_TIMEOUT_MS', 10_000, 100, 300_000),

@@ -38,6 +38,15 @@ describe('scheduler configuration', () => {
     }
   });
 
+  it('serves metrics on METRICS_PORT (default 9464, 0 = a free port)', () => {
+    expect(validateSchedulerConfig({}).metricsPort).toBe(9464);
+    expect(validateSchedulerConfig({ METRICS_PORT: '0' }).metricsPort).toBe(0);
+    expect(validateSchedulerConfig({ METRICS_PORT: '9100' }).metricsPort).toBe(9100);
+    expect(() => validateSchedulerConfig({ METRICS_PORT: '99999' })).toThrow(
+      /METRICS_PORT must be an integer/,
+    );
+  });
+
   it('takes a wake-up webhook with its timing', () => {
     const c = validateSchedulerConfig({
       WAKEUP_WEBHOOK_URL: 'https://sms.example/wake',

@@ -117,7 +117,7 @@ async function observe(
   const pending: DecodedNotification[] = [];
   const onNotification = (n: DecodedNotification): void => {
     if (state.obs === undefined) pending.push(n);
-    else void deliver(state.obs, n, deps, now).catch((err: unknown) => deps.onError?.(err));
+    else void deliverNotification(state.obs, n, deps, now).catch((err: unknown) => deps.onError?.(err));
   };
   const { result, token } = composite
     ? await deps.client.observeComposite(reg, ps, onNotification, opts)
@@ -135,11 +135,15 @@ async function observe(
   };
   await deps.observations.add(obs);
   state.obs = obs;
-  for (const n of pending.splice(0)) await deliver(obs, n, deps, now);
+  for (const n of pending.splice(0)) await deliverNotification(obs, n, deps, now);
   return { ...result, observationId: id };
 }
 
-async function deliver(
+/**
+ * Where a stored observation's notification goes, whichever node receives it (the one that started it or
+ * one that took it over): the ValueStore and a 'notification' event.
+ */
+export async function deliverNotification(
   obs: Observation,
   n: DecodedNotification,
   deps: CommandDeps,

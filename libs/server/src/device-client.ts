@@ -12,6 +12,7 @@ import {
   codeClass,
   formatCode,
   getLocationPath,
+  type ObservationControl,
   type ObservationHandle,
   type Peer,
 } from '@lwm2m/coap';
@@ -27,6 +28,7 @@ import type { DeviceCommandResult } from './commands';
 import { formatFor, getCompositeCodec, getNodeCodec, UnsupportedContentFormatError } from './content-formats';
 import type { JsonPathValue } from './events';
 import { fromJsonValues, InvalidValueError, nodeFromJsonValues, toJsonValues } from './json-values';
+import type { Observation } from './ports';
 import type { Registration } from './registration';
 
 /** A DeviceCommandResult before the command id is attached. */
@@ -53,6 +55,15 @@ export interface ObserveResult {
   result: OperationResult;
   /** Hex token of an established observation. */
   token?: string;
+}
+
+/** What an observation's request is built from: an Observe or Observe-Composite command, or a stored one. */
+export type ObservationSpec = Pick<Observation, 'paths' | 'composite' | 'contentFormat'>;
+
+/** The registering request of an observation and the decoder of its notifications. */
+interface ObservationRequest {
+  req: CoapRequest;
+  decode(res: CoapResponse): DecodedNotification;
 }
 
 export interface DeviceClientOptions {
@@ -158,7 +169,7 @@ export class DeviceClient {
   private readonly endpoint: CoapEndpoint;
   private readonly model: ObjectModelRegistry;
   private readonly defaultTimeoutMs: number;
-  private readonly handles = new Map<string, ObservationHandle>();
+  private readonly handles = new Map<string, ObservationControl>();
 
   constructor(opts: DeviceClientOptions) {
     this.endpoint = opts.endpoint;
@@ -357,10 +368,8 @@ export class DeviceClient {
     opts: OperationOptions = {},
   ): Promise<ObserveResult> {
     return this.guardObserve(async () => {
-      const p = parsePath(path);
-      const cf = opts.contentFormat ?? formatFor(reg, { single: p.depth >= 3 });
-      const req: CoapRequest = { code: CoapCode.GET, path: this.uri(reg, p), accept: cf };
-      return this.startObservation(reg, req, opts, (res) => this.decodeSingle(res, p, cf), onNotification);
+      const spec = { paths: [path], composite: false, contentFormat: opts.contentFormat };
+      return this.startObservation(reg, this.observationRequest(reg, spec), opts, onNotification);
     });
   }
 
@@ -372,19 +381,45 @@ export class DeviceClient {
     opts: OperationOptions = {},
   ): Promise<ObserveResult> {
     return this.guardObserve(async () => {
-      const ps = this.compositePaths(paths);
-      const cf = opts.contentFormat ?? formatFor(reg, { composite: true });
-      const codec = getCompositeCodec(cf);
-      if (!codec) return { result: badRequest(`Content-Format ${cf} cannot carry a Composite operation`) };
-      const req: CoapRequest = {
-        code: CoapCode.FETCH,
-        path: this.uri(reg, Lwm2mPath.ROOT),
-        contentFormat: cf,
-        accept: cf,
-        payload: codec.encodePaths(ps),
-      };
-      return this.startObservation(reg, req, opts, (res) => this.decodeComposite(res, cf), onNotification);
+      const spec = { paths, composite: true, contentFormat: opts.contentFormat };
+      return this.startObservation(reg, this.observationRequest(reg, spec), opts, onNotification);
     });
+  }
+
+  /**
+   * Takes over an observation another node started (its ObservationStore record), e.g. after that node
+   * crashed and this one took the device's session: registers its token with the endpoint as observe() or
+   * observeComposite() would have after the first response, without sending anything, so its notifications
+   * reach `onNotification` and cancelObservation / forgetObservation work here. `opts.peer`: where the
+   * notification that revealed it came from (default: the registration's address), so it is matched under
+   * that datagram's peer key. False when the stored paths or format cannot be rebuilt into a request.
+   */
+  resumeObservation(
+    reg: Registration,
+    obs: ObservationSpec & Pick<Observation, 'token'>,
+    onNotification: (n: DecodedNotification) => void,
+    opts: { peer?: Peer } = {},
+  ): boolean {
+    let request: ObservationRequest;
+    try {
+      request = this.observationRequest(reg, obs);
+    } catch (err) {
+      if (isInputError(err)) return false;
+      throw err;
+    }
+    const token = obs.token;
+    const handle = this.endpoint.resumeObservation(
+      this.peer(reg, opts.peer),
+      request.req,
+      Buffer.from(token, 'hex'),
+      this.notificationListener(token, request.decode, onNotification),
+      { timeout: this.defaultTimeoutMs },
+    );
+    const previous = this.handles.get(token);
+    this.handles.set(token, handle);
+    // The endpoint replaced the previous registration of this token; its cancel no longer touches the new one.
+    if (previous !== undefined) void previous.cancel({ proactive: false }).catch(() => undefined);
+    return true;
   }
 
   /**
@@ -502,11 +537,55 @@ export class DeviceClient {
     return [...root, ...path.segments()];
   }
 
-  private peer(reg: Registration): Peer {
-    const peer: Peer = { address: reg.address.address, port: reg.address.port };
+  private peer(reg: Registration, seen?: Peer): Peer {
+    // The recorded peer key lets a DTLS transport find the session by its CID even when the address is stale.
+    const peer: Peer = seen ?? { address: reg.address.address, port: reg.address.port, key: reg.peerKey };
     // A device that registered over DTLS is only ever addressed over DTLS (libs/coap Peer.secure).
-    if (reg.security !== 'nosec') peer.secure = true;
+    if (reg.security !== 'nosec' && peer.secure !== true) return { ...peer, secure: true };
     return peer;
+  }
+
+  /**
+   * TS 1.2 Core 6.4.1 Observe (GET on one path) or 6.4.3 Observe-Composite (FETCH with the path list), the
+   * Observe option left to the endpoint: what observe(), observeComposite() and resumeObservation() send.
+   */
+  private observationRequest(reg: Registration, spec: ObservationSpec): ObservationRequest {
+    if (!spec.composite) {
+      const p = parsePath(spec.paths[0] ?? '');
+      const cf = spec.contentFormat ?? formatFor(reg, { single: p.depth >= 3 });
+      return {
+        req: { code: CoapCode.GET, path: this.uri(reg, p), accept: cf },
+        decode: (res) => this.decodeSingle(res, p, cf),
+      };
+    }
+    const ps = this.compositePaths(spec.paths);
+    const cf = spec.contentFormat ?? formatFor(reg, { composite: true });
+    const codec = getCompositeCodec(cf);
+    if (!codec) throw new InvalidValueError(`Content-Format ${cf} cannot carry a Composite operation`);
+    return {
+      req: {
+        code: CoapCode.FETCH,
+        path: this.uri(reg, Lwm2mPath.ROOT),
+        contentFormat: cf,
+        accept: cf,
+        payload: codec.encodePaths(ps),
+      },
+      decode: (res) => this.decodeComposite(res, cf),
+    };
+  }
+
+  /** The endpoint's notification callback: decodes, and forgets the token when the observation ends. */
+  private notificationListener(
+    token: string,
+    decode: (res: CoapResponse) => DecodedNotification,
+    onNotification: (n: DecodedNotification) => void,
+  ): (res: CoapResponse) => void {
+    return (res) => {
+      const n = decode(res);
+      // RFC 7641 3.2: an error or a response without Observe ends the observation.
+      if (codeClass(res.code) !== 2 || res.observe === undefined) this.handles.delete(token);
+      onNotification(n);
+    };
   }
 
   private compositePaths(paths: string[]): Lwm2mPath[] {
@@ -537,9 +616,8 @@ export class DeviceClient {
 
   private async startObservation(
     reg: Registration,
-    req: CoapRequest,
+    { req, decode }: ObservationRequest,
     opts: OperationOptions,
-    decode: (res: CoapResponse) => DecodedNotification,
     onNotification: (n: DecodedNotification) => void,
   ): Promise<ObserveResult> {
     const timeout = opts.timeoutMs ?? this.defaultTimeoutMs;
@@ -552,12 +630,7 @@ export class DeviceClient {
       handle = await this.endpoint.observe(
         this.peer(reg),
         { ...req, token: tokenBytes },
-        (res) => {
-          const n = decode(res);
-          // RFC 7641 3.2: an error or a response without Observe ends the observation.
-          if (codeClass(res.code) !== 2 || res.observe === undefined) this.handles.delete(token);
-          onNotification(n);
-        },
+        this.notificationListener(token, decode, onNotification),
         { timeout, signal: ctl.signal },
       );
     } catch (err) {

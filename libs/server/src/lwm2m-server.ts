@@ -10,7 +10,7 @@ import {
 } from '@lwm2m/coap';
 import { defaultObjectModelRegistry, type ObjectModelRegistry } from '@lwm2m/lwm2m';
 import type { DeviceCommand, DeviceCommandResult } from './commands';
-import { runDeviceCommand } from './command-handler';
+import { type CommandDeps, deliverNotification, runDeviceCommand } from './command-handler';
 import { DeviceClient } from './device-client';
 import { describeIdentity } from './credential-binding';
 import { ExpiryWorker } from './expiry';
@@ -163,7 +163,11 @@ export class Lwm2mServer {
   }
 
   private runNow(cmd: DeviceCommand): Promise<DeviceCommandResult> {
-    return runDeviceCommand(cmd, {
+    return runDeviceCommand(cmd, this.commandDeps());
+  }
+
+  private commandDeps(): CommandDeps {
+    return {
       registrations: this.opts.registrations,
       observations: this.opts.observations,
       values: this.opts.values,
@@ -171,7 +175,7 @@ export class Lwm2mServer {
       client: this.client,
       now: this.now,
       onError: (err) => this.log.debug('lwm2m: observation', { error: String(err) }),
-    });
+    };
   }
 
   /**
@@ -185,12 +189,44 @@ export class Lwm2mServer {
     return reg.endpoint;
   }
 
+  /** Starts lifetime expiry and lets the endpoint take over observations other nodes started. */
   start(): void {
     this.expiry.start();
+    this.opts.endpoint.setAdoptResponse((token, peer, peerKey) =>
+      this.adoptObservation(token, peer, peerKey),
+    );
   }
 
   async stop(): Promise<void> {
+    this.opts.endpoint.setAdoptResponse(undefined);
     await this.expiry.stop();
+  }
+
+  /**
+   * The endpoint's adoptResponse: a notification whose token this node never sent. In a cluster the
+   * device's session may have moved here from the node that started the observation, and the shared
+   * store knows it. Taken over only while its registration is current and the datagram comes from that
+   * registration's peer; anything else keeps its RST (RFC 7641 section 3.6), and the device cancels.
+   */
+  private async adoptObservation(token: Buffer, peer: Peer, peerKey: string): Promise<boolean> {
+    const obs = await this.opts.observations.getByToken(token.toString('hex'));
+    if (obs === undefined) return false;
+    const reg = await this.opts.registrations.getByEndpoint(obs.endpoint);
+    if (reg === undefined || reg.registrationId !== obs.registrationId || reg.peerKey !== peerKey) {
+      return false;
+    }
+    const deps = this.commandDeps();
+    const resumed = this.client.resumeObservation(
+      reg,
+      obs,
+      (n) => void deliverNotification(obs, n, deps, this.now).catch((err: unknown) => deps.onError?.(err)),
+      { peer },
+    );
+    if (!resumed) return false;
+    // The device is served from here now: attribute its Send and uplinks (registrationOfPeer).
+    this.remember(reg);
+    this.log.debug('lwm2m: observation taken over', { endpoint: obs.endpoint, observationId: obs.id });
+    return true;
   }
 
   private async registrationOfPeer(peerKey: string): Promise<Registration | undefined> {

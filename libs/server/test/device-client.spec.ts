@@ -3,7 +3,7 @@
 import { CoapCode, formatCode, getUriQuery } from '@lwm2m/coap';
 import { ContentFormat, getCompositeCodec, getNodeCodec, Lwm2mPath } from '@lwm2m/lwm2m';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { httpStatusOf, type Registration } from '../src';
+import { type DecodedNotification, httpStatusOf, type Registration } from '../src';
 import { answerComposite, answerRead, model } from './device';
 import { createHarness, type Harness, locationOf } from './harness';
 
@@ -269,5 +269,59 @@ describe('Composite operations', () => {
   it('refuses a composite operation in TLV with 400', async () => {
     const r = await h.server.client.readComposite(reg, ['/3/0/0'], { contentFormat: ContentFormat.TLV });
     expect(r.status).toBe(400);
+  });
+});
+
+describe('resumeObservation', () => {
+  it('rebuilds an Observe-Composite from its stored record: same decoding, cancel with the same FETCH', async () => {
+    h.on((req) => answerComposite(req));
+    const paths = ['/3/0/9', '/3/0/0'];
+    const cf = ContentFormat.SENML_JSON;
+    const started = await h.server.client.observeComposite(reg, paths, () => undefined, {
+      contentFormat: cf,
+    });
+    const token = started.token!;
+    const register = h.received[0];
+    // This client forgets it (as a crashed node would); the device keeps its observer.
+    h.server.client.forgetObservation(token);
+    expect(h.server.client.hasObservation(token)).toBe(false);
+
+    const got: DecodedNotification[] = [];
+    expect(
+      h.server.client.resumeObservation(reg, { token, paths, composite: true, contentFormat: cf }, (n) =>
+        got.push(n),
+      ),
+    ).toBe(true);
+    expect(h.received).toHaveLength(1); // nothing sent
+    expect(h.server.client.hasObservation(token)).toBe(true);
+    await h.device.notify(h.device.listObservers()[0].resource);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([
+      expect.objectContaining({
+        ok: true,
+        contentFormat: cf,
+        values: [
+          { path: '/3/0/9', type: 'integer', value: 87 },
+          { path: '/3/0/0', type: 'string', value: 'ACME' },
+        ],
+      }),
+    ]);
+
+    expect(await h.server.client.cancelObservation(token)).toBe(true);
+    const dereg = h.received[h.received.length - 1];
+    expect(dereg).toMatchObject({ code: CoapCode.FETCH, observe: 1, contentFormat: cf, accept: cf });
+    expect(dereg.token.equals(register.token)).toBe(true);
+    expect(dereg.payload.equals(register.payload)).toBe(true);
+    expect(dereg.path).toEqual(register.path);
+    expect(h.device.listObservers()).toHaveLength(0);
+  });
+
+  it('refuses a stored record it cannot rebuild', () => {
+    const bad = { token: '00', paths: ['/3/0'], composite: true, contentFormat: ContentFormat.TLV };
+    expect(h.server.client.resumeObservation(reg, bad, () => undefined)).toBe(false);
+    expect(
+      h.server.client.resumeObservation(reg, { ...bad, composite: false, paths: ['nope'] }, () => undefined),
+    ).toBe(false);
+    expect(h.server.client.hasObservation('00')).toBe(false);
   });
 });

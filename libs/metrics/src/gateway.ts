@@ -1,0 +1,111 @@
+// The gateway's metrics: its DTLS server, its CoAP endpoint, the cluster link and the notifications devices
+// send, all read at scrape time from the plain counters those keep (nothing on the datagram path calls
+// prom-client).
+import type { CoapEndpointStats } from '@lwm2m/coap';
+import type { DtlsCounters } from '@lwm2m/dtls';
+import type { Registry } from 'prom-client';
+import { coapMetricSpecs } from './coap';
+import { dtlsMetricSpecs } from './dtls';
+import { createMetricsRegistry } from './registry';
+import { registerScrapedMetrics, type ScrapedMetricSpec } from './scraped';
+import { type MetricsRoute, type MetricsServer, startMetricsServer } from './server';
+
+/** Counters of the cluster link (libs/cluster). */
+export interface ClusterCounters {
+  /** Datagrams of another node's Connection ID forwarded to that node. */
+  cidForwarded: number;
+  /** Sessions this node took over from a node whose lease lapsed or that drained. */
+  sessionTakeovers: number;
+  /** Datagrams other nodes forwarded to this one. */
+  forwardedReceived?: number;
+  /** Forwarded datagrams refused (bad HMAC, unknown node, stale). */
+  forwardRejected?: number;
+}
+
+/**
+ * Where the gateway's metrics come from, each read at every scrape. A getter returns undefined while its
+ * part is not running (DTLS disabled, no cluster link): its labelled metrics then have no series and the
+ * others read 0.
+ */
+export interface GatewayMetricsSources {
+  /** The DTLS server's counters (`DtlsServer.counters`). */
+  dtls(): DtlsCounters | undefined;
+  /** The CoAP endpoint's stats (`CoapEndpoint.stats`; one endpoint serves NoSec and DTLS). */
+  coap(): CoapEndpointStats | undefined;
+  /** The cluster link's counters. */
+  cluster(): ClusterCounters | undefined;
+  /** Observe notifications received from devices so far. */
+  notifications(): number;
+}
+
+export function gatewayMetricSpecs(sources: GatewayMetricsSources): ScrapedMetricSpec<string>[] {
+  const cluster = (name: string, help: string, key: keyof ClusterCounters): ScrapedMetricSpec => ({
+    name,
+    help,
+    type: 'counter',
+    read: () => sources.cluster()?.[key],
+  });
+  return [
+    ...dtlsMetricSpecs(() => sources.dtls()),
+    cluster(
+      'dtls_cid_forwarded_total',
+      "DTLS records with another node's Connection ID forwarded to that node over the cluster link",
+      'cidForwarded',
+    ),
+    cluster(
+      'dtls_session_takeovers_total',
+      'DTLS sessions taken over from another node (lapsed lease or drain)',
+      'sessionTakeovers',
+    ),
+    cluster(
+      'cluster_forwarded_received_total',
+      'Datagrams other nodes forwarded to this node over the cluster link',
+      'forwardedReceived',
+    ),
+    cluster(
+      'cluster_forward_rejected_total',
+      'Datagrams on the cluster link refused (bad HMAC, unknown sender, stale)',
+      'forwardRejected',
+    ),
+    ...coapMetricSpecs(() => sources.coap()),
+    {
+      name: 'coap_notifications_total',
+      help: 'Observe notifications received from devices',
+      type: 'counter',
+      read: () => sources.notifications(),
+    },
+  ];
+}
+
+/** Registers every gateway metric (dtls_*, cluster_*, coap_*) on `registry`. */
+export function registerGatewayMetrics(registry: Registry, sources: GatewayMetricsSources): void {
+  registerScrapedMetrics(registry, gatewayMetricSpecs(sources));
+}
+
+export interface GatewayMetricsOptions {
+  /** METRICS_PORT; 0 picks a free port. */
+  port: number;
+  host?: string;
+  sources: GatewayMetricsSources;
+  /** Labels on every series, e.g. { node: NODE_ID }. */
+  defaultLabels?: Record<string, string>;
+  /** Extra routes on the same port, e.g. 'GET /healthz', 'GET /readyz', 'POST /drain' (k8s/base/gateway.yaml). */
+  routes?: Record<string, MetricsRoute>;
+}
+
+export interface GatewayMetrics extends MetricsServer {
+  registry: Registry;
+}
+
+/** One call for the gateway: a registry with default and gateway metrics, served on `port`. */
+export async function startGatewayMetrics(options: GatewayMetricsOptions): Promise<GatewayMetrics> {
+  const registry = createMetricsRegistry(options.defaultLabels);
+  registerGatewayMetrics(registry, options.sources);
+  const server = await startMetricsServer({
+    port: options.port,
+    registry,
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.routes ? { routes: options.routes } : {}),
+  });
+  return { registry, port: server.port, close: () => server.close() };
+}

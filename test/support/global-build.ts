@@ -1,0 +1,13 @@
+// Vitest globalSetup: compiles the product once (`nest build server` compiles every app into dist/, as
+// `npm start` does) before any test file runs, so the tests that start real processes (the restart test,
+// the gateway cluster) share one build instead of racing to rebuild dist/.
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export default function setup(): void {
+  execFileSync('npx', ['nest', 'build', 'server'], {
+    cwd: resolve(__dirname, '../..'),
+    stdio: 'pipe',
+    timeout: 300_000,
+  });
+}
