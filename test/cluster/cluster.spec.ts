@@ -291,7 +291,9 @@ describe('a 3-gateway cluster behind a UDP load balancer (nginx, hash $remote_ad
     const list = await api.api<{ items: unknown[] }>('GET', '/api/v1/devices?limit=1000');
     expect(list.status).toBe(200);
     expect(list.body.items.length).toBe(DEVICES);
-    expect(await missingNotifications(20_000)).toBe(0);
+    const missing = await missingNotifications(20_000);
+    if (missing > 0) for (const g of gateways) console.log(`--- ${g.name}\n${g.output().slice(-3000)}`);
+    expect(missing).toBe(0);
     expect((await sampleReads()).every((s) => s === 200)).toBe(true);
     expect(handshakes()).toBe(DEVICES);
   });

@@ -2,7 +2,7 @@
 // process (dist/, built by global-build.ts) started with the documented environment names, on one Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { freeTcpPort, freeUdpPort } from './ports';
+import { freeTcpPort, stableUdpPort } from './ports';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -71,8 +71,8 @@ export async function startGateway(opts: {
     NODE_ID: opts.name,
     COAP_HOST: '127.0.0.1',
     COAP_NOSEC: 'false',
-    COAPS_PORT: String(opts.coapsPort ?? (await freeUdpPort())),
-    CLUSTER_PORT: String(opts.clusterPort ?? (await freeUdpPort())),
+    COAPS_PORT: String(opts.coapsPort ?? (await stableUdpPort())),
+    CLUSTER_PORT: String(opts.clusterPort ?? (await stableUdpPort())),
     CLUSTER_KEY,
     CLUSTER_LEASE_MS: '1500',
     METRICS_PORT: String(opts.metricsPort ?? (await freeTcpPort())),

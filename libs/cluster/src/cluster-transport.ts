@@ -61,6 +61,8 @@ export class ClusterTransport implements DatagramTransport {
   /** device address key -> the node that received its latest datagram. */
   private readonly relays = new Map<string, number>();
   private readonly maxRelays: number;
+  /** cid (hex) -> the node its session moved to (takeover), learnt from the store. */
+  private readonly moved = new Map<string, number>();
 
   constructor(private readonly opts: ClusterTransportOptions) {
     this.maxRelays = opts.maxRelays ?? 200_000;
@@ -91,6 +93,12 @@ export class ClusterTransport implements DatagramTransport {
     await Promise.all([this.opts.public.close(), this.opts.link.close()]);
   }
 
+  /** Remembers that a CID's session lives on `node`, not where its CID points (bounded like the relays). */
+  private learn(cid: string, node: number): void {
+    this.moved.set(cid, node);
+    if (this.moved.size > this.maxRelays) this.moved.delete(this.moved.keys().next().value!);
+  }
+
   private remember(peer: Peer, node: number): void {
     const key = defaultPeerKey(peer);
     if (this.relays.get(key) === node) return;
@@ -110,7 +118,8 @@ export class ClusterTransport implements DatagramTransport {
     if (cidBytes === undefined) return this.up(data, from);
     const cid = cidBytes.toString('hex');
     if (this.opts.hasSession(cid)) return this.up(data, from);
-    const owner = ownerOfCid(cidBytes);
+    // Where the session really is when we learnt it moved, else the node its CID names.
+    const owner = this.moved.get(cid) ?? ownerOfCid(cidBytes);
     if (owner !== undefined && owner !== self) {
       const node = this.opts.membership.node(owner);
       if (node !== undefined) {
@@ -125,6 +134,7 @@ export class ClusterTransport implements DatagramTransport {
         if (r.kind === 'forward') {
           const node = this.opts.membership.node(r.node);
           if (node !== undefined) {
+            this.learn(cid, node.id);
             this.counters.cidForwarded++;
             return void this.sendLink(LinkKind.Uplink, data, from, node);
           }
@@ -162,11 +172,20 @@ export class ClusterTransport implements DatagramTransport {
     }
     const cid = cidBytes.toString('hex');
     if (this.opts.hasSession(cid)) return this.up(env.payload, device);
-    // Never forwarded twice: the relay thought we own it; we do after a takeover, or nobody can serve it.
+    const relay = env.node;
     void this.opts.route(cid).then(
       (r) => {
-        if (r.kind === 'local') this.up(env.payload, device);
-        else this.counters.unroutable++;
+        if (r.kind === 'local') return this.up(env.payload, device);
+        // The CID named us but the session moved on (taken over while we were away): one more hop, to the
+        // owner the store names, still answered through the relay that holds the load balancer's flow.
+        const node =
+          r.kind === 'forward' && env.kind === LinkKind.Uplink
+            ? this.opts.membership.node(r.node)
+            : undefined;
+        if (node === undefined || node.id === relay) return void this.counters.unroutable++;
+        this.learn(cid, node.id);
+        this.counters.cidForwarded++;
+        void this.sendLink(LinkKind.UplinkSecondHop, env.payload, device, node, relay);
       },
       () => this.counters.unroutable++,
     );
@@ -177,11 +196,12 @@ export class ClusterTransport implements DatagramTransport {
     payload: Buffer,
     device: Peer,
     node: { id: number; linkHost: string; linkPort: number },
+    relay = this.opts.membership.id,
   ): Promise<void> {
     const env = encodeLink(
       {
         kind,
-        node: this.opts.membership.id,
+        node: relay,
         sentAt: Date.now(),
         address: device.address,
         port: device.port,

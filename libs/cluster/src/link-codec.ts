@@ -20,6 +20,11 @@ export enum LinkKind {
   Uplink = 1,
   /** A datagram for the device: `node` (the owner) asks the relay to send it from its public socket. */
   Downlink = 2,
+  /**
+   * An uplink passed on once more: the first hop followed the CID's node hint, but the session had moved (a
+   * takeover); `node` is still the relay that received it. Never forwarded again.
+   */
+  UplinkSecondHop = 3,
 }
 
 export interface LinkEnvelope {
@@ -92,7 +97,7 @@ export function decodeLink(data: Buffer, key: Buffer, now: number, maxSkewMs = 3
   if (data[0] !== MAGIC0 || data[1] !== MAGIC1) fail('bad-magic', 'not a cluster link envelope');
   if (data[2] !== LINK_VERSION) fail('bad-version', `unknown link version ${data[2]}`);
   const kind = data[3]!;
-  if (kind !== LinkKind.Uplink && kind !== LinkKind.Downlink) fail('bad-kind', `unknown kind ${kind}`);
+  if (kind < LinkKind.Uplink || kind > LinkKind.UplinkSecondHop) fail('bad-kind', `unknown kind ${kind}`);
   const fam = data[12];
   if (fam !== 4 && fam !== 6) fail('bad-family', `unknown address family ${fam}`);
   const alen = fam === 4 ? 4 : 16;
