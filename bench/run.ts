@@ -5,4 +5,6 @@ import { runGroupObserveBench } from './group-observe.bench';
 runCoapCodecBench();
 void runGroupObserveBench()
   .then(() => import('./dtls.bench'))
-  .then((m) => m.runDtlsBench());
+  .then((m) => m.runDtlsBench())
+  .then(() => import('./cluster.bench'))
+  .then((m) => m.runClusterBench());

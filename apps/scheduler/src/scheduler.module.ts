@@ -3,6 +3,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { DeliveryEngine, WebhookWakeUpChannel } from '@lwm2m/scheduler';
+import { redisOptions } from '@lwm2m/registry';
 import type { RedisOptions } from 'ioredis';
 import { DeliveryProcessor } from './delivery.processor';
 import { MaintenanceProcessor } from './maintenance.processor';
@@ -22,18 +23,9 @@ import {
 } from './tokens';
 import { WakeUpProcessor } from './wakeup.processor';
 
-/** ioredis options from a redis:// or rediss:// URL; BullMQ workers need maxRetriesPerRequest: null. */
+/** ioredis options for BullMQ (REDIS_URL, and Sentinel when configured); workers need maxRetriesPerRequest: null. */
 export function bullConnection(url: string): RedisOptions {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 6379,
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: null,
-  };
+  return { ...redisOptions(url), maxRetriesPerRequest: null };
 }
 
 @Module({})

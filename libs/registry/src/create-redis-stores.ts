@@ -8,6 +8,7 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import Redis, { type RedisOptions } from 'ioredis';
+import { redisOptions } from './redis-options';
 import { DEFAULT_KEY_PREFIX, type RegistryKeys, registryKeys } from './keys';
 import { RedisCommandBus, type RedisCommandBusOptions } from './redis-command-bus';
 import { RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
@@ -51,7 +52,7 @@ export function createRedisStores(
     connection instanceof Redis
       ? connection
       : typeof connection === 'string'
-        ? new Redis(connection)
+        ? new Redis(redisOptions(connection))
         : new Redis(connection);
   const keys = registryKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
   const events = new RedisEventBus(redis, keys, options.events);

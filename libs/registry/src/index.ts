@@ -8,3 +8,4 @@ export * from './redis-command-bus';
 export * from './create-redis-stores';
 export * from './local-redis';
 export * from './redis-cluster-stores';
+export * from './redis-options';
