@@ -6,13 +6,14 @@ import {
   type OutgoingResponse,
   serializeLinkFormat,
 } from '@lwm2m/coap';
-import { type DtlsServer, isDtlsPeer } from '@lwm2m/dtls';
+import { type DtlsServer, InMemorySessionCache, isDtlsPeer } from '@lwm2m/dtls';
 import {
   cidGenerator,
   ClusterMembership,
   ClusterTransport,
   deriveClusterKeys,
   MIN_CLUSTER_CID_LENGTH,
+  SealedSessionCache,
   SessionKeeper,
 } from '@lwm2m/cluster';
 import { type EventBus, Lwm2mServer } from '@lwm2m/server';
@@ -76,6 +77,14 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
       config: this.config,
       logger: dtlsLog,
       ...(this.membership ? { cidGenerator: cidGenerator(this.membership.id) } : {}),
+      // A device resuming by session id may land on any node: the cache is shared (sealed) in cluster mode.
+      sessionCache:
+        this.membership && this.ports.cluster?.resumption
+          ? new SealedSessionCache(
+              this.ports.cluster.resumption,
+              deriveClusterKeys(this.config.CLUSTER_KEY!).atRest,
+            )
+          : new InMemorySessionCache(),
     });
     if (this.membership && this.ports.cluster) {
       const dtls = this.dtls;

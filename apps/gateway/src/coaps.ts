@@ -3,7 +3,7 @@
 // public key provisioned in the store (RFC 7250) or an X.509 chain to DTLS_CA_FILE.
 import { readFileSync } from 'node:fs';
 import type { DatagramTransport } from '@lwm2m/coap';
-import { DtlsServer, type DtlsLogger } from '@lwm2m/dtls';
+import { DtlsServer, type DtlsLogger, type SessionCache } from '@lwm2m/dtls';
 import { type CredentialStore, MAX_PSK_IDENTITY_BYTES, normalizeRpk } from '@lwm2m/server';
 import type { GatewayConfig } from './config';
 
@@ -14,6 +14,8 @@ export function createCoapsServer(opts: {
   logger: DtlsLogger;
   /** Cluster mode: CIDs that name this node (libs/cluster cidGenerator). */
   cidGenerator?: (length: number) => Buffer;
+  /** Resumption by session id (RFC 5246 7.4.1.2); in a cluster one shared by every node. */
+  sessionCache?: SessionCache;
 }): DtlsServer {
   const { credentials, config, logger } = opts;
   const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file, 'utf8'));
@@ -25,6 +27,7 @@ export function createCoapsServer(opts: {
     logger,
     cidLength: config.DTLS_CID_LENGTH,
     ...(opts.cidGenerator ? { cidGenerator: opts.cidGenerator } : {}),
+    ...(opts.sessionCache ? { sessionCache: opts.sessionCache } : {}),
     psk: async (identity) => {
       // Only identities the REST API could have stored (RFC 4279 5.1: UTF-8; at most 128 bytes here).
       const text = identity.toString('utf8');

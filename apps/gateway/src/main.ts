@@ -21,7 +21,7 @@ async function bootstrap(): Promise<void> {
       ports: {
         ...stores,
         deliveries: new RedisRequestStore(stores.redis, { keyPrefix: stores.keys.prefix }),
-        cluster: { membership: stores.membership, sessions: stores.sessions },
+        cluster: { membership: stores.membership, sessions: stores.sessions, resumption: stores.resumption },
       },
       config,
     }),

@@ -7,7 +7,7 @@ import type {
   RegistrationStore,
   ValueStore,
 } from '@lwm2m/server';
-import type { ClusterSessionStore, MembershipStore } from '@lwm2m/cluster';
+import type { ClusterSessionStore, MembershipStore, SealedBlobStore } from '@lwm2m/cluster';
 
 export const GATEWAY_PORTS = Symbol('GatewayPorts');
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
@@ -24,5 +24,5 @@ export interface GatewayPorts {
   /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
   deliveries?: DeliveryLedger;
   /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
-  cluster?: { membership: MembershipStore; sessions: ClusterSessionStore };
+  cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
 }

@@ -57,7 +57,7 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
       ports: {
         ...stores,
         deliveries: requests,
-        cluster: { membership: stores.membership, sessions: stores.sessions },
+        cluster: { membership: stores.membership, sessions: stores.sessions, resumption: stores.resumption },
       },
       config: { ...opts.gateway, AWAKE_WINDOW_MS: opts.scheduler.awakeWindowMs },
     }),

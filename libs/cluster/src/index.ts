@@ -7,3 +7,4 @@ export * from './ports';
 export * from './membership';
 export * from './session-keeper';
 export * from './cluster-transport';
+export * from './sealed-session-cache';

@@ -4,7 +4,13 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DtlsClient, type DtlsPeer, DtlsServer } from '@lwm2m/dtls';
-import { cidGenerator, ClusterMembership, deriveClusterKeys, SessionKeeper } from '@lwm2m/cluster';
+import {
+  cidGenerator,
+  ClusterMembership,
+  deriveClusterKeys,
+  SealedSessionCache,
+  SessionKeeper,
+} from '@lwm2m/cluster';
 import {
   createRedisStores,
   type LocalRedis,
@@ -35,6 +41,7 @@ async function node(id: number) {
     transport: udp,
     psk: (i) => (i.toString() === 'dev' ? KEY : undefined),
     cidGenerator: cidGenerator(id),
+    sessionCache: new SealedSessionCache(stores.resumption, keys.atRest),
   });
   const membership = new ClusterMembership({
     store: new RedisMembershipStore(stores.redis, stores.keys),
@@ -163,6 +170,39 @@ describe('session takeover through Redis', () => {
       await a.keeper.stop();
       await a.membership.stop({ release: true });
       await a.dtls.close();
+    }
+  });
+
+  it('resumes a session by session id on another node (the sealed cache in Redis)', async () => {
+    const a = await node(4);
+    const b = await node(5);
+    const target = { port: a.udp.address().port };
+    const lb = await relay(target);
+    const cli = new DtlsClient({
+      transport: await UdpTransport.bind({ port: 0 }),
+      psk: { identity: 'dev', key: KEY },
+    });
+    const server = { address: '127.0.0.1', port: lb.port };
+    try {
+      expect((await cli.connect(server)).resumed).toBe(false);
+      cli.closeSession(server);
+      target.port = b.udp.address().port;
+      const again = await cli.connect(server);
+      expect(again.resumed).toBe(true);
+      await expect.poll(() => b.dtls.counters.handshakesResumed).toBe(1);
+      // The master secret is sealed in Redis, never in the clear.
+      const ids = await stores.redis.keys('*dtlsres*');
+      expect(ids.length).toBeGreaterThan(0);
+      const raw = await stores.redis.getBuffer(ids[0]!);
+      expect(raw!.includes(Buffer.from('masterSecret'))).toBe(false);
+    } finally {
+      lb.close();
+      await cli.close();
+      for (const n of [a, b]) {
+        await n.keeper.stop();
+        await n.membership.stop({ release: true });
+        await n.dtls.close();
+      }
     }
   });
 });

@@ -16,7 +16,12 @@ import { RedisObservationStore } from './redis-observation-store';
 import { RedisRegistrationStore } from './redis-registration-store';
 import { RedisCredentialStore } from './redis-credential-store';
 import { RedisValueStore } from './redis-value-store';
-import { clusterCommandRouter, RedisClusterSessionStore, RedisMembershipStore } from './redis-cluster-stores';
+import {
+  clusterCommandRouter,
+  RedisClusterSessionStore,
+  RedisMembershipStore,
+  RedisSealedBlobStore,
+} from './redis-cluster-stores';
 
 export interface RedisStoresOptions {
   /** Prepended to every key (default "lwm2m:"); must not contain braces. */
@@ -35,6 +40,8 @@ export interface RedisStores {
   /** Gateway cluster: node leases and DTLS sessions (libs/cluster). */
   membership: RedisMembershipStore;
   sessions: RedisClusterSessionStore;
+  /** Sealed DTLS resumption entries (any node resumes any session id). */
+  resumption: RedisSealedBlobStore;
   /** The shared connection (health checks: `redis.ping()`). */
   redis: Redis;
   keys: RegistryKeys;
@@ -66,6 +73,7 @@ export function createRedisStores(
     registrations,
     membership,
     sessions,
+    resumption: new RedisSealedBlobStore(redis, keys),
     observations: new RedisObservationStore(redis, keys),
     values: new RedisValueStore(redis, keys),
     credentials: new RedisCredentialStore(redis, keys),

@@ -46,6 +46,7 @@
 //      <p>{node}:ids        set   numeric ids of nodes that claimed a lease
 //      <p>{node}:<id>       string JSON {token, info} with PX = the lease; gone = the node is dead
 //      <p>{dtls:<cid>}:s    hash  sealed=<AEAD snapshot> owner=<node id> seqEnd rtop addr port fam, with a TTL
+//      <p>{dtlsres:<id>}    string  sealed resumption entry (RFC 5246 7.4.1.2 session_id), with a TTL
 //      <p>{cmd:node:<id>}:stream  commands for the node owning the device's DTLS session (group "gateways")
 //    Membership is one slot (small, read by every heartbeat with one MGET). Each session is its own slot:
 //    take-over, lease extension and removal are compare-and-set Lua scripts on that one hash.
@@ -76,6 +77,7 @@ export interface RegistryKeys {
   nodeCommandStream(id: number): string;
   node(id: number): string;
   dtlsSession(cid: string): string;
+  dtlsResumption(sessionId: string): string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'lwm2m:';
@@ -107,5 +109,6 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     nodeCommandStream: (id) => `${prefix}{cmd:node:${id}}:stream`,
     node: (id) => `${prefix}{node}:${id}`,
     dtlsSession: (cid) => `${prefix}{dtls:${cid}}:s`,
+    dtlsResumption: (id) => `${prefix}{dtlsres:${id}}`,
   };
 }

@@ -5,6 +5,7 @@ import type {
   ClusterSessionStore,
   MembershipStore,
   NodeInfo,
+  SealedBlobStore,
   StoredSession,
   TakeoverResult,
 } from '@lwm2m/cluster';
@@ -278,4 +279,24 @@ export function clusterCommandRouter(
     if (owner === undefined) return undefined;
     return (await liveIds()).has(owner) ? owner : undefined;
   };
+}
+
+/** Sealed DTLS resumption entries (libs/cluster SealedSessionCache), each its own key with a TTL. */
+export class RedisSealedBlobStore implements SealedBlobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RegistryKeys,
+  ) {}
+
+  async get(id: string): Promise<Buffer | undefined> {
+    return (await this.redis.getBuffer(this.keys.dtlsResumption(id))) ?? undefined;
+  }
+
+  async set(id: string, sealed: Buffer, ttlMs: number): Promise<void> {
+    await this.redis.set(this.keys.dtlsResumption(id), sealed, 'PX', ttlMs);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.redis.del(this.keys.dtlsResumption(id));
+  }
 }
