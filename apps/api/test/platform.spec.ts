@@ -43,6 +43,7 @@ describe('OpenAPI document', () => {
         'GET /api/v1/requests/{id}',
         'DELETE /api/v1/requests/{id}',
         'GET /api/v1/events',
+        'GET /api/v1/cluster/nodes',
         'GET /healthz',
         'GET /readyz',
       ].sort(),

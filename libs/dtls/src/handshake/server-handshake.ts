@@ -436,24 +436,31 @@ export class ServerHandshake extends Handshake {
       this.complete();
       return;
     }
-    // Flight 6: ChangeCipherSpec + Finished, kept to answer a retransmitted flight 5 (RFC 6347 4.2.4).
-    this.conn.writeEpoch = 1;
-    const fin = this.finishedMessage('server');
-    this.sendFlight([{ epoch: 0 }, { message: fin, epoch: 1 }], true);
+    // Cached before our Finished leaves: a client that resumes right away (even on another cluster node)
+    // finds it. A cache that fails costs only the resumption, never this handshake.
     if (
       this.cfg.sessionCache !== undefined &&
       this.conn.sessionId.length > 0 &&
       this.identity !== undefined
     ) {
-      await this.cfg.sessionCache.set({
-        id: this.conn.sessionId.toString('hex'),
-        cipherSuite: this.suite.id,
-        masterSecret: this.master!,
-        extendedMasterSecret: this.extendedMs,
-        identity: this.identity,
-        createdAt: Date.now(),
-      });
+      try {
+        await this.cfg.sessionCache.set({
+          id: this.conn.sessionId.toString('hex'),
+          cipherSuite: this.suite.id,
+          masterSecret: this.master!,
+          extendedMasterSecret: this.extendedMs,
+          identity: this.identity,
+          createdAt: Date.now(),
+        });
+      } catch {
+        // the session is simply not resumable
+      }
+      if (this.conn.closed) return;
     }
+    // Flight 6: ChangeCipherSpec + Finished, kept to answer a retransmitted flight 5 (RFC 6347 4.2.4).
+    this.conn.writeEpoch = 1;
+    const fin = this.finishedMessage('server');
+    this.sendFlight([{ epoch: 0 }, { message: fin, epoch: 1 }], true);
     this.complete();
   }
 }
