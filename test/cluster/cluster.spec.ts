@@ -285,6 +285,63 @@ describe('a 3-gateway cluster behind a UDP load balancer (nginx, hash $remote_ad
     expect(handshakes()).toBe(DEVICES);
   });
 
+  it('hands its sessions over on a graceful stop (POST /drain, then SIGTERM): no notification lost, no handshake', async () => {
+    const leaving = gateways[2]!;
+    const owners = await sessionOwners();
+    const leavingId = (
+      await api.api<Array<{ id: number; name: string }>>('GET', '/api/v1/cluster/nodes')
+    ).body.find((n) => n.name === leaving.name)!.id;
+    const moved = devices.filter((d) => owners.get(d.ep) === leavingId);
+    expect(moved.length).toBeGreaterThan(10);
+    await resetBaseline();
+    const takeoversBefore = await clusterMetric('dtls_session_takeovers_total');
+    // What the pod's preStop hook does (k8s/base/gateway.yaml) before Kubernetes sends SIGTERM: sessions
+    // written back, lease released; the node keeps serving what reaches it until it stops.
+    const drained = await fetch(`http://127.0.0.1:${leaving.metricsPort}/drain`, { method: 'POST' });
+    expect(drained.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${leaving.metricsPort}/readyz`)).status).toBe(503);
+    expect(
+      (await api.api<Array<{ name: string }>>('GET', '/api/v1/cluster/nodes')).body.map((n) => n.name),
+    ).not.toContain(leaving.name);
+    await tick();
+    await tick();
+    // Kubernetes takes the pod out of the Service and stops it.
+    await lb.reload(
+      gateways.filter((g) => g !== leaving).map((g) => ({ host: '127.0.0.1', port: g.coapsPort })),
+    );
+    await leaving.kill('SIGTERM');
+    for (let i = 0; i < 4; i++) await tick();
+    const missing = await missingNotifications();
+    const after = await sessionOwners();
+    const takeovers = (await clusterMetric('dtls_session_takeovers_total')) - takeoversBefore;
+    console.log(
+      `drain + stop ${leaving.name}: ${moved.length} sessions handed over, ${takeovers} takeovers, ` +
+        `${missing} notifications missing, new handshakes ${handshakes() - DEVICES}`,
+    );
+    expect(missing).toBe(0);
+    expect(handshakes()).toBe(DEVICES);
+    expect(moved.filter((d) => after.get(d.ep) === leavingId)).toEqual([]);
+    expect(takeovers).toBeGreaterThanOrEqual(moved.length);
+    // The registrations name the node that serves each device now.
+    const reg = await api.api<{ gatewayNode?: string }>('GET', `/api/v1/devices/${moved[0]!.ep}`);
+    expect(reg.body.gatewayNode).toBeDefined();
+    expect(reg.body.gatewayNode).not.toBe(leaving.name);
+    expect((await sampleReads()).every((st) => st === 200)).toBe(true);
+    // And it comes back.
+    gateways[2] = await startGateway({
+      redisUrl: redis.url,
+      name: leaving.name,
+      coapsPort: leaving.coapsPort,
+      clusterPort: leaving.clusterPort,
+      metricsPort: leaving.metricsPort,
+    });
+    await lb.reload(gateways.map((g) => ({ host: '127.0.0.1', port: g.coapsPort })));
+    for (const d of devices) await rebind(d);
+    await tick();
+    expect(await missingNotifications()).toBe(0);
+    await resetBaseline();
+  });
+
   it('survives a Redis restart (AOF): the gateways reconnect and nothing registered is lost', async () => {
     await redis.restart();
     await tick();

@@ -230,20 +230,22 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
     await this.stopServingNode?.();
     await this.server?.stop();
     await this.drain();
+    // The sessions live on in Redis: no close_notify, which would end them on the devices too.
+    if (this.membership) await this.dtls?.close({ notifyPeers: false });
     await this.endpoint?.close();
   }
 
   /**
-   * Cluster mode: hands this node's sessions over. They stay in the store and the lease goes now, so the next
-   * datagram of each device lands on (or is forwarded to) a node that takes its session over at once: no
-   * handshake, no wait for the lease to lapse. Datagrams still reaching this node are forwarded.
+   * Cluster mode: hands this node's sessions over. Each is written back to the store and the lease goes now,
+   * so once this node stops, the next datagram of each device lands on a node that takes its session over at
+   * once: no handshake, no wait for the lease to lapse. Until then this node keeps serving the sessions it
+   * holds (nothing in flight is lost), and forwards records of others to a live node, which takes them over.
    */
   async drain(): Promise<void> {
     if (!this.membership || this.drained) return;
     this.drained = true;
     await this.keeper?.drain();
     await this.membership.stop({ release: true });
-    for (const s of this.dtls?.sessions() ?? []) if (s.cid?.length) this.dtls?.dropSession(s.key);
   }
 
   /** The event bus, counting the notifications published through it (coap_notifications_total). */

@@ -27,7 +27,7 @@ export interface ClusterTransportOptions {
   /** Whether the DTLS server holds the session of this CID (hex). */
   hasSession(cid: string): boolean;
   /** Where a record of a session not held here goes (SessionKeeper.route). */
-  route(cid: string): Promise<Route>;
+  route(cid: string, opts?: { releasedBy?: number }): Promise<Route>;
   logger?: { warn(message: string, context?: Record<string, unknown>): void };
   /** Devices whose relay is remembered. Default 200 000. */
   maxRelays?: number;
@@ -136,7 +136,12 @@ export class ClusterTransport implements DatagramTransport {
           if (node !== undefined) {
             this.learn(cid, node.id);
             this.counters.cidForwarded++;
-            return void this.sendLink(LinkKind.Uplink, data, from, node);
+            return void this.sendLink(
+              r.handover ? LinkKind.UplinkHandover : LinkKind.Uplink,
+              data,
+              from,
+              node,
+            );
           }
         }
         this.counters.unroutable++;
@@ -173,7 +178,8 @@ export class ClusterTransport implements DatagramTransport {
     const cid = cidBytes.toString('hex');
     if (this.opts.hasSession(cid)) return this.up(env.payload, device);
     const relay = env.node;
-    void this.opts.route(cid).then(
+    const handover = env.kind === LinkKind.UplinkHandover ? { releasedBy: env.node } : {};
+    void this.opts.route(cid, handover).then(
       (r) => {
         if (r.kind === 'local') return this.up(env.payload, device);
         // The CID named us but the session moved on (taken over while we were away): one more hop, to the

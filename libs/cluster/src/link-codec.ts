@@ -25,6 +25,11 @@ export enum LinkKind {
    * takeover); `node` is still the relay that received it. Never forwarded again.
    */
   UplinkSecondHop = 3,
+  /**
+   * An uplink from a node that is draining: it released the session (its lease is gone or going), so the
+   * receiver takes the session over even if its view of the cluster still shows the sender alive.
+   */
+  UplinkHandover = 4,
 }
 
 export interface LinkEnvelope {
@@ -97,7 +102,7 @@ export function decodeLink(data: Buffer, key: Buffer, now: number, maxSkewMs = 3
   if (data[0] !== MAGIC0 || data[1] !== MAGIC1) fail('bad-magic', 'not a cluster link envelope');
   if (data[2] !== LINK_VERSION) fail('bad-version', `unknown link version ${data[2]}`);
   const kind = data[3]!;
-  if (kind < LinkKind.Uplink || kind > LinkKind.UplinkSecondHop) fail('bad-kind', `unknown kind ${kind}`);
+  if (kind < LinkKind.Uplink || kind > LinkKind.UplinkHandover) fail('bad-kind', `unknown kind ${kind}`);
   const fam = data[12];
   if (fam !== 4 && fam !== 6) fail('bad-family', `unknown address family ${fam}`);
   const alen = fam === 4 ? 4 : 16;

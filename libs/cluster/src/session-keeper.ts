@@ -22,7 +22,11 @@ export interface SessionKeeperOptions {
   logger?: { warn(message: string, context?: Record<string, unknown>): void };
 }
 
-export type Route = { kind: 'local' } | { kind: 'forward'; node: number } | { kind: 'drop'; reason: string };
+export type Route =
+  | { kind: 'local' }
+  /** `handover`: we are draining; the receiver may take the session over from us at once. */
+  | { kind: 'forward'; node: number; handover?: boolean }
+  | { kind: 'drop'; reason: string };
 
 export interface KeeperCounters {
   sessionTakeovers: number;
@@ -91,10 +95,10 @@ export class SessionKeeper {
    * Where a record for CID `cid` (hex) that this node does not hold goes: to its live owner, or here after a
    * takeover. Concurrent records of one CID share one lookup.
    */
-  route(cid: string): Promise<Route> {
+  route(cid: string, opts: { releasedBy?: number } = {}): Promise<Route> {
     let p = this.resolving.get(cid);
     if (p === undefined) {
-      p = this.resolve(cid).finally(() => this.resolving.delete(cid));
+      p = this.resolve(cid, opts.releasedBy).finally(() => this.resolving.delete(cid));
       this.resolving.set(cid, p);
     }
     return p;
@@ -104,18 +108,24 @@ export class SessionKeeper {
     return this.opts.membership.id;
   }
 
-  private async resolve(cid: string): Promise<Route> {
+  /** `releasedBy`: a draining node handed this record over (authenticated by the link): its lease does not count. */
+  private async resolve(cid: string, releasedBy?: number): Promise<Route> {
     const { store, membership, dtls } = this.opts;
     if (dtls.session(`cid:${cid}`) !== undefined) return { kind: 'local' };
     if (this.draining) {
       const others = membership.nodes().filter((n) => n.id !== this.self);
       if (others.length === 0) return { kind: 'drop', reason: 'draining, no other node' };
-      return { kind: 'forward', node: others[parseInt(cid.slice(-4), 16) % others.length]!.id };
+      return {
+        kind: 'forward',
+        node: others[parseInt(cid.slice(-4), 16) % others.length]!.id,
+        handover: true,
+      };
     }
     let owner = await store.owner(cid);
     for (let attempt = 0; attempt < 3; attempt++) {
       if (owner === undefined) return { kind: 'drop', reason: 'unknown session' };
-      if (owner !== this.self && membership.isAlive(owner)) return { kind: 'forward', node: owner };
+      if (owner !== this.self && owner !== releasedBy && membership.isAlive(owner))
+        return { kind: 'forward', node: owner };
       const r = await store.takeover(cid, owner, this.self, this.block);
       if (r.kind === 'missing') return { kind: 'drop', reason: 'unknown session' };
       if (r.kind === 'owned') {

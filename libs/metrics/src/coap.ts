@@ -56,6 +56,11 @@ export function coapMetricSpecs(coap: CoapStatsSource): ScrapedMetricSpec<string
       'Observe notifications dropped as older than one already received',
       'staleNotifications',
     ),
+    counter(
+      'coap_observations_adopted_total',
+      'Observations started by another node taken over on their first notification here (cluster)',
+      'adoptions',
+    ),
   ];
 }
 

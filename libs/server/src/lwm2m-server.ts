@@ -241,11 +241,13 @@ export class Lwm2mServer {
   }
 
   private async touchRegistration(reg: Registration, peer: Peer, peerKey: string): Promise<void> {
+    // The node that took the datagram serves the device now (a NAT rebinding or a takeover moves it).
     await this.opts.registrations.touch(
       reg.endpoint,
       this.now(),
       { address: peer.address, port: peer.port },
       peerKey,
+      this.opts.nodeId,
     );
     const silentMs = this.now() - reg.lastSeen;
     if (reg.queueMode && silentMs > (this.opts.awakeWindowMs ?? DEFAULT_AWAKE_WINDOW_MS)) {

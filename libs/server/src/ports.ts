@@ -51,12 +51,13 @@ export interface RegistrationStore {
   getById(registrationId: string): Promise<Registration | undefined>;
   getByEndpoint(endpoint: string): Promise<Registration | undefined>;
   list(query: ListQuery): Promise<Page<Registration>>;
-  /** Records an uplink (any datagram) without changing the lifetime. */
+  /** Records an uplink (any datagram) without changing the lifetime; `gatewayNode`: the node that took it. */
   touch(
     endpoint: string,
     lastSeen: number,
     address?: Registration['address'],
     peerKey?: string,
+    gatewayNode?: string,
   ): Promise<void>;
   /**
    * Removes up to `max` registrations whose expiresAt <= now and returns them. Exactly once across the

@@ -78,12 +78,14 @@ export class InMemoryRegistrationStore implements RegistrationStore {
     lastSeen: number,
     address?: Registration['address'],
     peerKey?: string,
+    gatewayNode?: string,
   ): Promise<void> {
     const reg = this.byEndpoint.get(endpoint);
     if (!reg) return;
     reg.lastSeen = Math.max(reg.lastSeen, lastSeen);
     if (address) reg.address = structuredClone(address);
     if (peerKey !== undefined) reg.peerKey = peerKey;
+    if (gatewayNode !== undefined) reg.gatewayNode = gatewayNode;
   }
 
   async claimExpired(now: number, max: number): Promise<Removed[]> {
