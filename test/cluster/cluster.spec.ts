@@ -269,14 +269,7 @@ describe('a 3-gateway cluster behind a UDP load balancer (nginx, hash $remote_ad
     expect(await missingNotifications()).toBe(0);
     expect((await sampleReads()).every((s) => s === 200)).toBe(true);
     // The node restarts with its name and ports and rejoins.
-    gateways[1] = await startGateway({
-      redisUrl: redis.url,
-      name: victim.name,
-      coapsPort: victim.coapsPort,
-      clusterPort: victim.clusterPort,
-      metricsPort: victim.metricsPort,
-    });
-    await lb.reload(gateways.map((g) => ({ host: '127.0.0.1', port: g.coapsPort })));
+    await restartGateway(1);
     const nodes = await api.api<Array<{ name: string }>>('GET', '/api/v1/cluster/nodes');
     expect(nodes.body.map((n) => n.name).sort()).toEqual(['gw-1', 'gw-2', 'gw-3']);
     for (const d of devices) await rebind(d);
@@ -328,14 +321,7 @@ describe('a 3-gateway cluster behind a UDP load balancer (nginx, hash $remote_ad
     expect(reg.body.gatewayNode).not.toBe(leaving.name);
     expect((await sampleReads()).every((st) => st === 200)).toBe(true);
     // And it comes back.
-    gateways[2] = await startGateway({
-      redisUrl: redis.url,
-      name: leaving.name,
-      coapsPort: leaving.coapsPort,
-      clusterPort: leaving.clusterPort,
-      metricsPort: leaving.metricsPort,
-    });
-    await lb.reload(gateways.map((g) => ({ host: '127.0.0.1', port: g.coapsPort })));
+    await restartGateway(2);
     for (const d of devices) await rebind(d);
     await tick();
     expect(await missingNotifications()).toBe(0);
@@ -355,6 +341,19 @@ describe('a 3-gateway cluster behind a UDP load balancer (nginx, hash $remote_ad
     expect(handshakes()).toBe(DEVICES);
   });
 });
+
+/** Starts gateway `i` again under its name and ports (as its StatefulSet pod would) and puts it back in the LB. */
+async function restartGateway(i: number): Promise<void> {
+  const old = gateways[i]!;
+  gateways[i] = await startGateway({
+    redisUrl: redis.url,
+    name: old.name,
+    coapsPort: old.coapsPort,
+    clusterPort: old.clusterPort,
+    metricsPort: old.metricsPort,
+  });
+  await lb.reload(gateways.map((g) => ({ host: '127.0.0.1', port: g.coapsPort })));
+}
 
 /** endpoint -> numeric node id owning its DTLS session (from the shared session store). */
 async function sessionOwners(): Promise<Map<string, number>> {

@@ -5,8 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { CoapEndpoint } from '@lwm2m/coap';
 import { createMetricsRegistry, registerGroupObserverMetrics } from '@lwm2m/metrics';
 import { UdpTransport } from '@lwm2m/udp';
-import { redisOptions } from '@lwm2m/registry';
-import Redis from 'ioredis';
+import { createRedisClient } from '@lwm2m/registry';
 import type { Registry } from 'prom-client';
 import type { GroupObserverConfig } from './config';
 import { type GroupObserver, mountGroupObserver } from './group-observer';
@@ -27,7 +26,8 @@ export async function createGroupObserverApp(
   opts: { logger?: LoggerService | LogLevel[] | false } = {},
 ): Promise<GroupObserverApp> {
   if (!config.REDIS_URL) throw new Error('invalid configuration: REDIS_URL is required');
-  const redis = new Redis(redisOptions(config.REDIS_URL));
+  // Single Redis, Sentinel or Cluster, as every app (REDIS_SENTINELS / REDIS_CLUSTER_NODES).
+  const redis = createRedisClient(config.REDIS_URL);
   redis.on('error', () => undefined); // ioredis reconnects; commands fail after their retries
   const udp = await UdpTransport.bind({
     type: config.COAP_HOST.includes(':') ? 'udp6' : 'udp4',

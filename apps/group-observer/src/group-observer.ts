@@ -26,7 +26,7 @@ import {
   type TopicRecord,
 } from '@lwm2m/registry/group-observations';
 import type { UdpTransport } from '@lwm2m/udp';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@lwm2m/registry';
 import type { GroupObserverConfig } from './config';
 
 /** The CoAP path prefix of topics. */
@@ -68,7 +68,7 @@ export interface MountGroupObserverOptions {
   endpoint: CoapEndpoint;
   /** Its UDP transport: multicast notifications leave from the same socket (SRV_ADDR:SRV_PORT, section 2.3). */
   udp: UdpTransport;
-  redis: Redis;
+  redis: RedisClient;
   config: GroupObserverConfig;
   keyPrefix?: string;
   logger?: GroupObserveLogger;

@@ -1,9 +1,9 @@
 // The scheduler as a dynamic module: the single-node start and the standalone main pass the shared state and a
-// validated config. BullMQ runs on the same Redis (its keys under "bull:").
-import { BullModule } from '@nestjs/bullmq';
+// validated config. BullMQ runs on the same Redis (its keys under "bull:"; on a Redis Cluster "{bull}:").
+import { BullModule, type BullRootModuleOptions } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { DeliveryEngine, WebhookWakeUpChannel } from '@lwm2m/scheduler';
-import { redisOptions } from '@lwm2m/registry';
+import { isCluster, type RedisClient, redisOptions } from '@lwm2m/registry';
 import type { RedisOptions } from 'ioredis';
 import { DeliveryProcessor } from './delivery.processor';
 import { MaintenanceProcessor } from './maintenance.processor';
@@ -26,6 +26,22 @@ import { WakeUpProcessor } from './wakeup.processor';
 /** ioredis options for BullMQ (REDIS_URL, and Sentinel when configured); workers need maxRetriesPerRequest: null. */
 export function bullConnection(url: string): RedisOptions {
   return { ...redisOptions(url), maxRetriesPerRequest: null };
+}
+
+/** The BullMQ key prefix on a Redis Cluster: a hash tag, so each queue's Lua scripts stay in one slot. */
+export const BULL_CLUSTER_PREFIX = '{bull}';
+
+/**
+ * BullMQ's connection and prefix for every queue and worker. A single Redis or Sentinel: BullMQ's own
+ * connections from REDIS_URL, keys under the default "bull:" (existing queues keep their data). A Redis
+ * Cluster: BullMQ needs a Cluster client, so it shares the registry's (closed by its owner after the Nest
+ * app: BullMQ never closes a connection it was given; workers duplicate it for their blocking reads), and
+ * the hash-tagged prefix: BullMQ's scripts touch several keys of a queue, which must share a slot.
+ */
+export function bullOptions(url: string, redis: RedisClient): BullRootModuleOptions {
+  return isCluster(redis)
+    ? { connection: redis, prefix: BULL_CLUSTER_PREFIX }
+    : { connection: bullConnection(url) };
 }
 
 @Module({})
@@ -54,7 +70,7 @@ export class SchedulerModule {
     return {
       module: SchedulerModule,
       imports: [
-        BullModule.forRoot({ connection: bullConnection(opts.redisUrl) }),
+        BullModule.forRoot(bullOptions(opts.redisUrl, ports.redis)),
         BullModule.registerQueue(
           { name: DELIVERY_QUEUE },
           { name: MAINTENANCE_QUEUE },

@@ -1,6 +1,6 @@
 import type { CommandBus, EventBus, RegistrationStore } from '@lwm2m/server';
 import type { DeliveryEngine, RedisRequestStore, SchedulerConfig, WakeUpChannel } from '@lwm2m/scheduler';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@lwm2m/registry';
 
 export const SCHEDULER_CONFIG = Symbol('SchedulerConfig');
 export const SCHEDULER_PORTS = Symbol('SchedulerPorts');
@@ -20,7 +20,7 @@ export interface SchedulerPorts {
   events: EventBus;
   requests: RedisRequestStore;
   /** For the event stream consumer group. */
-  redis: Redis;
+  redis: RedisClient;
   /** The registry's event stream key. */
   eventStream: string;
 }

@@ -60,6 +60,19 @@ async function node(id: number) {
   return { udp, dtls, membership, keeper };
 }
 
+async function client(): Promise<DtlsClient> {
+  return new DtlsClient({
+    transport: await UdpTransport.bind({ port: 0 }),
+    psk: { identity: 'dev', key: KEY },
+  });
+}
+
+async function stopNode(n: Awaited<ReturnType<typeof node>>): Promise<void> {
+  await n.keeper.stop();
+  await n.membership.stop({ release: true });
+  await n.dtls.close();
+}
+
 /** A UDP load balancer in miniature: one upstream socket per client, target switchable. */
 async function relay(target: { port: number }) {
   const front: Socket = createSocket('udp4');
@@ -91,10 +104,7 @@ describe('session takeover through Redis', () => {
     const b = await node(2);
     const target = { port: a.udp.address().port };
     const lb = await relay(target);
-    const cli = new DtlsClient({
-      transport: await UdpTransport.bind({ port: 0 }),
-      psk: { identity: 'dev', key: KEY },
-    });
+    const cli = await client();
     const server = { address: '127.0.0.1', port: lb.port };
     const replies: string[] = [];
     cli.onDatagram((d) => replies.push(d.toString()));
@@ -138,19 +148,14 @@ describe('session takeover through Redis', () => {
     } finally {
       lb.close();
       await cli.close();
-      await b.keeper.stop();
-      await b.membership.stop({ release: true });
-      await b.dtls.close();
+      await stopNode(b);
     }
   });
 
   it('refuses to write past the leased sequence numbers', async () => {
     const a = await node(3);
     const lb = await relay({ port: a.udp.address().port });
-    const cli = new DtlsClient({
-      transport: await UdpTransport.bind({ port: 0 }),
-      psk: { identity: 'dev', key: KEY },
-    });
+    const cli = await client();
     const server = { address: '127.0.0.1', port: lb.port };
     try {
       await cli.send(Buffer.from('hi'), server);
@@ -167,9 +172,7 @@ describe('session takeover through Redis', () => {
     } finally {
       lb.close();
       await cli.close();
-      await a.keeper.stop();
-      await a.membership.stop({ release: true });
-      await a.dtls.close();
+      await stopNode(a);
     }
   });
 
@@ -178,10 +181,7 @@ describe('session takeover through Redis', () => {
     const b = await node(5);
     const target = { port: a.udp.address().port };
     const lb = await relay(target);
-    const cli = new DtlsClient({
-      transport: await UdpTransport.bind({ port: 0 }),
-      psk: { identity: 'dev', key: KEY },
-    });
+    const cli = await client();
     const server = { address: '127.0.0.1', port: lb.port };
     try {
       expect((await cli.connect(server)).resumed).toBe(false);
@@ -198,11 +198,7 @@ describe('session takeover through Redis', () => {
     } finally {
       lb.close();
       await cli.close();
-      for (const n of [a, b]) {
-        await n.keeper.stop();
-        await n.membership.stop({ release: true });
-        await n.dtls.close();
-      }
+      for (const n of [a, b]) await stopNode(n);
     }
   });
 });

@@ -8,7 +8,7 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import Redis, { type RedisOptions } from 'ioredis';
-import { redisOptions } from './redis-options';
+import { createRedisClient, isRedisClient, type RedisClient } from './redis-client';
 import { DEFAULT_KEY_PREFIX, type RegistryKeys, registryKeys } from './keys';
 import { RedisCommandBus, type RedisCommandBusOptions } from './redis-command-bus';
 import { RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
@@ -28,6 +28,8 @@ export interface RedisStoresOptions {
   keyPrefix?: string;
   events?: RedisEventBusOptions;
   commands?: RedisCommandBusOptions;
+  /** Where a URL's REDIS_CLUSTER_NODES / REDIS_SENTINELS are read (createRedisClient); default process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface RedisStores {
@@ -42,25 +44,24 @@ export interface RedisStores {
   sessions: RedisClusterSessionStore;
   /** Sealed DTLS resumption entries (any node resumes any session id). */
   resumption: RedisSealedBlobStore;
-  /** The shared connection (health checks: `redis.ping()`). */
-  redis: Redis;
+  /** The shared connection (health checks: `redis.ping()`): a Redis, or a Cluster with REDIS_CLUSTER_NODES. */
+  redis: RedisClient;
   keys: RegistryKeys;
   /** Stops command serving and subscriptions, then closes every connection. */
   close(): Promise<void>;
 }
 
 export function createRedisStores(
-  connection: string | RedisOptions | Redis,
+  connection: string | RedisOptions | RedisClient,
   options: RedisStoresOptions = {},
 ): RedisStores {
-  const owned = !(connection instanceof Redis);
-  // ioredis defaults: reconnects forever, a command fails after 20 retries instead of hanging.
-  const redis =
-    connection instanceof Redis
-      ? connection
-      : typeof connection === 'string'
-        ? new Redis(redisOptions(connection))
-        : new Redis(connection);
+  const owned = !isRedisClient(connection);
+  // A URL goes through the one builder of clients (single Redis, Sentinel or Cluster from the environment).
+  const redis = isRedisClient(connection)
+    ? connection
+    : typeof connection === 'string'
+      ? createRedisClient(connection, options.env)
+      : new Redis(connection);
   const keys = registryKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
   const events = new RedisEventBus(redis, keys, options.events);
   const commands = new RedisCommandBus(redis, keys, options.commands);

@@ -16,7 +16,7 @@ import type {
   MulticastReceiver,
   MulticastSender,
 } from '@lwm2m/group-observe';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import { DEFAULT_KEY_PREFIX } from './keys';
 
 export interface GroupObserveKeys {
@@ -36,7 +36,7 @@ export function groupObserveKeys(prefix: string = DEFAULT_KEY_PREFIX): GroupObse
 
 export class RedisGroupObservationStore implements GroupObservationStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: GroupObserveKeys = groupObserveKeys(),
   ) {}
 
@@ -66,7 +66,7 @@ export interface TopicRecord {
 
 export class RedisTopicStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: GroupObserveKeys = groupObserveKeys(),
   ) {}
 
@@ -104,11 +104,11 @@ function unwrap(msg: Buffer): { source: Peer; data: Buffer } | undefined {
  * with SRV_ADDR:SRV_PORT as its source; `join` subscribes (one dedicated subscriber connection).
  */
 export class RedisMulticastLeg implements MulticastReceiver {
-  private sub?: Redis;
+  private sub?: RedisClient;
   private readonly listeners = new Map<string, Set<(data: Buffer, source: Peer) => void>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: GroupObserveKeys = groupObserveKeys(),
   ) {}
 

@@ -9,3 +9,4 @@ export * from './create-redis-stores';
 export * from './local-redis';
 export * from './redis-cluster-stores';
 export * from './redis-options';
+export * from './redis-client';

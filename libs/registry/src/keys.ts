@@ -51,8 +51,12 @@
 //    Membership is one slot (small, read by every heartbeat with one MGET). Each session is its own slot:
 //    take-over, lease extension and removal are compare-and-set Lua scripts on that one hash.
 //
-// Not cluster-safe yet: the {idx} and {sec} slots are hot shards (all index traffic goes to one node), and list()
-// reads records one by one (no cross-slot MGET).
+// On Redis Cluster (REDIS_CLUSTER_NODES; libs/registry/test/redis-cluster.spec.ts) every Lua script, MULTI and
+// pipeline stays in one slot; what is not per key: SCAN runs per master (reindex), the session touch is one
+// command per session (no pipeline across slots), and a blocked XREADGROUP is woken on the master owning its
+// stream's slot (connections.ts). Costs, not faults: {idx}, {sec}, {events}, {cmd} and {node} are each one
+// slot, so all their traffic goes to one master (hot shards), and list() reads records one by one (no
+// cross-slot MGET).
 
 export interface RegistryKeys {
   prefix: string;

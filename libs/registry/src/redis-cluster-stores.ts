@@ -9,7 +9,7 @@ import type {
   StoredSession,
   TakeoverResult,
 } from '@lwm2m/cluster';
-import type Redis from 'ioredis';
+import { isCluster, type RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 
 interface LeaseRecord {
@@ -19,6 +19,8 @@ interface LeaseRecord {
 }
 
 // KEYS[1] ids set; ARGV: first id to try, last id, key prefix of node leases, token, info JSON, ttl ms, fixed (1 = only ARGV[1])
+// The lease keys are built here (which id is free is found here), not passed in KEYS: they share KEYS[1]'s slot
+// {node}, which Redis Cluster allows (it refuses only a key of another slot).
 const CLAIM = `
 local first = tonumber(ARGV[1])
 local last = tonumber(ARGV[2])
@@ -92,7 +94,7 @@ export class RedisMembershipStore implements MembershipStore {
   readonly token = randomBytes(12).toString('hex');
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
   ) {}
 
@@ -163,7 +165,7 @@ export class RedisMembershipStore implements MembershipStore {
 
 export class RedisClusterSessionStore implements ClusterSessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
   ) {}
 
@@ -240,9 +242,22 @@ export class RedisClusterSessionStore implements ClusterSessionStore {
     updates: Array<{ cid: string; owner: number; readTop: number; address: string; port: number }>,
     ttlMs: number,
   ): Promise<void> {
+    const key = (cid: string) => this.keys.dtlsSession(cid);
+    if (isCluster(this.redis)) {
+      // Each session is its own slot, and ioredis refuses a pipeline across slots: one command each (ioredis
+      // writes them without waiting for answers). As in a pipeline, one failed touch does not fail the rest.
+      await Promise.all(
+        updates.map((u) =>
+          this.redis
+            .eval(TOUCH, 1, key(u.cid), String(u.owner), u.readTop, u.address, u.port, ttlMs)
+            .catch(() => undefined),
+        ),
+      );
+      return;
+    }
     const p = this.redis.pipeline();
     for (const u of updates)
-      p.eval(TOUCH, 1, this.keys.dtlsSession(u.cid), String(u.owner), u.readTop, u.address, u.port, ttlMs);
+      p.eval(TOUCH, 1, key(u.cid), String(u.owner), u.readTop, u.address, u.port, ttlMs);
     await p.exec();
   }
 
@@ -284,7 +299,7 @@ export function clusterCommandRouter(
 /** Sealed DTLS resumption entries (libs/cluster SealedSessionCache), each its own key with a TTL. */
 export class RedisSealedBlobStore implements SealedBlobStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
   ) {}
 

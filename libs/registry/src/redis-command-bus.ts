@@ -14,12 +14,12 @@
 //    without running: the device is never touched for an answer nobody waits for.
 //  - a command put on the stream before any gateway created the group is still served: the group starts
 //    at id 0, and stale ones fall under the deadline rule.
-import { duplicateConnection } from './connections';
+import { BlockingReadWaker, duplicateConnection } from './connections';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CommandBus, DeviceCommand, DeviceCommandResult } from '@lwm2m/server';
-import type Redis from 'ioredis';
 import type { RegistryKeys } from './keys';
+import type { RedisClient } from './redis-client';
 
 export interface RedisCommandBusOptions {
   /** Approximate command stream length kept (XADD MAXLEN ~). Default 10 000. */
@@ -60,12 +60,12 @@ export class RedisCommandBus implements CommandBus {
   private readonly processId: string;
   private readonly pending = new Map<string, { id: string; finish: (r: DeviceCommandResult) => void }>();
   private readonly stoppers = new Set<() => Promise<void>>();
-  private replySubscriber?: Promise<Redis>;
+  private replySubscriber?: Promise<RedisClient>;
   private route?: (cmd: DeviceCommand) => Promise<number | undefined>;
   private seq = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
     options: RedisCommandBusOptions = {},
   ) {
@@ -80,7 +80,7 @@ export class RedisCommandBus implements CommandBus {
     return this.keys.replyChannel(this.processId);
   }
 
-  private subscribeReplies(): Promise<Redis> {
+  private subscribeReplies(): Promise<RedisClient> {
     this.replySubscriber ??= (async () => {
       const sub = duplicateConnection(this.redis);
       sub.on('message', (_channel: string, message: string) => {
@@ -173,7 +173,8 @@ export class RedisCommandBus implements CommandBus {
     const group = this.keys.commandGroup;
     const consumer = `${this.processId}-${randomBytes(3).toString('hex')}`;
     const conn = duplicateConnection(this.redis);
-    const clientId = (await conn.client('ID')) as number;
+    const waker = new BlockingReadWaker(this.redis, conn, stream);
+    await waker.prepare();
     const inflight = new Set<Promise<void>>();
     let stopped = false;
     let lastReclaim = Date.now();
@@ -236,6 +237,8 @@ export class RedisCommandBus implements CommandBus {
     const loop = (async () => {
       while (!stopped) {
         let res: Array<[string, StreamEntry[]]> | null;
+        await waker.prepare();
+        if (stopped) break;
         try {
           res = (await conn.xreadgroup(
             'GROUP',
@@ -267,7 +270,7 @@ export class RedisCommandBus implements CommandBus {
       stopped = true;
       this.stoppers.delete(stop);
       // Wakes the blocked XREADGROUP (it returns nil, or the entries it already took, which we then run).
-      await this.redis.client('UNBLOCK', clientId).catch(() => undefined);
+      await waker.wake().catch(() => undefined);
       await loop;
       await Promise.allSettled([...inflight]);
       conn.disconnect();

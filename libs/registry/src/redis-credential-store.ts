@@ -9,7 +9,7 @@ import {
   type SecurityMode,
   type CredentialStore,
 } from '@lwm2m/server';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 import { RegistryScripts } from './scripts';
 
@@ -37,7 +37,7 @@ export class RedisCredentialStore implements CredentialStore {
   private readonly scripts: RegistryScripts;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
   ) {
     this.scripts = new RegistryScripts(redis);

@@ -2,7 +2,7 @@
 // client on any node sees every event, in order, and can resume from a stream id (Last-Event-ID).
 import { duplicateConnection } from './connections';
 import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 
 export interface RedisEventBusOptions {
@@ -31,11 +31,11 @@ export class RedisEventBus implements EventBus {
   private readonly maxLen: number;
   private readonly blockMs: number;
   private readonly recentScanLimit: number;
-  private readonly readers = new Set<Redis>();
+  private readonly readers = new Set<RedisClient>();
   private closing = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
     options: RedisEventBusOptions = {},
   ) {

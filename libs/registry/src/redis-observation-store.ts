@@ -1,7 +1,7 @@
 // ObservationStore on Redis (RFC 7641 observations, LwM2M TS 1.2 Core 6.4): by token so any node can match a
 // notification, by endpoint so re-registration cancels them. Layout in keys.ts.
 import type { Observation, ObservationStore } from '@lwm2m/server';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 import { RegistryScripts } from './scripts';
 
@@ -9,7 +9,7 @@ export class RedisObservationStore implements ObservationStore {
   private readonly scripts: RegistryScripts;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
   ) {
     this.scripts = new RegistryScripts(redis);

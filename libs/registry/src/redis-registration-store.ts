@@ -1,7 +1,8 @@
 // RegistrationStore on Redis (LwM2M TS 1.2 Core 6.2 registration state). Slot layout and the two-step
 // record/index protocol are described in keys.ts.
 import type { ListQuery, Observation, Page, Registration, RegistrationStore } from '@lwm2m/server';
-import type Redis from 'ioredis';
+import { dataNodes } from './connections';
+import type { RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 import { RegistryScripts } from './scripts';
 
@@ -25,7 +26,7 @@ export class RedisRegistrationStore implements RegistrationStore {
   private readonly scripts: RegistryScripts;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
   ) {
     this.scripts = new RegistryScripts(redis);
@@ -160,12 +161,14 @@ export class RedisRegistrationStore implements RegistrationStore {
     lastSeen: number,
     address?: Registration['address'],
     peerKey?: string,
+    gatewayNode?: string,
   ): Promise<void> {
     await this.modify(endpoint, undefined, (reg) => ({
       ...reg,
       lastSeen: Math.max(reg.lastSeen, lastSeen),
       ...(address ? { address } : {}),
       ...(peerKey !== undefined ? { peerKey } : {}),
+      ...(gatewayNode !== undefined ? { gatewayNode } : {}),
     }));
   }
 
@@ -197,29 +200,32 @@ export class RedisRegistrationStore implements RegistrationStore {
   /**
    * Rewrites the indexes of every record (SCAN over this prefix): repairs what a process crash between
    * the record step and the index step left behind. Meant for a maintenance job, not the hot path.
-   * On Redis Cluster SCAN sees one node: run it against each master.
+   * SCAN sees one server: on a Redis Cluster it runs on each master (a slot migrating meanwhile may be
+   * missed; the next run covers it).
    */
   async reindex(): Promise<number> {
-    let cursor = '0';
     let count = 0;
     const suffix = this.keys.reg('\u0000').split('\u0000')[1]!;
-    do {
-      const [next, keys] = await this.redis.scan(
-        cursor,
-        'MATCH',
-        `${this.keys.prefix}{ep:*${suffix}`,
-        'COUNT',
-        500,
-      );
-      cursor = next;
-      for (const key of keys) {
-        const [id, exp, gen, json] = await this.redis.hmget(key, 'id', 'exp', 'gen', 'json');
-        if (!id || !exp || !gen || !json) continue;
-        const { endpoint } = JSON.parse(json) as Registration;
-        await this.indexSet(endpoint, id, Number(exp), gen);
-        count++;
-      }
-    } while (cursor !== '0');
+    for (const node of dataNodes(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(
+          cursor,
+          'MATCH',
+          `${this.keys.prefix}{ep:*${suffix}`,
+          'COUNT',
+          500,
+        );
+        cursor = next;
+        for (const key of keys) {
+          const [id, exp, gen, json] = await this.redis.hmget(key, 'id', 'exp', 'gen', 'json');
+          if (!id || !exp || !gen || !json) continue;
+          const { endpoint } = JSON.parse(json) as Registration;
+          await this.indexSet(endpoint, id, Number(exp), gen);
+          count++;
+        }
+      } while (cursor !== '0');
+    }
     return count;
   }
 

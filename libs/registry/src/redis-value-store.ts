@@ -1,14 +1,14 @@
 // ValueStore on Redis: the latest value per resource path of a device, from responses, notifications and
 // Send (LwM2M TS 1.2 Core 6.4.3, 6.4.4). One hash per endpoint in the endpoint's slot (keys.ts).
 import { comparePaths, type JsonPathValue, type ValueStore } from '@lwm2m/server';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 
 type StoredValue = JsonPathValue & { receivedAt: number };
 
 export class RedisValueStore implements ValueStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
   ) {}
 

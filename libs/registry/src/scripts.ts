@@ -1,6 +1,6 @@
 // Lua scripts of the registry. Each touches one hash slot (see keys.ts), so each is atomic on Redis Cluster.
 // Records are JSON blobs that Lua never re-encodes (cjson would turn [] into {} and round big numbers).
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 
 /** KEYS: reg obs values. ARGV: id exp json. Replaces the endpoint's record; drops its observations and values. */
 const REGISTER = `
@@ -188,7 +188,7 @@ type ScriptFn = (...keysAndArgs: Array<string | number>) => Promise<unknown>;
 
 /** Defines the scripts on a connection (EVALSHA with EVAL fallback) and calls them by name. */
 export class RegistryScripts {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     for (const [name, def] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, def);
     }

@@ -190,4 +190,30 @@ describe('command stream housekeeping', () => {
     expect(runs).toBe(0);
     expect(await raw.xlen(k.commandStream)).toBe(0);
   });
+
+  it('ends the blocked read at once on stop, also after a reconnect (CLIENT UNBLOCK with the current id)', async () => {
+    const slow = createRedisStores(server.url, {
+      keyPrefix: stores.keys.prefix,
+      commands: { blockMs: 10_000 },
+    });
+    try {
+      const stop = await slow.commands.serve(async (c) => ({ id: c.id, ok: true, status: 204 }));
+      // Every client connection dropped: the read reconnects under a new client id.
+      await raw.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      const cmd = {
+        id: 'k1',
+        endpoint: 'e',
+        op: 'read' as const,
+        path: '/3/0/0',
+        timeoutMs: 5000,
+        createdAt: Date.now(),
+      };
+      expect(await stores.commands.execute(cmd)).toMatchObject({ id: 'k1', status: 204 });
+      const started = Date.now();
+      await stop();
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await slow.close();
+    }
+  });
 });

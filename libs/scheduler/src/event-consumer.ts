@@ -4,12 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { StoredEvent } from '@lwm2m/server';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@lwm2m/registry';
 
 type StreamEntry = [id: string, fields: string[]];
 
 export interface EventConsumerOptions {
-  redis: Redis;
+  redis: RedisClient;
   stream: string;
   group: string;
   handle(event: StoredEvent): Promise<void>;
@@ -37,7 +37,7 @@ function toEvent([id, fields]: StreamEntry): StoredEvent | undefined {
 }
 
 export class EventStreamConsumer {
-  private conn?: Redis;
+  private conn?: RedisClient;
   private stopped = false;
   private loop?: Promise<void>;
   private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;

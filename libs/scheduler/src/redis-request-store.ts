@@ -7,7 +7,7 @@
 // It is also the gateway's DeliveryLedger: begin() fences an attempt, complete() records the device's answer,
 // so a scheduler killed mid-delivery neither loses the result nor re-runs the request.
 import type { DeliveryLedger, DeviceCommandResult, LostObservation } from '@lwm2m/server';
-import type Redis from 'ioredis';
+import type { RedisClient } from '@lwm2m/registry';
 import { type SchedulerKeys, schedulerKeys } from './keys';
 import type { QueuedCommand, QueuedRequest, QueuedRequestState, RequestOrigin } from './request';
 
@@ -206,7 +206,7 @@ export class RedisRequestStore implements DeliveryLedger {
   readonly maxQueueLength: number;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     options: RedisRequestStoreOptions = {},
   ) {
     this.keys = schedulerKeys(options.keyPrefix);
