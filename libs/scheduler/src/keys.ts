@@ -12,7 +12,8 @@
 //                               registration of the endpoint re-establishes them
 //   <p>{rq}:woken:<endpoint> string set (NX, PX) when a wake-up was sent: at most one per interval
 //   <p>{rq}:events        consumer group "scheduler" on the registry's event stream (not a key: a group name)
-// BullMQ keeps its queues under bull:<queue name>:... with its own hash tags.
+// BullMQ keeps its queues under bull:<queue name>:... on a single Redis or Sentinel; on Redis Cluster under
+// {bull}:<queue name>:... (apps/scheduler bullOptions), one slot, since its scripts touch several keys of a queue.
 import { DEFAULT_KEY_PREFIX } from '@lwm2m/registry';
 
 export interface SchedulerKeys {
