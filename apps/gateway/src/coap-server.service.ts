@@ -25,6 +25,9 @@ import { GatewayTransport } from './gateway-transport';
 import { GATEWAY_CONFIG, GATEWAY_PORTS, type GatewayPorts } from './tokens';
 import { TouchingTransport } from './touching-transport';
 
+/** Cluster mode: how long a stopping gateway still serves what is in flight after its hand-over. */
+const SHUTDOWN_LINGER_MS = 500;
+
 /**
  * Adapts the framework-free LwM2M server to the Nest lifecycle: binds UDP, runs the server on the shared
  * stores, takes device commands from the bus, and closes everything on shutdown.
@@ -230,8 +233,13 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
     await this.stopServingNode?.();
     await this.server?.stop();
     await this.drain();
-    // The sessions live on in Redis: no close_notify, which would end them on the devices too.
-    if (this.membership) await this.dtls?.close({ notifyPeers: false });
+    if (this.membership) {
+      // Datagrams already taken finish their work (a notification's event reaches the stream) before the
+      // sockets close; the load balancer sends no new ones once the pod is out of the Service.
+      await new Promise((r) => setTimeout(r, SHUTDOWN_LINGER_MS));
+      // The sessions live on in Redis: no close_notify, which would end them on the devices too.
+      await this.dtls?.close({ notifyPeers: false });
+    }
     await this.endpoint?.close();
   }
 
