@@ -9,7 +9,9 @@
 //    without a handshake, nothing registered or observed is lost, and the node restarts and rejoins;
 //  - Redis restarts (AOF): the gateways reconnect and nothing registered is lost.
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveClusterKeys, encodeLink, LinkKind } from '@lwm2m/cluster';
 import { DtlsClient } from '@lwm2m/dtls';
 import { createRedisStores, type RedisStores } from '@lwm2m/registry';
 import { SimulatedDevice } from '@lwm2m/simulator';
@@ -193,6 +195,32 @@ describe('a 3-gateway cluster behind a UDP load balancer (nginx, hash $remote_ad
     expect(handshakes()).toBe(DEVICES);
     await tick();
     expect(await missingNotifications()).toBe(0);
+  });
+
+  it('refuses and counts forged or garbled datagrams on the cluster link, and keeps serving', async () => {
+    const gw = gateways[0]!;
+    const before = await metric(gw, 'cluster_forward_rejected_total');
+    const sock = createSocket('udp4');
+    const forged = encodeLink(
+      {
+        kind: LinkKind.Uplink,
+        node: 2,
+        sentAt: Date.now(),
+        address: '127.0.0.1',
+        port: 9,
+        family: 'IPv4',
+        payload: randomBytes(40),
+      },
+      deriveClusterKeys('not-the-cluster-key-at-all').link,
+    );
+    const garbage = Array.from({ length: 500 }, (_, i) => randomBytes(1 + (i % 200)));
+    for (const d of [forged, ...garbage])
+      await new Promise<void>((r) => sock.send(d, gw.clusterPort, '127.0.0.1', () => r()));
+    sock.close();
+    await expect.poll(async () => (await metric(gw, 'cluster_forward_rejected_total')) - before).toBe(501);
+    await tick();
+    expect(await missingNotifications()).toBe(0);
+    expect(gw.child.exitCode).toBeNull();
   });
 
   it('makes NAT rebindings invisible: 0 new handshakes, 0 lost notifications, every read answered', async () => {
