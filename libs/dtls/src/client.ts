@@ -1,12 +1,15 @@
 // The DTLS 1.2 client role on a DatagramTransport, itself a DatagramTransport for CoAP: `send` to a
 // server address handshakes first if needed. Used by the device simulator and the interop tests.
-import { randomBytes, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { DecodeError } from '@lwm2m/bytes';
 import type { DatagramTransport, Peer } from '@lwm2m/coap';
+import { EMPTY_BUFFER } from './buffers';
+import { CipherCache } from './cipher-cache';
 import { ContentType } from './constants';
 import { DtlsConnection, type ConnectionHost, type DtlsSession } from './connection';
 import { loadCertificates } from './crypto/certificates';
 import { loadPrivateKey, type PrivateKeyInput } from './crypto/ecc';
+import { pooledRandomBytes } from './crypto/random';
 import { suiteByName } from './crypto/suites';
 import { newCounters, type DtlsCounters } from './counters';
 import { DtlsError } from './errors';
@@ -88,6 +91,7 @@ export class DtlsClient implements DatagramTransport {
       onClosed: (c, reason) => this.onClosed(c, reason),
       onApplicationData: (c, data) => this.deliver(c, data),
       onPeerMoved: () => undefined,
+      ciphers: new CipherCache(this.common.cipherCacheSize),
     };
     this.transport = opts.transport;
     this.transport.onDatagram((data, peer) => this.receive(data, peer));
@@ -120,7 +124,7 @@ export class DtlsClient implements DatagramTransport {
     );
     let cid: Buffer | undefined;
     if (this.opts.connectionId !== false)
-      cid = this.cidLength > 0 ? randomBytes(this.cidLength) : Buffer.alloc(0);
+      cid = this.cidLength > 0 ? pooledRandomBytes(this.cidLength) : EMPTY_BUFFER;
     const resume = this.opts.resumeSessions === false ? undefined : this.resumable.get(key);
     const hs = new ClientHandshake(conn, this.host, { ...this.handshakeConfig, cid, resume });
     conn.handshake = hs;
@@ -175,9 +179,17 @@ export class DtlsClient implements DatagramTransport {
 
   // ---- DatagramTransport ----
 
-  async send(data: Buffer, peer: Peer): Promise<void> {
-    const session = (await this.connect(peer)) as DtlsConnection;
-    session.sendApplicationData(data);
+  send(data: Buffer, peer: Peer): Promise<void> {
+    const existing = this.byAddress.get(addressKey(peer));
+    if (existing === undefined || !existing.established || existing.closed)
+      return this.connect(peer).then((s) => (s as DtlsConnection).sendApplicationData(data));
+    // the common case, a live session: no await, no extra microtask per datagram
+    try {
+      existing.sendApplicationData(data);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return Promise.resolve();
   }
 
   onDatagram(listener: (data: Buffer, peer: Peer) => void): void {

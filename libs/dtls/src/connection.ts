@@ -1,8 +1,10 @@
 // One DTLS association with one peer: the record layer state of RFC 6347 section 4.1 (epochs, sequence
 // numbers, anti-replay window), the RFC 9146 CIDs of both directions, and the handshake while one runs.
 import type { Peer } from '@lwm2m/coap';
+import { EMPTY_BUFFER } from './buffers';
+import type { CipherCache, CipherHolder } from './cipher-cache';
 import { AlertDescription, AlertLevel, ContentType } from './constants';
-import type { DirectionKeys } from './crypto/aead';
+import { aeadCipher, type AeadCipher, type DirectionKeys } from './crypto/aead';
 import type { CipherSuite } from './crypto/suites';
 import type { DtlsCounters } from './counters';
 import { alertName } from './errors';
@@ -46,16 +48,24 @@ export interface ConnectionHost {
   onPeerMoved(conn: DtlsConnection, from: Peer): void;
   /** The write sequence reached `writeSeqLowMark`: extend the lease before `writeSeqLimit` (cluster). */
   onWriteSequenceLow?(conn: DtlsConnection): void;
+  /** Which sessions keep their record ciphers set up. */
+  readonly ciphers: CipherCache;
 }
 
-export class DtlsConnection implements DtlsSession {
+/** A cluster's lease on epoch-1 write sequence numbers (most sessions never have one). */
+interface WriteLease {
+  limit: number;
+  lowMark: number;
+}
+
+export class DtlsConnection implements DtlsSession, CipherHolder {
   key: string;
   peer: Peer;
   cid: Buffer | undefined;
   peerCid: Buffer | undefined;
   identity: DtlsIdentity | undefined;
   suite: CipherSuite | undefined;
-  sessionId: Buffer = Buffer.alloc(0);
+  sessionId: Buffer = EMPTY_BUFFER;
   resumed = false;
   established = false;
   closed = false;
@@ -66,22 +76,51 @@ export class DtlsConnection implements DtlsSession {
   /** Next record sequence number to write, per epoch (only epochs 0 and 1 exist: no renegotiation). */
   writeSeq0 = 0;
   writeSeq1 = 0;
+  private lease: WriteLease | undefined;
+  replay = new ReplayWindow();
+  /**
+   * Epoch-1 key block (client key, server key, client salt, server salt: RFC 5246 section 6.3) in one
+   * Buffer: an idle session costs one small object, not four. Read keys take effect at the peer's
+   * ChangeCipherSpec, write keys when we send ours.
+   */
+  private block: Buffer | undefined;
+  readReady = false;
+  writeReady = false;
+  /** Ciphers made from the key block while the session is busy (the host's CipherCache bounds them). */
+  private readCipher: AeadCipher | undefined;
+  private writeCipher: AeadCipher | undefined;
+  /** Set on every use of the ciphers: the cache spares a session used since it last looked. */
+  cipherUsed = false;
+
   /**
    * Epoch-1 sequence numbers at or above this are never written: a cluster leases blocks of them in Redis so
    * that a node taking the session over starts above anything this one sent (no AES-CCM nonce reuse).
    */
-  writeSeqLimit = Number.MAX_SAFE_INTEGER;
+  get writeSeqLimit(): number {
+    return this.lease?.limit ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  set writeSeqLimit(limit: number) {
+    this.lease = { limit, lowMark: this.writeSeqLowMark };
+  }
+
   /** Reaching this asks the host for a longer lease (once per mark). */
-  writeSeqLowMark = Number.MAX_SAFE_INTEGER;
-  replay = new ReplayWindow();
-  /**
-   * Epoch-1 key block (client key, server key, client salt, server salt: RFC 5246 section 6.3) in one
-   * Buffer: an idle session costs one small object, not four (views are made per record). Read keys
-   * take effect at the peer's ChangeCipherSpec, write keys when we send ours.
-   */
-  keyBlock: Buffer | undefined;
-  readReady = false;
-  writeReady = false;
+  get writeSeqLowMark(): number {
+    return this.lease?.lowMark ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  set writeSeqLowMark(lowMark: number) {
+    this.lease = { limit: this.writeSeqLimit, lowMark };
+  }
+
+  get keyBlock(): Buffer | undefined {
+    return this.block;
+  }
+
+  set keyBlock(block: Buffer | undefined) {
+    this.block = block;
+    this.dropCiphers();
+  }
 
   get readKeys(): DirectionKeys | undefined {
     return this.readReady ? this.direction(this.role === 'client' ? 'server' : 'client') : undefined;
@@ -92,7 +131,7 @@ export class DtlsConnection implements DtlsSession {
   }
 
   private direction(of: 'client' | 'server'): DirectionKeys | undefined {
-    const b = this.keyBlock;
+    const b = this.block;
     const suite = this.suite;
     if (b === undefined || suite === undefined) return undefined;
     const k = suite.keyLength;
@@ -101,6 +140,38 @@ export class DtlsConnection implements DtlsSession {
       ? { key: b.subarray(0, k), salt: b.subarray(2 * k, 2 * k + iv) }
       : { key: b.subarray(k, 2 * k), salt: b.subarray(2 * k + iv, 2 * k + 2 * iv) };
   }
+
+  /** The epoch-1 read cipher, set up on first use; undefined before the peer's ChangeCipherSpec. */
+  private readAead(): AeadCipher | undefined {
+    let c = this.readCipher;
+    if (c === undefined) {
+      const keys = this.readKeys;
+      if (keys === undefined || this.suite === undefined) return undefined;
+      c = this.readCipher = aeadCipher(this.suite, keys);
+      if (!this.closed) this.host.ciphers.add(this);
+    }
+    this.cipherUsed = true;
+    return c;
+  }
+
+  private writeAead(): AeadCipher | undefined {
+    let c = this.writeCipher;
+    if (c === undefined) {
+      const keys = this.writeKeys;
+      if (keys === undefined || this.suite === undefined) return undefined;
+      c = this.writeCipher = aeadCipher(this.suite, keys);
+      if (!this.closed) this.host.ciphers.add(this);
+    }
+    this.cipherUsed = true;
+    return c;
+  }
+
+  /** Lets the record ciphers go (they are set up again from the key block when needed). */
+  dropCiphers(): void {
+    this.readCipher = undefined;
+    this.writeCipher = undefined;
+  }
+
   /** Bytes of zero padding in each tls12_cid inner plaintext (RFC 9146 section 4); 0 by default. */
   cidPadding = 0;
 
@@ -121,24 +192,17 @@ export class DtlsConnection implements DtlsSession {
   /** Encodes one record for the current write state of `epoch` (taking the next sequence number). */
   encodeRecord(type: number, epoch: number, data: Buffer): Buffer {
     if (epoch === 0) return encodePlainRecord(type, 0, this.writeSeq0++, data);
-    const writeKeys = this.writeKeys;
-    if (writeKeys === undefined || this.suite === undefined) throw new Error('dtls: no epoch 1 write keys');
+    const cipher = this.writeAead();
+    if (cipher === undefined) throw new Error('dtls: no epoch 1 write keys');
     const seq = this.writeSeq1;
-    if (seq >= this.writeSeqLimit) throw new Error('dtls: write sequence lease exhausted');
+    const lease = this.lease;
+    if (lease !== undefined && seq >= lease.limit) throw new Error('dtls: write sequence lease exhausted');
     this.writeSeq1++;
-    if (seq >= this.writeSeqLowMark) {
-      this.writeSeqLowMark = Number.MAX_SAFE_INTEGER;
+    if (lease !== undefined && seq >= lease.lowMark) {
+      lease.lowMark = Number.MAX_SAFE_INTEGER;
       this.host.onWriteSequenceLow?.(this);
     }
-    return encodeProtectedRecord(
-      type,
-      epoch,
-      seq,
-      data,
-      { suite: this.suite, keys: writeKeys },
-      this.peerCid,
-      this.cidPadding,
-    );
+    return encodeProtectedRecord(type, epoch, seq, data, { cipher }, this.peerCid, this.cidPadding);
   }
 
   /** Application data to the peer (RFC 6347 section 4.1: one record, never fragmented). */
@@ -172,6 +236,8 @@ export class DtlsConnection implements DtlsSession {
   destroy(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.host.ciphers.forget(this);
+    this.dropCiphers();
     this.handshake?.dispose();
     this.handshake = undefined;
     this.host.onClosed(this, reason);
@@ -212,8 +278,8 @@ export class DtlsConnection implements DtlsSession {
       this.handshake.defer(() => this.handleRecord(rec, from, true));
       return;
     }
-    const readKeys = this.readKeys;
-    if (rec.epoch !== 1 || this.readEpoch !== 1 || readKeys === undefined || this.suite === undefined) {
+    const cipher = rec.epoch === 1 && this.readEpoch === 1 ? this.readAead() : undefined;
+    if (cipher === undefined) {
       // RFC 6347 section 4.1: records of a future epoch may be discarded; ours arrive again by retransmission.
       counters.droppedRecords++;
       return;
@@ -229,7 +295,7 @@ export class DtlsConnection implements DtlsSession {
       counters.droppedReplay++;
       return;
     }
-    const opened = openProtectedRecord(rec, { suite: this.suite, keys: readKeys });
+    const opened = openProtectedRecord(rec, { cipher });
     if (opened === undefined) {
       counters.droppedRecords++;
       counters.droppedBadMac++;

@@ -22,6 +22,12 @@ export interface CommonOptions {
   /** Largest datagram sent (handshake flights are fragmented to fit). Default 1200. */
   mtu?: number;
   logger?: DtlsLogger;
+  /**
+   * How many sessions keep their record ciphers set up (about 5 KB of OpenSSL state each): the busiest;
+   * the others, and any silent for a minute or two, set them up again from their keys when they next send
+   * or receive. Default 2048.
+   */
+  cipherCacheSize?: number;
 }
 
 export interface ResolvedCommon {
@@ -30,6 +36,7 @@ export interface ResolvedCommon {
   handshakeTimeoutMs: number;
   mtu: number;
   logger: DtlsLogger;
+  cipherCacheSize: number;
 }
 
 export const DEFAULT_SUITES: CipherSuiteName[] = [
@@ -46,5 +53,6 @@ export function resolveCommon(o: CommonOptions): ResolvedCommon {
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 60_000,
     mtu: o.mtu ?? 1200,
     logger: o.logger ?? { warn: () => undefined },
+    cipherCacheSize: o.cipherCacheSize ?? 2048,
   };
 }

@@ -1,14 +1,16 @@
 // The DTLS 1.2 server role on a DatagramTransport (UDP underneath), itself a DatagramTransport for CoAP.
 // Records with a CID find their session by CID (RFC 9146), others by source address. A ClientHello gets a
 // HelloVerifyRequest until it carries a valid cookie; no state exists before that (RFC 6347 4.2.1).
-import { randomBytes, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { DecodeError } from '@lwm2m/bytes';
 import type { DatagramTransport, Peer } from '@lwm2m/coap';
+import { CipherCache } from './cipher-cache';
 import { ContentType, DTLS_1_0, HandshakeType } from './constants';
 import { DtlsConnection, type ConnectionHost, type DtlsSession } from './connection';
 import { COOKIE_LENGTH, CookieJar, cookieOffset } from './cookie';
 import { loadCertificates } from './crypto/certificates';
 import { loadPrivateKey, type PrivateKeyInput } from './crypto/ecc';
+import { pooledRandomBytes } from './crypto/random';
 import { suiteByName } from './crypto/suites';
 import { newCounters, type DtlsCounters } from './counters';
 import { decodeHandshakeFragments, encodeHandshake } from './handshake/header';
@@ -74,7 +76,7 @@ export class DtlsServer implements DatagramTransport {
     this.rate = new SourceRateLimiter(opts.clientHelloRate ?? { perSecond: 20, burst: 40 });
     this.cidLength = opts.cidLength ?? 8;
     if (this.cidLength < 0 || this.cidLength > 255) throw new Error('dtls: cidLength must be 0..255');
-    this.cidGenerator = opts.cidGenerator ?? ((n) => randomBytes(n));
+    this.cidGenerator = opts.cidGenerator ?? pooledRandomBytes;
     this.maxSessions = opts.maxSessions ?? 100_000;
     this.maxHandshakes = opts.maxHandshakes ?? 1_000;
     const anchors: X509Certificate[] = loadCertificates(opts.trustAnchors ?? []);
@@ -105,6 +107,7 @@ export class DtlsServer implements DatagramTransport {
       onApplicationData: (c, data) => this.deliver(c, data),
       onPeerMoved: (c, from) => this.onPeerMoved(c, from),
       onWriteSequenceLow: (c) => this.events.emitSequenceLow(c),
+      ciphers: new CipherCache(this.common.cipherCacheSize),
     };
     opts.transport.onDatagram((data, peer) => this.receive(data, peer));
   }

@@ -1,6 +1,7 @@
 // A live session as plain data, so another process can continue it without a handshake (the cluster moves
 // sessions between nodes). It holds traffic keys: store and transport it as secret material.
 import type { Peer } from '@lwm2m/coap';
+import { EMPTY_BUFFER } from './buffers';
 import type { DtlsConnection } from './connection';
 import { suiteById } from './crypto/suites';
 import type { ReplayWindowState } from './record/replay-window';
@@ -70,6 +71,11 @@ export function identityFromJson(i: DtlsSessionSnapshot['identity']): DtlsIdenti
   return { type: 'x509', subject: i.subject, certificate: Buffer.from(i.certificate, 'hex') };
 }
 
+/** Zero-length fields (no CID of the peer's, no session id) share one empty Buffer. */
+function fromHex(hex: string): Buffer {
+  return hex.length === 0 ? EMPTY_BUFFER : Buffer.from(hex, 'hex');
+}
+
 /** Loads a snapshot into a fresh connection; `sequenceGap` skips write sequence numbers the old owner may have used. */
 export function applySnapshot(c: DtlsConnection, s: DtlsSessionSnapshot, sequenceGap: number): Peer {
   const suite = suiteById(s.cipherSuite);
@@ -89,12 +95,10 @@ export function applySnapshot(c: DtlsConnection, s: DtlsSessionSnapshot, sequenc
   c.readReady = true;
   c.writeReady = true;
   c.writeSeq1 = s.writeSeq + sequenceGap;
-  c.replay.top = s.replay.top;
-  c.replay.lo = s.replay.lo >>> 0;
-  c.replay.hi = s.replay.hi >>> 0;
-  c.cid = s.cid === undefined ? undefined : Buffer.from(s.cid, 'hex');
-  c.peerCid = s.peerCid === undefined ? undefined : Buffer.from(s.peerCid, 'hex');
-  c.sessionId = Buffer.from(s.sessionId, 'hex');
+  c.replay.load(s.replay);
+  c.cid = s.cid === undefined ? undefined : fromHex(s.cid);
+  c.peerCid = s.peerCid === undefined ? undefined : fromHex(s.peerCid);
+  c.sessionId = fromHex(s.sessionId);
   c.resumed = s.resumed;
   c.identity = identityFromJson(s.identity);
   c.established = true;

@@ -83,4 +83,31 @@ describe('DtlsClient against DtlsServer (PSK)', () => {
     expect(srv.counters.handshakesResumed).toBe(1);
     expect(srv.counters.handshakesCompleted).toBe(2);
   });
+
+  it('waits for a slow PSK lookup and a slow session cache, handling the records behind them in order', async () => {
+    const later = <T>(v: T): Promise<T> => new Promise((r) => setTimeout(() => r(v), 20));
+    const inner = new InMemorySessionCache();
+    const cache = {
+      get: (id: string) => later(inner.get(id)),
+      set: (s: Parameters<InMemorySessionCache['set']>[0]) => later(inner.set(s)),
+      delete: (id: string) => later(inner.delete(id)),
+    };
+    const { srv, cli, addr } = await pair({
+      psk: (id) => later(id.toString() === 'dev1' ? KEY : undefined),
+      sessionCache: cache,
+    });
+    open.push(srv, cli);
+    srv.onDatagram((data, peer) => void srv.send(Buffer.from(`echo ${data.toString()}`), peer));
+    const replies: string[] = [];
+    cli.onDatagram((d) => replies.push(d.toString()));
+    await cli.send(Buffer.from('one'), addr);
+    await until(() => replies.length === 1);
+    cli.closeSession(addr);
+    expect((await cli.connect(addr)).resumed).toBe(true);
+    await cli.send(Buffer.from('two'), addr);
+    await until(() => replies.length === 2);
+    expect(replies).toEqual(['echo one', 'echo two']);
+    expect(srv.counters.handshakesResumed).toBe(1);
+    expect(srv.counters.droppedRecords).toBe(0);
+  });
 });

@@ -1,7 +1,8 @@
 // The client side of the DTLS 1.2 handshake (RFC 6347 section 4.2.4 flights 1, 3 and 5; RFC 5246 section
 // 7.3): the cookie exchange, full PSK or ECDHE_ECDSA handshakes, resumption of a cached session, RFC 7627
 // extended master secret, RFC 9146 connection_id and RFC 7250 raw public keys.
-import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
+import { sessionBytes } from '../buffers';
 import {
   AlertDescription,
   CertificateType,
@@ -15,6 +16,7 @@ import type { ConnectionHost, DtlsConnection } from '../connection';
 import { validateChain } from '../crypto/certificates';
 import { ecdh, generateEphemeral, rawFromSpki, signHash, verifyDer, type LoadedKey } from '../crypto/ecc';
 import { pskPremaster } from '../crypto/prf';
+import { pooledRandomBytes } from '../crypto/random';
 import type { CipherSuite } from '../crypto/suites';
 import { DtlsAlertError } from '../errors';
 import type { CachedSession, DtlsIdentity } from '../session-cache';
@@ -86,7 +88,7 @@ export class ClientHandshake extends Handshake {
 
   /** Flight 1: the ClientHello without a cookie. */
   start(): void {
-    this.clientRandom = randomBytes(32);
+    this.clientRandom = pooledRandomBytes(32);
     const ext: Extension[] = [
       { type: ExtensionType.extended_master_secret, data: Buffer.alloc(0) },
       { type: ExtensionType.renegotiation_info, data: Buffer.from([0]) },
@@ -129,7 +131,7 @@ export class ClientHandshake extends Handshake {
     this.sendFlight([{ message: msg, epoch: 0 }], false);
   }
 
-  protected async onMessage(m: HandshakeMessage, epoch: number): Promise<void> {
+  protected onMessage(m: HandshakeMessage, epoch: number): Promise<void> | void {
     if (m.msgType === HandshakeType.finished) {
       if (this.state !== 'server_finished' || this.conn.readEpoch !== 1)
         throw new DtlsAlertError(AlertDescription.unexpected_message, 'unexpected Finished');
@@ -196,13 +198,13 @@ export class ClientHandshake extends Handshake {
     this.hashMessage(m.msgType, m.messageSeq, m.body);
     this.suite = suite;
     this.serverRandom = Buffer.from(sh.random);
-    this.conn.sessionId = Buffer.from(sh.sessionId);
+    this.conn.sessionId = sessionBytes(sh.sessionId);
     this.extendedMs = findExtension(sh.extensions, ExtensionType.extended_master_secret) !== undefined;
     const cidExt = findExtension(sh.extensions, ExtensionType.connection_id);
     if (cidExt !== undefined) {
       if (this.cfg.cid === undefined)
         throw new DtlsAlertError(AlertDescription.unsupported_extension, 'unrequested connection_id');
-      this.conn.peerCid = Buffer.from(decodeConnectionId(cidExt));
+      this.conn.peerCid = sessionBytes(decodeConnectionId(cidExt));
       this.conn.cid = this.cfg.cid;
     }
     const sct = findExtension(sh.extensions, ExtensionType.server_certificate_type);

@@ -4,6 +4,7 @@
 // out), key derivation and Finished (RFC 5246 sections 6.3, 7.4.9; RFC 7627).
 import { createHash, type Hash } from 'node:crypto';
 import { DecodeError } from '@lwm2m/bytes';
+import { EMPTY_BUFFER } from '../buffers';
 import {
   AlertDescription,
   AlertLevel,
@@ -18,6 +19,19 @@ import { DtlsAlertError, DtlsError } from '../errors';
 import { decodeHandshakeFragments, encodeHandshake, fragmentHandshake } from './header';
 import { decodeFinished } from './key-exchange';
 import { HandshakeReassembler, type HandshakeMessage } from './reassembler';
+
+/**
+ * fn(value) at once, or once `value` settles if it is a promise: lookups (PSK, session cache) may be
+ * synchronous, and then the handshake goes on without waiting for a microtask.
+ */
+export function whenSettled<T>(
+  value: T | PromiseLike<T>,
+  fn: (v: T) => Promise<void> | void,
+): Promise<void> | void {
+  if (typeof (value as PromiseLike<T> | undefined)?.then === 'function')
+    return Promise.resolve(value).then(fn);
+  return fn(value as T);
+}
 
 interface FlightItem {
   /** A whole handshake message (header + body), or undefined for ChangeCipherSpec. */
@@ -35,14 +49,17 @@ export abstract class Handshake {
   private timer: NodeJS.Timeout | undefined;
   private timeoutMs: number;
   private readonly deadline: NodeJS.Timeout;
-  private chain: Promise<void> = Promise.resolve();
+  /** Tasks (records, deferred records) waiting behind the one in progress, in arrival order. */
+  private readonly queue: (() => Promise<void> | void)[] = [];
+  /** A task is running, or its promise has not settled yet. */
+  private busy = false;
   private finalSent = false;
   private linger: NodeJS.Timeout | undefined;
   private retransmittedFor = -1;
   /** Set once the handshake finished; a finished handshake only lingers to resend its last flight. */
   done = false;
-  clientRandom = Buffer.alloc(0);
-  serverRandom = Buffer.alloc(0);
+  clientRandom: Buffer = EMPTY_BUFFER;
+  serverRandom: Buffer = EMPTY_BUFFER;
   master: Buffer | undefined;
   extendedMs = false;
 
@@ -68,12 +85,42 @@ export abstract class Handshake {
     this.enqueue(task);
   }
 
-  /** Runs `task` after everything queued before it; a throw fails the handshake. */
+  /**
+   * Runs `task` after everything queued before it; a throw or a rejection fails the handshake. A task runs
+   * at once when nothing is pending, and one that returns a promise (a PSK lookup in Redis, say) holds the
+   * others back until it settles: the records of a connection are handled strictly in order, without a
+   * promise and a microtask per record when everything is synchronous.
+   */
   protected enqueue(task: () => Promise<void> | void): void {
-    this.chain = this.chain.then(task).catch((err: unknown) => this.fail(err));
+    this.queue.push(task);
+    if (!this.busy) this.drain();
   }
 
-  private async processRecord(type: number, epoch: number, data: Buffer): Promise<void> {
+  private drain(): void {
+    this.busy = true;
+    for (let task = this.queue.shift(); task !== undefined; task = this.queue.shift()) {
+      let pending: Promise<void> | void;
+      try {
+        pending = task();
+      } catch (err) {
+        this.fail(err);
+        continue;
+      }
+      if (pending !== undefined) {
+        pending.then(
+          () => this.drain(),
+          (err: unknown) => {
+            this.fail(err);
+            this.drain();
+          },
+        );
+        return;
+      }
+    }
+    this.busy = false;
+  }
+
+  private processRecord(type: number, epoch: number, data: Buffer): Promise<void> | void {
     if (this.conn.closed) return;
     if (type === ContentType.change_cipher_spec) {
       if (data.length !== 1 || data[0] !== 1)
@@ -91,10 +138,17 @@ export abstract class Handshake {
       this.transmit();
       this.host.counters.retransmissions++;
     }
+    return this.deliverMessages(epoch);
+  }
+
+  /** Complete messages to onMessage in message_seq order; after an asynchronous one, once it settled. */
+  private deliverMessages(epoch: number): Promise<void> | void {
     for (let m = this.reassembler.next(); m !== undefined; m = this.reassembler.next()) {
       if (this.done) return;
       this.retransmittedFor = -1;
-      await this.onMessage(m, epoch);
+      const pending = this.onMessage(m, epoch);
+      if (pending !== undefined)
+        return pending.then(() => (this.conn.closed ? undefined : this.deliverMessages(epoch)));
       if (this.conn.closed) return;
     }
   }

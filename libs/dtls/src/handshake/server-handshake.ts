@@ -2,7 +2,8 @@
 // entered only after a ClientHello with a valid cookie. Full handshakes with PSK (RFC 4279) or
 // ECDHE_ECDSA (RFC 8422) keys, abbreviated handshakes from the session cache, RFC 7627 extended master
 // secret, RFC 9146 connection_id and RFC 7250 certificate types.
-import { randomBytes, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { EMPTY_BUFFER, sessionBytes } from '../buffers';
 import {
   AlertDescription,
   CertificateType,
@@ -26,6 +27,7 @@ import {
   type LoadedKey,
 } from '../crypto/ecc';
 import { pskPremaster } from '../crypto/prf';
+import { pooledRandomBytes } from '../crypto/random';
 import { suiteById, type CipherSuite } from '../crypto/suites';
 import { DtlsAlertError } from '../errors';
 import type { DtlsIdentity, SessionCache } from '../session-cache';
@@ -44,7 +46,7 @@ import {
   findExtension,
   type Extension,
 } from './extensions';
-import { Handshake } from './handshake';
+import { Handshake, whenSettled } from './handshake';
 import { encodeServerHello, type ClientHello } from './hello';
 import {
   decodeEcdheClientKeyExchange,
@@ -107,7 +109,7 @@ export class ServerHandshake extends Handshake {
     this.enqueue(() => this.onClientHello(hello, helloMsg));
   }
 
-  protected async onMessage(m: HandshakeMessage, epoch: number): Promise<void> {
+  protected onMessage(m: HandshakeMessage, epoch: number): Promise<void> | void {
     if (m.msgType === HandshakeType.finished) {
       if (this.conn.readEpoch !== 1)
         throw new DtlsAlertError(AlertDescription.unexpected_message, 'Finished before ChangeCipherSpec');
@@ -154,7 +156,7 @@ export class ServerHandshake extends Handshake {
   private gotCertificate = false;
   private gotKeyExchange = false;
 
-  private async onClientHello(ch: ClientHello, msg: HandshakeMessage): Promise<void> {
+  private onClientHello(ch: ClientHello, msg: HandshakeMessage): Promise<void> | void {
     this.hashMessage(msg.msgType, msg.messageSeq, msg.body);
     // DTLS versions count down: 0xfefd (1.2) is numerically below 0xfeff (1.0).
     if (ch.clientVersion > DTLS_1_2)
@@ -162,7 +164,7 @@ export class ServerHandshake extends Handshake {
     if (!ch.compressionMethods.includes(0))
       throw new DtlsAlertError(AlertDescription.illegal_parameter, 'no null compression');
     this.clientRandom = Buffer.from(ch.random);
-    this.serverRandom = randomBytes(32);
+    this.serverRandom = pooledRandomBytes(32);
     this.extendedMs = findExtension(ch.extensions, ExtensionType.extended_master_secret) !== undefined;
     if (this.cfg.requireExtendedMasterSecret && !this.extendedMs)
       throw new DtlsAlertError(
@@ -179,25 +181,27 @@ export class ServerHandshake extends Handshake {
     if (cidExt !== undefined && this.cfg.cidLength > 0) {
       // RFC 9146 section 3: the client's value is the CID we must send with (zero-length = none); ours
       // is the one it will send to us.
-      this.conn.peerCid = Buffer.from(decodeConnectionId(cidExt));
+      this.conn.peerCid = sessionBytes(decodeConnectionId(cidExt));
       this.conn.cid = this.cfg.allocateCid();
       ext.push({ type: ExtensionType.connection_id, data: encodeConnectionId(this.conn.cid) });
     }
 
     if (ch.sessionId.length > 0 && this.cfg.sessionCache !== undefined) {
-      const cached = await this.cfg.sessionCache.get(ch.sessionId.toString('hex'));
-      const suite = cached && suiteById(cached.cipherSuite);
-      if (this.conn.closed) return;
-      // RFC 7627 section 5.3: resume only when both handshakes agree on the extended master secret.
-      if (
-        cached !== undefined &&
-        suite !== undefined &&
-        this.cfg.suites.includes(suite) &&
-        ch.cipherSuites.includes(suite.id) &&
-        cached.extendedMasterSecret === this.extendedMs
-      ) {
-        return this.resume(ch, ext, suite, cached.masterSecret, cached.identity);
-      }
+      return whenSettled(this.cfg.sessionCache.get(ch.sessionId.toString('hex')), (cached) => {
+        const suite = cached && suiteById(cached.cipherSuite);
+        if (this.conn.closed) return;
+        // RFC 7627 section 5.3: resume only when both handshakes agree on the extended master secret.
+        if (
+          cached !== undefined &&
+          suite !== undefined &&
+          this.cfg.suites.includes(suite) &&
+          ch.cipherSuites.includes(suite.id) &&
+          cached.extendedMasterSecret === this.extendedMs
+        ) {
+          return this.resume(ch, ext, suite, cached.masterSecret, cached.identity);
+        }
+        return this.fullHandshake(ch, ext);
+      });
     }
     return this.fullHandshake(ch, ext);
   }
@@ -212,7 +216,7 @@ export class ServerHandshake extends Handshake {
     this.suite = suite;
     this.identity = identity;
     this.master = Buffer.from(master);
-    this.conn.sessionId = Buffer.from(ch.sessionId);
+    this.conn.sessionId = sessionBytes(ch.sessionId);
     this.conn.resumed = true;
     const sh = this.message(
       HandshakeType.server_hello,
@@ -270,7 +274,7 @@ export class ServerHandshake extends Handshake {
   private fullHandshake(ch: ClientHello, ext: Extension[]): void {
     const { suite, serverCertType } = this.chooseSuite(ch);
     this.suite = suite;
-    this.conn.sessionId = this.cfg.sessionCache !== undefined ? randomBytes(32) : Buffer.alloc(0);
+    this.conn.sessionId = this.cfg.sessionCache !== undefined ? pooledRandomBytes(32) : EMPTY_BUFFER;
     const flight: Buffer[] = [];
     if (suite.keyExchange === 'ecdhe_ecdsa') {
       if (findExtension(ch.extensions, ExtensionType.ec_point_formats) !== undefined)
@@ -391,26 +395,29 @@ export class ServerHandshake extends Handshake {
     this.expectVerify = true;
   }
 
-  private async onClientKeyExchange(m: HandshakeMessage): Promise<void> {
+  private onClientKeyExchange(m: HandshakeMessage): Promise<void> | void {
     if (this.gotKeyExchange)
       throw new DtlsAlertError(AlertDescription.unexpected_message, 'second ClientKeyExchange');
     if (this.certRequested && !this.gotCertificate && this.cfg.clientAuth === 'require')
       throw new DtlsAlertError(AlertDescription.handshake_failure, 'client certificate required');
     this.gotKeyExchange = true;
-    let preMaster: Buffer;
     if (this.suite.keyExchange === 'psk') {
       const identity = Buffer.from(decodePskClientKeyExchange(m.body));
-      const key = await this.cfg.psk!(identity, this.conn.peer);
-      if (this.conn.closed) return;
-      // RFC 4279 section 2: an unknown identity ends the handshake with unknown_psk_identity.
-      if (key === undefined)
-        throw new DtlsAlertError(AlertDescription.unknown_psk_identity, 'unknown PSK identity');
-      preMaster = pskPremaster(key);
-      this.identity = { type: 'psk', identity: identity.toString('utf8') };
-    } else {
-      preMaster = ecdh(this.ephemeral!.privateKey, decodeEcdheClientKeyExchange(m.body));
-      this.ephemeral = undefined;
+      return whenSettled(this.cfg.psk!(identity, this.conn.peer), (key) => {
+        if (this.conn.closed) return;
+        // RFC 4279 section 2: an unknown identity ends the handshake with unknown_psk_identity.
+        if (key === undefined)
+          throw new DtlsAlertError(AlertDescription.unknown_psk_identity, 'unknown PSK identity');
+        this.identity = { type: 'psk', identity: identity.toString('utf8') };
+        this.keyExchangeDone(m, pskPremaster(key));
+      });
     }
+    const preMaster = ecdh(this.ephemeral!.privateKey, decodeEcdheClientKeyExchange(m.body));
+    this.ephemeral = undefined;
+    this.keyExchangeDone(m, preMaster);
+  }
+
+  private keyExchangeDone(m: HandshakeMessage, preMaster: Buffer): void {
     this.hashMessage(m.msgType, m.messageSeq, m.body);
     this.deriveKeys(preMaster, this.suite);
     this.keysReady = true;
@@ -429,34 +436,40 @@ export class ServerHandshake extends Handshake {
     this.hashMessage(m.msgType, m.messageSeq, m.body);
   }
 
-  private async onClientFinished(): Promise<void> {
+  private onClientFinished(): Promise<void> | void {
     this.conn.identity = this.identity;
     if (this.state === 'abbreviated_finished') {
       this.flightAcknowledged();
       this.complete();
       return;
     }
-    // Cached before our Finished leaves: a client that resumes right away (even on another cluster node)
-    // finds it. A cache that fails costs only the resumption, never this handshake.
-    if (
-      this.cfg.sessionCache !== undefined &&
-      this.conn.sessionId.length > 0 &&
-      this.identity !== undefined
-    ) {
-      try {
-        await this.cfg.sessionCache.set({
-          id: this.conn.sessionId.toString('hex'),
-          cipherSuite: this.suite.id,
-          masterSecret: this.master!,
-          extendedMasterSecret: this.extendedMs,
-          identity: this.identity,
-          createdAt: Date.now(),
-        });
-      } catch {
-        // the session is simply not resumable
-      }
-      if (this.conn.closed) return;
+    if (this.cfg.sessionCache !== undefined && this.conn.sessionId.length > 0 && this.identity !== undefined)
+      return this.cacheThenFinish(this.cfg.sessionCache, this.identity);
+    this.sendFinished();
+  }
+
+  /**
+   * Cached before our Finished leaves: a client that resumes right away (even on another cluster node)
+   * finds it. A cache that fails costs only the resumption, never this handshake.
+   */
+  private async cacheThenFinish(cache: SessionCache, identity: DtlsIdentity): Promise<void> {
+    try {
+      await cache.set({
+        id: this.conn.sessionId.toString('hex'),
+        cipherSuite: this.suite.id,
+        masterSecret: this.master!,
+        extendedMasterSecret: this.extendedMs,
+        identity,
+        createdAt: Date.now(),
+      });
+    } catch {
+      // the session is simply not resumable
     }
+    if (this.conn.closed) return;
+    this.sendFinished();
+  }
+
+  private sendFinished(): void {
     // Flight 6: ChangeCipherSpec + Finished, kept to answer a retransmitted flight 5 (RFC 6347 4.2.4).
     this.conn.writeEpoch = 1;
     const fin = this.finishedMessage('server');

@@ -2,7 +2,7 @@
 // and AEAD protection with the RFC 5246 section 6.2.3.3 / RFC 9146 section 5 additional data.
 import { ByteReader, DecodeError } from '@lwm2m/bytes';
 import { ContentType, DTLS_1_2, MAX_PLAINTEXT, RECORD_HEADER_LENGTH } from '../constants';
-import { aeadOpen, aeadPlaintextLength, aeadSeal, type DirectionKeys } from '../crypto/aead';
+import { aeadCipher, type AeadCipher, type DirectionKeys } from '../crypto/aead';
 import type { CipherSuite } from '../crypto/suites';
 
 export interface DtlsRecord {
@@ -82,13 +82,23 @@ export function standardAad(
   seq: number,
   length: number,
 ): Buffer {
-  const aad = Buffer.allocUnsafe(13);
+  return writeStandardAad(Buffer.allocUnsafe(13), type, version, epoch, seq, length);
+}
+
+function writeStandardAad(
+  aad: Buffer,
+  type: number,
+  version: number,
+  epoch: number,
+  seq: number,
+  length: number,
+): Buffer {
   aad.writeUInt16BE(epoch, 0);
   aad.writeUIntBE(seq, 2, 6);
   aad[8] = type;
   aad.writeUInt16BE(version, 9);
   aad.writeUInt16BE(length, 11);
-  return aad;
+  return aad.subarray(0, 13);
 }
 
 /**
@@ -102,7 +112,17 @@ export function cidAad(
   cid: Buffer,
   innerLength: number,
 ): Buffer {
-  const aad = Buffer.allocUnsafe(23 + cid.length);
+  return writeCidAad(Buffer.allocUnsafe(23 + cid.length), version, epoch, seq, cid, innerLength);
+}
+
+function writeCidAad(
+  aad: Buffer,
+  version: number,
+  epoch: number,
+  seq: number,
+  cid: Buffer,
+  innerLength: number,
+): Buffer {
   aad.fill(0xff, 0, 8);
   aad[8] = ContentType.tls12_cid;
   aad[9] = cid.length;
@@ -112,18 +132,27 @@ export function cidAad(
   aad.writeUIntBE(seq, 15, 6);
   cid.copy(aad, 21);
   aad.writeUInt16BE(innerLength, 21 + cid.length);
-  return aad;
+  return aad.subarray(0, 23 + cid.length);
 }
 
-export interface WriteProtection {
-  suite: CipherSuite;
-  keys: DirectionKeys;
+/**
+ * Additional data of the record being protected or opened: written and used within one synchronous call,
+ * so one buffer serves every record (room for the longest, a 255-byte CID).
+ */
+const aadScratch = Buffer.alloc(23 + 255);
+
+/** A session's cipher, kept from record to record, or keys to set one up for this record alone. */
+export type WriteProtection = { suite: CipherSuite; keys: DirectionKeys } | { cipher: AeadCipher };
+
+function cipherOf(p: WriteProtection): AeadCipher {
+  return 'cipher' in p ? p.cipher : aeadCipher(p.suite, p.keys);
 }
 
 /**
  * A protected record. With a non-empty `cid` it is a tls12_cid record whose DTLSInnerPlaintext is
  * content + real type + `padding` zero bytes (RFC 9146 section 4); a zero-length CID means the peer
- * asked for none, so the RFC 6347 format is used.
+ * asked for none, so the RFC 6347 format is used. Written in one Buffer: header, explicit nonce (epoch and
+ * sequence number), then the plaintext, encrypted where it lies.
  */
 export function encodeProtectedRecord(
   type: number,
@@ -134,27 +163,31 @@ export function encodeProtectedRecord(
   cid?: Buffer,
   padding = 0,
 ): Buffer {
-  if (cid !== undefined && cid.length > 0) {
-    const inner = Buffer.alloc(plaintext.length + 1 + padding);
-    plaintext.copy(inner, 0);
-    inner[plaintext.length] = type;
-    const aad = cidAad(DTLS_1_2, epoch, seq, cid, inner.length);
-    const body = aeadSeal(protection.suite, protection.keys, epoch, seq, aad, inner);
-    const out = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + cid.length + body.length);
-    out[0] = ContentType.tls12_cid;
-    out.writeUInt16BE(DTLS_1_2, 1);
-    out.writeUInt16BE(epoch, 3);
-    out.writeUIntBE(seq, 5, 6);
-    cid.copy(out, 11);
-    out.writeUInt16BE(body.length, 11 + cid.length);
-    body.copy(out, 13 + cid.length);
-    return out;
+  const cipher = cipherOf(protection);
+  const withCid = cid !== undefined && cid.length > 0;
+  const headerLength = RECORD_HEADER_LENGTH + (withCid ? cid.length : 0);
+  const innerLength = withCid ? plaintext.length + 1 + padding : plaintext.length;
+  const bodyLength = 8 + innerLength + cipher.tagLength;
+  const out = Buffer.allocUnsafe(headerLength + bodyLength);
+  out[0] = withCid ? ContentType.tls12_cid : type;
+  out.writeUInt16BE(DTLS_1_2, 1);
+  out.writeUInt16BE(epoch, 3);
+  out.writeUIntBE(seq, 5, 6);
+  if (withCid) cid.copy(out, 11);
+  out.writeUInt16BE(bodyLength, headerLength - 2);
+  out.writeUInt16BE(epoch, headerLength);
+  out.writeUIntBE(seq, headerLength + 2, 6);
+  plaintext.copy(out, headerLength + 8);
+  let aad: Buffer;
+  if (withCid) {
+    const typeAt = headerLength + 8 + plaintext.length;
+    out[typeAt] = type;
+    out.fill(0, typeAt + 1, typeAt + 1 + padding);
+    aad = writeCidAad(aadScratch, DTLS_1_2, epoch, seq, cid, innerLength);
+  } else {
+    aad = writeStandardAad(aadScratch, type, DTLS_1_2, epoch, seq, innerLength);
   }
-  const aad = standardAad(type, DTLS_1_2, epoch, seq, plaintext.length);
-  const body = aeadSeal(protection.suite, protection.keys, epoch, seq, aad, plaintext);
-  const out = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + body.length);
-  writeHeader(out, type, epoch, seq, body.length);
-  body.copy(out, RECORD_HEADER_LENGTH);
+  cipher.seal(aad, out, headerLength, innerLength);
   return out;
 }
 
@@ -169,11 +202,12 @@ export interface OpenedRecord {
  * malformed (RFC 6347 section 4.1.2.7: such records are silently discarded).
  */
 export function openProtectedRecord(rec: DtlsRecord, protection: WriteProtection): OpenedRecord | undefined {
-  const n = aeadPlaintextLength(protection.suite, rec.fragment.length);
+  const cipher = cipherOf(protection);
+  const n = rec.fragment.length - 8 - cipher.tagLength;
   if (n < 0) return undefined;
   if (rec.type === ContentType.tls12_cid) {
-    const aad = cidAad(rec.version, rec.epoch, rec.seq, rec.cid!, n);
-    const inner = aeadOpen(protection.suite, protection.keys, rec.fragment, aad);
+    const aad = writeCidAad(aadScratch, rec.version, rec.epoch, rec.seq, rec.cid!, n);
+    const inner = cipher.open(aad, rec.fragment);
     if (inner === undefined) return undefined;
     // RFC 9146 section 4: strip the zero padding; the last non-zero byte is the real content type.
     let i = inner.length - 1;
@@ -183,8 +217,8 @@ export function openProtectedRecord(rec: DtlsRecord, protection: WriteProtection
     if (type === ContentType.tls12_cid || type === 0) return undefined;
     return { type, data: inner.subarray(0, i) };
   }
-  const aad = standardAad(rec.type, rec.version, rec.epoch, rec.seq, n);
-  const data = aeadOpen(protection.suite, protection.keys, rec.fragment, aad);
+  const aad = writeStandardAad(aadScratch, rec.type, rec.version, rec.epoch, rec.seq, n);
+  const data = cipher.open(aad, rec.fragment);
   return data === undefined ? undefined : { type: rec.type, data };
 }
 

@@ -14,15 +14,32 @@ export const WINDOW_SIZE = 64;
 
 export class ReplayWindow implements ReplayWindowState {
   top = -1;
-  lo = 0;
-  hi = 0;
+  /**
+   * The bitmap words kept as signed 32-bit values: V8 stores those inline as small integers, while an
+   * unsigned word with bit 31 set (a full window) would need a separate heap number per session.
+   */
+  private low = 0;
+  private high = 0;
 
   static from(s: ReplayWindowState): ReplayWindow {
     const w = new ReplayWindow();
-    w.top = s.top;
-    w.lo = s.lo >>> 0;
-    w.hi = s.hi >>> 0;
+    w.load(s);
     return w;
+  }
+
+  get lo(): number {
+    return this.low >>> 0;
+  }
+
+  get hi(): number {
+    return this.high >>> 0;
+  }
+
+  /** Takes over a saved state (a snapshot). */
+  load(s: ReplayWindowState): void {
+    this.top = s.top;
+    this.low = s.lo | 0;
+    this.high = s.hi | 0;
   }
 
   /** True when `seq` is new: above the window, or inside it and not yet seen. */
@@ -30,7 +47,7 @@ export class ReplayWindow implements ReplayWindowState {
     if (seq > this.top) return true;
     const d = this.top - seq;
     if (d >= WINDOW_SIZE) return false;
-    const bit = d < 32 ? (this.lo >>> d) & 1 : (this.hi >>> (d - 32)) & 1;
+    const bit = d < 32 ? (this.low >>> d) & 1 : (this.high >>> (d - 32)) & 1;
     return bit === 0;
   }
 
@@ -39,23 +56,23 @@ export class ReplayWindow implements ReplayWindowState {
     if (seq > this.top) {
       const n = this.top < 0 ? WINDOW_SIZE : seq - this.top;
       if (n >= WINDOW_SIZE) {
-        this.lo = 0;
-        this.hi = 0;
+        this.low = 0;
+        this.high = 0;
       } else if (n >= 32) {
-        this.hi = (this.lo << (n - 32)) >>> 0;
-        this.lo = 0;
+        this.high = this.low << (n - 32);
+        this.low = 0;
       } else {
-        this.hi = ((this.hi << n) | (this.lo >>> (32 - n))) >>> 0;
-        this.lo = (this.lo << n) >>> 0;
+        this.high = (this.high << n) | (this.low >>> (32 - n));
+        this.low = this.low << n;
       }
       this.top = seq;
-      this.lo = (this.lo | 1) >>> 0;
+      this.low |= 1;
       return;
     }
     const d = this.top - seq;
     if (d >= WINDOW_SIZE) return;
-    if (d < 32) this.lo = (this.lo | (1 << d)) >>> 0;
-    else this.hi = (this.hi | (1 << (d - 32))) >>> 0;
+    if (d < 32) this.low |= 1 << d;
+    else this.high |= 1 << (d - 32);
   }
 
   state(): ReplayWindowState {
