@@ -20,7 +20,7 @@ import {
 import { DtlsClient, DtlsServer } from '@lwm2m/dtls';
 import { createRedisStores, RedisMembershipStore, startLocalRedis } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
-import { fmt } from './harness';
+import { coapLoad, fmt } from './harness';
 
 const KEY = Buffer.from('bench-psk-0123456789');
 const keys = deriveClusterKeys('bench-cluster-key-0123456789');
@@ -108,30 +108,19 @@ export async function runClusterBench(): Promise<void> {
       const client = new DtlsClient({ transport: udp, psk: { identity: `dev${i}`, key: KEY } });
       return {
         client,
-        coap: new CoapEndpoint({ transport: client, params: { ackTimeout: 300, ackRandomFactor: 1 } }),
+        coap: new CoapEndpoint({ transport: client }),
       };
     }),
   );
   for (let i = 0; i < devices.length; i += 50)
     await Promise.all(devices.slice(i, i + 50).map((d) => d.client.connect(to)));
 
+  const clients = devices.map((d) => d.coap);
   const measure = async (ms: number): Promise<number> => {
-    let count = 0;
-    const end = performance.now() + ms;
-    const start = performance.now();
-    await Promise.all(
-      devices.map(async (d) => {
-        while (performance.now() < end) {
-          try {
-            await d.coap.request(to, { path: 'temp' });
-            count++;
-          } catch {
-            // counted as missing throughput
-          }
-        }
-      }),
-    );
-    return (count * 1000) / (performance.now() - start);
+    const run = await coapLoad(clients, to, ms);
+    if (run.retransmissions || run.timeouts)
+      console.log(`   (${run.retransmissions} CoAP retransmissions, ${run.timeouts} timeouts)`);
+    return run.rate;
   };
   await measure(500); // warm-up
   const pinned = await measure(3000);

@@ -8,17 +8,10 @@ import { createSocket, type Socket } from 'node:dgram';
 import { generateKeyPairSync } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import {
-  CoapCode,
-  CoapEndpoint,
-  MemoryNetwork,
-  type CoapEndpointStats,
-  type DatagramTransport,
-  type Peer,
-} from '@lwm2m/coap';
+import { CoapCode, CoapEndpoint, MemoryNetwork, type DatagramTransport, type Peer } from '@lwm2m/coap';
 import { DtlsClient, DtlsServer, type DtlsClientOptions, type DtlsSessionSnapshot } from '@lwm2m/dtls';
 import { UdpTransport } from '@lwm2m/udp';
-import { fmt } from './harness';
+import { coapLoad, fmt } from './harness';
 
 const KEY = Buffer.from('bench-psk-0123456789');
 const NO_RATE_LIMIT = { perSecond: 1e9, burst: 1e9 };
@@ -191,24 +184,11 @@ async function coapRate(clients: number, ms: number, dtls: boolean): Promise<Coa
     await Promise.all(
       devices.slice(i, i + 100).map((d) => (d.transport instanceof DtlsClient ? d.transport.connect(to) : 0)),
     );
-  let count = 0;
-  let running = true;
-  const start = performance.now();
-  for (const d of devices) {
-    const next = (): void => {
-      if (!running) return;
-      d.coap.request(to, { path: 'temp' }).then(() => {
-        if (running) count++;
-        next();
-      }, next);
-    };
-    next();
-  }
-  await new Promise((r) => setTimeout(r, ms));
-  running = false;
-  const rate = (count * 1000) / (performance.now() - start);
-  const sum = (k: keyof CoapEndpointStats): number => devices.reduce((n, d) => n + d.coap.stats[k], 0);
-  const run = { rate, retransmissions: sum('retransmissions'), timeouts: sum('transmitTimeouts') };
+  const run = await coapLoad(
+    devices.map((d) => d.coap),
+    to,
+    ms,
+  );
   await Promise.all([...devices.map((d) => d.coap.close()), endpoint.close()]);
   return run;
 }

@@ -37,3 +37,46 @@ export function report(results: BenchResult[], baseline: BenchResult): void {
     );
   }
 }
+
+/** What one closed-loop CoAP load run measured. */
+export interface CoapLoad {
+  rate: number;
+  retransmissions: number;
+  timeouts: number;
+}
+
+/**
+ * Each client keeps one CON GET in flight against `to` for `ms`; only answers that arrive within the window
+ * count (stragglers are not waited for), and the clients' retransmissions and timeouts are reported.
+ */
+export async function coapLoad(
+  clients: Array<{
+    request(to: { address: string; port: number }, req: { path: string }): Promise<unknown>;
+    stats: { retransmissions: number; transmitTimeouts: number };
+  }>,
+  to: { address: string; port: number },
+  ms: number,
+): Promise<CoapLoad> {
+  const before = clients.map((c) => [c.stats.retransmissions, c.stats.transmitTimeouts] as const);
+  let count = 0;
+  let running = true;
+  const start = performance.now();
+  for (const c of clients) {
+    const next = (): void => {
+      if (!running) return;
+      c.request(to, { path: 'temp' }).then(() => {
+        if (running) count++;
+        next();
+      }, next);
+    };
+    next();
+  }
+  await new Promise((r) => setTimeout(r, ms));
+  running = false;
+  const rate = (count * 1000) / (performance.now() - start);
+  return {
+    rate,
+    retransmissions: clients.reduce((n, c, i) => n + c.stats.retransmissions - before[i]![0], 0),
+    timeouts: clients.reduce((n, c, i) => n + c.stats.transmitTimeouts - before[i]![1], 0),
+  };
+}

