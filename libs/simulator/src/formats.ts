@@ -1,17 +1,12 @@
 // LwM2M TS 1.1/1.2 Core section 7.4 (Data Formats) and Transport section 6.4.2: which content formats the
 // simulator speaks, and the choice of a response format from the request's Accept option.
-// TODO: switch to getNodeCodec/getCompositeCodec of @lwm2m/lwm2m formats/registry.ts once it lands.
+// The codecs are libs/lwm2m's content-format registry: the simulator speaks every format the server does.
 import {
   type CompositeCodec,
   ContentFormat,
-  jsonCodec,
-  Lwm2mCborCodec,
+  getCompositeCodec,
+  getNodeCodec,
   type NodeCodec,
-  opaqueCodec,
-  SenmlCborCodec,
-  SenmlJsonCodec,
-  textCodec,
-  tlvCodec,
 } from '@lwm2m/lwm2m';
 
 /** The formats a SimulatedDevice may prefer (and declare in its root link). */
@@ -24,31 +19,15 @@ export const PREFERRED_FORMATS: Record<string, PreferredFormat> = {
   'lwm2m-cbor': ContentFormat.LWM2M_CBOR,
 };
 
-const NODE_CODECS = new Map<number, NodeCodec>([
-  [ContentFormat.TEXT, textCodec],
-  [ContentFormat.OPAQUE, opaqueCodec],
-  [ContentFormat.TLV, tlvCodec],
-  [ContentFormat.JSON, jsonCodec as NodeCodec],
-  [ContentFormat.SENML_JSON, SenmlJsonCodec],
-  [ContentFormat.SENML_CBOR, SenmlCborCodec],
-  [ContentFormat.LWM2M_CBOR, Lwm2mCborCodec],
-]);
-
-const COMPOSITE_CODECS = new Map<number, CompositeCodec>([
-  [ContentFormat.SENML_JSON, SenmlJsonCodec],
-  [ContentFormat.SENML_CBOR, SenmlCborCodec],
-  [ContentFormat.LWM2M_CBOR, Lwm2mCborCodec],
-]);
-
 export function nodeCodec(contentFormat: number): NodeCodec | undefined {
-  return NODE_CODECS.get(contentFormat);
+  return getNodeCodec(contentFormat);
 }
 
 export function compositeCodec(contentFormat: number): CompositeCodec | undefined {
-  return COMPOSITE_CODECS.get(contentFormat);
+  return getCompositeCodec(contentFormat);
 }
 
 /** The composite format a device uses for Send and composite answers without Accept (TLV cannot carry them). */
 export function compositeFormatFor(preferred: PreferredFormat): number {
-  return COMPOSITE_CODECS.has(preferred) ? preferred : ContentFormat.SENML_CBOR;
+  return getCompositeCodec(preferred) !== undefined ? preferred : ContentFormat.SENML_CBOR;
 }
