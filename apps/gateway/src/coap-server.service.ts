@@ -64,6 +64,7 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
         type: host.includes(':') ? 'udp6' : 'udp4',
         address: host,
         port,
+        ...(this.config.UDP_RECV_BUFFER_BYTES ? { recvBufferSize: this.config.UDP_RECV_BUFFER_BYTES } : {}),
         logger: { warn: (m, c) => this.logger.warn(`${m} ${JSON.stringify(c ?? {})}`) },
       });
     // NoSec CoAP (5683) is optional: a deployment that requires DTLS sets COAP_NOSEC=false.

@@ -13,6 +13,11 @@ export interface UdpTransportOptions {
   port?: number;
   /** Default 127.0.0.1 (udp4) or ::1 (udp6); use 0.0.0.0 / :: to listen everywhere. */
   address?: string;
+  /**
+   * SO_RCVBUF in bytes: a server taking bursts (a registration storm, 1,000 devices notifying at once) drops
+   * datagrams once the kernel's default (about 200 KiB) is full. Best effort: the kernel may grant less.
+   */
+  recvBufferSize?: number;
   logger?: UdpLogger;
 }
 
@@ -56,9 +61,21 @@ export class UdpTransport implements DatagramTransport {
       socket.once('error', onError);
       socket.bind(opts.port ?? 0, address, () => {
         socket.off('error', onError);
+        if (opts.recvBufferSize !== undefined) {
+          try {
+            socket.setRecvBufferSize(opts.recvBufferSize);
+          } catch (err) {
+            logger.warn('udp: receive buffer size refused', { error: String(err) });
+          }
+        }
         resolve(new UdpTransport(socket, logger));
       });
     });
+  }
+
+  /** The receive buffer the kernel granted, bytes. */
+  recvBufferSize(): number {
+    return this.socket.getRecvBufferSize();
   }
 
   address(): Peer {

@@ -1,4 +1,5 @@
 // UdpTransport: the DatagramTransport of CoAP NoSec (RFC 7252 section 1.2) on node:dgram.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Peer } from '@lwm2m/coap';
 import { UdpTransport } from '@lwm2m/udp';
@@ -19,6 +20,16 @@ describe('UdpTransport', () => {
     const t = await bind();
     expect(t.address()).toMatchObject({ address: '127.0.0.1', family: 'IPv4' });
     expect(t.address().port).toBeGreaterThan(0);
+  });
+
+  it('asks the kernel for a larger receive buffer when told to (the kernel may cap it)', async () => {
+    const small = await bind();
+    const big = await UdpTransport.bind({ port: 0, recvBufferSize: 2 * 1024 * 1024 });
+    open.push(big);
+    // Linux grants up to net.core.rmem_max (and reports double what it granted).
+    const max = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    if (max >= 2 * 1024 * 1024) expect(big.recvBufferSize()).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    else expect(big.recvBufferSize()).toBeGreaterThanOrEqual(small.recvBufferSize());
   });
 
   it('delivers a datagram with the sender as peer', async () => {
