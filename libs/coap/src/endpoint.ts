@@ -118,6 +118,26 @@ export interface CoapEndpointStats {
   adoptions: number;
 }
 
+/** Every counter at zero. */
+export function newCoapEndpointStats(): CoapEndpointStats {
+  return {
+    datagramsIn: 0,
+    datagramsOut: 0,
+    malformed: 0,
+    duplicates: 0,
+    retransmissions: 0,
+    transmitTimeouts: 0,
+    resetsSent: 0,
+    resetsReceived: 0,
+    unmatched: 0,
+    badOptions: 0,
+    handlerErrors: 0,
+    internalErrors: 0,
+    staleNotifications: 0,
+    adoptions: 0,
+  };
+}
+
 export interface NotifyOptions {
   /** The notification's content; when absent the handler is run again with the registering request. */
   response?: OutgoingResponse;
@@ -213,22 +233,7 @@ function readBlock(msg: CoapMessage, n: number): BlockValue | undefined {
 }
 
 export class CoapEndpoint {
-  readonly stats: CoapEndpointStats = {
-    datagramsIn: 0,
-    datagramsOut: 0,
-    malformed: 0,
-    duplicates: 0,
-    retransmissions: 0,
-    transmitTimeouts: 0,
-    resetsSent: 0,
-    resetsReceived: 0,
-    unmatched: 0,
-    badOptions: 0,
-    handlerErrors: 0,
-    internalErrors: 0,
-    staleNotifications: 0,
-    adoptions: 0,
-  };
+  readonly stats: CoapEndpointStats = newCoapEndpointStats();
   readonly params: TransmissionParams;
   readonly times: DerivedTimes;
 

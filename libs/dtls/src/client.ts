@@ -15,7 +15,7 @@ import { newCounters, type DtlsCounters } from './counters';
 import { DtlsError } from './errors';
 import { ClientHandshake, type ClientHandshakeConfig } from './handshake/client-handshake';
 import { DEFAULT_SUITES, resolveCommon, type CommonOptions, type ResolvedCommon } from './options';
-import { addressKey, SessionEvents, type DtlsPeer } from './peer';
+import { addressKey, deliverToListeners, SessionEvents } from './peer';
 import { decodeRecords, type DtlsRecord } from './record/record';
 import type { CachedSession } from './session-cache';
 import { applySnapshot, snapshotOf, type DtlsSessionSnapshot } from './snapshot';
@@ -234,19 +234,7 @@ export class DtlsClient implements DatagramTransport {
   }
 
   private deliver(conn: DtlsConnection, data: Buffer): void {
-    const peer: DtlsPeer = {
-      address: conn.peer.address,
-      port: conn.peer.port,
-      family: conn.peer.family,
-      session: conn,
-    };
-    for (const l of this.listeners) {
-      try {
-        l(data, peer);
-      } catch (err) {
-        this.common.logger.warn('dtls: listener threw', { error: String(err) });
-      }
-    }
+    deliverToListeners(this.listeners, conn, data, this.common.logger);
   }
 
   private sendRaw(data: Buffer, peer: Peer): void {

@@ -15,6 +15,28 @@ export function addressKey(p: Peer): string {
   return defaultPeerKey(p);
 }
 
+/** Hands one session's application data to every listener; a listener that throws is logged, not fatal. */
+export function deliverToListeners(
+  listeners: readonly ((data: Buffer, peer: Peer) => void)[],
+  session: DtlsSession & { peer: Peer },
+  data: Buffer,
+  logger: { warn(message: string, context?: Record<string, unknown>): void },
+): void {
+  const peer: DtlsPeer = {
+    address: session.peer.address,
+    port: session.peer.port,
+    family: session.peer.family,
+    session,
+  };
+  for (const l of listeners) {
+    try {
+      l(data, peer);
+    } catch (err) {
+      logger.warn('dtls: listener threw', { session: session.key, error: String(err) });
+    }
+  }
+}
+
 export type SessionEvent = 'handshake' | 'close' | 'peer-moved' | 'sequence-low';
 
 /** Tiny typed event registry (no node:events dependency in the hot path). */

@@ -17,7 +17,7 @@ import { decodeHandshakeFragments, encodeHandshake } from './handshake/header';
 import { decodeClientHello, encodeHelloVerifyRequest } from './handshake/hello';
 import { ServerHandshake, type PskLookup, type ServerHandshakeConfig } from './handshake/server-handshake';
 import { DEFAULT_SUITES, resolveCommon, type CommonOptions, type ResolvedCommon } from './options';
-import { addressKey, isDtlsPeer, SessionEvents, type DtlsPeer } from './peer';
+import { addressKey, deliverToListeners, isDtlsPeer, SessionEvents } from './peer';
 import { SourceRateLimiter, type RateOptions } from './rate-limit';
 import { decodeRecords, encodePlainRecord, type DtlsRecord } from './record/record';
 import type { SessionCache } from './session-cache';
@@ -370,19 +370,7 @@ export class DtlsServer implements DatagramTransport {
   }
 
   private deliver(conn: DtlsConnection, data: Buffer): void {
-    const peer: DtlsPeer = {
-      address: conn.peer.address,
-      port: conn.peer.port,
-      family: conn.peer.family,
-      session: conn,
-    };
-    for (const l of this.listeners) {
-      try {
-        l(data, peer);
-      } catch (err) {
-        this.common.logger.warn('dtls: listener threw', { session: conn.key, error: String(err) });
-      }
-    }
+    deliverToListeners(this.listeners, conn, data, this.common.logger);
   }
 
   private sendRaw(data: Buffer, peer: Peer): void {

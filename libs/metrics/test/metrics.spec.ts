@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CoapEndpointStats } from '@lwm2m/coap';
+import { type CoapEndpointStats, newCoapEndpointStats } from '@lwm2m/coap';
 import { type DtlsCounters, newCounters } from '@lwm2m/dtls';
 import type { GroupObserveServerStats } from '@lwm2m/group-observe';
 import {
@@ -35,21 +35,7 @@ async function scrape(port: number, path = '/metrics', init?: RequestInit) {
 }
 
 function coapStats(): CoapEndpointStats {
-  return {
-    datagramsIn: 0,
-    datagramsOut: 0,
-    malformed: 0,
-    duplicates: 0,
-    retransmissions: 0,
-    transmitTimeouts: 0,
-    resetsSent: 0,
-    resetsReceived: 0,
-    unmatched: 0,
-    badOptions: 0,
-    handlerErrors: 0,
-    internalErrors: 0,
-    staleNotifications: 0,
-  } as CoapEndpointStats;
+  return newCoapEndpointStats();
 }
 
 const servers: MetricsServer[] = [];

@@ -8,7 +8,7 @@ import {
   parseRedisUrl,
   type LogLevel,
 } from '@lwm2m/config';
-import { DEFAULT_AWAKE_WINDOW_MS } from '@lwm2m/server';
+import { DEFAULT_AWAKE_WINDOW_MS, LWM2M_EVENT_TYPES } from '@lwm2m/server';
 
 export interface QueueModeConfig {
   /** AWAKE_WINDOW_MS: a queue-mode device is reachable this long after its last message. */
@@ -66,18 +66,7 @@ export interface SchedulerConfig extends QueueModeConfig {
   };
 }
 
-const EVENT_TYPES = [
-  'registered',
-  'updated',
-  'deregistered',
-  'expired',
-  'awake',
-  'notification',
-  'send',
-  'response',
-  'request',
-  'reobserved',
-];
+const EVENT_TYPES: readonly string[] = LWM2M_EVENT_TYPES;
 
 const DAY_S = 86400;
 

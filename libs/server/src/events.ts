@@ -74,3 +74,17 @@ export interface DeviceCommandResultSummary {
 
 /** An event as read back from the stream, with its stream id (resume point for SSE Last-Event-ID). */
 export type StoredEvent = Lwm2mEvent & { id: string; at: number };
+
+/** Every Lwm2mEvent type, in one list (SSE documentation, webhook filters). */
+export const LWM2M_EVENT_TYPES = [
+  'registered',
+  'updated',
+  'deregistered',
+  'expired',
+  'awake',
+  'notification',
+  'send',
+  'response',
+  'request',
+  'reobserved',
+] as const satisfies ReadonlyArray<Lwm2mEvent['type']>;

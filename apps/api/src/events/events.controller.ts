@@ -10,7 +10,7 @@ import {
   ApiPropertyOptional,
   ApiTags,
 } from '@nestjs/swagger';
-import type { EventBus, StoredEvent } from '@lwm2m/server';
+import { type EventBus, LWM2M_EVENT_TYPES, type StoredEvent } from '@lwm2m/server';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import type { HttpRequest as Request, HttpResponse as Response } from '../http';
 import { ApiProblems } from '../problem/problem.dto';
@@ -37,18 +37,7 @@ export class EventsQueryDto {
 
 export class SseEventDoc {
   @ApiProperty({
-    enum: [
-      'registered',
-      'updated',
-      'deregistered',
-      'expired',
-      'awake',
-      'notification',
-      'send',
-      'response',
-      'request',
-      'reobserved',
-    ],
+    enum: [...LWM2M_EVENT_TYPES],
     description: 'SSE "event:" field',
   })
   event!: string;
