@@ -45,6 +45,7 @@ export default tseslint.config(
       'libs/config/src/**/*.ts',
       'libs/cluster/src/**/*.ts',
       'libs/metrics/src/**/*.ts',
+      'libs/bootstrap/src/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],

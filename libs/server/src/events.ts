@@ -54,7 +54,13 @@ export type Lwm2mEvent =
       contentFormat?: number;
     }
   | { type: 'send'; endpoint: string; values: JsonPathValue[]; contentFormat?: number }
-  | { type: 'response'; endpoint: string; requestId: string; result: DeviceCommandResultSummary };
+  | { type: 'response'; endpoint: string; requestId: string; result: DeviceCommandResultSummary }
+  /** LwM2M TS 1.2 Core 6.1: a Bootstrap-Request was accepted and the sequence began (or was taken over). */
+  | { type: 'bootstrap-started'; endpoint: string; sessionId: string; node?: string; resumedAt?: string }
+  /** The client answered Bootstrap-Finish with 2.04: it now registers with the servers written. */
+  | { type: 'bootstrap-finished'; endpoint: string; sessionId: string; servers: number }
+  /** The sequence stopped at `step` (e.g. "write /0/1", "finish"); `error` never holds key material. */
+  | { type: 'bootstrap-failed'; endpoint: string; sessionId: string; step: string; error: string };
 
 /** What the event stream keeps of an observation a registration lost. */
 export interface LostObservation {
@@ -88,6 +94,9 @@ export const LWM2M_EVENT_TYPES = [
   'response',
   'request',
   'reobserved',
+  'bootstrap-started',
+  'bootstrap-finished',
+  'bootstrap-failed',
 ] as const satisfies ReadonlyArray<Lwm2mEvent['type']>;
 
 /** The events of a registration's life, logged at the default level by the node that publishes them. */

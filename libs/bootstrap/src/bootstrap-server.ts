@@ -1,0 +1,546 @@
+// LwM2M TS 1.2 Core 6.1 (Bootstrap Interface) over CoAP (TS 1.2 Transport 6.1): the Bootstrap-Server.
+// A client's Bootstrap-Request (POST /bs?ep=&pct=) is answered 2.04 Changed, or 4.00 Bad Request when no
+// configuration names the endpoint; then this server drives the sequence of plan.ts towards the client
+// (Bootstrap-Read, -Delete, -Discover, -Write, Bootstrap-Finish POST /bs, answered 2.04 or 4.06 / 5.00).
+// Bootstrap-Pack-Request (1.2, GET /bspack?ep=) gets the whole configuration in one SenML CBOR body.
+// Sessions live in a shared store under a lease: a node that takes a device's next Bootstrap-Request after
+// the previous node died continues at the step it reached, with the same keys.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DecodeError } from '@lwm2m/bytes';
+import {
+  CoapCode,
+  type CoapEndpoint,
+  type CoapResponse,
+  encodeUint,
+  formatCode,
+  type IncomingRequest,
+  OptionNumber,
+  type OutgoingResponse,
+  type Peer,
+} from '@lwm2m/coap';
+import { SourceRateLimiter, sourceKey, type RateOptions } from '@lwm2m/dtls';
+import {
+  ContentFormat,
+  defaultObjectModelRegistry,
+  getCompositeCodec,
+  getNodeCodec,
+  Lwm2mPath,
+  type ObjectModelRegistry,
+} from '@lwm2m/lwm2m';
+import { type CredentialStore, type EventBus, toJsonValues, x509EndpointIdentities } from '@lwm2m/server';
+import { parseBootstrapQuery } from './bootstrap-request';
+import { type BootstrapConfig, carriesSecrets, DEFAULT_CONFIG } from './config';
+import { type BootstrapStep, chooseInstances, packNodes, planSteps, pskOf, stepName } from './plan';
+import type { BootstrapConfigStore, BootstrapSession, BootstrapSessionStore } from './ports';
+
+export interface BootstrapLogger {
+  debug(message: string, context?: Record<string, unknown>): void;
+  warn(message: string, context?: Record<string, unknown>): void;
+}
+
+export interface BootstrapServerOptions {
+  configs: BootstrapConfigStore;
+  sessions: BootstrapSessionStore;
+  /** The LwM2M server's credentials: the PSK written to a client is stored here for its endpoint. */
+  credentials: CredentialStore;
+  events: EventBus;
+  /** This node's name in session leases. */
+  nodeId: string;
+  model?: ObjectModelRegistry;
+  now?: () => number;
+  logger?: BootstrapLogger;
+  /** How long the client may take to answer one operation, ms (default 10 000). */
+  requestTimeoutMs?: number;
+  /** A session's lease, renewed at every step, ms (default 30 000): past it another node may continue it. */
+  leaseMs?: number;
+  /** Bootstrap-Requests per source address (IPv4, IPv6 /64): default 1/s sustained, burst 5. */
+  rate?: RateOptions;
+  /** Sessions this node drives at once (default 1000); beyond, 5.03. */
+  maxSessions?: number;
+  /** Bytes of a generated PSK (default 16). */
+  generatedKeyBytes?: number;
+}
+
+export interface BootstrapCounters {
+  requests: number;
+  started: number;
+  resumed: number;
+  finished: number;
+  failed: number;
+  /** Refused: 4.29 (per-source rate), 4.00 unknown endpoint, bad request, or security rules; 5.03 busy. */
+  rateLimited: number;
+  unknownEndpoint: number;
+  badRequest: number;
+  insecure: number;
+  busy: number;
+  packs: number;
+}
+
+/** Content-Formats the writes may use (the client's pct when it is one of them, else TLV). */
+const WRITE_FORMATS: readonly number[] = [
+  ContentFormat.TLV,
+  ContentFormat.SENML_CBOR,
+  ContentFormat.SENML_JSON,
+  ContentFormat.LWM2M_CBOR,
+];
+const PACK_FORMATS: readonly number[] = [ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON];
+
+const silent: BootstrapLogger = { debug: () => undefined, warn: () => undefined };
+
+/** Why a Bootstrap-Request is refused: the 4.00 diagnostic (never says whether a configuration exists). */
+class Refusal extends Error {}
+
+export class BootstrapServer {
+  readonly counters: BootstrapCounters = {
+    requests: 0,
+    started: 0,
+    resumed: 0,
+    finished: 0,
+    failed: 0,
+    rateLimited: 0,
+    unknownEndpoint: 0,
+    badRequest: 0,
+    insecure: 0,
+    busy: 0,
+    packs: 0,
+  };
+  private readonly opts: BootstrapServerOptions;
+  private readonly log: BootstrapLogger;
+  private readonly now: () => number;
+  private readonly model: ObjectModelRegistry;
+  private readonly limiter: SourceRateLimiter;
+  /** Sessions this node drives, by endpoint. */
+  private readonly running = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(opts: BootstrapServerOptions) {
+    this.opts = opts;
+    this.log = opts.logger ?? silent;
+    this.now = opts.now ?? Date.now;
+    this.model = opts.model ?? defaultObjectModelRegistry();
+    this.limiter = new SourceRateLimiter(opts.rate ?? { perSecond: 1, burst: 5 }, this.now);
+  }
+
+  /** Serves /bs and /bspack on `coap` (one call per transport: NoSec and DTLS). */
+  attach(coap: CoapEndpoint): void {
+    coap.setHandler((req) => this.handle(req, coap));
+    coap.setRequestBodyLimit(() => 0);
+  }
+
+  async handle(req: IncomingRequest, coap: CoapEndpoint): Promise<OutgoingResponse> {
+    try {
+      if (req.path.length === 1 && req.path[0] === 'bs' && req.code === CoapCode.POST)
+        return await this.bootstrapRequest(req, coap);
+      if (req.path.length === 1 && req.path[0] === 'bspack' && req.code === CoapCode.GET)
+        return await this.packRequest(req);
+      return { code: CoapCode.NOT_FOUND, payload: 'the Bootstrap-Server serves POST /bs and GET /bspack' };
+    } catch (err) {
+      this.log.warn('bootstrap: request failed', { peer: req.peerKey, error: String(err) });
+      return { code: CoapCode.INTERNAL_SERVER_ERROR };
+    }
+  }
+
+  /** Active sessions on this node. */
+  get activeSessions(): number {
+    return this.running.size;
+  }
+
+  /** Stops taking requests; the sessions in progress release their lease after their current step. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  // ------------------------------------------------------------ Bootstrap-Request
+
+  private async bootstrapRequest(req: IncomingRequest, coap: CoapEndpoint): Promise<OutgoingResponse> {
+    this.counters.requests++;
+    if (this.closed) return { code: CoapCode.SERVICE_UNAVAILABLE };
+    const admitted = await this.admit(req);
+    if ('code' in admitted) return admitted;
+    const { endpoint, config, usesDefault, contentFormat } = admitted;
+    if (this.running.has(endpoint)) return { code: CoapCode.CHANGED }; // a retransmitted request: already on it
+    if (this.running.size >= (this.opts.maxSessions ?? 1000)) {
+      this.counters.busy++;
+      return { code: CoapCode.SERVICE_UNAVAILABLE, options: [maxAge(5)] };
+    }
+    const now = this.now();
+    const prev = await this.opts.sessions.get(endpoint);
+    const lease = now + (this.opts.leaseMs ?? 30_000);
+    let session: BootstrapSession;
+    // A running session whose node released it or went silent past its lease is continued where it stopped.
+    const resumable =
+      prev !== undefined &&
+      prev.state === 'running' &&
+      prev.usesDefault === usesDefault &&
+      (prev.leaseUntil <= now || prev.node === this.opts.nodeId);
+    if (resumable) {
+      session = { ...prev, node: this.opts.nodeId, leaseUntil: lease, updatedAt: now };
+    } else {
+      const keys: Record<number, Buffer> = {};
+      for (const s of config.servers) {
+        if (s.security === 'psk' && s.psk?.key === undefined)
+          keys[s.shortServerId] = randomBytes(this.opts.generatedKeyBytes ?? 16);
+      }
+      session = {
+        id: randomUUID(),
+        endpoint,
+        state: 'running',
+        node: this.opts.nodeId,
+        leaseUntil: lease,
+        step: 0,
+        startedAt: now,
+        updatedAt: now,
+        contentFormat,
+        usesDefault,
+        keys,
+      };
+    }
+    const claim = await this.opts.sessions.claim(session, now);
+    // Another node drives this client's bootstrap under a live lease: it goes on there.
+    if (!claim.ok) return { code: CoapCode.CHANGED };
+    if (resumable) this.counters.resumed++;
+    else this.counters.started++;
+    await this.publish({
+      type: 'bootstrap-started',
+      endpoint,
+      sessionId: session.id,
+      node: this.opts.nodeId,
+      ...(resumable ? { resumedAt: this.stepAt(config, session) } : {}),
+    });
+    const peer: Peer = { ...req.peer, key: req.peerKey };
+    // TS 1.2 Core 6.1.3: the 2.04 goes first; the server's operations follow it.
+    const run = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.run(session, config, peer, coap))
+      .finally(() => this.running.delete(endpoint));
+    this.running.set(endpoint, run);
+    return { code: CoapCode.CHANGED };
+  }
+
+  /**
+   * Who may bootstrap as `ep`, and with which configuration. NoSec clients: only for a configuration that
+   * names no bootstrap credential and writes no key (unless allowNoSec). DTLS clients: their authenticated
+   * identity must be the configuration's bootstrapPsk (or an X.509 certificate naming the endpoint).
+   */
+  private async admit(
+    req: IncomingRequest,
+  ): Promise<
+    | OutgoingResponse
+    | { endpoint: string; config: BootstrapConfig; usesDefault: boolean; contentFormat: number }
+  > {
+    if (!this.limiter.take(sourceKey(req.peer.address))) {
+      this.counters.rateLimited++;
+      // RFC 8516: 4.29 with Max-Age saying when to come back.
+      return { code: CoapCode.TOO_MANY_REQUESTS, options: [maxAge(5)] };
+    }
+    let endpoint: string;
+    let pct: number | undefined;
+    try {
+      const p = parseBootstrapQuery(req.query);
+      endpoint = p.endpoint;
+      pct = p.preferredContentFormat;
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.counters.badRequest++;
+      return { code: CoapCode.BAD_REQUEST, payload: err.message };
+    }
+    const own = await this.opts.configs.get(endpoint);
+    const config = own ?? (await this.opts.configs.get(DEFAULT_CONFIG));
+    if (config === undefined) {
+      this.counters.unknownEndpoint++;
+      // TS 1.1 Transport Table 6.1: 4.00 Bad Request, "Unknown Endpoint Client Name".
+      return { code: CoapCode.BAD_REQUEST, payload: 'unknown Endpoint Client Name' };
+    }
+    try {
+      await this.checkSecurity(req, endpoint, config, own === undefined);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      this.counters.insecure++;
+      this.log.debug('bootstrap: request refused', { peer: req.peerKey, endpoint, reason: err.message });
+      return { code: CoapCode.BAD_REQUEST, payload: 'unknown Endpoint Client Name' };
+    }
+    const contentFormat =
+      pct !== undefined && WRITE_FORMATS.includes(pct) && getNodeCodec(pct) ? pct : ContentFormat.TLV;
+    return { endpoint, config, usesDefault: own === undefined, contentFormat };
+  }
+
+  private async checkSecurity(
+    req: IncomingRequest,
+    endpoint: string,
+    config: BootstrapConfig,
+    usesDefault: boolean,
+  ): Promise<void> {
+    const id = req.peer.identity;
+    if (id === undefined) {
+      if (config.bootstrapPsk !== undefined) throw new Refusal('this endpoint bootstraps over DTLS');
+      if (carriesSecrets(config) && config.allowNoSec !== true)
+        throw new Refusal('the configuration holds a PSK and does not allow NoSec');
+    } else if (id.type === 'psk') {
+      const owner = await this.opts.configs.bootstrapPskByIdentity(id.identity);
+      const ok =
+        owner !== undefined &&
+        (owner.endpoint === endpoint || (usesDefault && owner.endpoint === DEFAULT_CONFIG));
+      if (!ok) throw new Refusal('the PSK identity is not this endpoint bootstrap credential');
+    } else if (id.type === 'x509') {
+      let names: string[] = [];
+      try {
+        names = x509EndpointIdentities(id.certificate);
+      } catch {
+        names = [];
+      }
+      if (!names.includes(endpoint)) throw new Refusal('the certificate does not name this endpoint');
+    } else {
+      throw new Refusal('raw public keys are not bound to bootstrap endpoints');
+    }
+    // The default configuration provisions new endpoints only: replacing a provisioned device's LwM2M
+    // credential would hand its identity to whoever asked first.
+    if (usesDefault && carriesSecrets(config) && (await this.opts.credentials.get(endpoint)) !== undefined)
+      throw new Refusal('the endpoint has a credential; the default configuration does not replace it');
+  }
+
+  // ------------------------------------------------------------ the sequence
+
+  private async run(session: BootstrapSession, config: BootstrapConfig, peer: Peer, coap: CoapEndpoint) {
+    let step: BootstrapStep | undefined;
+    try {
+      for (;;) {
+        if (this.closed) {
+          // Handed over: the next Bootstrap-Request, on any node, continues at session.step.
+          session.leaseUntil = 0;
+          await this.opts.sessions.save(session);
+          return;
+        }
+        const steps = planSteps(config, session);
+        step = steps[session.step];
+        if (step === undefined) break;
+        const problem = await this.perform(step, session, config, peer, coap);
+        if (problem !== undefined) return await this.fail(session, stepName(step), problem);
+        session.step++;
+        session.updatedAt = this.now();
+        session.leaseUntil = session.updatedAt + (this.opts.leaseMs ?? 30_000);
+        if (!(await this.opts.sessions.save(session))) {
+          this.log.debug('bootstrap: session taken over by another node', { endpoint: session.endpoint });
+          return;
+        }
+      }
+      session.state = 'finished';
+      session.leaseUntil = 0;
+      await this.opts.sessions.save(session);
+      this.counters.finished++;
+      await this.publish({
+        type: 'bootstrap-finished',
+        endpoint: session.endpoint,
+        sessionId: session.id,
+        servers: config.servers.length,
+      });
+    } catch (err) {
+      await this.fail(session, step ? stepName(step) : 'start', String(err)).catch(() => undefined);
+    }
+  }
+
+  /** Runs one step; undefined on success, else why it failed (no key material). */
+  private async perform(
+    step: BootstrapStep,
+    session: BootstrapSession,
+    config: BootstrapConfig,
+    peer: Peer,
+    coap: CoapEndpoint,
+  ): Promise<string | undefined> {
+    const cf = session.contentFormat;
+    switch (step.kind) {
+      case 'read': {
+        // TS 1.1 Core 5.2.7.2 Bootstrap-Read: objects 1 and 2 only.
+        const res = await this.ask(coap, peer, { code: CoapCode.GET, path: step.path, accept: cf });
+        if (res.code !== CoapCode.CONTENT) return answered(res);
+        const path = Lwm2mPath.parse(step.path);
+        const codec = getNodeCodec(res.contentFormat ?? cf);
+        if (!codec) return `the client answered in unsupported Content-Format ${res.contentFormat}`;
+        try {
+          session.read = {
+            ...session.read,
+            [step.path]: toJsonValues(codec.decode(res.payload, path, this.model), path),
+          };
+        } catch (err) {
+          return `undecodable Bootstrap-Read answer: ${(err as Error).message}`;
+        }
+        return undefined;
+      }
+      case 'delete': {
+        const res = await this.ask(coap, peer, { code: CoapCode.DELETE, path: step.path });
+        return res.code === CoapCode.DELETED ? undefined : answered(res);
+      }
+      case 'discover': {
+        const res = await this.ask(coap, peer, {
+          code: CoapCode.GET,
+          path: step.path,
+          accept: ContentFormat.LINK,
+        });
+        // A client without Bootstrap-Discover keeps its Bootstrap-Server account at /0/0, most often.
+        const links =
+          res.code === CoapCode.CONTENT ? res.payload.toString('utf8').slice(0, 16_384) : '</0/0>';
+        if (res.code === CoapCode.CONTENT) session.discovered = links;
+        session.instances = chooseInstances(config, links);
+        return undefined;
+      }
+      case 'write': {
+        const path = Lwm2mPath.parse(step.path);
+        const codec = getNodeCodec(cf)!;
+        const payload = codec.encode(step.node, path, this.model);
+        const res = await this.ask(coap, peer, {
+          code: CoapCode.PUT,
+          path: step.path,
+          contentFormat: cf,
+          payload,
+        });
+        return res.code === CoapCode.CHANGED ? undefined : answered(res);
+      }
+      case 'credentials':
+        return this.storeCredential(config, session);
+      case 'finish': {
+        const res = await this.ask(coap, peer, { code: CoapCode.POST, path: 'bs' });
+        // TS 1.2 Core 6.1.7.x: 4.06 Not Acceptable (inconsistent configuration) or 5.00 end the bootstrap failed.
+        return res.code === CoapCode.CHANGED ? undefined : answered(res);
+      }
+    }
+  }
+
+  /** The first PSK account's credential becomes the endpoint's LwM2M credential (what the LwM2M server accepts). */
+  private async storeCredential(
+    config: BootstrapConfig,
+    session: BootstrapSession,
+  ): Promise<string | undefined> {
+    const account = config.servers.find((s) => s.security === 'psk');
+    const psk = account && pskOf(account, session.endpoint, session.keys);
+    if (psk === undefined) return 'no PSK to store';
+    try {
+      await this.opts.credentials.put(session.endpoint, {
+        type: 'psk',
+        identity: psk.identity,
+        key: psk.key,
+      });
+    } catch (err) {
+      return `the credential was not stored: ${(err as Error).message}`;
+    }
+    return undefined;
+  }
+
+  private async ask(
+    coap: CoapEndpoint,
+    peer: Peer,
+    req: { code: number; path: string; accept?: number; contentFormat?: number; payload?: Buffer },
+  ): Promise<CoapResponse> {
+    const timeout = this.opts.requestTimeoutMs ?? 10_000;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeout);
+    try {
+      return await coap.request(
+        peer,
+        { ...req, path: req.path === '/' ? [] : req.path.split('/').filter((s) => s.length > 0) },
+        { timeout, signal: ctl.signal },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async fail(session: BootstrapSession, step: string, error: string): Promise<void> {
+    session.state = 'failed';
+    session.failedStep = step;
+    session.error = error.slice(0, 200);
+    session.leaseUntil = 0;
+    await this.opts.sessions.save(session);
+    this.counters.failed++;
+    this.log.debug('bootstrap: failed', { endpoint: session.endpoint, step, error: session.error });
+    await this.publish({
+      type: 'bootstrap-failed',
+      endpoint: session.endpoint,
+      sessionId: session.id,
+      step,
+      error: session.error,
+    });
+  }
+
+  private stepAt(config: BootstrapConfig, session: BootstrapSession): string {
+    const s = planSteps(config, session)[session.step];
+    return s ? stepName(s) : 'finish';
+  }
+
+  // ------------------------------------------------------------ Bootstrap-Pack-Request (1.2)
+
+  /**
+   * TS 1.2 Core 6.1.8 / Transport 6.1: GET /bspack?ep= answered 2.05 with every instance the sequence would
+   * write (SenML CBOR unless the client asks for SenML JSON); the credential is stored as for Finish.
+   */
+  private async packRequest(req: IncomingRequest): Promise<OutgoingResponse> {
+    this.counters.requests++;
+    const admitted = await this.admit(req);
+    if ('code' in admitted) return admitted;
+    const { endpoint, config, usesDefault } = admitted;
+    const cf = req.accept ?? ContentFormat.SENML_CBOR;
+    if (!PACK_FORMATS.includes(cf)) return { code: CoapCode.NOT_ACCEPTABLE };
+    const now = this.now();
+    const keys: Record<number, Buffer> = {};
+    for (const s of config.servers) {
+      if (s.security === 'psk' && s.psk?.key === undefined) keys[s.shortServerId] = randomBytes(16);
+    }
+    const session: BootstrapSession = {
+      id: randomUUID(),
+      endpoint,
+      state: 'running',
+      node: this.opts.nodeId,
+      leaseUntil: now + (this.opts.leaseMs ?? 30_000),
+      step: 0,
+      startedAt: now,
+      updatedAt: now,
+      contentFormat: cf,
+      usesDefault,
+      keys,
+      // The pack replaces the client's configuration; its Bootstrap-Server account keeps /0/0.
+      instances: chooseInstances(config, '</0/0>'),
+    };
+    if (!(await this.opts.sessions.claim(session, now)).ok) return { code: CoapCode.SERVICE_UNAVAILABLE };
+    this.counters.packs++;
+    await this.publish({
+      type: 'bootstrap-started',
+      endpoint,
+      sessionId: session.id,
+      node: this.opts.nodeId,
+    });
+    const nodes = packNodes(config, session).map((node) => ({ path: new Lwm2mPath(node.id), node }));
+    const payload = getCompositeCodec(cf)!.encodeComposite(nodes, this.model);
+    if (config.servers.some((s) => s.security === 'psk')) {
+      const problem = await this.storeCredential(config, session);
+      if (problem !== undefined) {
+        await this.fail(session, 'credentials', problem);
+        return { code: CoapCode.INTERNAL_SERVER_ERROR };
+      }
+    }
+    session.state = 'finished';
+    session.leaseUntil = 0;
+    await this.opts.sessions.save(session);
+    this.counters.finished++;
+    await this.publish({
+      type: 'bootstrap-finished',
+      endpoint,
+      sessionId: session.id,
+      servers: config.servers.length,
+    });
+    return { code: CoapCode.CONTENT, contentFormat: cf, payload };
+  }
+
+  private async publish(event: Parameters<EventBus['publish']>[0]): Promise<void> {
+    await this.opts.events
+      .publish(event)
+      .catch((err: unknown) => this.log.warn('bootstrap: event not published', { error: String(err) }));
+  }
+}
+
+function maxAge(seconds: number) {
+  return { number: OptionNumber.MAX_AGE, value: encodeUint(seconds) };
+}
+
+/** An unexpected answer as an error text: code and a short diagnostic payload. */
+function answered(res: CoapResponse): string {
+  const diag = res.payload.length > 0 && res.payload.length <= 128 ? `: ${res.payload.toString('utf8')}` : '';
+  return `the client answered ${formatCode(res.code)}${diag}`;
+}

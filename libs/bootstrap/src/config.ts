@@ -1,0 +1,237 @@
+// LwM2M TS 1.2 Core 6.1.3 (Client Initiated Bootstrap) and Appendix E.1/E.2/E.3: what a Bootstrap-Server
+// writes into a client: LwM2M Server accounts (a Security /0 and a Server /1 instance each), the objects to
+// delete first, Access Control /2 instances, optionally the client's own Bootstrap-Server account. One
+// configuration per endpoint and a default one; PSKs are secrets: sealed at rest, never returned by a read.
+import { MAX_PSK_IDENTITY_BYTES, MAX_PSK_KEY_BYTES } from '@lwm2m/server';
+
+/** TS 1.2 Core E.1 resource 2 (Security Mode): 0 PSK, 1 RPK, 2 Certificate, 3 NoSec. */
+export const SECURITY_MODE = { psk: 0, rpk: 1, x509: 2, nosec: 3 } as const;
+export type BootstrapSecurity = 'nosec' | 'psk';
+
+/** One LwM2M Server account: Security (/0) and Server (/1) instances sharing the Short Server ID. */
+export interface ServerAccount {
+  /** TS 1.2 Core E.2 resource 0, 1..65534. */
+  shortServerId: number;
+  /** The LwM2M Server URI written in /0/x/0, e.g. coaps://lwm2m.example.com:5684. */
+  uri: string;
+  security: BootstrapSecurity;
+  /**
+   * PSK mode: the identity and key to write. Absent (or without key): generated per bootstrap (identity: the
+   * endpoint name, key: 16 random bytes) and stored as the endpoint's LwM2M credential, so the LwM2M server
+   * accepts exactly what the client was given.
+   */
+  psk?: { identity?: string; key?: Buffer };
+  /** /1/x/1 Lifetime, s (default 300). */
+  lifetime?: number;
+  /** /1/x/7 Binding (default "U"). */
+  binding?: string;
+  /** /1/x/6 Notification Storing When Disabled or Offline (default true). */
+  notificationStoring?: boolean;
+  /** /1/x/2 and /1/x/3: default pmin / pmax, s. */
+  defaultMinPeriod?: number;
+  defaultMaxPeriod?: number;
+}
+
+/** An Access Control (/2) instance: TS 1.2 Core E.3. */
+export interface AccessControl {
+  objectId: number;
+  objectInstanceId: number;
+  /** Short Server ID -> access bits (1 Read/Observe/Discover/Write-Attributes, 2 Write, 4 Execute, 8 Delete, 16 Create). */
+  acl: Record<number, number>;
+  /** /2/x/3 Access Control Owner (a Short Server ID). */
+  owner: number;
+}
+
+export interface BootstrapConfig {
+  servers: ServerAccount[];
+  /**
+   * Bootstrap-Delete targets sent before the writes (TS 1.2 Core 5.2.7.5), default ["/"]: the client
+   * removes everything but its Bootstrap-Server account and the Device object.
+   */
+  delete?: string[];
+  acls?: AccessControl[];
+  /** Bootstrap-Read (TS 1.1 Core 5.2.7.2, objects 1 and 2 only) before the writes; results kept with the session. */
+  read?: string[];
+  /**
+   * Write an LwM2M Server's PSK to a client that came over NoSec (the key travels in plaintext). Off by
+   * default: a NoSec Bootstrap-Request naming an endpoint whose configuration holds a PSK is refused.
+   */
+  allowNoSec?: boolean;
+  /** The credential the client authenticates with to this Bootstrap-Server on the DTLS port (PSK mode). */
+  bootstrapPsk?: { identity: string; key: Buffer };
+}
+
+/** The endpoint name under which the default configuration is kept (REST: /bootstrap/configs/default). */
+export const DEFAULT_CONFIG = '*default*';
+
+/** A configuration as every read returns it: keys replaced by whether one is set. */
+export interface BootstrapConfigInfo extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
+  servers: Array<Omit<ServerAccount, 'psk'> & { psk?: { identity?: string; keySet: boolean } }>;
+  bootstrapPsk?: { identity: string; keySet: true };
+}
+
+export function configInfo(c: BootstrapConfig): BootstrapConfigInfo {
+  const { servers, bootstrapPsk, ...rest } = c;
+  const info: BootstrapConfigInfo = {
+    ...rest,
+    servers: servers.map(({ psk, ...s }) =>
+      psk === undefined
+        ? s
+        : {
+            ...s,
+            psk: { ...(psk.identity ? { identity: psk.identity } : {}), keySet: psk.key !== undefined },
+          },
+    ),
+  };
+  if (bootstrapPsk) info.bootstrapPsk = { identity: bootstrapPsk.identity, keySet: true };
+  return info;
+}
+
+/** A configuration the server refuses; the message names the field, never a key. */
+export class InvalidBootstrapConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidBootstrapConfigError';
+  }
+}
+
+const URI = /^coaps?:\/\/[^\s/?#]+(:\d{1,5})?\/?$/;
+const PATH = /^\/(\d{1,5}(\/\d{1,5})?)?$/;
+
+function fail(message: string): never {
+  throw new InvalidBootstrapConfigError(message);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    fail(`${name} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+function keyOf(v: unknown, name: string): Buffer {
+  if (typeof v !== 'string' || !/^(?:[0-9a-fA-F]{2})+$/.test(v)) fail(`${name} must be hex`);
+  const key = Buffer.from(v, 'hex');
+  if (key.length > MAX_PSK_KEY_BYTES) fail(`${name} must have 1..${MAX_PSK_KEY_BYTES} bytes`);
+  return key;
+}
+
+function identityOf(v: unknown, name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof v !== 'string' || v.length === 0 || /[\u0000-\u001f\u007f]/.test(v))
+    fail(`${name} must be a non-empty string without control characters`);
+  if (Buffer.byteLength(v, 'utf8') > MAX_PSK_IDENTITY_BYTES)
+    fail(`${name} must have at most ${MAX_PSK_IDENTITY_BYTES} bytes`);
+  return v;
+}
+
+const SERVER_FIELDS = new Set([
+  'shortServerId',
+  'uri',
+  'security',
+  'psk',
+  'lifetime',
+  'binding',
+  'notificationStoring',
+  'defaultMinPeriod',
+  'defaultMaxPeriod',
+]);
+const CONFIG_FIELDS = new Set(['servers', 'delete', 'acls', 'read', 'allowNoSec', 'bootstrapPsk']);
+
+/**
+ * A configuration from its JSON form (REST body: keys as hex). Throws InvalidBootstrapConfigError with the
+ * first problem found.
+ */
+export function parseBootstrapConfig(body: unknown): BootstrapConfig {
+  if (!isRecord(body)) fail('the configuration must be a JSON object');
+  for (const k of Object.keys(body)) if (!CONFIG_FIELDS.has(k)) fail(`unknown field "${k.slice(0, 32)}"`);
+  if (!Array.isArray(body.servers) || body.servers.length === 0 || body.servers.length > 8)
+    fail('servers must be an array of 1..8 LwM2M Server accounts');
+  const ids = new Set<number>();
+  const servers = body.servers.map((s: unknown, i: number): ServerAccount => {
+    const at = `servers[${i}]`;
+    if (!isRecord(s)) fail(`${at} must be an object`);
+    for (const k of Object.keys(s))
+      if (!SERVER_FIELDS.has(k)) fail(`${at}: unknown field "${k.slice(0, 32)}"`);
+    const shortServerId = int(s.shortServerId, `${at}.shortServerId`, 1, 65534);
+    if (ids.has(shortServerId)) fail(`${at}.shortServerId ${shortServerId} is used twice`);
+    ids.add(shortServerId);
+    if (typeof s.uri !== 'string' || s.uri.length > 255 || !URI.test(s.uri))
+      fail(`${at}.uri must be a coap:// or coaps:// URI of at most 255 bytes`);
+    if (s.security !== 'nosec' && s.security !== 'psk') fail(`${at}.security must be "nosec" or "psk"`);
+    if ((s.security === 'psk') !== s.uri.startsWith('coaps:'))
+      fail(`${at}: a psk account needs a coaps:// URI and a nosec one a coap:// URI`);
+    const out: ServerAccount = { shortServerId, uri: s.uri, security: s.security };
+    if (s.psk !== undefined) {
+      if (s.security !== 'psk' || !isRecord(s.psk)) fail(`${at}.psk is for security "psk" only`);
+      out.psk = {};
+      if (s.psk.identity !== undefined) out.psk.identity = identityOf(s.psk.identity, `${at}.psk.identity`);
+      if (s.psk.key !== undefined) out.psk.key = keyOf(s.psk.key, `${at}.psk.key`);
+    }
+    if (s.lifetime !== undefined) out.lifetime = int(s.lifetime, `${at}.lifetime`, 1, 0x7fffffff);
+    if (s.binding !== undefined) {
+      if (typeof s.binding !== 'string' || !/^[UMHTSNQ]{1,6}$/.test(s.binding))
+        fail(`${at}.binding must be letters of U, M, H, T, S, N, Q`);
+      out.binding = s.binding;
+    }
+    if (s.notificationStoring !== undefined) {
+      if (typeof s.notificationStoring !== 'boolean') fail(`${at}.notificationStoring must be a boolean`);
+      out.notificationStoring = s.notificationStoring;
+    }
+    if (s.defaultMinPeriod !== undefined)
+      out.defaultMinPeriod = int(s.defaultMinPeriod, `${at}.defaultMinPeriod`, 0, 0x7fffffff);
+    if (s.defaultMaxPeriod !== undefined)
+      out.defaultMaxPeriod = int(s.defaultMaxPeriod, `${at}.defaultMaxPeriod`, 1, 0x7fffffff);
+    return out;
+  });
+  const config: BootstrapConfig = { servers };
+  if (body.delete !== undefined) config.delete = paths(body.delete, 'delete', () => true);
+  if (body.read !== undefined)
+    config.read = paths(body.read, 'read', (p) => p.startsWith('/1') || p.startsWith('/2'));
+  if (body.acls !== undefined) {
+    if (!Array.isArray(body.acls) || body.acls.length > 64) fail('acls must be an array of at most 64');
+    config.acls = body.acls.map((a: unknown, i: number): AccessControl => {
+      const at = `acls[${i}]`;
+      if (!isRecord(a) || !isRecord(a.acl)) fail(`${at} must be {objectId, objectInstanceId, acl, owner}`);
+      const acl: Record<number, number> = {};
+      for (const [k, v] of Object.entries(a.acl)) {
+        acl[int(Number(k), `${at}.acl key`, 0, 65535)] = int(v, `${at}.acl[${k.slice(0, 8)}]`, 0, 31);
+      }
+      return {
+        objectId: int(a.objectId, `${at}.objectId`, 1, 65534),
+        objectInstanceId: int(a.objectInstanceId, `${at}.objectInstanceId`, 0, 65535),
+        acl,
+        owner: int(a.owner, `${at}.owner`, 0, 65535),
+      };
+    });
+  }
+  if (body.allowNoSec !== undefined) {
+    if (typeof body.allowNoSec !== 'boolean') fail('allowNoSec must be a boolean');
+    config.allowNoSec = body.allowNoSec;
+  }
+  if (body.bootstrapPsk !== undefined) {
+    if (!isRecord(body.bootstrapPsk)) fail('bootstrapPsk must be {identity, key}');
+    config.bootstrapPsk = {
+      identity: identityOf(body.bootstrapPsk.identity, 'bootstrapPsk.identity'),
+      key: keyOf(body.bootstrapPsk.key, 'bootstrapPsk.key'),
+    };
+  }
+  return config;
+}
+
+function paths(v: unknown, name: string, allowed: (p: string) => boolean): string[] {
+  if (!Array.isArray(v) || v.length > 64) fail(`${name} must be an array of at most 64 paths`);
+  return v.map((p: unknown) => {
+    if (typeof p !== 'string' || !PATH.test(p) || !allowed(p))
+      fail(`${name}: "${String(p).slice(0, 32)}" is not an allowed path`);
+    return p;
+  });
+}
+
+/** Whether writing this configuration puts key material on the wire (refused over NoSec unless allowNoSec). */
+export function carriesSecrets(c: BootstrapConfig): boolean {
+  return c.servers.some((s) => s.security === 'psk');
+}

@@ -1,0 +1,53 @@
+// The Bootstrap-Server from injected datagram transports (a UdpTransport on 5783 for NoSec, a DtlsServer on
+// 5784 for PSK / X.509 with CID): one CoapEndpoint per transport, one BootstrapServer behind both. The app
+// binds the sockets and builds the DtlsServer (its PSK lookup: bootstrapPskLookup below).
+import { CoapEndpoint, type CoapLogger, type DatagramTransport, type TransmissionParams } from '@lwm2m/coap';
+import { BootstrapServer, type BootstrapServerOptions } from './bootstrap-server';
+import type { BootstrapConfigStore } from './ports';
+
+/** Default ports of the gateway's Bootstrap-Server (BOOTSTRAP_PORT / BOOTSTRAP_SECURE_PORT). */
+export const DEFAULT_BOOTSTRAP_PORT = 5783;
+export const DEFAULT_BOOTSTRAP_SECURE_PORT = 5784;
+
+export interface CreateBootstrapServerOptions extends BootstrapServerOptions {
+  /** The transports to serve on (NoSec, DTLS, ...). */
+  transports: DatagramTransport[];
+  coapParams?: Partial<TransmissionParams>;
+  coapLogger?: CoapLogger;
+}
+
+export interface RunningBootstrapServer {
+  server: BootstrapServer;
+  endpoints: CoapEndpoint[];
+  /** Stops the sessions (their leases are released for another node) and closes the endpoints. */
+  close(): Promise<void>;
+}
+
+export function createBootstrapServer(opts: CreateBootstrapServerOptions): RunningBootstrapServer {
+  const { transports, coapParams, coapLogger, ...serverOpts } = opts;
+  const server = new BootstrapServer(serverOpts);
+  const endpoints = transports.map(
+    (transport) =>
+      new CoapEndpoint({
+        transport,
+        ...(coapParams ? { params: coapParams } : {}),
+        ...(coapLogger ? { logger: coapLogger } : {}),
+      }),
+  );
+  for (const e of endpoints) server.attach(e);
+  return {
+    server,
+    endpoints,
+    async close() {
+      await server.close();
+      await Promise.allSettled(endpoints.map((e) => e.close()));
+    },
+  };
+}
+
+/** The DtlsServer `psk` option of the bootstrap port: bootstrapPsk identities of the configurations. */
+export function bootstrapPskLookup(
+  configs: BootstrapConfigStore,
+): (identity: Buffer) => Promise<Buffer | undefined> {
+  return async (identity) => (await configs.bootstrapPskByIdentity(identity.toString('utf8')))?.key;
+}

@@ -1,0 +1,152 @@
+// LwM2M TS 1.2 Core 6.1.3 / 6.1.7 (Bootstrap sequence): the ordered operations a Bootstrap-Server sends
+// after answering the Bootstrap-Request with 2.04: Bootstrap-Read (1.1), Bootstrap-Delete, Bootstrap-Discover,
+// Bootstrap-Write of the /0, /1 and /2 instances, then Bootstrap-Finish. Deterministic from the configuration
+// and the session, so a node that takes a session over rebuilds the same plan and continues at session.step.
+import {
+  lwm2mObject,
+  type Lwm2mNode,
+  type Lwm2mObjectInstance,
+  type Lwm2mResource,
+  multipleResource,
+  objectInstance,
+  singleResource,
+} from '@lwm2m/lwm2m';
+import { type BootstrapConfig, SECURITY_MODE, type ServerAccount } from './config';
+import type { BootstrapSession } from './ports';
+
+export type BootstrapStep =
+  | { kind: 'read'; path: string }
+  | { kind: 'delete'; path: string }
+  | { kind: 'discover'; path: string }
+  | { kind: 'write'; path: string; node: Lwm2mObjectInstance }
+  /** Not a CoAP exchange: the PSK written is stored as the endpoint's LwM2M credential. */
+  | { kind: 'credentials' }
+  | { kind: 'finish' };
+
+/** The step's name in events and logs ("write /0/1"); never key material. */
+export function stepName(step: BootstrapStep): string {
+  return 'path' in step ? `${step.kind} ${step.path}` : step.kind;
+}
+
+/** The PSK written for a PSK account: the configured one, else the one generated for this session. */
+export function pskOf(
+  account: ServerAccount,
+  endpoint: string,
+  keys: Record<number, Buffer>,
+): { identity: string; key: Buffer } | undefined {
+  if (account.security !== 'psk') return undefined;
+  const key = account.psk?.key ?? keys[account.shortServerId];
+  if (key === undefined) return undefined;
+  return { identity: account.psk?.identity ?? endpoint, key };
+}
+
+/**
+ * The steps. Until Bootstrap-Discover has answered (session.instances unset), the plan ends with it: the
+ * instance ids of the writes are chosen from what the client still holds after the deletes.
+ */
+export function planSteps(config: BootstrapConfig, session: BootstrapSession): BootstrapStep[] {
+  const steps: BootstrapStep[] = [];
+  for (const path of config.read ?? []) steps.push({ kind: 'read', path });
+  for (const path of config.delete ?? ['/']) steps.push({ kind: 'delete', path });
+  steps.push({ kind: 'discover', path: '/' });
+  const ids = session.instances;
+  if (ids === undefined) return steps;
+  for (const s of config.servers) {
+    const sec = ids.security[s.shortServerId];
+    const srv = ids.server[s.shortServerId];
+    steps.push({ kind: 'write', path: `/0/${sec}`, node: securityInstance(sec, s, session) });
+    steps.push({ kind: 'write', path: `/1/${srv}`, node: serverInstance(srv, s) });
+  }
+  (config.acls ?? []).forEach((a, i) => {
+    const iid = ids.acl[i];
+    steps.push({
+      kind: 'write',
+      path: `/2/${iid}`,
+      node: objectInstance(iid, [
+        singleResource(0, 'integer', a.objectId),
+        singleResource(1, 'integer', a.objectInstanceId),
+        multipleResource(
+          2,
+          'integer',
+          Object.entries(a.acl).map(([ssid, bits]) => [Number(ssid), bits]),
+        ),
+        singleResource(3, 'integer', a.owner),
+      ]),
+    });
+  });
+  if (config.servers.some((s) => s.security === 'psk')) steps.push({ kind: 'credentials' });
+  steps.push({ kind: 'finish' });
+  return steps;
+}
+
+/** TS 1.2 Core E.1: the Security instance of an LwM2M Server account (Bootstrap-Server resource false). */
+function securityInstance(iid: number, s: ServerAccount, session: BootstrapSession): Lwm2mObjectInstance {
+  const psk = pskOf(s, session.endpoint, session.keys);
+  return objectInstance(iid, [
+    singleResource(0, 'string', s.uri),
+    singleResource(1, 'boolean', false),
+    singleResource(2, 'integer', SECURITY_MODE[s.security]),
+    // PSK mode: /0/x/3 is the PSK identity (UTF-8 bytes), /0/x/5 the key (TS 1.2 Core E.1).
+    singleResource(3, 'opaque', psk ? Buffer.from(psk.identity, 'utf8') : Buffer.alloc(0)),
+    singleResource(4, 'opaque', Buffer.alloc(0)),
+    singleResource(5, 'opaque', psk ? Buffer.from(psk.key) : Buffer.alloc(0)),
+    singleResource(10, 'integer', s.shortServerId),
+  ]);
+}
+
+/** TS 1.2 Core E.2: the Server instance. */
+function serverInstance(iid: number, s: ServerAccount): Lwm2mObjectInstance {
+  const res: Lwm2mResource[] = [
+    singleResource(0, 'integer', s.shortServerId),
+    singleResource(1, 'integer', s.lifetime ?? 300),
+  ];
+  if (s.defaultMinPeriod !== undefined) res.push(singleResource(2, 'integer', s.defaultMinPeriod));
+  if (s.defaultMaxPeriod !== undefined) res.push(singleResource(3, 'integer', s.defaultMaxPeriod));
+  res.push(singleResource(6, 'boolean', s.notificationStoring ?? true));
+  res.push(singleResource(7, 'string', s.binding ?? 'U'));
+  return objectInstance(iid, res);
+}
+
+/**
+ * Instance ids for the writes, given Bootstrap-Discover's links: ids the client still holds after the
+ * deletes (its Bootstrap-Server account in /0) are skipped; Server instances are numbered likewise.
+ */
+export function chooseInstances(
+  config: BootstrapConfig,
+  links: string,
+): NonNullable<BootstrapSession['instances']> {
+  const used = new Map<number, Set<number>>();
+  for (const m of links.matchAll(/<\/(\d+)\/(\d+)>/g)) {
+    const oid = Number(m[1]);
+    if (!used.has(oid)) used.set(oid, new Set());
+    used.get(oid)!.add(Number(m[2]));
+  }
+  const taken = (oid: number) => used.get(oid) ?? new Set<number>();
+  const next = (oid: number) => {
+    const set = taken(oid);
+    let id = 0;
+    while (set.has(id)) id++;
+    set.add(id);
+    used.set(oid, set);
+    return id;
+  };
+  const out: NonNullable<BootstrapSession['instances']> = { security: {}, server: {}, acl: [] };
+  for (const s of config.servers) {
+    out.security[s.shortServerId] = next(0);
+    out.server[s.shortServerId] = next(1);
+  }
+  for (let i = 0; i < (config.acls ?? []).length; i++) out.acl.push(next(2));
+  return out;
+}
+
+/** Bootstrap-Pack (TS 1.2 Core 6.1.7.x): every instance written, as one object node per object. */
+export function packNodes(config: BootstrapConfig, session: BootstrapSession): Lwm2mNode[] {
+  const byObject = new Map<number, Lwm2mObjectInstance[]>();
+  for (const s of planSteps(config, session)) {
+    if (s.kind !== 'write') continue;
+    const oid = Number(s.path.split('/')[1]);
+    if (!byObject.has(oid)) byObject.set(oid, []);
+    byObject.get(oid)!.push(s.node);
+  }
+  return [...byObject].map(([oid, instances]) => lwm2mObject(oid, instances));
+}
