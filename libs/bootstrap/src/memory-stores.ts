@@ -12,12 +12,12 @@ export class InMemoryBootstrapConfigStore implements BootstrapConfigStore {
         if (ep !== endpoint && c.bootstrapPsk?.identity === id) throw new BootstrapIdentityConflictError();
       }
     }
-    this.configs.set(endpoint, structuredClone(config));
+    this.configs.set(endpoint, clone(config));
   }
 
   async get(endpoint: string): Promise<BootstrapConfig | undefined> {
     const c = this.configs.get(endpoint);
-    return c && structuredClone(c);
+    return c && clone(c);
   }
 
   async remove(endpoint: string): Promise<boolean> {
@@ -45,7 +45,7 @@ export class InMemoryBootstrapSessionStore implements BootstrapSessionStore {
 
   async get(endpoint: string): Promise<BootstrapSession | undefined> {
     const s = this.sessions.get(endpoint);
-    return s && structuredClone(s);
+    return s && clone(s);
   }
 
   async claim(
@@ -53,15 +53,15 @@ export class InMemoryBootstrapSessionStore implements BootstrapSessionStore {
     now: number,
   ): Promise<{ ok: true } | { ok: false; holder: BootstrapSession }> {
     const cur = this.sessions.get(session.endpoint);
-    if (cur !== undefined && holds(cur, session, now)) return { ok: false, holder: structuredClone(cur) };
-    this.sessions.set(session.endpoint, structuredClone(session));
+    if (cur !== undefined && holds(cur, session, now)) return { ok: false, holder: clone(cur) };
+    this.sessions.set(session.endpoint, clone(session));
     return { ok: true };
   }
 
   async save(session: BootstrapSession): Promise<boolean> {
     const cur = this.sessions.get(session.endpoint);
     if (cur === undefined || cur.id !== session.id || cur.node !== session.node) return false;
-    this.sessions.set(session.endpoint, structuredClone(session));
+    this.sessions.set(session.endpoint, clone(session));
     return true;
   }
 }
@@ -69,4 +69,16 @@ export class InMemoryBootstrapSessionStore implements BootstrapSessionStore {
 /** Whether `cur` keeps `next` from being claimed: another node runs it under a live lease. */
 export function holds(cur: BootstrapSession, next: BootstrapSession, now: number): boolean {
   return cur.state === 'running' && cur.node !== next.node && cur.leaseUntil > now;
+}
+
+/** A deep copy that keeps Buffers Buffers (structuredClone makes them Uint8Arrays). */
+function clone<T>(v: T): T {
+  if (Buffer.isBuffer(v)) return Buffer.from(v) as T;
+  if (Array.isArray(v)) return v.map(clone) as T;
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = clone(x);
+    return out as T;
+  }
+  return v;
 }

@@ -34,3 +34,4 @@ export * from './handshake/key-exchange';
 export * from './handshake/certificate';
 export { HandshakeReassembler } from './handshake/reassembler';
 export type { PskLookup } from './handshake/server-handshake';
+export * from './identified-transport';

@@ -12,3 +12,4 @@ export * from './simulated-device';
 export * from './sleeping-transport';
 export * from './temperature-object';
 export * from './dtls-transport';
+export * from './bootstrap-client';

@@ -16,7 +16,13 @@ import {
   type Peer,
   type TransmissionParams,
 } from '@lwm2m/coap';
-import { type CompositeNodes, ContentFormat, type Lwm2mNode, Lwm2mPath } from '@lwm2m/lwm2m';
+import {
+  type CompositeNodes,
+  ContentFormat,
+  type Lwm2mNode,
+  type Lwm2mObject,
+  Lwm2mPath,
+} from '@lwm2m/lwm2m';
 import { AttributeStore } from './attributes';
 import { populateDeviceObjects, stepTemperatures } from './device-objects';
 import { DmHandler, type DmListener, type Lwm2mVersion } from './dm-handler';
@@ -68,6 +74,11 @@ export interface SimulatedDeviceOptions {
   manufacturer?: string;
   modelNumber?: string;
   firmwareVersion?: string;
+  /**
+   * Objects 0, 1 and 2 as a bootstrap left them (BootstrapClient.outcome().objects): they replace the
+   * defaults, so the device holds the server accounts the Bootstrap-Server wrote.
+   */
+  bootstrapped?: Lwm2mObject[];
   now?: () => number;
   random?: () => number;
   logger?: CoapLogger;
@@ -101,6 +112,8 @@ export interface SimulatedDeviceEvents {
   sleep: [];
   wake: [];
   failure: [{ operation: string; error: string }];
+  /** The server executed Bootstrap-Request Trigger (/1/0/9, TS 1.2 Core E.2): the owner runs a bootstrap. */
+  bootstrapTrigger: [];
   /** recoverAfterTimeouts reached: a new handshake (DTLS) and a new Register follow. */
   recovering: [{ timeouts: number }];
 }
@@ -184,6 +197,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       },
       Math.round((18 + this.random() * 6) * 100) / 100,
     );
+    for (const obj of opts.bootstrapped ?? []) this.tree.addObject(obj);
     this.installExecutables();
     this.tree.onBeforeRead(() => {
       // Current Time is optional and writable: a Replace of /3/0 without it removes it (Core 5.4.3).
@@ -506,6 +520,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   private installExecutables(): void {
     this.tree.onExecute('/1/0/8', () => this.later('update', () => this.update()));
+    this.tree.onExecute('/1/0/9', () => setImmediate(() => this.emit('bootstrapTrigger')));
     this.tree.onExecute('/3/0/4', () => undefined);
     this.tree.onExecute('/3/0/5', () => undefined);
     this.tree.onExecute('/3/0/12', () => {
