@@ -58,6 +58,13 @@
 //    Membership is one slot (small, read by every heartbeat with one MGET). Each session is its own slot:
 //    take-over, lease extension and removal are compare-and-set Lua scripts on that one hash.
 //
+// 6. Bootstrap-Server (libs/bootstrap):
+//      <p>{bs}:cfg          hash  endpoint ("*default*" for the default) -> BootstrapConfig JSON, PSKs sealed
+//      <p>{bs}:cfgid        hash  endpoint -> its bootstrapPsk identity (to un-index it on replace)
+//      <p>{bs}:psk          hash  bootstrapPsk identity -> endpoint (the bootstrap port's DTLS lookup)
+//      <p>{bs:ep:E}:session string BootstrapSession JSON (generated PSKs sealed), with a TTL; claim and save are
+//                                  compare-and-set Lua scripts on the lease (node, leaseUntil) and session id
+//
 // On Redis Cluster (REDIS_CLUSTER_NODES; libs/registry/test/redis-cluster.spec.ts) every Lua script, MULTI and
 // pipeline stays in one slot; what is not per key: SCAN runs per master (reindex), the session touch is one
 // command per session (no pipeline across slots), and a blocked XREADGROUP is woken on the master owning its
@@ -92,6 +99,10 @@ export interface RegistryKeys {
   node(id: number): string;
   dtlsSession(cid: string): string;
   dtlsResumption(sessionId: string): string;
+  bootstrapConfigs: string;
+  bootstrapConfigIdentities: string;
+  bootstrapPskIndex: string;
+  bootstrapSession(endpoint: string): string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'lwm2m:';
@@ -127,5 +138,9 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     node: (id) => `${prefix}{node}:${id}`,
     dtlsSession: (cid) => `${prefix}{dtls:${cid}}:s`,
     dtlsResumption: (id) => `${prefix}{dtlsres:${id}}`,
+    bootstrapConfigs: `${prefix}{bs}:cfg`,
+    bootstrapConfigIdentities: `${prefix}{bs}:cfgid`,
+    bootstrapPskIndex: `${prefix}{bs}:psk`,
+    bootstrapSession: (endpoint) => `${prefix}{bs:ep:${endpoint}}:session`,
   };
 }

@@ -1,0 +1,74 @@
+// One contract for the bootstrap stores: the in-memory twins and the Redis implementations pass the same suite.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { BootstrapConfigStore, BootstrapSession, BootstrapSessionStore } from '../src';
+
+export function bootstrapStoreContract(
+  name: string,
+  make: () => Promise<{ configs: BootstrapConfigStore; sessions: BootstrapSessionStore }>,
+): void {
+  const session = (over: Partial<BootstrapSession> = {}): BootstrapSession => ({
+    id: 's1',
+    endpoint: 'ep1',
+    state: 'running',
+    node: 'a',
+    leaseUntil: 2000,
+    step: 0,
+    startedAt: 1,
+    updatedAt: 1,
+    contentFormat: 11542,
+    usesDefault: false,
+    keys: { 1: randomBytes(16) },
+    ...over,
+  });
+
+  describe(`${name}: bootstrap configurations`, () => {
+    it('keeps keys, indexes the bootstrap identity, and un-indexes it on replace and remove', async () => {
+      const { configs } = await make();
+      const key = randomBytes(16);
+      const bkey = randomBytes(16);
+      await configs.put('ep1', {
+        servers: [{ shortServerId: 1, uri: 'coaps://h:5684', security: 'psk', psk: { identity: 'i', key } }],
+        bootstrapPsk: { identity: 'factory-1', key: bkey },
+      });
+      const got = await configs.get('ep1');
+      expect(got?.servers[0]?.psk?.key?.equals(key)).toBe(true);
+      expect((await configs.bootstrapPskByIdentity('factory-1'))?.key.equals(bkey)).toBe(true);
+      // Another endpoint can't take the identity.
+      await expect(
+        configs.put('ep2', { servers: [], bootstrapPsk: { identity: 'factory-1', key: randomBytes(16) } }),
+      ).rejects.toThrow(/another endpoint/);
+      await configs.put('ep1', { servers: [{ shortServerId: 1, uri: 'coap://h', security: 'nosec' }] });
+      expect(await configs.bootstrapPskByIdentity('factory-1')).toBeUndefined();
+      expect(await configs.remove('ep1')).toBe(true);
+      expect(await configs.get('ep1')).toBeUndefined();
+      expect(await configs.remove('ep1')).toBe(false);
+    });
+  });
+
+  describe(`${name}: bootstrap sessions`, () => {
+    it('a live lease of another node refuses a claim; an expired or released one lets it through', async () => {
+      const { sessions } = await make();
+      expect(await sessions.claim(session(), 1000)).toEqual({ ok: true });
+      const byB = session({ id: 's2', node: 'b' });
+      const refused = await sessions.claim(byB, 1500);
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.holder.node).toBe('a');
+      expect(await sessions.claim(byB, 2500)).toEqual({ ok: true });
+      // The old node can no longer save.
+      expect(await sessions.save(session({ step: 3 }))).toBe(false);
+      expect(await sessions.save({ ...byB, step: 4 })).toBe(true);
+      const cur = await sessions.get('ep1');
+      expect(cur?.step).toBe(4);
+      expect(cur?.keys[1]?.equals(byB.keys[1]!)).toBe(true);
+    });
+
+    it('a finished session does not hold a new claim', async () => {
+      const { sessions } = await make();
+      await sessions.claim(session({ endpoint: 'ep9', state: 'finished', leaseUntil: 0 }), 1000);
+      expect(await sessions.claim(session({ endpoint: 'ep9', id: 'n', node: 'b' }), 1000)).toEqual({
+        ok: true,
+      });
+    });
+  });
+}

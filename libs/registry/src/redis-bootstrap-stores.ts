@@ -1,0 +1,245 @@
+// The Bootstrap-Server's stores on Redis (keys.ts section 6). Configurations and their bootstrapPsk index in
+// one slot ({bs}), changed by one Lua script; sessions one key per endpoint, claimed and saved with
+// compare-and-set scripts on (id, node, leaseUntil), so two gateways never drive one client's bootstrap.
+// Every PSK (configured, bootstrap, or generated for a session) is sealed with SECRETS_KEY (libs/bytes
+// sealAtRest, AAD = Redis key + endpoint + field): Redis, its AOF and backups hold no key material.
+import {
+  BootstrapIdentityConflictError,
+  type BootstrapConfig,
+  type BootstrapConfigStore,
+  type BootstrapSession,
+  type BootstrapSessionStore,
+} from '@lwm2m/bootstrap';
+import { openAtRest, sealAtRest } from '@lwm2m/bytes';
+import type { RedisClient } from './redis-client';
+import type { RegistryKeys } from './keys';
+import { SecretsKeyError } from './redis-credential-store';
+
+const PUT_CONFIG = `
+local owner = ARGV[3] ~= '' and redis.call('HGET', KEYS[3], ARGV[3])
+if owner and owner ~= ARGV[1] then return 0 end
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and redis.call('HGET', KEYS[3], old) == ARGV[1] then redis.call('HDEL', KEYS[3], old) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
+else
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return 1`;
+
+const REMOVE_CONFIG = `
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and redis.call('HGET', KEYS[3], old) == ARGV[1] then redis.call('HDEL', KEYS[3], old) end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return redis.call('HDEL', KEYS[1], ARGV[1])`;
+
+// ARGV: json, node, now, ttl ms. Refused (returns the holder) while another node runs it under a live lease.
+const CLAIM_SESSION = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local c = cjson.decode(cur)
+  if c.state == 'running' and c.node ~= ARGV[2] and tonumber(c.leaseUntil) > tonumber(ARGV[3]) then return cur end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+return false`;
+
+// ARGV: json, id, node, ttl ms. Saved only while this node still holds this session.
+const SAVE_SESSION = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local c = cjson.decode(cur)
+if c.id ~= ARGV[2] or c.node ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+return 1`;
+
+export interface RedisBootstrapStoreOptions {
+  /** SECRETS_KEY as a 32-byte AES key (libs/bytes atRestKeyFromSecret). Without it, no PSK is stored. */
+  secretsKey?: Buffer;
+  /** How long a session record is kept after its last change, ms (default 1 day). */
+  sessionTtlMs?: number;
+}
+
+class Sealer {
+  constructor(private readonly key: Buffer | undefined) {}
+
+  seal(plain: Buffer, aad: string): string {
+    if (this.key === undefined)
+      throw new SecretsKeyError('SECRETS_KEY is not set: a PSK can only be stored sealed with it');
+    return sealAtRest(this.key, plain, aad).toString('base64');
+  }
+
+  open(sealed: string, aad: string): Buffer {
+    const key = this.key && openAtRest(this.key, Buffer.from(sealed, 'base64'), aad);
+    if (key === undefined)
+      throw new SecretsKeyError(
+        'a sealed bootstrap PSK does not open with this SECRETS_KEY (another key, or tampered)',
+      );
+    return key;
+  }
+}
+
+/** The stored JSON form of a configuration: keys sealed. */
+interface StoredConfig extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
+  servers: Array<Omit<BootstrapConfig['servers'][0], 'psk'> & { psk?: { identity?: string; s?: string } }>;
+  bootstrapPsk?: { identity: string; s: string };
+}
+
+export class RedisBootstrapConfigStore implements BootstrapConfigStore {
+  private readonly sealer: Sealer;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RegistryKeys,
+    opts: RedisBootstrapStoreOptions = {},
+  ) {
+    this.sealer = new Sealer(opts.secretsKey);
+  }
+
+  private aad(endpoint: string, field: string): string {
+    return `${this.keys.bootstrapConfigs}\n${endpoint}\n${field}`;
+  }
+
+  async put(endpoint: string, config: BootstrapConfig): Promise<void> {
+    const stored: StoredConfig = {
+      ...config,
+      servers: config.servers.map(({ psk, ...s }) => {
+        if (psk === undefined) return s;
+        const p: { identity?: string; s?: string } = {};
+        if (psk.identity !== undefined) p.identity = psk.identity;
+        if (psk.key !== undefined)
+          p.s = this.sealer.seal(psk.key, this.aad(endpoint, `server:${s.shortServerId}`));
+        return { ...s, psk: p };
+      }),
+      bootstrapPsk: config.bootstrapPsk && {
+        identity: config.bootstrapPsk.identity,
+        s: this.sealer.seal(config.bootstrapPsk.key, this.aad(endpoint, 'bootstrap')),
+      },
+    };
+    if (stored.bootstrapPsk === undefined) delete stored.bootstrapPsk;
+    const ok = await this.redis.eval(
+      PUT_CONFIG,
+      3,
+      this.keys.bootstrapConfigs,
+      this.keys.bootstrapConfigIdentities,
+      this.keys.bootstrapPskIndex,
+      endpoint,
+      JSON.stringify(stored),
+      config.bootstrapPsk?.identity ?? '',
+    );
+    if (Number(ok) !== 1) throw new BootstrapIdentityConflictError();
+  }
+
+  async get(endpoint: string): Promise<BootstrapConfig | undefined> {
+    const json = await this.redis.hget(this.keys.bootstrapConfigs, endpoint);
+    if (json === null) return undefined;
+    const s = JSON.parse(json) as StoredConfig;
+    const config: BootstrapConfig = {
+      ...s,
+      servers: s.servers.map(({ psk, ...a }) => {
+        if (psk === undefined) return a;
+        const p: { identity?: string; key?: Buffer } = {};
+        if (psk.identity !== undefined) p.identity = psk.identity;
+        if (psk.s !== undefined)
+          p.key = this.sealer.open(psk.s, this.aad(endpoint, `server:${a.shortServerId}`));
+        return { ...a, psk: p };
+      }),
+      bootstrapPsk: s.bootstrapPsk && {
+        identity: s.bootstrapPsk.identity,
+        key: this.sealer.open(s.bootstrapPsk.s, this.aad(endpoint, 'bootstrap')),
+      },
+    };
+    if (config.bootstrapPsk === undefined) delete config.bootstrapPsk;
+    return config;
+  }
+
+  async remove(endpoint: string): Promise<boolean> {
+    const n = await this.redis.eval(
+      REMOVE_CONFIG,
+      3,
+      this.keys.bootstrapConfigs,
+      this.keys.bootstrapConfigIdentities,
+      this.keys.bootstrapPskIndex,
+      endpoint,
+    );
+    return Number(n) === 1;
+  }
+
+  async bootstrapPskByIdentity(identity: string): Promise<{ endpoint: string; key: Buffer } | undefined> {
+    const endpoint = await this.redis.hget(this.keys.bootstrapPskIndex, identity);
+    if (endpoint === null) return undefined;
+    const config = await this.get(endpoint);
+    if (config?.bootstrapPsk?.identity !== identity) return undefined;
+    return { endpoint, key: config.bootstrapPsk.key };
+  }
+}
+
+/** A session as stored: generated keys sealed. */
+type StoredSession = Omit<BootstrapSession, 'keys'> & { keys: Record<string, string> };
+
+export class RedisBootstrapSessionStore implements BootstrapSessionStore {
+  private readonly sealer: Sealer;
+  private readonly ttlMs: number;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RegistryKeys,
+    opts: RedisBootstrapStoreOptions = {},
+  ) {
+    this.sealer = new Sealer(opts.secretsKey);
+    this.ttlMs = opts.sessionTtlMs ?? 86_400_000;
+  }
+
+  private aad(s: Pick<BootstrapSession, 'endpoint' | 'id'>, ssid: string): string {
+    return `${this.keys.bootstrapSession(s.endpoint)}\n${s.id}\n${ssid}`;
+  }
+
+  private encode(s: BootstrapSession): string {
+    const keys: Record<string, string> = {};
+    for (const [ssid, key] of Object.entries(s.keys)) keys[ssid] = this.sealer.seal(key, this.aad(s, ssid));
+    return JSON.stringify({ ...s, keys } satisfies StoredSession);
+  }
+
+  private decode(json: string): BootstrapSession {
+    const s = JSON.parse(json) as StoredSession;
+    const keys: Record<number, Buffer> = {};
+    for (const [ssid, sealed] of Object.entries(s.keys))
+      keys[Number(ssid)] = this.sealer.open(sealed, this.aad(s, ssid));
+    return { ...s, keys };
+  }
+
+  async get(endpoint: string): Promise<BootstrapSession | undefined> {
+    const json = await this.redis.get(this.keys.bootstrapSession(endpoint));
+    return json === null ? undefined : this.decode(json);
+  }
+
+  async claim(
+    session: BootstrapSession,
+    now: number,
+  ): Promise<{ ok: true } | { ok: false; holder: BootstrapSession }> {
+    const holder = (await this.redis.eval(
+      CLAIM_SESSION,
+      1,
+      this.keys.bootstrapSession(session.endpoint),
+      this.encode(session),
+      session.node,
+      String(now),
+      String(this.ttlMs),
+    )) as string | null;
+    return holder === null ? { ok: true } : { ok: false, holder: this.decode(holder) };
+  }
+
+  async save(session: BootstrapSession): Promise<boolean> {
+    const ok = await this.redis.eval(
+      SAVE_SESSION,
+      1,
+      this.keys.bootstrapSession(session.endpoint),
+      this.encode(session),
+      session.id,
+      session.node,
+      String(this.ttlMs),
+    );
+    return Number(ok) === 1;
+  }
+}
