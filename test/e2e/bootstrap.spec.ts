@@ -1,0 +1,154 @@
+// Issue 16 item 1, end to end with the product: a simulated client bootstraps from two Bootstrap-Servers that
+// share Redis with the gateway (the first stops mid-sequence, the second continues the session), then
+// registers with the gateway's DTLS port using the PSK the bootstrap wrote; a guessed PSK is refused. The
+// events are on the Redis stream the api serves.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBootstrapServer, type RunningBootstrapServer } from '@lwm2m/bootstrap';
+import { CoapCode } from '@lwm2m/coap';
+import { DtlsServer, IdentifiedDtlsTransport } from '@lwm2m/dtls';
+import {
+  createRedisStores,
+  RedisBootstrapConfigStore,
+  RedisBootstrapSessionStore,
+  type RedisStores,
+} from '@lwm2m/registry';
+import { BootstrapClient, createDtlsTransport, peerOfUri, SimulatedDevice } from '@lwm2m/simulator';
+import { UdpTransport } from '@lwm2m/udp';
+import { bootstrapPskLookup } from '@lwm2m/bootstrap';
+import { startTestServer, type TestServer } from '../support/single-node';
+
+const secretsKey = randomBytes(32);
+let server: TestServer;
+let stores: RedisStores;
+let configs: RedisBootstrapConfigStore;
+
+async function bootstrapNode(
+  nodeId: string,
+): Promise<{ node: RunningBootstrapServer; port: number; securePort: number }> {
+  const udp = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+  const secure = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+  const node = createBootstrapServer({
+    transports: [
+      udp,
+      new IdentifiedDtlsTransport(new DtlsServer({ transport: secure, psk: bootstrapPskLookup(configs) })),
+    ],
+    configs,
+    sessions: new RedisBootstrapSessionStore(stores.redis, stores.keys, { secretsKey }),
+    credentials: stores.credentials,
+    events: stores.events,
+    nodeId,
+    requestTimeoutMs: 3000,
+  });
+  return { node, port: udp.address().port, securePort: secure.address().port };
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ secretsKey });
+  stores = createRedisStores(server.redis.url, { credentials: { secretsKey } });
+  configs = new RedisBootstrapConfigStore(stores.redis, stores.keys, { secretsKey });
+});
+
+afterAll(async () => {
+  await stores?.close();
+  await server?.stop();
+});
+
+async function device(endpoint: string, client: BootstrapClient, psk?: { identity: string; key: Buffer }) {
+  const outcome = client.outcome();
+  const account = outcome.servers[0]!;
+  return new SimulatedDevice({
+    endpoint,
+    transport: createDtlsTransport(await UdpTransport.bind({ port: 0 }), { psk: psk ?? account.psk! }),
+    server: peerOfUri(account.uri),
+    lifetime: account.lifetime,
+    updateAt: 0,
+    requestTimeoutMs: 3000,
+    bootstrapped: outcome.objects,
+  });
+}
+
+describe('bootstrap against the product (Redis, gateway)', () => {
+  it('a DTLS PSK bootstrap moves to a second node mid-sequence, then the device registers with the PSK written', async () => {
+    const a = await bootstrapNode('bs-a');
+    const b = await bootstrapNode('bs-b');
+    const factoryKey = randomBytes(16);
+    await configs.put('e2e-bs', {
+      servers: [
+        { shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk', lifetime: 60 },
+      ],
+      bootstrapPsk: { identity: 'e2e-bs-factory', key: factoryKey },
+    });
+    const udp = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+    const client = new BootstrapClient({
+      endpoint: 'e2e-bs',
+      transport: createDtlsTransport(udp, { psk: { identity: 'e2e-bs-factory', key: factoryKey } }),
+      servers: [
+        { address: '127.0.0.1', port: a.securePort },
+        { address: '127.0.0.1', port: b.securePort },
+      ],
+      preferredContentFormat: 11542,
+      retryAfterMs: 400,
+      answerDelayMs: 100,
+      timeoutMs: 20_000,
+    });
+    try {
+      const run = client.run();
+      while (client.operations.length < 2) await new Promise((r) => setTimeout(r, 20));
+      await a.node.close();
+      const outcome = await run;
+      expect(client.operations.filter((o) => o === 'DELETE /')).toHaveLength(1);
+      const key = outcome.servers[0]!.psk!.key;
+
+      // A guessed key for the same identity is refused by the gateway's DTLS port.
+      const impostor = await device('e2e-bs', client, { identity: 'e2e-bs', key: randomBytes(16) });
+      await expect(impostor.start()).rejects.toThrow();
+      await impostor.stop();
+
+      const dev = await device('e2e-bs', client);
+      await dev.start();
+      try {
+        const got = await server.api<{ endpoint: string; security?: string }>(
+          'GET',
+          '/api/v1/devices/e2e-bs',
+        );
+        expect(got.status).toBe(200);
+        const read = await server.api<{ values: Array<{ value: unknown }> }>(
+          'GET',
+          '/api/v1/devices/e2e-bs/data/1/0/1',
+        );
+        expect(read.body.values[0]?.value).toBe(60);
+      } finally {
+        await dev.stop();
+      }
+      const events = (await stores.events.recent(200, 'e2e-bs')).filter((e) =>
+        e.type.startsWith('bootstrap'),
+      );
+      expect(events.map((e) => e.type)).toEqual([
+        'bootstrap-started',
+        'bootstrap-started',
+        'bootstrap-finished',
+      ]);
+      expect(events[1]).toMatchObject({ node: 'bs-b' });
+      const stream = JSON.stringify(events);
+      expect(stream).not.toContain(key.toString('hex'));
+      expect(stream).not.toContain(key.toString('base64'));
+    } finally {
+      await client.close();
+      await b.node.close();
+    }
+  });
+
+  it('an endpoint with no configuration gets 4.00 Bad Request (TS 1.1 Transport table 6.1: unknown Endpoint Client Name)', async () => {
+    const b = await bootstrapNode('bs-c');
+    const client = new BootstrapClient({
+      endpoint: 'e2e-nobody',
+      transport: await UdpTransport.bind({ address: '127.0.0.1', port: 0 }),
+      servers: [{ address: '127.0.0.1', port: b.port }],
+      timeoutMs: 3000,
+    });
+    await expect(client.run()).rejects.toMatchObject({ code: CoapCode.BAD_REQUEST });
+    await client.close();
+    await b.node.close();
+  });
+});
