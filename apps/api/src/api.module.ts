@@ -16,6 +16,7 @@ import { DevicesController } from './devices/devices.controller';
 import { EventsController } from './events/events.controller';
 import { RequestsController } from './requests/requests.controller';
 import { CredentialsController } from './credentials/credentials.controller';
+import { BootstrapController, BootstrapTriggerController } from './bootstrap/bootstrap.controller';
 import { BACKEND_PING, HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { createValidationPipe } from './problem/validation';
@@ -23,6 +24,7 @@ import {
   API_OPTIONS,
   type ApiOptions,
   type ApiPorts,
+  BOOTSTRAP_CONFIGS,
   COMMAND_BUS,
   CREDENTIAL_STORE,
   EVENT_BUS,
@@ -67,6 +69,8 @@ export class ApiModule {
       controllers: [
         DevicesController,
         CredentialsController,
+        BootstrapController,
+        BootstrapTriggerController,
         EventsController,
         HealthController,
         RequestsController,
@@ -81,6 +85,7 @@ export class ApiModule {
         { provide: VALUE_STORE, useValue: ports.values },
         { provide: EVENT_BUS, useValue: ports.events },
         { provide: CREDENTIAL_STORE, useValue: ports.credentials },
+        { provide: BOOTSTRAP_CONFIGS, useValue: { store: ports.bootstrapConfigs } },
         { provide: BACKEND_PING, useValue: { ping: ports.ping } },
         { provide: API_OPTIONS, useValue: resolved },
         { provide: REQUEST_QUEUE, useValue: { queue: ports.requests } },

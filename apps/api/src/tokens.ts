@@ -10,6 +10,7 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import type { QueuedRequests } from '@lwm2m/scheduler';
+import type { BootstrapConfigStore } from '@lwm2m/bootstrap';
 import type { NodeInfo } from '@lwm2m/cluster';
 import type { ApiKey } from './auth/api-keys';
 
@@ -19,6 +20,8 @@ export const OBSERVATION_STORE = Symbol('ObservationStore');
 export const VALUE_STORE = Symbol('ValueStore');
 export const EVENT_BUS = Symbol('EventBus');
 export const CREDENTIAL_STORE = Symbol('CredentialStore');
+/** The Bootstrap-Server's configurations, as { store?: BootstrapConfigStore }: absent = the routes answer 503. */
+export const BOOTSTRAP_CONFIGS = Symbol('BootstrapConfigs');
 export const API_OPTIONS = Symbol('ApiOptions');
 /** Queue mode (libs/scheduler QueuedRequests), as { queue?: QueuedRequests }: absent = never queue. */
 export const REQUEST_QUEUE = Symbol('RequestQueue');
@@ -40,6 +43,8 @@ export interface ApiPorts {
   events: EventBus & Pingable;
   /** Security credentials (PUT/GET/DELETE /api/v1/devices/{endpoint}/credentials). */
   credentials: CredentialStore & Pingable;
+  /** Bootstrap-Server configurations (PUT/GET/DELETE /api/v1/bootstrap/configs/{endpoint}). */
+  bootstrapConfigs?: BootstrapConfigStore;
   /** Optional whole-backend check (e.g. the Redis connection shared by all stores). */
   ping?: () => Promise<unknown>;
   /** The gateway cluster's node leases (libs/registry RedisMembershipStore). */

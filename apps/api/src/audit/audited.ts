@@ -14,6 +14,9 @@ export const AUDIT_ACTIONS = [
   'deregister',
   'credential-put',
   'credential-delete',
+  'bootstrap-config-put',
+  'bootstrap-config-delete',
+  'bootstrap-trigger',
   'request-cancel',
   'requests-cancel-all',
 ] as const;

@@ -16,6 +16,7 @@ export const ProblemType = {
   NOT_READY: 'urn:lwm2m-cluster:problem:not-ready',
   UNKNOWN_CREDENTIAL: 'urn:lwm2m-cluster:problem:unknown-credential',
   CREDENTIAL_CONFLICT: 'urn:lwm2m-cluster:problem:credential-conflict',
+  UNKNOWN_BOOTSTRAP_CONFIG: 'urn:lwm2m-cluster:problem:unknown-bootstrap-config',
   TOO_MANY_STREAMS: 'urn:lwm2m-cluster:problem:too-many-streams',
   STORE_UNAVAILABLE: 'urn:lwm2m-cluster:problem:store-unavailable',
   UNSUPPORTED_MEDIA_TYPE: 'urn:lwm2m-cluster:problem:unsupported-media-type',

@@ -1,0 +1,154 @@
+// PUT/GET/DELETE /api/v1/bootstrap/configs/{endpoint} and POST /api/v1/devices/{ep}/bootstrap-trigger (issue 16
+// item 1): validation as problem+json, the admin role to write, and keys never leaving the api: not in an
+// answer, an error or a log line.
+import { randomBytes } from 'node:crypto';
+import type { LoggerService } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, InMemoryBootstrapConfigStore } from '@lwm2m/bootstrap';
+import { fakePorts, registration, type TestPorts } from './fakes';
+import { type Reply, startApi, type TestApi } from './harness';
+
+class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log = (...a: unknown[]) => this.lines.push(a.map(String).join(' '));
+  error = (...a: unknown[]) =>
+    this.lines.push(a.map((x) => (x instanceof Error ? x.stack : String(x))).join(' '));
+  warn = (...a: unknown[]) => this.lines.push(a.map(String).join(' '));
+  debug = (...a: unknown[]) => this.lines.push(a.map(String).join(' '));
+  verbose = (...a: unknown[]) => this.lines.push(a.map(String).join(' '));
+  fatal = (...a: unknown[]) => this.lines.push(a.map(String).join(' '));
+}
+
+const KEY = randomBytes(16).toString('hex');
+const BKEY = randomBytes(16).toString('hex');
+const ADMIN = 'admin-key-0123456789';
+const WRITER = 'write-key-0123456789';
+const BASE = '/api/v1/bootstrap/configs';
+const admin = { authorization: `Bearer ${ADMIN}` };
+
+let ports: TestPorts;
+let configs: InMemoryBootstrapConfigStore;
+let api: TestApi;
+const logger = new CapturingLogger();
+const answers: Reply[] = [];
+
+async function call(method: string, path: string, opts: Parameters<TestApi['call']>[2] = {}): Promise<Reply> {
+  const r = await api.call(method, path, { ...opts, headers: { ...admin, ...opts.headers } });
+  answers.push(r);
+  return r;
+}
+
+const valid = () => ({
+  servers: [
+    {
+      shortServerId: 1,
+      uri: 'coaps://lwm2m.example.com:5684',
+      security: 'psk',
+      psk: { identity: 'dev-1', key: KEY },
+    },
+  ],
+  bootstrapPsk: { identity: 'factory-1', key: BKEY },
+});
+
+beforeAll(async () => {
+  ports = fakePorts();
+  configs = new InMemoryBootstrapConfigStore();
+  api = await startApi(
+    { ...ports, bootstrapConfigs: configs },
+    { logger, apiKeys: `${ADMIN}:admin,${WRITER}:write` },
+  );
+});
+afterAll(() => api.close());
+
+describe('bootstrap configurations over REST', () => {
+  it('PUT stores the keys and answers without them; GET too; a second PUT answers 200', async () => {
+    const r = await call('PUT', `${BASE}/dev-1`, { body: valid() });
+    expect(r.status).toBe(201);
+    expect(r.body.servers[0].psk).toEqual({ identity: 'dev-1', keySet: true });
+    expect(r.body.bootstrapPsk).toEqual({ identity: 'factory-1', keySet: true });
+    expect((await configs.get('dev-1'))?.servers[0]?.psk?.key?.toString('hex')).toBe(KEY);
+    const got = await call('GET', `${BASE}/dev-1`);
+    expect(got.status).toBe(200);
+    expect(got.text).not.toContain(KEY);
+    expect((await call('PUT', `${BASE}/dev-1`, { body: valid() })).status).toBe(200);
+  });
+
+  it('"default" names the default configuration', async () => {
+    const body = { servers: [{ shortServerId: 2, uri: 'coap://lwm2m.example.com', security: 'nosec' }] };
+    expect((await call('PUT', `${BASE}/default`, { body })).status).toBe(201);
+    expect((await configs.get(DEFAULT_CONFIG))?.servers[0]?.shortServerId).toBe(2);
+    expect((await call('DELETE', `${BASE}/default`)).status).toBe(204);
+    expect((await call('GET', `${BASE}/default`)).status).toBe(404);
+  });
+
+  it('refuses invalid configurations with 400 problem+json naming the field, never echoing a key', async () => {
+    const bad: Array<[unknown, RegExp]> = [
+      [{}, /servers/],
+      [{ servers: [{ ...valid().servers[0], uri: 'http://x' }] }, /uri/],
+      [{ servers: [{ ...valid().servers[0], security: 'psk', uri: 'coap://x' }] }, /coaps/],
+      [{ servers: [{ ...valid().servers[0], psk: { key: 'zz' + KEY } }] }, /psk.key must be hex/],
+      [{ servers: [{ ...valid().servers[0], shortServerId: 0 }] }, /shortServerId/],
+      [{ ...valid(), read: ['/0'] }, /read/],
+      [{ ...valid(), extra: 1 }, /unknown field/],
+      [{ servers: [valid().servers[0], valid().servers[0]] }, /used twice/],
+    ];
+    for (const [body, detail] of bad) {
+      const r = await call('PUT', `${BASE}/dev-bad`, { body });
+      expect(r.status).toBe(400);
+      expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(r.body.detail).toMatch(detail);
+    }
+    expect(await configs.get('dev-bad')).toBeUndefined();
+  });
+
+  it('a bootstrap identity held by another endpoint is a 409', async () => {
+    const r = await call('PUT', `${BASE}/dev-2`, { body: valid() });
+    expect(r.status).toBe(409);
+  });
+
+  it('writing needs the admin role; a write key gets 403 and changes nothing', async () => {
+    const asWriter = { authorization: `Bearer ${WRITER}` };
+    expect((await call('PUT', `${BASE}/dev-3`, { body: valid(), headers: asWriter })).status).toBe(403);
+    expect((await call('DELETE', `${BASE}/dev-1`, { headers: asWriter })).status).toBe(403);
+    expect((await call('GET', `${BASE}/dev-1`, { headers: asWriter })).status).toBe(403);
+    expect(await configs.get('dev-3')).toBeUndefined();
+    expect((await api.call('PUT', `${BASE}/dev-3`, { body: valid() })).status).toBe(401);
+  });
+
+  it('DELETE removes it (then 404)', async () => {
+    expect((await call('DELETE', `${BASE}/dev-1`)).status).toBe(204);
+    expect((await call('DELETE', `${BASE}/dev-1`)).status).toBe(404);
+  });
+
+  it('no answer and no log line holds key material', () => {
+    const text = answers.map((a) => a.text).join('\n') + logger.lines.join('\n');
+    for (const k of [KEY, BKEY]) {
+      expect(text).not.toContain(k);
+      expect(text).not.toContain(Buffer.from(k, 'hex').toString('base64'));
+    }
+  });
+});
+
+describe('POST /api/v1/devices/{endpoint}/bootstrap-trigger', () => {
+  it("executes /1/x/9 on the device's Server instance", async () => {
+    await ports.registrations.register(
+      registration('trig-1', {
+        objectLinks: [
+          { path: '/1/3', attributes: {} },
+          { path: '/3/0', attributes: {} },
+        ],
+      }),
+    );
+    const r = await call('POST', '/api/v1/devices/trig-1/bootstrap-trigger');
+    expect(r.status).toBe(204);
+    expect(ports.commands.commands.at(-1)).toMatchObject({
+      op: 'execute',
+      path: '/1/3/9',
+      endpoint: 'trig-1',
+    });
+  });
+
+  it('an unregistered device is a 404', async () => {
+    expect((await call('POST', '/api/v1/devices/nobody/bootstrap-trigger')).status).toBe(404);
+  });
+});
