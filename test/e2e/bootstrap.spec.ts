@@ -16,6 +16,7 @@ import {
 import { BootstrapClient, createDtlsTransport, peerOfUri, SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
 import { bootstrapPskLookup } from '@lwm2m/bootstrap';
+import { BootstrapServerService } from '../../apps/gateway/src/bootstrap-server.service';
 import { startTestServer, type TestServer } from '../support/single-node';
 
 const secretsKey = randomBytes(32);
@@ -44,7 +45,10 @@ async function bootstrapNode(
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ secretsKey });
+  server = await startTestServer({
+    secretsKey,
+    gateway: { BOOTSTRAP_ENABLED: 'true', BOOTSTRAP_PORT: '0', BOOTSTRAP_SECURE_PORT: '0' },
+  });
   stores = createRedisStores(server.redis.url, { credentials: { secretsKey } });
   configs = new RedisBootstrapConfigStore(stores.redis, stores.keys, { secretsKey });
 });
@@ -150,5 +154,49 @@ describe('bootstrap against the product (Redis, gateway)', () => {
     await expect(client.run()).rejects.toMatchObject({ code: CoapCode.BAD_REQUEST });
     await client.close();
     await b.node.close();
+  });
+
+  it("npm start's gateway serves bootstrap: config over REST, bootstrap on its port, PSK registration, then a server-initiated trigger", async () => {
+    const ports = server.node.gateway.get(BootstrapServerService).addresses()!;
+    const put = await server.api('PUT', '/api/v1/bootstrap/configs/e2e-rest', {
+      servers: [
+        { shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk', lifetime: 90 },
+      ],
+      allowNoSec: true,
+    });
+    expect(put.status).toBe(201);
+    const client = new BootstrapClient({
+      endpoint: 'e2e-rest',
+      transport: await UdpTransport.bind({ address: '127.0.0.1', port: 0 }),
+      servers: [{ address: '127.0.0.1', port: ports.port }],
+      preferredContentFormat: 112,
+      timeoutMs: 10_000,
+    });
+    try {
+      const outcome = await client.run();
+      const cred = await server.api<{ type: string; identity: string }>(
+        'GET',
+        '/api/v1/devices/e2e-rest/credentials',
+      );
+      expect(cred.body).toEqual({ type: 'psk', identity: 'e2e-rest' });
+      const dev = await device('e2e-rest', client);
+      await dev.start();
+      try {
+        const triggered = new Promise<void>((resolve) => dev.once('bootstrapTrigger', () => resolve()));
+        const t = await server.api('POST', '/api/v1/devices/e2e-rest/bootstrap-trigger');
+        expect(t.status).toBe(204);
+        await triggered;
+      } finally {
+        await dev.stop();
+      }
+      expect(outcome.servers[0]!.lifetime).toBe(90);
+      const got = await server.api<{ servers: Array<{ psk?: unknown }> }>(
+        'GET',
+        '/api/v1/bootstrap/configs/e2e-rest',
+      );
+      expect(JSON.stringify(got.body)).not.toContain(outcome.servers[0]!.psk!.key.toString('hex'));
+    } finally {
+      await client.close();
+    }
   });
 });

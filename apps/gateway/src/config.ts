@@ -52,6 +52,11 @@ export interface GatewayConfig {
   SECRETS_KEY?: Buffer;
   /** Listen address; "::" or "0.0.0.0" to listen everywhere. */
   COAP_HOST: string;
+  /** The LwM2M Bootstrap-Server on its own ports (libs/bootstrap). Default false. */
+  BOOTSTRAP_ENABLED: boolean;
+  /** Its NoSec UDP port (default 5783) and DTLS port (default 5784, 0 picks a free one). */
+  BOOTSTRAP_PORT: number;
+  BOOTSTRAP_SECURE_PORT: number;
   /** Redis of the shared state; required when the gateway runs on its own. */
   REDIS_URL?: string;
   /** This node's name in events and registrations; in cluster mode a trailing number seeds its numeric id. */
@@ -106,6 +111,9 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
     COAPS_PORT: parsePort('COAPS_PORT', env.COAPS_PORT, 5684, errors),
     COAP_HOST: parseString(env.COAP_HOST, '0.0.0.0'),
     COAP_NOSEC: parseFlag('COAP_NOSEC', env.COAP_NOSEC, true, errors),
+    BOOTSTRAP_ENABLED: parseFlag('BOOTSTRAP_ENABLED', env.BOOTSTRAP_ENABLED, false, errors),
+    BOOTSTRAP_PORT: parsePort('BOOTSTRAP_PORT', env.BOOTSTRAP_PORT, 5783, errors),
+    BOOTSTRAP_SECURE_PORT: parsePort('BOOTSTRAP_SECURE_PORT', env.BOOTSTRAP_SECURE_PORT, 5784, errors),
     DTLS_CID_LENGTH: parseInteger('DTLS_CID_LENGTH', env.DTLS_CID_LENGTH, 8, 0, 32, errors),
     ...optionalFile('DTLS_KEY_FILE', env.DTLS_KEY_FILE),
     ...optionalFile('DTLS_CERT_FILE', env.DTLS_CERT_FILE),

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { BootstrapServerService } from './bootstrap-server.service';
 import { CoapServerService } from './coap-server.service';
 import type { GatewayConfig } from './config';
 import { GATEWAY_CONFIG, GATEWAY_PORTS, type GatewayPorts } from './tokens';
@@ -13,8 +14,9 @@ export class GatewayModule {
         { provide: GATEWAY_PORTS, useValue: opts.ports },
         { provide: GATEWAY_CONFIG, useValue: opts.config },
         CoapServerService,
+        BootstrapServerService,
       ],
-      exports: [CoapServerService],
+      exports: [CoapServerService, BootstrapServerService],
     };
   }
 }

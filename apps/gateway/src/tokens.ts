@@ -8,6 +8,7 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import type { ClusterSessionStore, MembershipStore, SealedBlobStore } from '@lwm2m/cluster';
+import type { BootstrapConfigStore, BootstrapSessionStore } from '@lwm2m/bootstrap';
 
 export const GATEWAY_PORTS = Symbol('GatewayPorts');
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
@@ -23,6 +24,9 @@ export interface GatewayPorts {
   credentials: CredentialStore;
   /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
   deliveries?: DeliveryLedger;
+  /** The Bootstrap-Server's stores (BOOTSTRAP_ENABLED): without them it does not start. */
+  bootstrapConfigs?: BootstrapConfigStore;
+  bootstrapSessions?: BootstrapSessionStore;
   /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
   cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
 }

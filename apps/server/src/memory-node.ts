@@ -8,6 +8,7 @@
 // again; no gateway cluster (CLUSTER_KEY), no GROUP_OBSERVE_LEG=redis, no standalone api, gateway or scheduler
 // process sharing the state; queued requests are not retried across restarts.
 import { Logger } from '@nestjs/common';
+import { InMemoryBootstrapConfigStore, InMemoryBootstrapSessionStore } from '@lwm2m/bootstrap';
 import { createInMemoryStores, InMemoryAuditStore, type InMemoryStores } from '@lwm2m/server';
 import {
   InMemoryRequestStore,
@@ -17,7 +18,10 @@ import {
 } from '@lwm2m/scheduler';
 import type { NodeState, SingleNodeOptions } from './single-node';
 
-export type MemoryNodeStores = InMemoryStores;
+export type MemoryNodeStores = InMemoryStores & {
+  bootstrapConfigs: InMemoryBootstrapConfigStore;
+  bootstrapSessions: InMemoryBootstrapSessionStore;
+};
 
 export function createMemoryState(
   opts: SingleNodeOptions & { scheduler: SchedulerConfig },
@@ -30,6 +34,8 @@ export function createMemoryState(
   }
   const stores: MemoryNodeStores = {
     ...createInMemoryStores(),
+    bootstrapConfigs: new InMemoryBootstrapConfigStore(),
+    bootstrapSessions: new InMemoryBootstrapSessionStore(),
     audit: new InMemoryAuditStore(
       opts.auditMaxEntries !== undefined ? { maxEntries: opts.auditMaxEntries } : {},
     ),

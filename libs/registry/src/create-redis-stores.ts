@@ -18,6 +18,7 @@ import { RedisRegistrationStore } from './redis-registration-store';
 import { RedisCredentialStore, type RedisCredentialStoreOptions } from './redis-credential-store';
 import { RedisValueStore } from './redis-value-store';
 import { RedisAuditStore, type RedisAuditStoreOptions } from './redis-audit-store';
+import { RedisBootstrapConfigStore, RedisBootstrapSessionStore } from './redis-bootstrap-stores';
 import {
   clusterCommandRouter,
   RedisClusterSessionStore,
@@ -48,6 +49,9 @@ export interface RedisStores {
   credentials: CredentialStore & RedisCredentialStore;
   /** The operators' audit trail (GET /api/v1/audit). */
   audit: RedisAuditStore;
+  /** Bootstrap-Server configurations and sessions (libs/bootstrap), PSKs sealed with SECRETS_KEY. */
+  bootstrapConfigs: RedisBootstrapConfigStore;
+  bootstrapSessions: RedisBootstrapSessionStore;
   /** Gateway cluster: node leases and DTLS sessions (libs/cluster). */
   membership: RedisMembershipStore;
   sessions: RedisClusterSessionStore;
@@ -92,6 +96,12 @@ export function createRedisStores(
     values: new RedisValueStore(redis, keys),
     credentials: new RedisCredentialStore(redis, keys, options.credentials),
     audit: new RedisAuditStore(redis, keys, options.audit),
+    bootstrapConfigs: new RedisBootstrapConfigStore(redis, keys, {
+      secretsKey: options.credentials?.secretsKey,
+    }),
+    bootstrapSessions: new RedisBootstrapSessionStore(redis, keys, {
+      secretsKey: options.credentials?.secretsKey,
+    }),
     events,
     commands,
     redis,
