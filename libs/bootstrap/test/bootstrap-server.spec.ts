@@ -217,6 +217,19 @@ describe('client-initiated bootstrap', () => {
     expect((await sessions.get('bs-mute'))?.state).toBe('failed');
   });
 
+  it('Bootstrap-Finish answered 4.06 Not Acceptable fails the bootstrap at step "finish"', async () => {
+    await configs.put('bs-406', { servers: [account()], allowNoSec: true });
+    const client = await bootstrapClient('bs-406', [bs.port], undefined, {
+      finishCode: CoapCode.NOT_ACCEPTABLE,
+    });
+    await expect(client.run()).rejects.toMatchObject({ code: CoapCode.NOT_ACCEPTABLE });
+    await client.close();
+    await waitFor(async () => (await sessions.get('bs-406'))?.state === 'failed', 5000);
+    const failed = (await eventsOf('bs-406')).find((e) => e.type === 'bootstrap-failed');
+    expect(failed).toMatchObject({ step: 'finish' });
+    expect((failed as { error: string }).error).toContain('4.06');
+  });
+
   it('a flood of Bootstrap-Requests from a stranger gets 4.29 and does not stop a real device', async () => {
     await configs.put('bs-real', { servers: [account()], allowNoSec: true });
     const stranger = new CoapEndpoint({

@@ -41,6 +41,8 @@ export interface BootstrapClientOptions {
   retryAfterMs?: number;
   /** Test hook: stop answering (as a client that lost power) after this many operations of the server. */
   silentAfter?: number;
+  /** Test hook: answer Bootstrap-Finish with this code (e.g. 4.06 or 5.00) whatever the configuration. */
+  finishCode?: number;
   /** Test hook: answer each operation after this delay, ms (a slow link). */
   answerDelayMs?: number;
   coapParams?: Partial<TransmissionParams>;
@@ -268,9 +270,13 @@ export class BootstrapClient {
   private finish(): OutgoingResponse {
     const result = this.outcome();
     const usable = result.servers.some((s) => s.lifetime !== undefined && s.uri.length > 0);
-    const r = usable
-      ? { code: CoapCode.CHANGED }
-      : { code: CoapCode.NOT_ACCEPTABLE, reason: 'no LwM2M Server account with a Server instance' };
+    const forced = this.opts.finishCode;
+    const r =
+      forced !== undefined
+        ? { code: forced, reason: 'refused by the test' }
+        : usable
+          ? { code: CoapCode.CHANGED }
+          : { code: CoapCode.NOT_ACCEPTABLE, reason: 'no LwM2M Server account with a Server instance' };
     // Answer first, then end run().
     setImmediate(() => this.finished?.(r));
     return r.code === CoapCode.CHANGED ? { code: r.code } : { code: r.code, payload: r.reason };
