@@ -2,7 +2,9 @@
 // share Redis with the gateway (the first stops mid-sequence, the second continues the session), then
 // registers with the gateway's DTLS port using the PSK the bootstrap wrote; a guessed PSK is refused. The
 // events are on the Redis stream the api serves.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBootstrapServer, type RunningBootstrapServer } from '@lwm2m/bootstrap';
 import { CoapCode } from '@lwm2m/coap';
@@ -199,4 +201,39 @@ describe('bootstrap against the product (Redis, gateway)', () => {
       await client.close();
     }
   });
+
+  it('the simulator CLI bootstraps (--bootstrap) and registers with the PSK it was given', async () => {
+    const ports = server.node.gateway.get(BootstrapServerService).addresses()!;
+    await server.api('PUT', '/api/v1/bootstrap/configs/cli-bs', {
+      servers: [{ shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk' }],
+      allowNoSec: true,
+    });
+    const cli = spawn(
+      process.execPath,
+      [
+        join(process.cwd(), 'node_modules/tsx/dist/cli.mjs'),
+        'apps/simulator/src/main.ts',
+        '--bootstrap',
+        `coap://127.0.0.1:${ports.port}`,
+        '--endpoint',
+        'cli-bs',
+        '--quiet',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => cli.on('exit', (code) => r(code)));
+    try {
+      await expect.poll(() => out, { timeout: 20_000 }).toMatch(/cli-bs registered at \/rd\//);
+      expect(out).toMatch(/cli-bs bootstrapped: server 1 coaps:/);
+      const dev = await server.api<{ security: string }>('GET', '/api/v1/devices/cli-bs');
+      expect(dev.body.security).toBe('psk');
+      cli.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      cli.kill('SIGKILL');
+    }
+  }, 40_000);
 });

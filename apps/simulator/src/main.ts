@@ -7,11 +7,17 @@
 //   --server coaps://127.0.0.1:5684 --rpk-key device-key.pem [--server-key server-public.pem]
 //   --cid off   classic DTLS without RFC 9146 Connection ID (default on: the device keeps its session
 //               across NAT rebinding)
+// Bootstrap first (LwM2M TS 1.2 Core 6.1.3), then register with the server account it wrote (--count 1):
+//   --bootstrap coap://127.0.0.1:5783
+//   --bootstrap coaps://127.0.0.1:5784 --psk-identity factory-id --psk-key 0011...   (the bootstrap credential)
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DatagramTransport } from '@lwm2m/coap';
 import {
+  BootstrapClient,
   createDtlsTransport,
+  peerOfUri,
+  SimulatedDevice as Device,
   DeviceFleet,
   type DeviceSecurity,
   type Lwm2mVersion,
@@ -25,7 +31,8 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--version 1.0|1.1|1.2] [--format tlv|senml-json|senml-cbor|lwm2m-cbor]
                [--lifetime seconds] [--queue] [--awake ms] [--sleep ms] [--quiet]
                [--psk-key hex [--psk-identity id] | --rpk-key pem-file [--server-key pem-file]]
-               [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)`;
+               [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)
+               [--bootstrap coap[s]://host:port]  (bootstrap first; --psk-* is then the bootstrap credential)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -53,6 +60,7 @@ function parse() {
         'rpk-key': { type: 'string' },
         'server-key': { type: 'string' },
         cid: { type: 'string', default: 'on' },
+        bootstrap: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -63,6 +71,11 @@ function parse() {
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
+  }
+  if (values.bootstrap !== undefined) {
+    // The Bootstrap-Server's address takes --server's place; the LwM2M server comes from the bootstrap.
+    if (values.count !== '1') fail('--bootstrap runs one device: use it with --count 1');
+    values.server = values.bootstrap;
   }
   const scheme = /^(coaps?):\/\//.exec(values.server)?.[1];
   const secure = scheme === 'coaps' || values['psk-key'] !== undefined || values['rpk-key'] !== undefined;
@@ -122,6 +135,7 @@ function parse() {
     awake: int('awake', values.awake, 1),
     sleep: int('sleep', values.sleep, 1),
     quiet: values.quiet,
+    bootstrap: values.bootstrap !== undefined,
   };
 }
 
@@ -159,8 +173,54 @@ function secured(
   });
 }
 
+/** --bootstrap: Bootstrap-Request, the server's writes applied, then Register with the account written. */
+async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void> {
+  const bind = () =>
+    UdpTransport.bind({
+      address: a.host.includes(':') ? '::' : '0.0.0.0',
+      port: 0,
+      type: a.host.includes(':') ? 'udp6' : 'udp4',
+    });
+  const client = new BootstrapClient({
+    endpoint: a.endpoint,
+    transport: a.security ? secured(await bind(), a.security, a.endpoint) : await bind(),
+    servers: [{ address: a.host, port: a.port }],
+    ...(a.format !== undefined ? { preferredContentFormat: a.format } : {}),
+  });
+  log(`${a.endpoint} bootstrapping from ${a.security ? 'coaps' : 'coap'}://${a.host}:${a.port}`);
+  const outcome = await client.run().finally(() => client.close());
+  const account = outcome.servers[0];
+  if (account === undefined) fail('the bootstrap wrote no LwM2M Server account');
+  log(
+    `${a.endpoint} bootstrapped: server ${account.shortServerId} ${account.uri} (security mode ${account.securityMode})`,
+  );
+  const udp = await bind();
+  const device = new Device({
+    endpoint: a.endpoint,
+    transport: account.psk ? createDtlsTransport(udp, { psk: account.psk }) : udp,
+    server: peerOfUri(account.uri),
+    lwm2mVersion: a.version,
+    ...(a.format !== undefined ? { contentFormat: a.format } : {}),
+    lifetime: account.lifetime ?? a.lifetime,
+    bootstrapped: outcome.objects,
+    requestTimeoutMs: 30_000,
+  });
+  attach(device, a.quiet);
+  device.on('bootstrapTrigger', () => log(`${a.endpoint} bootstrap requested by the server (/1/0/9)`));
+  process.on('SIGINT', () => void device.stop().finally(() => process.exit(0)));
+  process.on('SIGTERM', () => void device.stop().finally(() => process.exit(0)));
+  await device.start();
+}
+
 async function main(): Promise<void> {
   const a = parse();
+  if (a.bootstrap) {
+    await bootstrapThenRegister(a).catch((err: unknown) => {
+      log(`${a.endpoint} bootstrap failed: ${(err as Error).message}`);
+      process.exit(1);
+    });
+    return;
+  }
   if (a.security?.rpk) {
     if (a.count > 1) fail('--rpk-key gives every device the same key: use it with --count 1');
     // What the operator provisions: PUT /api/v1/devices/{endpoint}/credentials {"rpk":{"publicKey": ...}}.
