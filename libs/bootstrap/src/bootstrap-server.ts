@@ -173,6 +173,7 @@ export class BootstrapServer {
       prev !== undefined &&
       prev.state === 'running' &&
       prev.usesDefault === usesDefault &&
+      fitsInstances(config, prev) &&
       (prev.leaseUntil <= now || prev.node === this.opts.nodeId);
     if (resumable) {
       session = { ...prev, node: this.opts.nodeId, leaseUntil: lease, updatedAt: now };
@@ -533,6 +534,17 @@ export class BootstrapServer {
       .publish(event)
       .catch((err: unknown) => this.log.warn('bootstrap: event not published', { error: String(err) }));
   }
+}
+
+/** A session's chosen instance ids still cover the configuration (an operator may have changed it meanwhile). */
+function fitsInstances(config: BootstrapConfig, session: BootstrapSession): boolean {
+  const ids = session.instances;
+  if (ids === undefined) return true;
+  return (
+    config.servers.every(
+      (s) => ids.security[s.shortServerId] !== undefined && ids.server[s.shortServerId] !== undefined,
+    ) && ids.acl.length === (config.acls ?? []).length
+  );
 }
 
 function maxAge(seconds: number) {

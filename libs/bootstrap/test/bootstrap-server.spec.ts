@@ -230,6 +230,37 @@ describe('client-initiated bootstrap', () => {
     expect((failed as { error: string }).error).toContain('4.06');
   });
 
+  it('a released session whose configuration changed meanwhile starts over instead of resuming', async () => {
+    await sessions.claim(
+      {
+        id: 'stale',
+        endpoint: 'bs-changed',
+        state: 'running',
+        node: 'gone',
+        leaseUntil: 0,
+        step: 3,
+        startedAt: 0,
+        updatedAt: 0,
+        contentFormat: 11542,
+        usesDefault: false,
+        keys: {},
+        instances: { security: { 1: 1 }, server: { 1: 0 }, acl: [] },
+      },
+      Date.now(),
+    );
+    await configs.put('bs-changed', { servers: [account({ shortServerId: 9 })], allowNoSec: true });
+    const client = await bootstrapClient('bs-changed', [bs.port]);
+    try {
+      const outcome = await client.run();
+      expect(outcome.servers.map((s) => s.shortServerId)).toEqual([9]);
+      expect(client.operations[0]).toBe('DELETE /');
+      const started = (await eventsOf('bs-changed')).find((e) => e.type === 'bootstrap-started');
+      expect(started).not.toHaveProperty('resumedAt');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('a flood of Bootstrap-Requests from a stranger gets 4.29 and does not stop a real device', async () => {
     await configs.put('bs-real', { servers: [account()], allowNoSec: true });
     const stranger = new CoapEndpoint({
