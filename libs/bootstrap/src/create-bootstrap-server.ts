@@ -3,6 +3,7 @@
 // binds the sockets and builds the DtlsServer (its PSK lookup: bootstrapPskLookup below).
 import { CoapEndpoint, type CoapLogger, type DatagramTransport, type TransmissionParams } from '@lwm2m/coap';
 import { BootstrapServer, type BootstrapServerOptions } from './bootstrap-server';
+import { MAX_PSK_IDENTITY_BYTES } from '@lwm2m/server';
 import type { BootstrapConfigStore } from './ports';
 
 /** Default ports of the gateway's Bootstrap-Server (BOOTSTRAP_PORT / BOOTSTRAP_SECURE_PORT). */
@@ -45,9 +46,24 @@ export function createBootstrapServer(opts: CreateBootstrapServerOptions): Runni
   };
 }
 
-/** The DtlsServer `psk` option of the bootstrap port: bootstrapPsk identities of the configurations. */
+/**
+ * The DtlsServer `psk` option of the bootstrap port: bootstrapPsk identities of the configurations. Only
+ * identities a configuration could hold (UTF-8, at most 128 bytes); a store failure fails the handshake as an
+ * unknown identity would (the client retries), never the server.
+ */
 export function bootstrapPskLookup(
   configs: BootstrapConfigStore,
+  onError?: (err: unknown) => void,
 ): (identity: Buffer) => Promise<Buffer | undefined> {
-  return async (identity) => (await configs.bootstrapPskByIdentity(identity.toString('utf8')))?.key;
+  return async (identity) => {
+    const text = identity.toString('utf8');
+    if (identity.length > MAX_PSK_IDENTITY_BYTES || !Buffer.from(text, 'utf8').equals(identity))
+      return undefined;
+    try {
+      return (await configs.bootstrapPskByIdentity(text))?.key;
+    } catch (err) {
+      onError?.(err);
+      return undefined;
+    }
+  };
 }
