@@ -99,6 +99,11 @@ export class BlockwiseServer {
     return this.applyBlock2({ ...cached.template, payload: cached.body }, block2, req, key);
   }
 
+  /** Whether applyBlock2 needs the transfer key (else '' will do: no string built per request). */
+  needsKey(parts: ResponseParts, requested: BlockValue | undefined): boolean {
+    return requested !== undefined || parts.payload.length > blockSize(this.szx);
+  }
+
   /** RFC 7959 section 2.4: one block of a response, honouring the client's (smaller) SZX. */
   applyBlock2(
     parts: ResponseParts,

@@ -32,11 +32,9 @@ export class DedupCache<K = string> {
   }
 
   add(key: K, lifetime: number, now: number): DedupEntry {
-    if (this.entries.size >= this.maxEntries) {
-      this.sweep(now);
-      while (this.entries.size >= this.maxEntries) {
-        this.entries.delete(this.entries.keys().next().value as K);
-      }
+    // Full: the oldest goes (expired ones went in the periodic sweep; no scan per datagram here).
+    while (this.entries.size >= this.maxEntries) {
+      this.entries.delete(this.entries.keys().next().value as K);
     }
     const entry: DedupEntry = { expiresAt: now + lifetime };
     this.entries.delete(key);

@@ -709,12 +709,11 @@ export class CoapEndpoint implements MessageLayerUpper {
     if (block1Ack !== undefined)
       parts.options.push({ number: OptionNumber.BLOCK1, value: encodeBlock(block1Ack) });
     this.observeServer.afterHandler(req, msg, out, parts, block2);
-    return this.blockServer.applyBlock2(
-      parts,
-      block2,
-      msg,
-      tkey === '' ? transferKeyIfLarge(parts, peerKey, msg.code, req) : tkey,
-    );
+    const key =
+      tkey === '' && this.blockServer.needsKey(parts, block2)
+        ? transferKey(peerKey, msg.code, req.path, req.query)
+        : tkey;
+    return this.blockServer.applyBlock2(parts, block2, msg, key);
   }
 
   private async runHandler(req: IncomingRequest): Promise<OutgoingResponse> {
@@ -727,14 +726,4 @@ export class CoapEndpoint implements MessageLayerUpper {
       return { code: CoapCode.INTERNAL_SERVER_ERROR };
     }
   }
-}
-
-/** A response that will go out in blocks needs its transfer key; a small one does not (no string built). */
-function transferKeyIfLarge(
-  parts: ResponseParts,
-  peerKey: string,
-  code: number,
-  req: IncomingRequest,
-): string {
-  return parts.payload.length > 16 ? transferKey(peerKey, code, req.path, req.query) : '';
 }

@@ -132,11 +132,10 @@ export class TimerWheel {
     this.count--;
     // An empty slot stays in the heap until it is reached; its Set goes now.
     if (set.size === 0) this.slots.delete(e.slot);
-    if (this.count === 0) {
-      // Every slot left in the heap is empty: drop them at once, and sleep.
-      this.heap.clear();
-      this.disarm();
-    }
+    // Every slot left in the heap is empty: drop them at once. The timer stays armed (it wakes once to
+    // find nothing and sleeps): under load an exchange is answered long before its slot, and clearing and
+    // re-arming the timer per exchange would cost what the wheel saves.
+    if (this.count === 0) this.heap.clear();
   }
 
   /** Cancels everything and refuses new entries (endpoint closed). */
