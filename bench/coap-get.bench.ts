@@ -42,6 +42,20 @@ function startGenerator(): { run(job: Job): Promise<JobResult>; child: ChildProc
   };
 }
 
+/** The CoAP server's datagrams received and CPU µs so far (bench/load/coap-server.ts, SIGUSR2). */
+function serverStats(child: ChildProcess): Promise<{ datagrams: number; cpuUs: number }> {
+  return new Promise((ok) => {
+    const on = (c: Buffer) => {
+      const m = /stats (\d+) (\d+)/.exec(c.toString());
+      if (!m) return;
+      child.stdout!.off('data', on);
+      ok({ datagrams: Number(m[1]), cpuUs: Number(m[2]) });
+    };
+    child.stdout!.on('data', on);
+    child.kill('SIGUSR2');
+  });
+}
+
 async function startServer(script: string, tag: string, extra: string[] = []) {
   const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(__dirname, script)], {
     cwd: ROOT,
@@ -78,7 +92,8 @@ function topSelf(file: string, n: number): string[] {
     const hits = node.hitCount ?? 0;
     total += hits;
     const f = node.callFrame;
-    const where = f.url === '' ? '' : ` ${f.url.replace(/^.*\/(libs|node_modules|bench)\//, '$1/')}:${f.lineNumber + 1}`;
+    const where =
+      f.url === '' ? '' : ` ${f.url.replace(/^.*\/(libs|node_modules|bench)\//, '$1/')}:${f.lineNumber + 1}`;
     const key = `${f.functionName || '(anonymous)'}${where}`;
     by.set(key, (by.get(key) ?? 0) + hits);
   }
@@ -104,9 +119,18 @@ async function main(): Promise<void> {
   try {
     const echoRates: number[] = [];
     const getRuns: JobResult[] = [];
+    const serverUsPerReq: number[] = [];
+    const clientUsPerReq: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       echoRates.push((await gen.run({ kind: 'echo', port: echo.port, clients: CLIENTS, ms: MS })).rate!);
-      getRuns.push(await gen.run({ kind: 'get', port: coap.port, clients: CLIENTS, ms: MS }));
+      const s0 = await serverStats(coap.child);
+      const r = await gen.run({ kind: 'get', port: coap.port, clients: CLIENTS, ms: MS });
+      const s1 = await serverStats(coap.child);
+      getRuns.push(r);
+      // Per datagram the server received (one CON GET each; the last in-flight ones included).
+      const reqs = Math.max(1, s1.datagrams - s0.datagrams);
+      serverUsPerReq.push((s1.cpuUs - s0.cpuUs) / reqs);
+      clientUsPerReq.push(r.cpuUs! / reqs);
     }
     const e = median(echoRates);
     const g = median(getRuns.map((r) => r.rate!));
@@ -114,6 +138,10 @@ async function main(): Promise<void> {
     console.log(`raw UDP echo, ${CLIENTS} sockets:       ${fmt(e)} /s (median of ${ROUNDS})`);
     console.log(`CoAP CON GET, ${CLIENTS} clients:       ${fmt(g)} req/s (x${(g / e).toFixed(3)} of echo)`);
     console.log(`  rounds: ${getRuns.map((r) => fmt(r.rate!)).join(', ')}; retransmissions ${rtx}`);
+    console.log(
+      `  CPU per request: server ${median(serverUsPerReq).toFixed(1)} µs, ` +
+        `generator (1,000 client endpoints) ${median(clientUsPerReq).toFixed(1)} µs (medians)`,
+    );
   } finally {
     gen.child.kill('SIGTERM');
     await Promise.all([stop(echo.child), stop(coap.child)]);

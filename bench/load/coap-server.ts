@@ -1,6 +1,7 @@
 // The server of `npm run bench:coap-get`: one CoapEndpoint over UDP in its own process answering GET
 // /.well-known/core, nothing else, so the figure is libs/coap's own cost (no registry, no Redis, no Nest).
-// Prints its port on stdout. Run with --cpu-prof to see where the server's time goes.
+// Prints its port on stdout, and on SIGUSR2 a line `stats <datagrams in> <CPU µs>`. Run with --cpu-prof
+// to see where the server's time goes.
 import { CoapCode, CoapEndpoint } from '@lwm2m/coap';
 import { UdpTransport } from '@lwm2m/udp';
 
@@ -17,6 +18,12 @@ async function main(): Promise<void> {
     handler: () => ({ code: CoapCode.CONTENT, contentFormat: 40, payload: LINKS }),
   });
   console.log(`coap ${transport.address().port}`);
+  // The bench asks for the server's CPU time and datagrams so far: CPU per request is what libs/coap costs,
+  // and unlike a rate it does not depend much on what else the machine runs.
+  process.on('SIGUSR2', () => {
+    const cpu = process.cpuUsage();
+    console.log(`stats ${coap.stats.datagramsIn} ${cpu.user + cpu.system}`);
+  });
   process.on('SIGTERM', () => {
     // process.exit after close so --cpu-prof writes its profile.
     void coap.close().then(() => process.exit(0));
