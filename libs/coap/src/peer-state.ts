@@ -13,6 +13,8 @@ export class PeerState {
   readonly queue: { state: string }[] = [];
   /** Client exchanges by token key (exchange layer). */
   readonly exchanges = new Map<string, ClientExchange>();
+  /** A datagram came since the eviction scan last passed this entry (PeerTable's second chance). */
+  heard = false;
   /** Client observations by token key (observe client). */
   readonly observations = new Map<string, ClientObservation>();
 
@@ -37,8 +39,8 @@ export class PeerState {
 }
 
 /**
- * The peers an endpoint knows, most recently heard last. Bounded: beyond `max`, the least recently heard
- * idle peers are forgotten (a busy one stays; its dedup entries simply expire).
+ * The peers an endpoint knows. Bounded: beyond `max`, idle peers not heard from lately are forgotten (CLOCK,
+ * an approximation of least recently heard); a busy one stays. A forgotten peer's dedup entries expire.
  */
 export class PeerTable {
   private readonly peers = new Map<string, PeerState>();
@@ -67,9 +69,9 @@ export class PeerTable {
     }
     if (heard) {
       ps.peer = peer;
-      // Most recently heard last (the eviction order).
-      this.peers.delete(key);
-      this.peers.set(key, ps);
+      // Second chance (CLOCK) instead of moving the entry to the end on every datagram: a flag now,
+      // the move only when eviction reaches it.
+      ps.heard = true;
     }
     return ps;
   }
@@ -88,11 +90,18 @@ export class PeerTable {
   }
 
   private evict(): void {
-    // Bounded scan from the least recently heard end: busy peers are skipped, not evicted.
+    // Bounded scan from the oldest end: a peer heard since the last pass gets a second chance (moved to
+    // the end); a busy one is skipped, never evicted; the first idle, unheard one goes.
     let scanned = 0;
     for (const [k, ps] of this.peers) {
-      if (this.peers.size <= this.max || scanned++ >= 32) break;
-      if (!ps.busy) this.peers.delete(k);
+      if (this.peers.size <= this.max || scanned++ >= 64) break;
+      if (ps.heard) {
+        ps.heard = false;
+        this.peers.delete(k);
+        this.peers.set(k, ps);
+      } else if (!ps.busy) {
+        this.peers.delete(k);
+      }
     }
   }
 }
