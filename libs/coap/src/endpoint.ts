@@ -439,8 +439,10 @@ export class CoapEndpoint implements MessageLayerUpper {
     if (this.closed) return;
     this.closed = true;
     this.wheel.stop();
-    this.exchanges.close([...this.ml.peers.values()]);
+    // The message layer first: failing the exchanges must not let a queued CON go out (NSTART).
     this.ml.close();
+    this.exchanges.close([...this.ml.peers.values()]);
+    this.ml.clearPeers();
     this.adoption.clear();
     this.observeServer.registry.clear();
     this.blockServer.clear();

@@ -221,12 +221,17 @@ export class MessageLayer {
     return (this.peers.get(peerKey)?.outstanding ?? 0) > 0;
   }
 
+  /** Stops every transmission (none is sent after this, queued ones included); the peer table stays for
+   * the layers above to fail their exchanges, then goes in clearPeers(). */
   close(): void {
     this.closed = true;
     for (const t of this.transmissions.values()) t.state = 'done';
     this.transmissions.clear();
     this.nonSent.clear();
     this.dedup.clear();
+  }
+
+  clearPeers(): void {
     this.peers.clear();
   }
 

@@ -26,6 +26,18 @@ class Entry implements WheelEntry {
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/** Date as this module found it: a different global Date later means fake timers replaced it. */
+const REAL_DATE = Date;
+
+/**
+ * The wheel's clock: the monotonic one, so a step of the wall clock (NTP) fires nothing early or late, as
+ * setTimeout would not. Under fake timers that replace Date (vitest's, which fake setTimeout alongside),
+ * performance.now() stands still while the fake setTimeout follows Date: follow Date then.
+ */
+function defaultClock(): () => number {
+  return globalThis.Date === REAL_DATE ? () => performance.now() : () => Date.now();
+}
+
 /** Binary min-heap of slot numbers (a slot appears once while its Set exists). */
 class SlotHeap {
   private readonly a: number[] = [];
@@ -89,12 +101,13 @@ export class TimerWheel {
 
   /**
    * `granularity`: ms per slot; an entry fires at the end of its slot, up to `granularity` ms after its
-   * time (never before). `clock` is read at each call, so fake timers that fake Date work.
+   * time (never before). `clock`: monotonic by default (see defaultClock).
    */
   constructor(
     readonly granularity = 10,
-    private readonly clock: () => number = () => Date.now(),
+    private readonly clock: () => number = defaultClock(),
   ) {
+    if (!(granularity > 0)) throw new RangeError('timer granularity must be > 0 ms');
     this.origin = this.clock();
   }
 

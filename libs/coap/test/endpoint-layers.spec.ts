@@ -81,6 +81,25 @@ describe('one timer per endpoint', () => {
   });
 });
 
+describe('close', () => {
+  it('sends nothing more: a CON queued behind NSTART does not go out when close fails its exchange', async () => {
+    const client = endpoint(CLIENT);
+    let sent = 0;
+    net.drop = () => {
+      sent++;
+      return true;
+    };
+    const a = client.request(SERVER, { path: 'a' }).catch((e: unknown) => e);
+    const b = client.request(SERVER, { path: 'b' }).catch((e: unknown) => e);
+    await flush();
+    expect(sent).toBe(1);
+    await client.close();
+    await Promise.all([a, b]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sent).toBe(1);
+  });
+});
+
 describe('message layer', () => {
   it('answers a duplicate CON from the dedup cache without running the handler again', async () => {
     const handler = vi.fn(() => ({ code: CoapCode.CONTENT, payload: 'once' }));
