@@ -12,6 +12,9 @@ export interface WheelEntry {
 }
 
 class Entry implements WheelEntry {
+  /** Cancelled or fired: never runs (again), even when its slot is being run right now. */
+  dead = false;
+
   constructor(
     readonly at: number,
     readonly slot: number,
@@ -140,6 +143,7 @@ export class TimerWheel {
 
   /** @internal Entry.cancel. */
   remove(e: Entry): void {
+    e.dead = true;
     const set = this.slots.get(e.slot);
     if (set === undefined || !set.delete(e)) return;
     this.count--;
@@ -192,6 +196,9 @@ export class TimerWheel {
       this.slots.delete(s);
       this.count -= set.size;
       for (const e of set) {
+        // A callback earlier in this slot may have cancelled a later one.
+        if (e.dead) continue;
+        e.dead = true;
         try {
           e.fn();
         } catch {

@@ -58,6 +58,21 @@ describe('TimerWheel', () => {
     expect(order).toEqual(['early', 'late']);
   });
 
+  it('does not run an entry that an earlier callback of the same slot cancelled', async () => {
+    const w = new TimerWheel(10);
+    const ran: string[] = [];
+    const second = { cancel: () => undefined } as { cancel(): void };
+    w.schedule(10, () => {
+      ran.push('first');
+      second.cancel();
+    });
+    const e = w.schedule(10, () => ran.push('second'));
+    second.cancel = () => e.cancel();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(ran).toEqual(['first']);
+    expect(w.size).toBe(0);
+  });
+
   it('keeps running the slot when a callback throws, and counts it', async () => {
     const w = new TimerWheel(10);
     let ran = false;
