@@ -265,9 +265,16 @@ export class CoapEndpoint implements MessageLayerUpper {
         applyBlock2: (parts, requested, req, key) => this.blockServer.applyBlock2(parts, requested, req, key),
         send: (peerKey, fallback, msg, con, drop) => {
           const ps = this.ml.peers.intern(peerKey, fallback, false);
-          const out = this.seam.outbound(msg, ps);
-          if (con) this.ml.sendConfirmable(ps, out, { onAck: () => undefined, onReset: drop, onFail: drop });
-          else this.ml.sendNon(ps, out, drop);
+          const out = this.seam.outbound(msg, { key: peerKey, peer: ps.addressOr(fallback) });
+          if (con) {
+            this.ml.sendConfirmable(ps, fallback, out, {
+              onAck: () => undefined,
+              onReset: drop,
+              onFail: drop,
+            });
+          } else {
+            this.ml.sendNon(ps, ps.addressOr(fallback), out, drop);
+          }
         },
         isClosed: () => this.closed,
         now: this.now,
@@ -356,7 +363,7 @@ export class CoapEndpoint implements MessageLayerUpper {
       const msg = createMessage({ type: CoapType.CON, code: CoapCode.EMPTY });
       const done = (): void => resolve(this.now() - start);
       const ps = this.ml.peers.intern(this.peerKey(peer), peer, false);
-      this.ml.sendConfirmable(ps, msg, { onAck: done, onReset: done, onFail: reject });
+      this.ml.sendConfirmable(ps, peer, msg, { onAck: done, onReset: done, onFail: reject });
     });
   }
 
@@ -465,7 +472,7 @@ export class CoapEndpoint implements MessageLayerUpper {
 
   /** @internal MessageLayerUpper: a deduplicated CON/NON request or response. */
   onMessage(raw: CoapMessage, ps: PeerState, peer: Peer, entry: DedupEntry): void {
-    const msg = this.seam.inbound(raw, ps);
+    const msg = this.seam.inbound(raw, { key: ps.key, peer });
     if (msg === undefined) return;
     if (isRequestCode(msg.code)) {
       this.serveRequest(msg, peer, ps.key, entry).catch((err: unknown) => {
@@ -479,7 +486,7 @@ export class CoapEndpoint implements MessageLayerUpper {
 
   /** @internal MessageLayerUpper: a response piggybacked on an ACK. */
   onPiggybacked(raw: CoapMessage, ps: PeerState, peer: Peer): void {
-    const msg = this.seam.inbound(raw, ps);
+    const msg = this.seam.inbound(raw, { key: ps.key, peer });
     if (msg !== undefined) this.deliverResponse(msg, ps, tokenKey(msg.token), peer);
   }
 
@@ -543,8 +550,9 @@ export class CoapEndpoint implements MessageLayerUpper {
         const now = this.ml.peers.intern(ps.key, peer, false);
         // Known now only if adopted and not cancelled meanwhile (RFC 7641 3.6: reactive cancel).
         const known = now.observations.has(tkey) || now.exchanges.has(tkey);
-        if (adopted && known) this.acceptResponse(msg, now, tkey, now.peer, entry);
-        else this.rejectResponse(msg, now.peer, entry);
+        const to = now.addressOr(peer);
+        if (adopted && known) this.acceptResponse(msg, now, tkey, to, entry);
+        else this.rejectResponse(msg, to, entry);
       })
       .catch((err: unknown) => {
         pending.done();
@@ -626,7 +634,7 @@ export class CoapEndpoint implements MessageLayerUpper {
   ): void {
     const con = req.type === CoapType.CON;
     const ps = this.ml.peers.intern(peerKey, from, false);
-    const peer = ps.peer;
+    const peer = ps.addressOr(from);
     if (suppressesResponse(getNoResponse(req), parts.code)) {
       // RFC 7967 section 2: no response, but a CON still needs its ACK.
       if (con && !emptyAckSent) entry.reply = this.ml.sendEmpty(CoapType.ACK, peer, req.messageId);
@@ -640,7 +648,7 @@ export class CoapEndpoint implements MessageLayerUpper {
       options: parts.options,
       payload: parts.payload,
     };
-    const res = this.seam.outbound(plain, ps);
+    const res = this.seam.outbound(plain, { key: peerKey, peer });
     if (con && !emptyAckSent && parts.confirmable !== true) {
       // Piggybacked (RFC 7252 section 5.2.1): the reply a duplicate of the request gets again.
       res.type = CoapType.ACK;
@@ -652,13 +660,13 @@ export class CoapEndpoint implements MessageLayerUpper {
       // Section 5.2.2: an empty ACK first when the response must itself be Confirmable.
       if (con && !emptyAckSent) entry.reply = this.ml.sendEmpty(CoapType.ACK, peer, req.messageId);
       const onDone = (): void => undefined;
-      this.ml.sendConfirmable(ps, res, {
+      this.ml.sendConfirmable(ps, from, res, {
         onAck: onDone,
         onReset: onDone,
         onFail: (err) => this.log.debug('coap: separate response not acknowledged', { error: String(err) }),
       });
     } else {
-      this.ml.sendNon(ps, res);
+      this.ml.sendNon(ps, peer, res);
     }
   }
 

@@ -100,15 +100,16 @@ export class ExchangeLayer {
       ps.exchanges.set(key, ex);
       signal?.addEventListener('abort', onAbort, { once: true });
       // The seam (seam.ts): after token matching is set up, before Message IDs and retransmission.
-      msg = this.seam.outbound(msg, ps);
+      msg = this.seam.outbound(msg, { key: peerKey, peer: ps.addressOr(peer) });
       if (confirmable) {
-        tx = this.ml.sendConfirmable(ps, msg, {
+        tx = this.ml.sendConfirmable(ps, peer, msg, {
           onAck: () => undefined,
           onReset: () => ex.fail(new CoapResetError()),
           onFail: (err) => ex.fail(err),
         });
       } else {
-        this.ml.sendNon(ps, msg, () => ex.fail(new CoapResetError()));
+        // A NON request goes where the caller said (it has no retransmission to follow the peer).
+        this.ml.sendNon(ps, peer, msg, () => ex.fail(new CoapResetError()));
       }
     });
   }

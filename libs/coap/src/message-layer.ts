@@ -161,8 +161,8 @@ export class MessageLayer {
     return this.sendEmpty(CoapType.RST, peer, messageId);
   }
 
-  /** A NON message with a fresh Message ID; `onReset` runs when the peer rejects it (within NON_LIFETIME). */
-  sendNon(ps: PeerState, msg: CoapMessage, onReset?: () => void): void {
+  /** A NON message with a fresh Message ID to `to`; `onReset` runs when the peer rejects it (within NON_LIFETIME). */
+  sendNon(ps: PeerState, to: Peer, msg: CoapMessage, onReset?: () => void): void {
     msg.type = CoapType.NON;
     msg.messageId = this.allocateMid();
     if (onReset !== undefined) {
@@ -173,18 +173,21 @@ export class MessageLayer {
       this.nonSent.set(ps.midKey(msg.messageId), { expiresAt: this.now() + this.times.nonLifetime, onReset });
       this.sweep.poke();
     }
-    this.sendRaw(encodeMessage(msg), ps.peer);
+    this.sendRaw(encodeMessage(msg), to);
   }
 
-  /** RFC 7252 sections 4.2 and 4.7: a CON with retransmission, at most NSTART outstanding per peer. */
-  sendConfirmable(ps: PeerState, msg: CoapMessage, h: TransmissionHandlers): Transmission {
+  /**
+   * RFC 7252 sections 4.2 and 4.7: a CON with retransmission, at most NSTART outstanding per peer. Each
+   * (re)transmission goes to the latest address heard under the peer's key, else to `peer`.
+   */
+  sendConfirmable(ps: PeerState, peer: Peer, msg: CoapMessage, h: TransmissionHandlers): Transmission {
     msg.type = CoapType.CON;
     msg.messageId = this.allocateMid();
     const base = this.params.ackTimeout;
     const t: Transmission = {
       key: ps.midKey(msg.messageId),
       ps,
-      peer: ps.peer,
+      peer,
       data: encodeMessage(msg),
       h,
       retransmits: 0,
@@ -240,7 +243,7 @@ export class MessageLayer {
   private start(t: Transmission): void {
     t.state = 'sent';
     t.ps.outstanding++;
-    this.sendRaw(t.data, t.ps.peer);
+    this.sendRaw(t.data, t.ps.addressOr(t.peer));
     t.timer = this.wheel.schedule(t.timeout, () => this.onRetransmitTimer(t));
   }
 
@@ -257,7 +260,7 @@ export class MessageLayer {
     t.retransmits++;
     t.timeout *= 2;
     this.stats.retransmissions++;
-    this.sendRaw(t.data, t.ps.peer);
+    this.sendRaw(t.data, t.ps.addressOr(t.peer));
     t.timer = this.wheel.schedule(t.timeout, () => this.onRetransmitTimer(t));
   }
 

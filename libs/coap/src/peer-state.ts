@@ -18,12 +18,18 @@ export class PeerState {
   /** Client observations by token key (observe client). */
   readonly observations = new Map<string, ClientObservation>();
 
+  /** The address of the latest datagram received under this key (NAT rebinding, DTLS CID), if any. */
+  heardFrom?: Peer;
+
   constructor(
     readonly key: string,
     readonly id: number,
-    /** The address of the latest datagram received under this key (NAT rebinding, DTLS CID). */
-    public peer: Peer,
   ) {}
+
+  /** Where to send: the latest address heard under this key, else the caller's. */
+  addressOr(fallback: Peer): Peer {
+    return this.heardFrom ?? fallback;
+  }
 
   /** Whether anything but the address depends on this entry (it may not be forgotten then). */
   get busy(): boolean {
@@ -56,19 +62,20 @@ export class PeerTable {
     return this.peers.get(key);
   }
 
-  /** The entry of `key`, created when new; `peer` becomes its address when `heard` (a datagram came). */
+  /** The entry of `key`, created when new; `peer` becomes its address when `heard` (a datagram came from it). */
   intern(key: string, peer: Peer, heard: boolean): PeerState {
     let ps = this.peers.get(key);
     if (ps === undefined) {
       // 2^37 ids before the numeric keys (id * 2^16 + MID) leave the safe integers; wrap long before.
       if (this.nextId >= 2 ** 36) this.nextId = 1;
-      ps = new PeerState(key, this.nextId++, peer);
+      ps = new PeerState(key, this.nextId++);
+      if (heard) ps.heardFrom = peer;
       this.peers.set(key, ps);
       if (this.peers.size > this.max) this.evict();
       return ps;
     }
     if (heard) {
-      ps.peer = peer;
+      ps.heardFrom = peer;
       // Second chance (CLOCK) instead of moving the entry to the end on every datagram: a flag now,
       // the move only when eviction reaches it.
       ps.heard = true;
@@ -78,7 +85,7 @@ export class PeerTable {
 
   /** The latest address of `key`, or `fallback`. */
   addressOf(key: string, fallback: Peer): Peer {
-    return this.peers.get(key)?.peer ?? fallback;
+    return this.peers.get(key)?.heardFrom ?? fallback;
   }
 
   values(): IterableIterator<PeerState> {

@@ -5,10 +5,13 @@
 // it (they belong to the message layer alone). OSCORE (RFC 8613) sits here next: it protects a request or
 // response as a whole (section 8) and leaves the outer header, Message ID and token to the layers below.
 import type { CoapMessage } from './message';
-import type { PeerState } from './peer-state';
+import type { Peer } from '@lwm2m/transport';
 
-/** The peer a message goes to or came from, as the seam sees it. */
-export type SeamPeer = Pick<PeerState, 'key' | 'peer'>;
+/** The peer a message goes to or came from, as the seam sees it: the transport's key and the address. */
+export interface SeamPeer {
+  key: string;
+  peer: Peer;
+}
 
 export interface MessageSeam {
   /** A request or response on its way out; returns the message to send (the same or a new one). */

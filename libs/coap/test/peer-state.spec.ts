@@ -9,10 +9,14 @@ describe('PeerTable', () => {
     const t = new PeerTable(10);
     const a = t.intern('a', at(1), true);
     expect(t.intern('a', at(2), true)).toBe(a);
-    expect(a.peer.port).toBe(2);
+    expect(a.heardFrom?.port).toBe(2);
     // An outgoing request does not move the address: only a datagram received does.
     t.intern('a', at(3), false);
-    expect(a.peer.port).toBe(2);
+    expect(a.heardFrom?.port).toBe(2);
+    // A peer only ever sent to has no address of its own: the caller's is used.
+    const c = t.intern('c', at(5), false);
+    expect(c.heardFrom).toBeUndefined();
+    expect(c.addressOr(at(6)).port).toBe(6);
     const b = t.intern('b', at(4), true);
     expect(a.midKey(0xffff)).not.toBe(b.midKey(0));
     expect(new Set([a.midKey(1), a.midKey(2), b.midKey(1)]).size).toBe(3);
