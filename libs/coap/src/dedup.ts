@@ -37,7 +37,8 @@ export class DedupCache<K = string> {
       this.entries.delete(this.entries.keys().next().value as K);
     }
     const entry: DedupEntry = { expiresAt: now + lifetime };
-    this.entries.delete(key);
+    // Re-inserted at the young end when the key was there (a Message ID reused after expiry).
+    if (this.entries.has(key)) this.entries.delete(key);
     this.entries.set(key, entry);
     return entry;
   }
