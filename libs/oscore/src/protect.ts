@@ -306,7 +306,11 @@ export function verifyRequest(request: CoapMessage, lookup: ContextLookup): Veri
 }
 
 export interface ProtectResponseOptions {
-  /** Use a new Partial IV even for a single response (Appendix B.1.2, B.2); notifications always do. */
+  /**
+   * Whether to use a new Partial IV. Default: only for notifications (4.1.3.5.2); true for a single
+   * response too (Appendix B.1.2, B.2); false lets the first notification use the request's nonce. A
+   * second use of the request's nonce always gets a Partial IV instead.
+   */
   partialIv?: boolean;
   /** Send the context's ID Context as 'kid context' (Appendix B.2 response #1). */
   kidContext?: boolean;
@@ -327,7 +331,7 @@ export function protectResponse(
   // A notification gets a Partial IV (4.1.3.5.2); so does any second use of the request's nonce (D.4).
   let piv: Buffer | undefined;
   let nonce = binding.nonce;
-  if (opts.partialIv || notification || binding.nonceUsed) {
+  if ((opts.partialIv ?? notification) || binding.nonceUsed) {
     piv = takePartialIv(ctx);
     if (piv === undefined) return failure('sequence-exhausted');
     nonce = aeadNonce(ctx.commonIv, ctx.senderId, piv);
