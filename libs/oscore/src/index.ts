@@ -6,3 +6,5 @@ export * from './aad';
 export * from './sequence';
 export * from './replay';
 export * from './protect';
+export * from './rederivation';
+export * from './outer-block';

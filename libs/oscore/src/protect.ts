@@ -312,8 +312,8 @@ export interface ProtectResponseOptions {
    * second use of the request's nonce always gets a Partial IV instead.
    */
   partialIv?: boolean;
-  /** Send the context's ID Context as 'kid context' (Appendix B.2 response #1). */
-  kidContext?: boolean;
+  /** Send a 'kid context': the context's ID Context (true), or this value (Appendix B.2 response #1: R2). */
+  kidContext?: boolean | Buffer;
 }
 
 export type ProtectResponseResult = { ok: true; message: CoapMessage } | OscoreFailure;
@@ -355,7 +355,8 @@ export function protectResponse(
     response.payload,
   );
   const value: OscoreOptionValue = piv !== undefined ? { partialIv: piv } : {};
-  if (opts.kidContext && ctx.idContext !== undefined) value.kidContext = ctx.idContext;
+  if (Buffer.isBuffer(opts.kidContext)) value.kidContext = opts.kidContext;
+  else if (opts.kidContext && ctx.idContext !== undefined) value.kidContext = ctx.idContext;
   outer.push({ number: O.OSCORE, value: encodeOscoreOption(value) });
   return {
     ok: true,
