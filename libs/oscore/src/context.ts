@@ -28,7 +28,7 @@ export function hkdfInfo(
   id: Buffer,
   idContext: Buffer | undefined,
   algId: number,
-  type: 'Key' | 'IV',
+  type: 'Key' | 'IV' | 'SEKey',
   length: number,
 ): Buffer {
   return Buffer.from(cbor.encode([id, idContext ?? null, algId, type, length]));

@@ -1,5 +1,6 @@
 // RFC 8613 section 6.1: the OSCORE option value, the compressed COSE header
-//   flags (0 0 0 h k n n n) | Partial IV (n bytes) | [s | kid context (s bytes)] | kid (the rest).
+//   flags (0 0 g h k n n n) | Partial IV (n bytes) | [s | kid context (s bytes)] | kid (the rest),
+// where g is the Group Flag of Group OSCORE (draft-ietf-core-oscore-groupcomm section 4.1).
 import { ByteReader, ByteWriter, DecodeError } from '@lwm2m/bytes';
 
 export interface OscoreOptionValue {
@@ -8,12 +9,15 @@ export interface OscoreOptionValue {
   /** 0..255 bytes. */
   kidContext?: Buffer;
   kid?: Buffer;
+  /** The Group Flag: the message is protected in Group OSCORE's group mode. */
+  group?: boolean;
 }
 
 const FLAG_KID = 0x08;
 const FLAG_KID_CONTEXT = 0x10;
-/** Bits 5..7 are reserved: set, the message is malformed (section 6.1). */
-const RESERVED = 0xe0;
+const FLAG_GROUP = 0x20;
+/** Bits 6 and 7 are reserved: set, the message is malformed (section 6.1). */
+const RESERVED = 0xc0;
 const MAX_PIV = 5;
 /** Section 2: the option is 0..255 bytes. */
 export const MAX_OSCORE_OPTION_LENGTH = 255;
@@ -38,6 +42,7 @@ export function decodeOscoreOption(value: Buffer): OscoreOptionValue {
   const n = flags & 0x07;
   if (n > MAX_PIV) fail('reserved-piv-length', `Partial IV length ${n} is reserved`);
   const out: OscoreOptionValue = {};
+  if (flags & FLAG_GROUP) out.group = true;
   if (n > 0) {
     const piv = r.bytes(n, 'Partial IV');
     if (n > 1 && piv[0] === 0) fail('non-minimal-piv', 'Partial IV has a leading zero byte');
@@ -62,7 +67,8 @@ export function encodeOscoreOption(v: OscoreOptionValue): Buffer {
   const flags =
     (piv?.length ?? 0) |
     (v.kid !== undefined ? FLAG_KID : 0) |
-    (v.kidContext !== undefined ? FLAG_KID_CONTEXT : 0);
+    (v.kidContext !== undefined ? FLAG_KID_CONTEXT : 0) |
+    (v.group ? FLAG_GROUP : 0);
   if (flags === 0) return Buffer.alloc(0);
   const w = new ByteWriter(16).u8(flags);
   if (piv !== undefined) w.bytes(piv);

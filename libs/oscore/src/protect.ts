@@ -68,7 +68,7 @@ export type VerifyResponseResult =
 /** Finds the Recipient Context of a request's 'kid' (and 'kid context' when sent), section 8.2 step 2. */
 export type ContextLookup = (kid: Buffer, kidContext: Buffer | undefined) => SecurityContext | undefined;
 
-function failure(
+export function failure(
   reason: OscoreFailureReason,
   code?: number,
   diagnostic?: string,
@@ -83,11 +83,11 @@ function failure(
   };
 }
 
-function sorted(options: CoapOption[]): CoapOption[] {
+export function sorted(options: CoapOption[]): CoapOption[] {
   return options.sort((a, b) => a.number - b.number);
 }
 
-function first(options: CoapOption[], n: number): CoapOption | undefined {
+export function first(options: CoapOption[], n: number): CoapOption | undefined {
   return options.find((o) => o.number === n);
 }
 
@@ -95,7 +95,7 @@ function first(options: CoapOption[], n: number): CoapOption | undefined {
  * Section 4.1.3.3: a Proxy-Uri is split; Uri-Path and Uri-Query become Inner, the Proxy-Uri keeps only the
  * scheme and authority. Undefined when it is not a URI we can split (the message is then protected as is).
  */
-function splitProxyUri(options: CoapOption[]): CoapOption[] {
+export function splitProxyUri(options: CoapOption[]): CoapOption[] {
   const proxy = first(options, O.PROXY_URI);
   if (proxy === undefined) return options;
   let url: URL;
@@ -120,7 +120,7 @@ function splitProxyUri(options: CoapOption[]): CoapOption[] {
 }
 
 /** Splits the original message's options into Outer (with the OSCORE option added) and Inner. */
-function splitOptions(options: CoapOption[]): { outer: CoapOption[]; inner: CoapOption[] } {
+export function splitOptions(options: CoapOption[]): { outer: CoapOption[]; inner: CoapOption[] } {
   const outer: CoapOption[] = [];
   const inner: CoapOption[] = [];
   for (const o of options) {
@@ -218,7 +218,13 @@ function readOption(msg: CoapMessage): { value: OscoreOptionValue } | OscoreFail
       error: new DecodeError('no-payload', 'OSCORE message without payload', 'oscore'),
     });
   try {
-    return { value: decodeOscoreOption(option.value) };
+    const value = decodeOscoreOption(option.value);
+    // A Group OSCORE message (group mode) is not one of ours: libs/oscore group.ts verifies those.
+    if (value.group)
+      return failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', {
+        error: new DecodeError('group-flag', 'Group Flag set in an OSCORE message', 'oscore'),
+      });
+    return { value };
   } catch (err) {
     if (err instanceof DecodeError)
       return failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', { error: err });
@@ -227,7 +233,7 @@ function readOption(msg: CoapMessage): { value: OscoreOptionValue } | OscoreFail
 }
 
 /** Outer options kept on reception: Class U only (section 8.2 step 1 discards Code and Class E ones). */
-function keptOuter(msg: CoapMessage): CoapOption[] {
+export function keptOuter(msg: CoapMessage): CoapOption[] {
   return msg.options.filter((o) => isOuterOnly(o.number) && o.number !== O.OSCORE);
 }
 

@@ -16,6 +16,10 @@ import {
   decodePlaintext,
   encodeOscoreOption,
   encodePlaintext,
+  GroupSecurityContext,
+  groupProtectRequest,
+  groupVerifyRequest,
+  SignatureAlgorithms,
   protectRequest,
   protectResponse,
   SecurityContext,
@@ -61,7 +65,10 @@ describe('OSCORE option value decoder', () => {
     const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u));
     fc.assert(
       fc.property(
-        fc.record({ partialIv: piv, kidContext: bytes(40), kid: bytes(7) }, { requiredKeys: [] }),
+        fc.record(
+          { partialIv: piv, kidContext: bytes(40), kid: bytes(7), group: fc.constant(true) },
+          { requiredKeys: [] },
+        ),
         (v) => {
           const enc = encodeOscoreOption(v);
           expect(decodeOscoreOption(enc)).toEqual(v);
@@ -172,6 +179,62 @@ describe('verifying mutated OSCORE messages', () => {
       }
       const binding = { ...own.binding, nonceUsed: false, answered: false, notificationNumber: -1 };
       const r = verifyResponse(binding, msg);
+      if (!r.ok) reasons.add(r.reason);
+    }
+    expect(reasons.has('decrypt')).toBe(true);
+    expect(reasons.has('decode')).toBe(true);
+  });
+});
+
+describe('verifying mutated Group OSCORE messages', () => {
+  it('groupVerifyRequest returns a typed result for 5k mutated group and pairwise requests', () => {
+    const alg = SignatureAlgorithms.EdDSA_Ed25519;
+    const mk = (id: string) => {
+      const privateKey = alg.randomPrivateKey();
+      const publicKey = alg.publicKey(privateKey);
+      return { senderId: h(id), privateKey, publicKey, credential: Buffer.from(publicKey) };
+    };
+    const a = mk('0a');
+    const b = mk('0b');
+    const cfg = {
+      gid: '0102',
+      masterSecret: '0102030405060708090a0b0c0d0e0f10',
+      groupEncryptionAlg: 10,
+      signatureAlg: alg.id,
+      aeadAlg: 10,
+      gmCredential: 'aa',
+      members: [a, b].map((m) => ({
+        senderId: m.senderId.toString('hex'),
+        credential: m.credential.toString('hex'),
+        publicKey: Buffer.from(m.publicKey).toString('hex'),
+      })),
+    };
+    const A = GroupSecurityContext.fromConfig(cfg, a);
+    const seeds: Buffer[] = [];
+    for (const to of [undefined, b.senderId]) {
+      const r = groupProtectRequest(
+        A,
+        createMessage({
+          type: CoapType.NON,
+          code: CoapCode.GET,
+          options: [{ number: O.URI_PATH, value: Buffer.from('x') }],
+        }),
+        to ? { pairwiseTo: to } : {},
+      );
+      if (!r.ok) throw new Error(r.reason);
+      seeds.push(encodeMessage(r.message));
+    }
+    const rand = prng(0x9c0e);
+    const reasons = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      let msg;
+      try {
+        msg = decodeMessage(mutate(rand, seeds[(rand() * seeds.length) | 0], seeds));
+      } catch {
+        continue;
+      }
+      const B = GroupSecurityContext.fromConfig(cfg, b);
+      const r = groupVerifyRequest(msg, (gid) => (gid.equals(B.gid) ? B : undefined));
       if (!r.ok) reasons.add(r.reason);
     }
     expect(reasons.has('decrypt')).toBe(true);

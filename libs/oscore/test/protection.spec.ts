@@ -202,7 +202,8 @@ describe('OSCORE request and response between mirrored contexts', () => {
       options: message.options.map((o) => (o.number === O.OSCORE ? { number: O.OSCORE, value } : o)),
     });
     for (const [value, reason] of [
-      [Buffer.from([0x29, 0x01, 0xc1]), 'reserved-flags'],
+      [Buffer.from([0x49, 0x01, 0xc1]), 'reserved-flags'],
+      [Buffer.from([0x29, 0x01, 0xc1]), 'group-flag'],
       [Buffer.from([0x0e, 0x01]), 'reserved-piv-length'],
       [Buffer.from([0x03, 0x01]), 'truncated'],
       [Buffer.from([0x01, 0x05]), 'missing-kid-or-piv'],
