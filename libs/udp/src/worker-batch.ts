@@ -12,7 +12,7 @@ export interface DatagramBatch {
 }
 
 const ENTRY_HEADER = 6;
-const INITIAL_CAPACITY = 64 * 1024;
+const INITIAL_CAPACITY = 4096;
 
 /** Collects datagrams into a buffer of its own (never Node's shared pool: it is transferred away). */
 export class BatchWriter {

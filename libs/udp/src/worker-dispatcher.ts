@@ -13,9 +13,9 @@ export interface BatchChannel {
   postMessage(value: unknown, transferList: ArrayBuffer[]): void;
 }
 
-/** A socket the dispatcher sends the workers' datagrams through. */
+/** A socket the dispatcher sends the workers' datagrams through (UdpTransport.sendNow). */
 export interface DispatchSocket {
-  send(data: Buffer, peer: Peer): Promise<void>;
+  sendNow(data: Buffer, port: number, address: string): void;
 }
 
 /**
@@ -190,8 +190,7 @@ export class WorkerDispatcher {
         return;
       }
       this.counters.sent++;
-      // The socket logs its own send errors; its promise never rejects while open.
-      void socket.send(data, { address, port }).catch(() => undefined);
+      socket.sendNow(data, port, address);
     });
   }
 
