@@ -15,8 +15,9 @@ export interface WorkerBootData {
   ports: { name: string; address: Peer }[];
   /** The channel of datagrams to and from the main thread. */
   channel: MessagePort;
-  /** The entry module (loaded by the worker bootstrap). */
+  /** The entry module (loaded by the worker bootstrap), after the `preload` modules (a TypeScript loader). */
   entry: string;
+  preload: string[];
   /** Whatever the caller of runWorkers passed (structured-cloned). */
   data: unknown;
 }

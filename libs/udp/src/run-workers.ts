@@ -56,7 +56,10 @@ export interface WorkerPool {
   readonly sockets: Record<string, UdpTransport>;
   /** The thread id of worker `index` now (a restarted worker has a new one). */
   threadId(index: number): number | undefined;
-  /** Resolves once every worker is ready (called WorkerContext.ready()). */
+  /**
+   * Resolves once every worker is ready (called WorkerContext.ready()); rejects when a worker dies before it
+   * was ever ready (its entry does not load or throws while building its stack).
+   */
   ready(): Promise<void>;
   /** Stops the workers (asked first, terminated after `graceMs`) and closes the sockets. */
   close(graceMs?: number): Promise<void>;
@@ -108,18 +111,21 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
   });
   const counters: WorkerPoolCounters = { restarts: 0 };
   const threads: (Worker | undefined)[] = new Array<Worker | undefined>(n).fill(undefined);
-  const readyWaiters: (() => void)[] = [];
+  const readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** Workers that have been ready once: one that dies before that is a broken entry, not a crash to ride out. */
+  const everReady: boolean[] = new Array<boolean>(n).fill(false);
+  let lastError: unknown;
   let closing = false;
   const baseDelay = opts.restartDelayMs ?? 100;
 
   const checkReady = (): void => {
     for (let i = 0; i < n; i++) if (!dispatcher.isReady(i)) return;
-    for (const w of readyWaiters.splice(0)) w();
+    for (const w of readyWaiters.splice(0)) w.resolve();
   };
 
   const start = (index: number, delay: number): void => {
     const { port1, port2 } = new MessageChannel();
-    const boot: WorkerBootData & { preload: string[] } = {
+    const boot: WorkerBootData = {
       index,
       workers: n,
       ports: opts.ports.map((p, i) => ({
@@ -137,15 +143,27 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
     dispatcher.attach(index, port1);
     port1.on('message', (m: WorkerMessage) => {
       dispatcher.receive(index, m);
-      if (m.type === 'ready') checkReady();
+      if (m.type === 'ready') {
+        everReady[index] = true;
+        checkReady();
+      }
     });
-    worker.on('error', (err) => logger.warn('udp: worker failed', { worker: index, error: String(err) }));
+    worker.on('error', (err) => {
+      lastError = err;
+      logger.warn('udp: worker failed', { worker: index, error: String(err) });
+    });
     worker.on('exit', (code) => {
       port1.close();
       if (threads[index] !== worker) return;
       threads[index] = undefined;
       dispatcher.detach(index);
       if (closing) return;
+      if (!everReady[index]) {
+        const err = new Error(
+          `udp: worker ${index} exited (${code}) before it was ready: ${String(lastError)}`,
+        );
+        for (const w of readyWaiters.splice(0)) w.reject(err);
+      }
       // A worker that died young is likely to die again: back off instead of spinning.
       const next = Date.now() - startedAt < 1000 ? Math.min(5000, delay * 2) : baseDelay;
       logger.warn('udp: worker exited, restarting it', { worker: index, code, inMs: next });
@@ -166,8 +184,8 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
     sockets: byName,
     threadId: (i) => threads[i]?.threadId,
     ready: () =>
-      new Promise<void>((resolve) => {
-        readyWaiters.push(resolve);
+      new Promise<void>((resolve, reject) => {
+        readyWaiters.push({ resolve, reject });
         checkReady();
       }),
     async close(graceMs = 2000) {

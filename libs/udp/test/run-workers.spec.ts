@@ -149,4 +149,15 @@ describe('runWorkers: one port, N worker threads', () => {
     await victim.udp.send(Buffer.from('after'), to);
     await until(() => victim.heard.some((h) => h.text === 'w0:after'));
   });
+
+  it('fails ready() when an entry cannot start, instead of waiting forever', async () => {
+    const p = await runWorkers({
+      workers: 1,
+      entry: join(__dirname, 'fixtures/no-such-entry.ts'),
+      ports: [{ name: 'udp', port: 0 }],
+      restartDelayMs: 20,
+    });
+    cleanup.push(() => p.close());
+    await expect(p.ready()).rejects.toThrow(/worker 0 exited .* before it was ready/);
+  });
 });
