@@ -2,6 +2,7 @@
 // CID (cid.ts, layout version 2), also after a NAT rebinding moved the device to an address that hashes to
 // another worker: the in-process twin of the cluster's CID forwarding. Real sockets, real worker threads, a
 // libs/dtls server in each worker and libs/dtls clients as devices.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workerOfCid, workerOfDatagram } from '@lwm2m/cluster';
@@ -39,6 +40,19 @@ describe('DTLS CID records across worker threads', () => {
     cleanup.push(() => pool.close());
     await pool.ready();
     const server = pool.addresses.coaps!;
+
+    // Junk first: tls12_cid headers cut short, naming a worker that does not exist, random bytes.
+    const junk = await UdpTransport.bind({ port: 0 });
+    const cidHeader = [25, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1];
+    for (const d of [
+      Buffer.from(cidHeader),
+      Buffer.from([...cidHeader, 2, 0, 0, 200, 1, 2, 3, 4, 0, 3, 1, 2, 3]),
+      Buffer.from([...cidHeader, 2, 0, 0, 1]),
+      Buffer.alloc(0),
+      randomBytes(300),
+    ])
+      await junk.send(d, server);
+    await junk.close();
 
     const devices = await Promise.all(
       Array.from({ length: 6 }, async (_, i) => {
@@ -81,5 +95,6 @@ describe('DTLS CID records across worker threads', () => {
       expect(d.client.session(server)!.sessionId.equals(sessionId)).toBe(true);
     }
     expect(pool.dispatcher.counters.unavailable).toBe(0);
+    expect(pool.counters.restarts).toBe(0); // the junk crashed nothing
   });
 });
