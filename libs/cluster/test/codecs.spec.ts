@@ -15,6 +15,7 @@ import {
   sealAtRest,
   workerOfCid,
   workerOfDatagram,
+  workerOfLinkEnvelope,
 } from '@lwm2m/cluster';
 import fc from 'fast-check';
 
@@ -104,6 +105,31 @@ describe('cluster CIDs', () => {
 describe('the cluster link envelope', () => {
   const now = 1_800_000_000_000;
   const base = { kind: LinkKind.Uplink, node: 3, sentAt: now, port: 40123, payload: randomBytes(60) };
+
+  it('names the worker thread of the CID record an uplink carries (read before authentication)', () => {
+    const record = cidRecord(cidGenerator(1, 3)(8));
+    for (const [address, family] of [
+      ['192.0.2.7', 'IPv4'],
+      ['2001:db8::1', 'IPv6'],
+    ] as const) {
+      const up = encodeLink({ ...base, address, family, payload: record }, keys.link);
+      expect(workerOfLinkEnvelope(up, 8, 4)).toBe(3);
+      const down = encodeLink(
+        { ...base, kind: LinkKind.Downlink, address, family, payload: record },
+        keys.link,
+      );
+      expect(workerOfLinkEnvelope(down, 8, 4)).toBeUndefined();
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), fc.integer({ min: 1, max: 8 }), (bytes, workers) => {
+        const d = Buffer.from(bytes);
+        if (d.length > 2) d.set([0x4c, 0x4b]);
+        const w = workerOfLinkEnvelope(d, 8, workers);
+        return w === undefined || (w >= 0 && w < workers);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 
   it('round-trips IPv4 and IPv6 (also IPv4-mapped) device addresses', () => {
     for (const [address, family, back] of [
