@@ -63,8 +63,9 @@ class WorkerChannel {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // After the batch being handled: its answers and its acknowledgement in one post.
-    queueMicrotask(this.flushBound);
+    // At the end of this turn, not in a microtask: answers sent after a few awaits (a CoAP handler, a DTLS
+    // record opened) still share one post with the batch's acknowledgement.
+    setImmediate(this.flushBound);
   }
 
   ready(): void {
