@@ -4,7 +4,8 @@
 // runWorkers with 1 and 2 worker threads (the main thread only moves datagrams), every rate beside the raw UDP
 // echo rate of the same load generator (bench/load/generator.ts, its own process) against a trivial echo
 // server process, measured in the same run just before each configuration.
-// Flags: --ms=3000 (each window), --clients=200, --workers=0,1,2 (configurations).
+// Flags: --ms=3000 (each window), --clients=200, --workers=0,1,2 (configurations), --rounds=1 (the
+// configurations alternate round after round; the summary takes medians of the ratios).
 // On a 2-core machine the generator, the main thread and the workers share two cores: read the ratios as
 // what this machine gives, not as what a pod with N dedicated cores gives.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -24,6 +25,8 @@ const flags = Object.fromEntries(
 const MS = Number(flags.ms ?? 3000);
 const CLIENTS = Number(flags.clients ?? 200);
 const CONFIGS = (flags.workers ?? '0,1,2').split(',').map(Number);
+const ROUNDS = Number(flags.rounds ?? 1);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const PSK = '000102030405060708090a0b0c0d0e0f';
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
@@ -97,53 +100,69 @@ async function main(): Promise<void> {
     `${((r.serverCpu / r.rate!) * 1e6).toFixed(0)} us CPU per answer)`;
   const rows: { workers: number; echo: number; get: number; dtls: number }[] = [];
   try {
-    for (const workers of CONFIGS) {
-      const echo = await measured(
-        () => gen.run({ kind: 'echo', port: echoServer.port, clients: CLIENTS, ms: MS }),
-        gen.child,
-        echoServer.child,
-      );
-      const server = await startServer(workers);
-      try {
-        // warm-up (JIT, the workers' TypeScript loader), not counted
-        await gen.run({ kind: 'get', port: server.coap, clients: CLIENTS, ms: 1000 });
-        const relayed = await measured(
-          () => gen.run({ kind: 'echo', port: server.echo, clients: CLIENTS, ms: MS }),
+    for (let round = 0; round < ROUNDS; round++)
+      for (const workers of CONFIGS) {
+        const echo = await measured(
+          () => gen.run({ kind: 'echo', port: echoServer.port, clients: CLIENTS, ms: MS }),
           gen.child,
-          server.child,
+          echoServer.child,
         );
-        const get = await measured(
-          () => gen.run({ kind: 'get', port: server.coap, clients: CLIENTS, ms: MS }),
-          gen.child,
-          server.child,
-        );
-        const dtls = await measured(
-          () => gen.run({ kind: 'dtls', port: server.coaps, clients: CLIENTS, ms: MS, pskKey: PSK }),
-          gen.child,
-          server.child,
-        );
-        rows.push({ workers, echo: echo.rate!, get: get.rate! / echo.rate!, dtls: dtls.rate! / echo.rate! });
-        const line = (what: string, r: JobResult & { genCpu: number; serverCpu: number }) =>
-          console.log(
-            `  ${what.padEnd(44)} ${fmt(r.rate!).padStart(7)}/s  x${(r.rate! / echo.rate!).toFixed(3)}  ${cpu(r)}${losses(r)}`,
+        const server = await startServer(workers);
+        try {
+          // warm-up (JIT, the workers' TypeScript loader), not counted
+          await gen.run({ kind: 'get', port: server.coap, clients: CLIENTS, ms: 1000 });
+          const relayed = await measured(
+            () => gen.run({ kind: 'echo', port: server.echo, clients: CLIENTS, ms: MS }),
+            gen.child,
+            server.child,
           );
-        console.log(workers === 0 ? 'main thread, no workers:' : `${workers} worker thread(s):`);
-        line('raw UDP echo, separate echo process (baseline)', echo);
-        line('UDP echo through this server', relayed);
-        line('CoAP CON GET .well-known/core', get);
-        line('CoAP GET over DTLS (PSK, CID)', dtls);
-      } finally {
-        await stop(server.child);
+          const get = await measured(
+            () => gen.run({ kind: 'get', port: server.coap, clients: CLIENTS, ms: MS }),
+            gen.child,
+            server.child,
+          );
+          const dtls = await measured(
+            () => gen.run({ kind: 'dtls', port: server.coaps, clients: CLIENTS, ms: MS, pskKey: PSK }),
+            gen.child,
+            server.child,
+          );
+          rows.push({
+            workers,
+            echo: echo.rate!,
+            get: get.rate! / echo.rate!,
+            dtls: dtls.rate! / echo.rate!,
+          });
+          const line = (what: string, r: JobResult & { genCpu: number; serverCpu: number }) =>
+            console.log(
+              `  ${what.padEnd(44)} ${fmt(r.rate!).padStart(7)}/s  x${(r.rate! / echo.rate!).toFixed(3)}  ${cpu(r)}${losses(r)}`,
+            );
+          const what = workers === 0 ? 'main thread, no workers' : `${workers} worker thread(s)`;
+          console.log(ROUNDS > 1 ? `round ${round + 1}, ${what}:` : `${what}:`);
+          line('raw UDP echo, separate echo process (baseline)', echo);
+          line('UDP echo through this server', relayed);
+          line('CoAP CON GET .well-known/core', get);
+          line('CoAP GET over DTLS (PSK, CID)', dtls);
+        } finally {
+          await stop(server.child);
+        }
       }
-    }
-    const top = rows[rows.length - 1];
-    if (top !== undefined && top.workers > 0) {
-      console.log(`\ntargets of issue 12 item 4 (with all workers: ${top.workers}):`);
+    console.log(`\nmedians of ${ROUNDS} round(s), ratios to the echo measured just before:`);
+    for (const workers of CONFIGS) {
+      const mine = rows.filter((r) => r.workers === workers);
       console.log(
-        `  ${top.get >= 0.5 ? 'met    ' : 'not met'}  CoAP GET >= 0.5 of echo: x${top.get.toFixed(3)}`,
+        `  ${(workers === 0 ? 'main thread' : `${workers} worker(s)`).padEnd(12)} GET x${median(mine.map((r) => r.get)).toFixed(3)}` +
+          `  DTLS x${median(mine.map((r) => r.dtls)).toFixed(3)}`,
       );
+    }
+    const last = CONFIGS[CONFIGS.length - 1]!;
+    if (last > 0) {
+      const mine = rows.filter((r) => r.workers === last);
+      const get = median(mine.map((r) => r.get));
+      const dtls = median(mine.map((r) => r.dtls));
+      console.log(`\ntargets of issue 12 item 4 (with all workers: ${last}):`);
+      console.log(`  ${get >= 0.5 ? 'met    ' : 'not met'}  CoAP GET >= 0.5 of echo: x${get.toFixed(3)}`);
       console.log(
-        `  ${top.dtls >= 0.35 ? 'met    ' : 'not met'}  DTLS CID requests >= 0.35 of echo: x${top.dtls.toFixed(3)}`,
+        `  ${dtls >= 0.35 ? 'met    ' : 'not met'}  DTLS CID requests >= 0.35 of echo: x${dtls.toFixed(3)}`,
       );
     }
   } finally {
