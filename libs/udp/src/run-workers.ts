@@ -4,6 +4,7 @@
 // transports from workerContext() and builds whatever stack it wants on them. A worker that dies is started
 // again under the same index (CIDs name it); in cluster mode its sessions come back from the store as after a
 // node restart.
+import { resolve } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Logger, Peer } from '@lwm2m/transport';
 import type { FairReceiveOptions } from './fair-receive-queue';
@@ -133,7 +134,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
         address: addresses[p.name] ?? sockets[i]!.address(),
       })),
       channel: port2,
-      entry: opts.entry,
+      entry: resolve(opts.entry), // the bootstrap's require() would resolve a relative path from elsewhere
       data: opts.data,
       preload,
     };
