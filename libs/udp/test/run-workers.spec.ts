@@ -129,7 +129,7 @@ describe('runWorkers: one port, N worker threads', () => {
   });
 
   it('restarts a worker that crashed; the process and the other worker carry on', async () => {
-    const p = await pool(2, { restartDelayMs: 50 });
+    const p = await pool(2, { restartDelayMs: 300 }); // down for 600 ms (it died young: doubled)
     const to = p.addresses.udp!;
     const devices = await Promise.all(Array.from({ length: 16 }, () => device()));
     cleanup.push(() => Promise.all(devices.map((d) => d.udp.close())));
