@@ -21,6 +21,7 @@ import {
 import { DtlsClient, DtlsServer } from '@lwm2m/dtls';
 import { createRedisStores, RedisMembershipStore, startLocalRedis } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
+import { cidRef } from '@lwm2m/transport';
 import { coapLoad, fmt } from './harness';
 
 const KEY = Buffer.from('bench-psk-0123456789');
@@ -45,7 +46,7 @@ async function startNode(id: number, stores: ReturnType<typeof createRedisStores
     membership,
     linkKey: keys.link,
     cidLength: 8,
-    hasSession: (cid) => holder.dtls!.session(`cid:${cid}`) !== undefined,
+    hasSession: (cid) => holder.dtls!.session(cidRef(cid)) !== undefined,
     route: (cid) => holder.keeper!.route(cid),
   });
   const dtls = new DtlsServer({

@@ -8,7 +8,8 @@ import {
   type OutgoingResponse,
   serializeLinkFormat,
 } from '@lwm2m/coap';
-import { addressKey, type DtlsServer, InMemorySessionCache, isDtlsPeer } from '@lwm2m/dtls';
+import { type DtlsServer, InMemorySessionCache, isDtlsPeer } from '@lwm2m/dtls';
+import { addressRef, cidRef } from '@lwm2m/transport';
 import {
   cidGenerator,
   ClusterMembership,
@@ -144,7 +145,7 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
       const keeper = this.keeper;
       // Every authenticated record: its replay mark and address reach the store within a second.
       dtls.onDatagram((_data, peer) => {
-        if (isDtlsPeer(peer)) keeper.markActive(peer.session.key);
+        if (isDtlsPeer(peer)) keeper.markActive(peer.session);
       });
     }
     const keeper = this.keeper;
@@ -242,7 +243,7 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
       membership: this.membership,
       linkKey: this.clusterKeys!.link,
       cidLength: this.config.DTLS_CID_LENGTH,
-      hasSession: (cid) => this.dtls?.session(`cid:${cid}`) !== undefined,
+      hasSession: (cid) => this.dtls?.session(cidRef(cid)) !== undefined,
       route: (cid) => this.keeper!.route(cid),
       logger: log,
     });
@@ -355,7 +356,7 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
     const dtls = this.dtls!;
     this.udp?.prioritizeSources((_data, peer) => endpoint.awaitsAnswerFrom(peer));
     this.coapsUdp?.prioritizeSources(
-      (data, peer) => data[0] === TLS12_CID || dtls.session(addressKey(peer)) !== undefined,
+      (data, peer) => data[0] === TLS12_CID || dtls.session(addressRef(peer, true)) !== undefined,
     );
   }
 
