@@ -55,6 +55,7 @@ export default tseslint.config(
       'libs/cluster/src/**/*.ts',
       'libs/metrics/src/**/*.ts',
       'libs/oscore/src/**/*.ts',
+      'libs/gateway/src/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],

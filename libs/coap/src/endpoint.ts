@@ -250,6 +250,7 @@ export class CoapEndpoint {
 
   private readonly transport: DatagramTransport;
   private handler?: CoapRequestHandler;
+  private uplink?: (peer: Peer, peerKey: string) => void;
   private readonly random: () => number;
   private readonly randomBytes: (n: number) => Buffer;
   private readonly now: () => number;
@@ -317,6 +318,14 @@ export class CoapEndpoint {
 
   setHandler(handler: CoapRequestHandler | undefined): void {
     this.handler = handler;
+  }
+
+  /**
+   * Called after each datagram is handled, with its peer and key: any datagram from a device proves it is
+   * awake and where it is now (queue mode, NAT rebinding), not only Register and Update.
+   */
+  setUplinkListener(listener: ((peer: Peer, peerKey: string) => void) | undefined): void {
+    this.uplink = listener;
   }
 
   /** Replaces CoapEndpointOptions.adoptResponse (undefined: unknown tokens get RST at once). */
@@ -479,17 +488,25 @@ export class CoapEndpoint {
   private onDatagram(data: Buffer, peer: Peer): void {
     this.stats.datagramsIn++;
     if (this.closed) return;
+    // The peer's key, computed once per datagram for everything below and for the uplink listener.
+    const peerKey = this.peerKey(peer);
     // The one catch boundary per datagram: bad network input never throws out of here.
     try {
-      this.receive(data, peer);
+      this.receive(data, peer, peerKey);
     } catch (err) {
       this.stats.internalErrors++;
-      this.log.warn('coap: datagram handling failed', { peer: defaultPeerKey(peer), error: String(err) });
+      this.log.warn('coap: datagram handling failed', { peer: peerKey, error: String(err) });
+    }
+    if (this.uplink !== undefined) {
+      try {
+        this.uplink(peer, peerKey);
+      } catch (err) {
+        this.log.warn('coap: uplink listener failed', { peer: peerKey, error: String(err) });
+      }
     }
   }
 
-  private receive(data: Buffer, peer: Peer): void {
-    const peerKey = this.peerKey(peer);
+  private receive(data: Buffer, peer: Peer, peerKey: string): void {
     this.rememberPeer(peerKey, peer);
     let msg: CoapMessage;
     try {
