@@ -10,11 +10,18 @@ const noDeepImports = {
   message: 'Import the lib itself (@lwm2m/<lib>); export what you need from its index.',
 };
 
+// libs/gateway assembles the others into the gateway stack: no lib builds on it (apps, tests and benches do).
+const notGateway = {
+  group: ['@lwm2m/gateway'],
+  message: 'libs/gateway is the top of the libs; only apps, tests and benches build on it.',
+};
+
 // Protocol libraries stay framework-free and I/O-free: they talk through small interfaces
 // (a datagram transport, a store). See STYLE.md, "Direction of imports".
 const frameworkFree = {
   patterns: [
     noDeepImports,
+    notGateway,
     { group: ['@nestjs/*'], message: 'libs/ protocol code must not import NestJS; wire it in apps/.' },
     { group: ['ioredis', 'bullmq'], message: 'Stores live in their own lib behind an interface.' },
     {
@@ -72,7 +79,7 @@ export default tseslint.config(
   {
     // libs/udp owns the sockets (node:dgram) and is below CoAP too.
     files: ['libs/udp/src/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [noDeepImports, belowCoap] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [noDeepImports, notGateway, belowCoap] }] },
   },
   {
     // OSCORE (RFC 8613) is pure message protection: bytes, CoAP's message shape and codec, cbor-x,

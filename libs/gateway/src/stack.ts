@@ -22,10 +22,10 @@ import {
   SealedSessionCache,
   SessionKeeper,
 } from '@lwm2m/cluster';
-import { rateLimitedWarnings } from '@lwm2m/config';
+import { rateLimitedWarnings, settleWithin } from '@lwm2m/config';
 import { describeLifecycleEvent, type EventBus, LIFECYCLE_EVENTS, Lwm2mServer } from '@lwm2m/server';
 import type { GatewayMetricsSources, Lwm2mSecurityCounters } from '@lwm2m/metrics';
-import { type RedisCommandBus, settleWithin } from '@lwm2m/registry';
+import type { RedisCommandBus } from '@lwm2m/registry';
 import { addressRef, cidRef, type DatagramTransport, type Peer } from '@lwm2m/transport';
 import { UdpTransport } from '@lwm2m/udp';
 import { createCoapsServer } from './coaps';
