@@ -9,6 +9,7 @@
 // The ratio of the medians of 4 alternating 1.5 s rounds is the cost of forwarding (Californium reports
 // about 20 %). Both share the relay hop and the
 // client work, and everything shares the machine's cores.
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { CoapCode, CoapEndpoint } from '@lwm2m/coap';
 import { DtlsClient } from '@lwm2m/dtls';
@@ -76,7 +77,7 @@ async function startRelay(target: (device: number) => number) {
 export async function runClusterBench(): Promise<void> {
   console.log('\n== Cluster: CoAP over DTLS through 3 nodes, pinned vs forwarded by Connection ID ==');
   const redis = await startLocalRedis();
-  const stores = createRedisStores(redis.url);
+  const stores = createRedisStores(redis.url, { credentials: { secretsKey: randomBytes(32) } });
   for (let i = 0; i < DEVICES; i++)
     await stores.credentials.put(`dev${i}`, { type: 'psk', identity: `dev${i}`, key: KEY });
   const nodes = [await startNode(1, stores), await startNode(2, stores), await startNode(3, stores)];
