@@ -189,6 +189,7 @@ export class CoapEndpoint implements MessageLayerUpper {
 
   private readonly transport: DatagramTransport;
   private handler?: CoapRequestHandler;
+  private uplink?: (peer: Peer, peerKey: string) => void;
   private readonly now: () => number;
   private readonly log: CoapLogger;
   private readonly tokenLength: number;
@@ -290,6 +291,14 @@ export class CoapEndpoint implements MessageLayerUpper {
 
   setHandler(handler: CoapRequestHandler | undefined): void {
     this.handler = handler;
+  }
+
+  /**
+   * Called after each datagram is handled, with its peer and key: any datagram from a device proves it is
+   * awake and where it is now (queue mode, NAT rebinding), not only Register and Update.
+   */
+  setUplinkListener(listener: ((peer: Peer, peerKey: string) => void) | undefined): void {
+    this.uplink = listener;
   }
 
   /** Replaces CoapEndpointOptions.adoptResponse (undefined: unknown tokens get RST at once). */
@@ -461,12 +470,21 @@ export class CoapEndpoint implements MessageLayerUpper {
   private onDatagram(data: Buffer, peer: Peer): void {
     this.stats.datagramsIn++;
     if (this.closed) return;
+    // The peer's key, computed once per datagram for everything below and for the uplink listener.
+    const peerKey = this.peerKey(peer);
     // The one catch boundary per datagram: bad network input never throws out of here.
     try {
-      this.ml.receive(data, peer, this.peerKey(peer));
+      this.ml.receive(data, peer, peerKey);
     } catch (err) {
       this.stats.internalErrors++;
-      this.log.warn('coap: datagram handling failed', { peer: defaultPeerKey(peer), error: String(err) });
+      this.log.warn('coap: datagram handling failed', { peer: peerKey, error: String(err) });
+    }
+    if (this.uplink !== undefined) {
+      try {
+        this.uplink(peer, peerKey);
+      } catch (err) {
+        this.log.warn('coap: uplink listener failed', { peer: peerKey, error: String(err) });
+      }
     }
   }
 

@@ -13,3 +13,4 @@ export * from './redis-cluster-stores';
 export * from './redis-options';
 export * from './redis-client';
 export { settleWithin, isReachable } from './connections';
+export * from './group-observations';
