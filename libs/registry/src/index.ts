@@ -13,4 +13,5 @@ export * from './redis-cluster-stores';
 export * from './redis-options';
 export * from './redis-client';
 export { settleWithin, isReachable } from './connections';
+export * from './group-observations';
 export * from './redis-bootstrap-stores';

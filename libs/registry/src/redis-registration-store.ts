@@ -10,6 +10,7 @@ import {
   type RegistrationStore,
   withPresence,
 } from '@lwm2m/server';
+import { formatSessionRef, parseSessionRef, type SessionRef } from '@lwm2m/transport';
 import { dataNodes } from './connections';
 import { isCluster, type RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
@@ -21,6 +22,21 @@ const MAX_LIST_SCAN = 10_000;
 const CAS_RETRIES = 20;
 
 type RegistrationPatch = Parameters<RegistrationStore['update']>[1];
+
+/**
+ * The record as stored: the registration's JSON with its session as text in `peerKey` (libs/transport
+ * formatSessionRef), the field the record always had. Converted here and nowhere else.
+ */
+export function encodeRegistration(reg: Registration): string {
+  const { session, ...rest } = reg;
+  return JSON.stringify({ ...rest, peerKey: formatSessionRef(session) });
+}
+
+/** Reads a stored record back; a `peerKey` that is not a session ref throws InvalidSessionRef. */
+export function decodeRegistration(json: string): Registration {
+  const { peerKey, ...rest } = JSON.parse(json) as Omit<Registration, 'session'> & { peerKey: string };
+  return { ...rest, session: parseSessionRef(peerKey) };
+}
 type Removed = { registration: Registration; cancelledObservations: Observation[] };
 
 function parseObservations(raw: unknown): Observation[] {
@@ -77,12 +93,12 @@ export class RedisRegistrationStore implements RegistrationStore {
     const [prevJson, obsRaw, gen] = (await this.scripts.run(
       'lwm2mRegister',
       this.endpointKeys(reg.endpoint),
-      [reg.registrationId, reg.expiresAt, JSON.stringify(reg)],
+      [reg.registrationId, reg.expiresAt, encodeRegistration(reg)],
     )) as [string | null, string[], string];
     const cancelledObservations = parseObservations(obsRaw);
     await this.indexSet(reg.endpoint, reg.registrationId, reg.expiresAt, gen, cancelledObservations);
     return prevJson
-      ? { replaced: JSON.parse(prevJson) as Registration, cancelledObservations }
+      ? { replaced: decodeRegistration(prevJson), cancelledObservations }
       : { cancelledObservations };
   }
 
@@ -97,8 +113,12 @@ export class RedisRegistrationStore implements RegistrationStore {
       const [id, v, gen, json] = await this.redis.hmget(key, 'id', 'v', 'gen', 'json');
       if (!id || !v || !json || !gen) return undefined;
       if (registrationId !== undefined && id !== registrationId) return undefined;
-      const next = change(JSON.parse(json) as Registration);
-      const res = await this.scripts.run('lwm2mCas', [key], [id, v, JSON.stringify(next), next.expiresAt]);
+      const next = change(decodeRegistration(json));
+      const res = await this.scripts.run(
+        'lwm2mCas',
+        [key],
+        [id, v, encodeRegistration(next), next.expiresAt],
+      );
       if (res === 1) return { reg: next, gen };
       if (res === -1) return undefined;
     }
@@ -123,7 +143,7 @@ export class RedisRegistrationStore implements RegistrationStore {
     if (!res) return undefined;
     const cancelledObservations = parseObservations(res[1]);
     await this.indexRemove(endpoint, registrationId, cancelledObservations);
-    return { registration: JSON.parse(res[0]) as Registration, cancelledObservations };
+    return { registration: decodeRegistration(res[0]), cancelledObservations };
   }
 
   async getById(registrationId: string): Promise<Registration | undefined> {
@@ -141,14 +161,20 @@ export class RedisRegistrationStore implements RegistrationStore {
     )) as Array<string | null> | null;
     if (!res) return undefined;
     const [json, id, t, address, port, peerKey, node] = res;
-    const reg = JSON.parse(json!) as Registration;
+    const reg = decodeRegistration(json!);
     if (!id || !t || !address || !port || peerKey === null || peerKey === undefined) return reg;
+    let session: SessionRef;
+    try {
+      session = parseSessionRef(peerKey);
+    } catch {
+      return reg; // a presence that does not read back is left out: the record's own address stands
+    }
     const presence: Presence = {
       endpoint,
       registrationId: id,
       lastSeen: Number(t),
       address: { address, port: Number(port) },
-      peerKey,
+      session,
       ...(node ? { gatewayNode: node } : {}),
     };
     return withPresence(reg, presence);
@@ -191,7 +217,7 @@ export class RedisRegistrationStore implements RegistrationStore {
       p.lastSeen,
       p.address.address,
       p.address.port,
-      p.peerKey,
+      formatSessionRef(p.session),
       p.gatewayNode ?? '',
       awakeWindowMs,
     ];
@@ -243,7 +269,7 @@ export class RedisRegistrationStore implements RegistrationStore {
           await this.indexSet(endpoint, id, Number(exp), gen);
           return undefined;
         }
-        const registration = JSON.parse(res[1] as string) as Registration;
+        const registration = decodeRegistration(res[1] as string);
         const cancelledObservations = parseObservations(res[2]);
         await this.indexRemove(endpoint, registration.registrationId, cancelledObservations);
         return { registration, cancelledObservations };

@@ -1,6 +1,7 @@
 // Redis-only behaviour: key layout (Cluster hash slots), index repair, orphaned command cleanup.
 import { randomBytes } from 'node:crypto';
-import { createRedisStores, type RedisStores, registryKeys } from '@lwm2m/registry';
+import { createRedisStores, decodeRegistration, type RedisStores, registryKeys } from '@lwm2m/registry';
+import { formatSessionRef } from '@lwm2m/transport';
 import Redis from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeObservation, makeRegistration } from '../../server/test/contracts';
@@ -70,7 +71,10 @@ describe('registry key layout', () => {
     const hash = await raw.hgetall(stores.keys.reg(reg.endpoint));
     expect(hash.id).toBe(reg.registrationId);
     expect(Number(hash.exp)).toBe(reg.expiresAt);
-    expect(JSON.parse(hash.json!)).toEqual(reg);
+    expect(decodeRegistration(hash.json!)).toEqual(reg);
+    // The session as text in the field the record always had (libs/transport formatSessionRef).
+    expect(JSON.parse(hash.json!)).toMatchObject({ peerKey: formatSessionRef(reg.session) });
+    expect(JSON.parse(hash.json!)).not.toHaveProperty('session');
     expect(await raw.hget(stores.keys.regIdIndex, reg.registrationId)).toBe(reg.endpoint);
   });
 });

@@ -36,7 +36,7 @@ export interface RegistrationStore {
         | 'objectLinks'
         | 'supportedContentFormats'
         | 'address'
-        | 'peerKey'
+        | 'session'
         | 'lastSeen'
         | 'asleepAt'
         | 'lastUpdate'
