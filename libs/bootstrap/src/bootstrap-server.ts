@@ -209,7 +209,7 @@ export class BootstrapServer {
       node: this.opts.nodeId,
       ...(resumable ? { resumedAt: this.stepAt(config, session) } : {}),
     });
-    const peer: Peer = { ...req.peer, key: req.peerKey };
+    const peer: Peer = req.peer;
     // TS 1.2 Core 6.1.3: the 2.04 goes first; the server's operations follow it.
     const run = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.run(session, config, peer, coap))
