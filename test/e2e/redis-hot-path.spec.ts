@@ -180,12 +180,28 @@ describe('Redis on the hot path (issue 12 item 5)', () => {
     return per;
   }
 
+  /** One operation's commands, each with its keys' tails, so a reader sees what it costs. */
+  async function trace(what: string, run: () => Promise<void>): Promise<string[][]> {
+    const commands = await monitored(server.redis.url, async () => {
+      await run();
+      await new Promise((r) => setTimeout(r, 300));
+    });
+    const ours = commands.filter((c) => !/^(xreadgroup|info|ping|client)$/i.test(c[0]!) || c.length > 0);
+    console.log(`${what}:\n  ${ours.map((c) => c.slice(0, 4).map((a) => a.slice(0, 48)).join(' ')).join('\n  ')}`);
+    return ours;
+  }
+
   it('measures Redis commands per Register and per uplink notification (issue targets: <= 6 and <= 3)', async () => {
     const idle = await sent(() => new Promise((r) => setTimeout(r, 3000)));
     const idlePerMs = total(idle.byName) / idle.ms;
     console.log(
       `idle background: ${(idlePerMs * 1000).toFixed(1)} commands/s ${JSON.stringify(idle.byName)}`,
     );
+    const one = await RawDevice.open(server.coapPort);
+    await trace('one Register, traced', async () => {
+      await one.register('reg-trace', TEN_OBJECTS);
+    });
+    one.close();
     const devices = await Promise.all(Array.from({ length: 50 }, () => RawDevice.open(server.coapPort)));
     const perRegister = await perOperation('Register (10-object link list)', idlePerMs, async () => {
       await Promise.all(devices.map((d, i) => d.register(`reg-cost-${i}`, TEN_OBJECTS)));

@@ -21,8 +21,14 @@ export interface RegistrationStore {
   /**
    * Adds a registration. An existing registration of the same endpoint is replaced atomically and
    * returned, with the observations it had (removed): re-registration cancels observations.
+   * `event` (the 'registered' event): a store may append it to the event stream in the same step, with
+   * `replaced` set to the replaced registration's id, when no observation was cancelled; `eventId` says it
+   * did (one Redis call instead of two). Without `eventId` the caller publishes the event.
    */
-  register(reg: Registration): Promise<{ replaced?: Registration; cancelledObservations: Observation[] }>;
+  register(
+    reg: Registration,
+    event?: Lwm2mEvent,
+  ): Promise<{ replaced?: Registration; cancelledObservations: Observation[]; eventId?: string }>;
   /** Applies an Update; undefined when the registration id is unknown (-> 4.04). */
   update(
     registrationId: string,
@@ -95,7 +101,16 @@ export interface ObservationStore {
 
 /** Latest known values per device, from responses, notifications and Send. */
 export interface ValueStore {
-  put(endpoint: string, values: JsonPathValue[], receivedAt: number): Promise<void>;
+  /**
+   * `event`: a store may append it to the event stream in the same step and return its id (one Redis call
+   * instead of two); when it returns nothing, the caller publishes the event.
+   */
+  put(
+    endpoint: string,
+    values: JsonPathValue[],
+    receivedAt: number,
+    event?: Lwm2mEvent,
+  ): Promise<string | void>;
   get(endpoint: string): Promise<Array<JsonPathValue & { receivedAt: number }>>;
   clear(endpoint: string): Promise<void>;
 }

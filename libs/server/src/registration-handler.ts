@@ -323,17 +323,24 @@ export class RegistrationHandler {
     if (smsNumber !== undefined) reg.smsNumber = smsNumber;
     if (this.nodeId !== undefined) reg.gatewayNode = this.nodeId;
     if (Object.keys(extra).length > 0) reg.extraAttributes = extra;
-    const { replaced, cancelledObservations } = await this.store.register(reg);
-    this.hooks.onRegistered?.(reg, replaced, cancelledObservations);
-    await this.events.publish({
+    // The store may append the event in the same call as the record (issue 12: one Redis call per Register).
+    const { replaced, cancelledObservations, eventId } = await this.store.register(reg, {
       type: 'registered',
       endpoint,
       registration: reg,
-      ...(replaced ? { replaced: replaced.registrationId } : {}),
-      ...(cancelledObservations.length > 0
-        ? { cancelledObservations: cancelledObservations.map(lostObservation) }
-        : {}),
     });
+    this.hooks.onRegistered?.(reg, replaced, cancelledObservations);
+    if (eventId === undefined) {
+      await this.events.publish({
+        type: 'registered',
+        endpoint,
+        registration: reg,
+        ...(replaced ? { replaced: replaced.registrationId } : {}),
+        ...(cancelledObservations.length > 0
+          ? { cancelledObservations: cancelledObservations.map(lostObservation) }
+          : {}),
+      });
+    }
     return {
       code: CoapCode.CREATED,
       options: [
