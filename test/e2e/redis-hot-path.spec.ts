@@ -187,7 +187,16 @@ describe('Redis on the hot path (issue 12 item 5)', () => {
       await new Promise((r) => setTimeout(r, 300));
     });
     const ours = commands.filter((c) => !/^(xreadgroup|info|ping|client)$/i.test(c[0]!) || c.length > 0);
-    console.log(`${what}:\n  ${ours.map((c) => c.slice(0, 4).map((a) => a.slice(0, 48)).join(' ')).join('\n  ')}`);
+    console.log(
+      `${what}:\n  ${ours
+        .map((c) =>
+          c
+            .slice(0, 4)
+            .map((a) => a.slice(0, 48))
+            .join(' '),
+        )
+        .join('\n  ')}`,
+    );
     return ours;
   }
 
