@@ -9,6 +9,7 @@ import {
   type PresenceResult,
   type Registration,
   type RegistrationStore,
+  type UpdateAnnouncement,
   withPresence,
 } from '@lwm2m/server';
 import { dataNodes } from './connections';
@@ -116,7 +117,8 @@ export class RedisRegistrationStore implements RegistrationStore {
     endpoint: string,
     registrationId: string | undefined,
     change: (reg: Registration) => Registration,
-  ): Promise<{ reg: Registration; gen: string } | undefined> {
+    announce?: UpdateAnnouncement,
+  ): Promise<{ reg: Registration; gen: string; indexed?: boolean } | undefined> {
     const key = this.keys.reg(endpoint);
     for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
       const raw = (await this.scripts.run('lwm2mRead', [key, this.keys.presence(endpoint)], [])) as
@@ -126,6 +128,24 @@ export class RedisRegistrationStore implements RegistrationStore {
       if (registrationId !== undefined && header.id !== registrationId) return undefined;
       const next = change(reg);
       const record = encodeRecord(next, header.v + 1, header.gen);
+      if (this.events !== undefined && announce !== undefined) {
+        // Single server: the record, its index entries and the event in one call.
+        const entry = this.events.entryFor(announce.event(next));
+        const [res, eventId] = (await this.scripts.run(
+          'lwm2mCasAll',
+          [key, ...this.indexKeys.slice(0, 4), entry.stream],
+          [header.id, header.v, record, endpoint, next.expiresAt, header.gen, ...entry.args],
+        )) as [number, string | null];
+        if (res === 1) {
+          if (eventId) {
+            announce.appended = eventId;
+            this.events.appended();
+          }
+          return { reg: next, gen: header.gen, indexed: true };
+        }
+        if (res === -1) return undefined;
+        continue;
+      }
       const res = await this.scripts.run('lwm2mCas', [key], [header.id, header.v, record]);
       if (res === 1) return { reg: next, gen: header.gen };
       if (res === -1) return undefined;
@@ -133,19 +153,38 @@ export class RedisRegistrationStore implements RegistrationStore {
     throw new Error(`registration of ${endpoint} kept changing; gave up after ${CAS_RETRIES} attempts`);
   }
 
-  async update(registrationId: string, patch: RegistrationPatch): Promise<Registration | undefined> {
+  async update(
+    registrationId: string,
+    patch: RegistrationPatch,
+    announce?: UpdateAnnouncement,
+  ): Promise<Registration | undefined> {
     const endpoint = await this.redis.hget(this.keys.regIdIndex, registrationId);
     if (!endpoint) return undefined;
-    const done = await this.modify(endpoint, registrationId, (reg) => ({ ...reg, ...patch }));
+    const done = await this.modify(endpoint, registrationId, (reg) => ({ ...reg, ...patch }), announce);
     if (!done) return undefined;
     // Rewrites every index entry: heals a crash between the two steps of an earlier change.
-    await this.indexSet(endpoint, registrationId, done.reg.expiresAt, done.gen);
+    if (!done.indexed) await this.indexSet(endpoint, registrationId, done.reg.expiresAt, done.gen);
     return done.reg;
   }
 
-  async deregister(registrationId: string): Promise<Removed | undefined> {
+  async deregister(registrationId: string, event?: Lwm2mEvent): Promise<Removed | undefined> {
     const endpoint = await this.redis.hget(this.keys.regIdIndex, registrationId);
     if (!endpoint) return undefined;
+    if (this.events !== undefined) {
+      const entry = event && this.events.entryFor(event);
+      const res = (await this.scripts.run(
+        'lwm2mDeregisterAll',
+        [...this.endpointKeys(endpoint), ...this.indexKeys, entry?.stream ?? this.keys.eventStream],
+        [registrationId, endpoint, ...(entry?.args ?? [])],
+      )) as [string, string[], string | null] | null;
+      if (!res) return undefined;
+      if (res[2]) this.events.appended();
+      return {
+        registration: decodeRecord(endpoint, res[0]).reg,
+        cancelledObservations: parseObservations(res[1]),
+        ...(res[2] ? { eventId: res[2] } : {}),
+      };
+    }
     const res = (await this.scripts.run('lwm2mDeregister', this.endpointKeys(endpoint), [registrationId])) as
       [string, string[]] | null;
     if (!res) return undefined;

@@ -140,6 +140,54 @@ end
 return {prev and prev.raw or false, obs, gen, eid}
 `;
 
+/**
+ * An Update in one call (single server only, like REGISTER_ALL): compare-and-set of the record, its index
+ * entries, and the 'updated' event when given. KEYS: reg regid epreg endpoints expiry stream.
+ * ARGV: id v record endpoint exp gen [maxlen at type eventJson]. {-1 | 0 | 1 as CAS, event id or nil}.
+ */
+const CAS_ALL = `
+${REC}
+${INDEX_SET_FN}
+${APPEND_FN}
+local r = rec(KEYS[1])
+if not r or r.id ~= ARGV[1] then return {-1} end
+if r.v ~= ARGV[2] then return {0} end
+redis.call('SET', KEYS[1], ARGV[3])
+index_set({KEYS[2], KEYS[3], KEYS[4], KEYS[5]}, ARGV[4], ARGV[1], ARGV[5], ARGV[6])
+local eid = false
+if ARGV[10] then eid = append(KEYS[6], ARGV[7], ARGV[8], ARGV[9], ARGV[4], ARGV[10]) end
+return {1, eid}
+`;
+
+/**
+ * A De-register in one call (single server only): the record, its index entries (compare-and-delete),
+ * those of its observations, and the 'deregistered' event when given.
+ * KEYS: reg obs values seen regid epreg endpoints expiry obsid obstoken stream.
+ * ARGV: id endpoint [maxlen at type eventJson]. nil when the record is not registration `id`, else
+ * {record, observations, event id or nil}.
+ */
+const DEREGISTER_ALL = `
+${REC}
+${INDEX_REMOVE_FN}
+${DROP_OBS_FN}
+${APPEND_FN}
+local r = rec(KEYS[1])
+if not r or r.id ~= ARGV[1] then return false end
+local obs = redis.call('HVALS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+index_remove({KEYS[5], KEYS[6], KEYS[7], KEYS[8]}, ARGV[2], ARGV[1])
+local list = {}
+for _, o in ipairs(obs) do
+  local d = cjson.decode(o)
+  list[#list + 1] = d.id
+  list[#list + 1] = d.token
+end
+drop_obs(KEYS[9], KEYS[10], list, 1)
+local eid = false
+if ARGV[6] then eid = append(KEYS[11], ARGV[3], ARGV[4], ARGV[5], ARGV[2], ARGV[6]) end
+return {r.raw, obs, eid}
+`;
+
 /** KEYS: reg obs values seen. ARGV: id. Removes the record if it still is registration `id`. */
 const DEREGISTER = `
 ${REC}
@@ -318,6 +366,8 @@ const SCRIPTS = {
   lwm2mRegister: { numberOfKeys: 4, lua: REGISTER },
   lwm2mRegisterAll: { numberOfKeys: 11, lua: REGISTER_ALL },
   lwm2mDeregister: { numberOfKeys: 4, lua: DEREGISTER },
+  lwm2mDeregisterAll: { numberOfKeys: 11, lua: DEREGISTER_ALL },
+  lwm2mCasAll: { numberOfKeys: 6, lua: CAS_ALL },
   lwm2mClaim: { numberOfKeys: 4, lua: CLAIM },
   lwm2mPresence: { numberOfKeys: 2, lua: PRESENCE },
   lwm2mRead: { numberOfKeys: 2, lua: READ },

@@ -3,7 +3,7 @@
 // and that records of the first format (a hash with the Registration's JSON) are still read and upgraded.
 import { randomBytes } from 'node:crypto';
 import { createRedisStores, type RedisStores } from '@lwm2m/registry';
-import type { Registration } from '@lwm2m/server';
+import type { Registration, UpdateAnnouncement } from '@lwm2m/server';
 import fc from 'fast-check';
 import Redis from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -91,6 +91,53 @@ describe('registration record size (issue 12 item 5)', () => {
     // And it reads back whole, presence merged.
     const back = await stores.registrations.getByEndpoint(regs[0]!.endpoint);
     expect(back).toEqual({ ...regs[0]!, lastSeen: regs[0]!.lastSeen + 1000, gatewayNode: 'gw-0' });
+  });
+});
+
+describe('one call per change on a single Redis', () => {
+  it("appends the event of a Register, an Update, a De-register and a notification in the change's own script", async () => {
+    const reg = tenObjectDevice('urn:one-call:1');
+    const event = { type: 'registered' as const, endpoint: reg.endpoint, registration: reg };
+    const r = await stores.registrations.register(reg, event);
+    expect(r.eventId).toMatch(/^\d+-\d+$/);
+    const announce: UpdateAnnouncement = {
+      event: (registration) => ({ type: 'updated', endpoint: reg.endpoint, registration }),
+    };
+    const updated = await stores.registrations.update(
+      reg.registrationId,
+      { lifetime: 9, expiresAt: reg.expiresAt + 9 },
+      announce,
+    );
+    expect(announce.appended).toMatch(/^\d+-\d+$/);
+    // The Update's index step ran in the same call: the expiry index follows it.
+    expect(await stores.registrations.nextExpiry()).toBe(reg.expiresAt + 9);
+    const v = [{ path: '/3303/0/5700', type: 'float' as const, value: 20 }];
+    const n = {
+      type: 'notification' as const,
+      endpoint: reg.endpoint,
+      observationId: 'o',
+      paths: ['/3303/0/5700'],
+      values: v,
+    };
+    const nid = await stores.values.put(reg.endpoint, v, 5, n);
+    expect(nid).toMatch(/^\d+-\d+$/);
+    const gone = {
+      type: 'deregistered' as const,
+      endpoint: reg.endpoint,
+      registrationId: reg.registrationId,
+      reason: 'device' as const,
+    };
+    const removed = await stores.registrations.deregister(reg.registrationId, gone);
+    expect(removed?.eventId).toMatch(/^\d+-\d+$/);
+    expect((await stores.events.recent(10, reg.endpoint)).map(({ at: _at, ...e }) => e)).toEqual([
+      { ...event, id: r.eventId },
+      { type: 'updated', endpoint: reg.endpoint, registration: updated, id: announce.appended },
+      { ...n, id: nid },
+      { ...gone, id: removed!.eventId },
+    ]);
+    // The De-register's index step ran too.
+    expect(await raw.hget(stores.keys.regIdIndex, reg.registrationId)).toBeNull();
+    expect(await raw.zscore(stores.keys.expiryIndex, reg.endpoint)).toBeNull();
   });
 });
 

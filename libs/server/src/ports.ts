@@ -17,6 +17,12 @@ export interface Page<T> {
   nextCursor?: string;
 }
 
+/** RegistrationStore.update's event: built from the updated registration; `appended` set by a store that appended it. */
+export interface UpdateAnnouncement {
+  event(updated: Registration): Lwm2mEvent;
+  appended?: string;
+}
+
 export interface RegistrationStore {
   /**
    * Adds a registration. An existing registration of the same endpoint is replaced atomically and
@@ -29,7 +35,11 @@ export interface RegistrationStore {
     reg: Registration,
     event?: Lwm2mEvent,
   ): Promise<{ replaced?: Registration; cancelledObservations: Observation[]; eventId?: string }>;
-  /** Applies an Update; undefined when the registration id is unknown (-> 4.04). */
+  /**
+   * Applies an Update; undefined when the registration id is unknown (-> 4.04). `announce`: a store may
+   * append announce.event(updated) to the event stream in the same step and set announce.appended to its
+   * id; when it is left unset, the caller publishes the event.
+   */
   update(
     registrationId: string,
     patch: Partial<
@@ -50,11 +60,18 @@ export interface RegistrationStore {
         | 'gatewayNode'
       >
     >,
+    announce?: UpdateAnnouncement,
   ): Promise<Registration | undefined>;
-  /** Removes it with its observations and values; undefined when unknown. */
+  /**
+   * Removes it with its observations and values; undefined when unknown. `event`: a store may append it to
+   * the event stream in the same step; `eventId` says it did, else the caller publishes it.
+   */
   deregister(
     registrationId: string,
-  ): Promise<{ registration: Registration; cancelledObservations: Observation[] } | undefined>;
+    event?: Lwm2mEvent,
+  ): Promise<
+    { registration: Registration; cancelledObservations: Observation[]; eventId?: string } | undefined
+  >;
   getById(registrationId: string): Promise<Registration | undefined>;
   getByEndpoint(endpoint: string): Promise<Registration | undefined>;
   list(query: ListQuery): Promise<Page<Registration>>;

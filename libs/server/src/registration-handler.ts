@@ -9,10 +9,10 @@ import {
   type OutgoingResponse,
 } from '@lwm2m/coap';
 import { ContentFormat, decodeLwm2mLinks, type Lwm2mLink } from '@lwm2m/lwm2m';
-import type { LostObservation } from './events';
+import type { LostObservation, Lwm2mEvent } from './events';
 import { CredentialBinding, type SecurityPolicy } from './credential-binding';
 import type { X509EndpointFrom } from './security';
-import type { CredentialStore, EventBus, Observation, RegistrationStore } from './ports';
+import type { CredentialStore, EventBus, Observation, RegistrationStore, UpdateAnnouncement } from './ports';
 import type { Lwm2mVersion, ObjectLinkInfo, Registration } from './registration';
 
 export interface RegistrationLimits {
@@ -380,25 +380,29 @@ export class RegistrationHandler {
     }
     patch.expiresAt = now + lifetime * 1000;
     if (this.nodeId !== undefined) patch.gatewayNode = this.nodeId;
-    const updated = await this.store.update(id, patch);
+    const announce: UpdateAnnouncement = {
+      event: (registration) => ({ type: 'updated', endpoint: registration.endpoint, registration }),
+    };
+    const updated = await this.store.update(id, patch, announce);
     if (updated === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
     this.hooks.onUpdated?.(updated);
-    await this.events.publish({ type: 'updated', endpoint: updated.endpoint, registration: updated });
+    if (announce.appended === undefined) await this.events.publish(announce.event(updated));
     return { code: CoapCode.CHANGED };
   }
 
   private async deregister(req: IncomingRequest, id: string): Promise<OutgoingResponse> {
     const current = await this.store.getById(id);
     if (current !== undefined) await this.checkBinding(req, current.endpoint, current.security);
-    const removed = await this.store.deregister(id);
-    if (removed === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
-    this.hooks.onRemoved?.(removed.registration, removed.cancelledObservations);
-    await this.events.publish({
+    const event = (endpoint: string): Lwm2mEvent => ({
       type: 'deregistered',
-      endpoint: removed.registration.endpoint,
+      endpoint,
       registrationId: id,
       reason: 'device',
     });
+    const removed = await this.store.deregister(id, current && event(current.endpoint));
+    if (removed === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
+    this.hooks.onRemoved?.(removed.registration, removed.cancelledObservations);
+    if (removed.eventId === undefined) await this.events.publish(event(removed.registration.endpoint));
     return { code: CoapCode.DELETED };
   }
 }
