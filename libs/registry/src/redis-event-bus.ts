@@ -188,7 +188,7 @@ export class RedisEventBus implements EventBus {
   }
 
   /** A store appended an event (entryFor): the retention by time goes on as after publish(). */
-  appended(): void {
+  afterAppend(): void {
     this.trimByAge();
   }
 

@@ -41,12 +41,12 @@ export class RedisRegistrationStore implements RegistrationStore {
    * Set on a single Redis (or Sentinel): a Register is one script call, record, indexes and event together.
    * On a Cluster the record, the indexes and the stream are three slots, so they stay three steps.
    */
-  private readonly events?: Pick<RedisEventBus, 'entryFor' | 'appended'>;
+  private readonly events?: Pick<RedisEventBus, 'entryFor' | 'afterAppend'>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
-    events?: Pick<RedisEventBus, 'entryFor' | 'appended'>,
+    events?: Pick<RedisEventBus, 'entryFor' | 'afterAppend'>,
   ) {
     this.scripts = new RegistryScripts(redis);
     if (!isCluster(redis)) this.events = events;
@@ -94,7 +94,7 @@ export class RedisRegistrationStore implements RegistrationStore {
         [...this.endpointKeys(reg.endpoint), ...this.indexKeys, entry?.stream ?? this.keys.eventStream],
         [reg.expiresAt, tail, reg.endpoint, reg.registrationId, ...(entry?.args ?? [])],
       )) as [string | null, string[], string, string | null];
-      if (eventId) this.events.appended();
+      if (eventId) this.events.afterAppend();
       return {
         ...(prev ? { replaced: decodeRecord(reg.endpoint, prev).reg } : {}),
         cancelledObservations: parseObservations(obsRaw),
@@ -139,7 +139,7 @@ export class RedisRegistrationStore implements RegistrationStore {
         if (res === 1) {
           if (eventId) {
             announce.appended = eventId;
-            this.events.appended();
+            this.events.afterAppend();
           }
           return { reg: next, gen: header.gen, indexed: true };
         }
@@ -178,7 +178,7 @@ export class RedisRegistrationStore implements RegistrationStore {
         [registrationId, endpoint, ...(entry?.args ?? [])],
       )) as [string, string[], string | null] | null;
       if (!res) return undefined;
-      if (res[2]) this.events.appended();
+      if (res[2]) this.events.afterAppend();
       return {
         registration: decodeRecord(endpoint, res[0]).reg,
         cancelledObservations: parseObservations(res[1]),

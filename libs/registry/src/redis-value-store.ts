@@ -11,12 +11,12 @@ type StoredValue = JsonPathValue & { receivedAt: number };
 export class RedisValueStore implements ValueStore {
   private readonly scripts: RegistryScripts;
   /** Appends events in the values' call; only on one server (a Cluster puts the stream in another slot). */
-  private readonly events?: Pick<RedisEventBus, 'entryFor' | 'appended'>;
+  private readonly events?: Pick<RedisEventBus, 'entryFor' | 'afterAppend'>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
-    events?: Pick<RedisEventBus, 'entryFor' | 'appended'>,
+    events?: Pick<RedisEventBus, 'entryFor' | 'afterAppend'>,
   ) {
     this.scripts = new RegistryScripts(redis);
     if (!isCluster(redis)) this.events = events;
@@ -42,7 +42,7 @@ export class RedisValueStore implements ValueStore {
       [this.keys.values(endpoint), stream],
       [maxLen, at, type, event.endpoint, json, ...fields],
     )) as string;
-    this.events.appended();
+    this.events.afterAppend();
     return id;
   }
 

@@ -250,7 +250,8 @@ export async function deliverNotification(
   // The value store may append the event in the same call (issue 12: one Redis call per notification).
   const appended =
     n.values.length > 0 ? await deps.values.put(obs.endpoint, n.values, now(), event) : undefined;
-  if (typeof appended !== 'string') await deps.events.publish(event);
+  if (typeof appended === 'string') deps.events.appended?.(event, appended);
+  else await deps.events.publish(event);
 }
 
 async function cancel(cmd: DeviceCommand, deps: CommandDeps): Promise<OperationResult> {

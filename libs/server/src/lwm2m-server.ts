@@ -275,7 +275,9 @@ export class Lwm2mServer {
       return { id: cmd.id, ok: false, status: 404, error: `endpoint ${cmd.endpoint} is not registered` };
     }
     this.forget(removed.registration, removed.cancelledObservations);
-    if (removed.eventId === undefined) await this.opts.events.publish(event(removed.registration));
+    if (removed.eventId !== undefined)
+      this.opts.events.appended?.(event(removed.registration), removed.eventId);
+    else await this.opts.events.publish(event(removed.registration));
     this.log.debug('lwm2m: registration removed by an operator', { endpoint: cmd.endpoint });
     return { id: cmd.id, ok: true, status: 204 };
   }

@@ -135,6 +135,11 @@ export interface ValueStore {
 export interface EventBus {
   publish(event: Lwm2mEvent): Promise<string>;
   /**
+   * Told of an event a store appended to the stream itself, in the same step as its change (the eventId
+   * of RegistrationStore.register and the like), for what watches publish() (counters, logs). Writes nothing.
+   */
+  appended?(event: Lwm2mEvent, id: string): void;
+  /**
    * Events after `afterId` ('$' = only new ones), in order, until the signal aborts. Each subscriber sees
    * every event (fan-out, for SSE); `filter` narrows by endpoint.
    */

@@ -330,7 +330,17 @@ export class RegistrationHandler {
       registration: reg,
     });
     this.hooks.onRegistered?.(reg, replaced, cancelledObservations);
-    if (eventId === undefined) {
+    if (eventId !== undefined) {
+      this.events.appended?.(
+        {
+          type: 'registered',
+          endpoint,
+          registration: reg,
+          ...(replaced ? { replaced: replaced.registrationId } : {}),
+        },
+        eventId,
+      );
+    } else {
       await this.events.publish({
         type: 'registered',
         endpoint,
@@ -386,7 +396,8 @@ export class RegistrationHandler {
     const updated = await this.store.update(id, patch, announce);
     if (updated === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
     this.hooks.onUpdated?.(updated);
-    if (announce.appended === undefined) await this.events.publish(announce.event(updated));
+    if (announce.appended !== undefined) this.events.appended?.(announce.event(updated), announce.appended);
+    else await this.events.publish(announce.event(updated));
     return { code: CoapCode.CHANGED };
   }
 
@@ -402,7 +413,9 @@ export class RegistrationHandler {
     const removed = await this.store.deregister(id, current && event(current.endpoint));
     if (removed === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
     this.hooks.onRemoved?.(removed.registration, removed.cancelledObservations);
-    if (removed.eventId === undefined) await this.events.publish(event(removed.registration.endpoint));
+    if (removed.eventId !== undefined)
+      this.events.appended?.(event(removed.registration.endpoint), removed.eventId);
+    else await this.events.publish(event(removed.registration.endpoint));
     return { code: CoapCode.DELETED };
   }
 }
