@@ -4,12 +4,12 @@
 // event), a notification one script (values, event); the scheduler's consumer reads and acknowledges in
 // batches and asks its store once per batch.
 import { createSocket, type Socket } from 'node:dgram';
-import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoapCode, CoapType, decodeMessage, encodeMessage, OptionNumber } from '@lwm2m/coap';
 import { SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
+import { monitored } from '../support/redis-monitor';
 import { startTestServer, type TestServer } from '../support/single-node';
 
 const UPLINKS = 20_000;
@@ -31,37 +31,6 @@ function delta(before: Record<string, number>, after: Record<string, number>): R
 }
 
 const total = (d: Record<string, number>) => Object.values(d).reduce((a, b) => a + b, 0);
-
-/**
- * Commands clients sent while `run` runs, from MONITOR on a raw socket (ioredis' monitor mode trips over a
- * busy server): one line per command, `+<time> [<db> <client>] "cmd" "arg" ...`; commands run by Lua
- * scripts (`[0 lua]`) are left out, MONITOR's own connection never shows.
- */
-async function monitored(url: string, run: () => Promise<void>): Promise<string[][]> {
-  const { hostname, port } = new URL(url);
-  const sock = connect(Number(port), hostname);
-  const seen: string[][] = [];
-  let buf = '';
-  sock.setEncoding('utf8');
-  sock.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\r\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 2);
-      const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] (.*)$/.exec(line);
-      if (!m || m[1] === 'lua') continue;
-      seen.push([...m[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!));
-    }
-  });
-  await new Promise<void>((r) => sock.once('connect', () => r()));
-  sock.write('MONITOR\r\n');
-  await new Promise((r) => setTimeout(r, 100));
-  await run();
-  await new Promise((r) => setTimeout(r, 100));
-  sock.destroy();
-  return seen;
-}
 
 class RawDevice {
   private mid = 1;
@@ -340,4 +309,4 @@ describe('Redis on the hot path (issue 12 item 5)', () => {
   }, 60_000);
 });
 
-export { TEN_OBJECTS, commandStats, delta, total, monitored, RawDevice };
+export { TEN_OBJECTS, commandStats, delta, total, RawDevice };
