@@ -45,6 +45,7 @@ export default tseslint.config(
       'libs/config/src/**/*.ts',
       'libs/cluster/src/**/*.ts',
       'libs/metrics/src/**/*.ts',
+      'libs/oscore/src/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],
@@ -62,6 +63,25 @@ export default tseslint.config(
     // libs/udp owns the sockets (node:dgram) and is below CoAP too.
     files: ['libs/udp/src/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [belowCoap] }] },
+  },
+  {
+    // OSCORE (RFC 8613) is pure message protection: bytes, CoAP's message shape and codec, cbor-x,
+    // node:crypto and @noble/curves. Sessions, stores and the gateway wire it in from outside.
+    files: ['libs/oscore/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...frameworkFree.patterns,
+            {
+              group: ['@lwm2m/*', '!@lwm2m/bytes', '!@lwm2m/bytes/*', '!@lwm2m/coap', '!@lwm2m/coap/*'],
+              message: 'libs/oscore imports only @lwm2m/bytes and @lwm2m/coap.',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['libs/transport/src/**/*.ts'],

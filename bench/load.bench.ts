@@ -6,17 +6,17 @@
 // --storm=5000, --devices=10000 (registered devices for the per-device memory; the issue asks 100,000: pass
 // --devices=100000 on a machine with the time), --notifiers=1000 --sensor-ms=50 (Observe load), --only=a,b
 // (sections: echo get dtls register storm notify memory). Defaults keep a run under about 5 minutes.
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startLocalRedis } from '@lwm2m/registry';
 import { freeTcpPort, freeUdpPort } from '../test/support/ports';
 import { fmt } from './harness';
-import type { Job, JobResult } from './load/generator';
+import type { JobResult } from './load/generator';
+import { ROOT, startEchoServer, startGenerator } from './load/processes';
 
-const ROOT = resolve(__dirname, '..');
 const MAIN = join(ROOT, 'dist/apps/server/src/main.js');
 const flags = Object.fromEntries(
   process.argv
@@ -37,39 +37,6 @@ const want = (s: string) => only.length === 0 || only.includes(s);
 const PSK = '000102030405060708090a0b0c0d0e0f';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-
-/** The load process: one job at a time over IPC. */
-function startGenerator(): { run(job: Job): Promise<JobResult>; child: ChildProcess } {
-  const child = fork(join(__dirname, 'load/generator.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return {
-    child,
-    run: (job) =>
-      new Promise((ok, fail) => {
-        child.once('message', (m: { ok: boolean; result?: JobResult; error?: string }) =>
-          m.ok ? ok(m.result!) : fail(new Error(m.error)),
-        );
-        child.send(job);
-      }),
-  };
-}
-
-async function startEchoServer(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'load/echo-server.ts')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((ok) =>
-    child.stdout!.on('data', (c: Buffer) => {
-      const m = /echo (\d+)/.exec(c.toString());
-      if (m) ok(Number(m[1]));
-    }),
-  );
-  return { port, child };
-}
 
 async function startGateway(redisUrl: string, dataDir: string) {
   const ports = {

@@ -20,6 +20,7 @@ import {
 } from '@lwm2m/server';
 import { DEFAULT_MAX_SEND_BYTES, SECURITY_POLICIES, type SecurityPolicy } from '@lwm2m/server';
 import { ECHO_MODES, type EchoMode } from '@lwm2m/coap';
+import { MAX_WORKERS, MIN_WORKER_CID_LENGTH } from '@lwm2m/cluster';
 
 export interface GatewayConfig {
   /** UDP port of the CoAP (NoSec) endpoint; 0 picks a free port (tests). */
@@ -81,6 +82,12 @@ export interface GatewayConfig {
    * excess; sources are served round-robin. 0 turns the fair receive queue off (the kernel's order). Default 32.
    */
   UDP_RECV_PER_SOURCE: number;
+  /**
+   * Worker threads sharing the public UDP ports (libs/udp runWorkers: the main thread owns the sockets and
+   * hands each datagram to a worker, a DTLS record to the worker its CID names). Default 1 (the stack on the
+   * main thread, as before); more needs DTLS_CID_LENGTH 0 or >= 8 (the CID carries the worker index).
+   */
+  GATEWAY_WORKERS: number;
   /** Prometheus metrics on http://<COAP_HOST>:METRICS_PORT/metrics; 0 picks a free port, unset = 9464. */
   METRICS_PORT: number;
   LOG_LEVEL: LogLevel;
@@ -179,6 +186,7 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
         }
       : {}),
     UDP_RECV_PER_SOURCE: parseInteger('UDP_RECV_PER_SOURCE', env.UDP_RECV_PER_SOURCE, 32, 0, 65_536, errors),
+    GATEWAY_WORKERS: parseInteger('GATEWAY_WORKERS', env.GATEWAY_WORKERS, 1, 1, MAX_WORKERS, errors),
     LOG_LEVEL: parseLogLevel(env.LOG_LEVEL, errors),
     MAX_OBSERVATIONS_PER_DEVICE: parseInteger(
       'MAX_OBSERVATIONS_PER_DEVICE',
@@ -222,6 +230,9 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
       errors,
     ),
   };
+  const cid = config.DTLS_CID_LENGTH;
+  if (config.GATEWAY_WORKERS > 1 && cid > 0 && cid < MIN_WORKER_CID_LENGTH)
+    errors.push(`GATEWAY_WORKERS > 1 needs DTLS_CID_LENGTH 0 or >= ${MIN_WORKER_CID_LENGTH}, got ${cid}`);
   errors.done('gateway');
   return config;
 }

@@ -64,6 +64,21 @@ describe('GatewayTransport', () => {
   });
 });
 
+describe('gateway configuration of worker threads', () => {
+  it('defaults GATEWAY_WORKERS to 1, takes 1..256, and refuses CIDs too short to name a worker', () => {
+    expect(validateGatewayConfig({}).GATEWAY_WORKERS).toBe(1);
+    expect(validateGatewayConfig({ GATEWAY_WORKERS: '4' }).GATEWAY_WORKERS).toBe(4);
+    expect(validateGatewayConfig({ GATEWAY_WORKERS: '4', DTLS_CID_LENGTH: '0' }).GATEWAY_WORKERS).toBe(4);
+    for (const bad of ['0', '257', '1.5', 'all'])
+      expect(() => validateGatewayConfig({ GATEWAY_WORKERS: bad })).toThrow(/GATEWAY_WORKERS/);
+    expect(() => validateGatewayConfig({ GATEWAY_WORKERS: '2', DTLS_CID_LENGTH: '7' })).toThrow(
+      /GATEWAY_WORKERS > 1 needs DTLS_CID_LENGTH 0 or >= 8/,
+    );
+    // one worker: a 7-byte cluster CID is still fine
+    expect(validateGatewayConfig({ DTLS_CID_LENGTH: '7' }).DTLS_CID_LENGTH).toBe(7);
+  });
+});
+
 describe('gateway configuration of CoAP over DTLS', () => {
   it('defaults to NoSec on, 8-byte CIDs, PSK only; COAP_NOSEC=false turns 5683 off', () => {
     expect(validateGatewayConfig({})).toMatchObject({
