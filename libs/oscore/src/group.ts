@@ -5,9 +5,9 @@
 // of section 3.4. Key update: a new context from the Group Manager's configuration (section 11) replaces
 // the old one; its sequence and replay windows start afresh.
 import { DecodeError } from '@lwm2m/bytes';
-import { CoapCode, isRequestCode, isResponseCode } from '@lwm2m/coap/codes';
-import type { CoapMessage, CoapOption } from '@lwm2m/coap/message';
-import { encodeUint, OptionNumber } from '@lwm2m/coap/options';
+import { CoapCode, isRequestCode, isResponseCode } from '@lwm2m/coap';
+import type { CoapMessage, CoapOption } from '@lwm2m/coap';
+import { encodeUint, OptionNumber } from '@lwm2m/coap';
 import { encStructure } from './aad';
 import { type AeadAlgorithm, aeadAlgorithm, aeadOpen, aeadSeal, hkdf, type HkdfHash } from './algorithms';
 import { aeadNonce, cbor, encodePartialIv, hkdfInfo, partialIvNumber } from './context';

@@ -2,9 +2,9 @@
 // are neither encrypted nor integrity protected, so a receiver reassembles the whole OSCORE message, at most
 // MAX_UNFRAGMENTED_SIZE bytes of it, before verifying it (sections 8.2.1 and 8.4.1). Reassembly is the CoAP
 // layer's (libs/coap Block1Assembler with `maxBody` set to this limit); here is the sending side.
-import { blockSize, encodeBlock, MAX_SZX } from '@lwm2m/coap/block';
-import type { CoapMessage } from '@lwm2m/coap/message';
-import { encodeUint, OptionNumber } from '@lwm2m/coap/options';
+import { blockSize, encodeBlock, MAX_SZX } from '@lwm2m/coap';
+import type { CoapMessage } from '@lwm2m/coap';
+import { encodeUint, OptionNumber } from '@lwm2m/coap';
 
 /** The security policy of section 4.1.3.4.2: larger OSCORE messages are discarded. Default 64 KiB. */
 export const DEFAULT_MAX_UNFRAGMENTED_SIZE = 64 * 1024;

@@ -2,9 +2,9 @@
 // plaintext: Code | Class E options | 0xFF payload). The options are encoded by libs/coap's message codec,
 // so there is one CoAP option encoder.
 import { DecodeError } from '@lwm2m/bytes';
-import { decodeMessage, encodeMessage } from '@lwm2m/coap/codec';
-import { type CoapOption, CoapType } from '@lwm2m/coap/message';
-import { OptionNumber } from '@lwm2m/coap/options';
+import { decodeMessage, encodeMessage } from '@lwm2m/coap';
+import { type CoapOption, CoapType } from '@lwm2m/coap';
+import { OptionNumber } from '@lwm2m/coap';
 
 const O = OptionNumber;
 

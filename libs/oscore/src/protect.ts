@@ -2,9 +2,9 @@
 // 7.4.1, 8.3.1, 8.4.2) and the Echo recovery of a lost replay window (Appendix B.1.2). Nothing here throws
 // on network input: failures are typed results the CoAP layer answers (or drops) by their `code`.
 import { DecodeError } from '@lwm2m/bytes';
-import { CoapCode, isRequestCode, isResponseCode } from '@lwm2m/coap/codes';
-import { type CoapMessage, type CoapOption, CoapType } from '@lwm2m/coap/message';
-import { encodeUint, OptionNumber } from '@lwm2m/coap/options';
+import { CoapCode, isRequestCode, isResponseCode } from '@lwm2m/coap';
+import { type CoapMessage, type CoapOption, CoapType } from '@lwm2m/coap';
+import { encodeUint, OptionNumber } from '@lwm2m/coap';
 import { aadArray, encStructure } from './aad';
 import { aeadOpen, aeadSeal } from './algorithms';
 import { aeadNonce, encodePartialIv, partialIvNumber, type SecurityContext } from './context';

@@ -12,6 +12,7 @@ import {
   type UpdateAnnouncement,
   withPresence,
 } from '@lwm2m/server';
+import { formatSessionRef, parseSessionRef, type SessionRef } from '@lwm2m/transport';
 import { dataNodes } from './connections';
 import { isCluster, type RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
@@ -25,6 +26,7 @@ const MAX_LIST_SCAN = 10_000;
 const CAS_RETRIES = 20;
 
 type RegistrationPatch = Parameters<RegistrationStore['update']>[1];
+
 type Removed = { registration: Registration; cancelledObservations: Observation[] };
 
 function parseObservations(raw: unknown): Observation[] {
@@ -210,12 +212,18 @@ export class RedisRegistrationStore implements RegistrationStore {
     const [raw, id, t, address, port, peerKey, node] = res;
     const { reg } = decodeRecord(endpoint, raw!);
     if (!id || !t || !address || !port || peerKey === null || peerKey === undefined) return reg;
+    let session: SessionRef;
+    try {
+      session = parseSessionRef(peerKey);
+    } catch {
+      return reg; // a presence that does not read back is left out: the record's own address stands
+    }
     const presence: Presence = {
       endpoint,
       registrationId: id,
       lastSeen: Number(t),
       address: { address, port: Number(port) },
-      peerKey,
+      session,
       ...(node ? { gatewayNode: node } : {}),
     };
     return withPresence(reg, presence);
@@ -258,7 +266,7 @@ export class RedisRegistrationStore implements RegistrationStore {
       p.lastSeen,
       p.address.address,
       p.address.port,
-      p.peerKey,
+      formatSessionRef(p.session),
       p.gatewayNode ?? '',
       awakeWindowMs,
     ];

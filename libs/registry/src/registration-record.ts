@@ -11,6 +11,7 @@
 // a hash table; records of that format are still read (scripts.ts REC) and rewritten in this one on their next
 // change.
 import type { ObjectLinkInfo, Registration } from '@lwm2m/server';
+import { formatSessionRef, parseSessionRef } from '@lwm2m/transport';
 
 /** The header's fields (also what a legacy hash record yields). */
 export interface RecordHeader {
@@ -28,8 +29,8 @@ interface Body {
   m?: string;
   a: string;
   p: number;
-  /** peerKey, left out when it is "<address>:<port>" */
-  k?: Registration['peerKey'];
+  /** the session (libs/transport formatSessionRef), left out when it is "<address>:<port>" */
+  k?: string;
   /** rootPath, left out when "/" */
   r?: string;
   o: Array<string | [string, Record<string, string>]>;
@@ -57,7 +58,8 @@ export function encodeRecordTail(reg: Registration): string {
     R: reg.registeredAt,
   };
   if (reg.smsNumber !== undefined) body.m = reg.smsNumber;
-  if ((reg.peerKey as unknown) !== `${reg.address.address}:${reg.address.port}`) body.k = reg.peerKey;
+  const session = formatSessionRef(reg.session);
+  if (session !== `${reg.address.address}:${reg.address.port}`) body.k = session;
   if (reg.rootPath !== '/') body.r = reg.rootPath;
   if (reg.supportedContentFormats.length > 0) body.f = reg.supportedContentFormats;
   if (reg.lastUpdate !== reg.registeredAt) body.u = reg.lastUpdate;
@@ -82,9 +84,13 @@ export function decodeRecord(endpoint: string, raw: string): { reg: Registration
   const h = HEADER.exec(raw);
   if (!h) throw new Error(`registration record of ${endpoint} is not readable`);
   const header = { id: h[7]!, exp: Number(h[1]), v: Number(h[2]), gen: h[3]! };
-  const parsed = JSON.parse(raw.slice(h[0].length)) as Body | Registration;
-  // The first format's json field: the Registration as it was.
-  if ('registrationId' in parsed) return { reg: parsed, header };
+  type FirstFormat = Omit<Registration, 'session'> & { peerKey: string };
+  const parsed = JSON.parse(raw.slice(h[0].length)) as Body | FirstFormat;
+  // The first format's json field: the Registration as it was, its session as text in peerKey.
+  if ('registrationId' in parsed) {
+    const { peerKey, ...rest } = parsed;
+    return { reg: { ...rest, session: parseSessionRef(peerKey) }, header };
+  }
   const b = parsed;
   const address = { address: b.a, port: b.p };
   const reg: Registration = {
@@ -95,7 +101,7 @@ export function decodeRecord(endpoint: string, raw: string): { reg: Registration
     binding: b.b,
     queueMode: h[6] === '1',
     address,
-    peerKey: b.k ?? (`${b.a}:${b.p}` as Registration['peerKey']),
+    session: parseSessionRef(b.k ?? `${b.a}:${b.p}`),
     rootPath: b.r ?? '/',
     objectLinks: b.o.map((l): ObjectLinkInfo =>
       typeof l === 'string' ? { path: l, attributes: {} } : { path: l[0], attributes: l[1] },

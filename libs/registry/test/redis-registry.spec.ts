@@ -1,6 +1,6 @@
 // Redis-only behaviour: key layout (Cluster hash slots), index repair, orphaned command cleanup.
 import { randomBytes } from 'node:crypto';
-import { createRedisStores, type RedisStores, registryKeys } from '@lwm2m/registry';
+import { createRedisStores, decodeRecord, type RedisStores, registryKeys } from '@lwm2m/registry';
 import Redis from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeObservation, makeRegistration } from '../../server/test/contracts';
@@ -81,6 +81,7 @@ describe('registry key layout', () => {
     // Each field once: not the endpoint (in the key), nor what the header holds.
     expect(body).not.toContain(reg.endpoint);
     expect(body).not.toContain(reg.registrationId);
+    expect(decodeRecord(reg.endpoint, record).reg).toEqual(reg);
     expect(await raw.hget(stores.keys.regIdIndex, reg.registrationId)).toBe(reg.endpoint);
   });
 });

@@ -2,6 +2,7 @@
 // per device with a 10-object link list, index entries included), that it round-trips every Registration,
 // and that records of the first format (a hash with the Registration's JSON) are still read and upgraded.
 import { randomBytes } from 'node:crypto';
+import { addressRef, cidRef } from '@lwm2m/transport';
 import { createRedisStores, type RedisStores } from '@lwm2m/registry';
 import type { Registration, UpdateAnnouncement } from '@lwm2m/server';
 import fc from 'fast-check';
@@ -69,7 +70,7 @@ describe('registration record size (issue 12 item 5)', () => {
         registrationId: r.registrationId,
         lastSeen: r.lastSeen + 1000,
         address: r.address,
-        peerKey: r.peerKey,
+        session: r.session,
         gatewayNode: 'gw-0',
       })),
       60_000,
@@ -150,7 +151,12 @@ describe('registration record format', () => {
     queueMode: fc.boolean(),
     smsNumber: fc.option(fc.string(), { nil: undefined }),
     address: fc.record({ address: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }) }),
-    peerKey: fc.string(),
+    session: fc.oneof(
+      fc
+        .record({ address: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }), secure: fc.boolean() })
+        .map((a) => addressRef(a, a.secure)),
+      fc.uint8Array({ minLength: 1, maxLength: 16 }).map((b) => cidRef(Buffer.from(b))),
+    ),
     rootPath: fc.constantFrom('/', '/lwm2m'),
     objectLinks: fc.array(
       fc.record({ path: fc.string(), attributes: fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }) }),
@@ -223,7 +229,7 @@ describe('records of the first format (a hash with the Registration JSON)', () =
       registrationId: reg.registrationId,
       lastSeen: reg.lastSeen + 5,
       address: reg.address,
-      peerKey: reg.peerKey,
+      session: reg.session,
     };
     expect(await stores.registrations.touch([seen], 60_000)).toEqual([{ registered: true }]);
     expect((await stores.registrations.getByEndpoint(reg.endpoint))?.lastSeen).toBe(reg.lastSeen + 5);
@@ -249,7 +255,7 @@ describe('records of the first format (a hash with the Registration JSON)', () =
       registrationId: reg.registrationId,
       lastSeen: at,
       address: reg.address,
-      peerKey: reg.peerKey,
+      session: reg.session,
     };
     expect(await stores.registrations.touch([seen], 60_000)).toEqual([
       { registered: true, wokeAfterMs: at - reg.lastSeen },

@@ -52,7 +52,7 @@ export interface RegistrationStore {
         | 'objectLinks'
         | 'supportedContentFormats'
         | 'address'
-        | 'peerKey'
+        | 'session'
         | 'lastSeen'
         | 'asleepAt'
         | 'lastUpdate'

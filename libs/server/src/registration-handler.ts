@@ -8,6 +8,7 @@ import {
   OptionNumber,
   type OutgoingResponse,
 } from '@lwm2m/coap';
+import { sessionRefOf } from '@lwm2m/transport';
 import { ContentFormat, decodeLwm2mLinks, type Lwm2mLink } from '@lwm2m/lwm2m';
 import type { LostObservation, Lwm2mEvent } from './events';
 import { CredentialBinding, type SecurityPolicy } from './credential-binding';
@@ -310,7 +311,7 @@ export class RegistrationHandler {
       binding,
       queueMode: queue || (lwm2mVersion !== '1.0' && params.has('Q')),
       address: { address: req.peer.address, port: req.peer.port },
-      peerKey: req.peerKey,
+      session: sessionRefOf(req.peer),
       rootPath: links.rootPath,
       objectLinks: links.objectLinks,
       supportedContentFormats: links.supportedContentFormats,
@@ -368,7 +369,7 @@ export class RegistrationHandler {
     const now = this.now();
     const patch: Parameters<RegistrationStore['update']>[1] = {
       address: { address: req.peer.address, port: req.peer.port },
-      peerKey: req.peerKey,
+      session: sessionRefOf(req.peer),
       lastSeen: now,
       lastUpdate: now,
     };

@@ -3,7 +3,7 @@
 // a round trip to the device.
 import { defaultObjectModelRegistry, Lwm2mPath } from '@lwm2m/lwm2m';
 import type { JsonPathValue } from '@lwm2m/server';
-import { fromJsonValues } from '@lwm2m/server/json-values';
+import { fromJsonValues } from '@lwm2m/server';
 import { ProblemException, ProblemType } from '../problem/problem';
 import { resolveUnder } from './lwm2m-path-param';
 

@@ -1,2 +1,2 @@
 // The anti-replay window lives in libs/bytes: DTLS records and OSCORE requests share it.
-export * from '@lwm2m/bytes/replay-window';
+export { ReplayWindow, type ReplayWindowState, WINDOW_SIZE } from '@lwm2m/bytes';

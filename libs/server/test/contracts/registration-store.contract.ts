@@ -227,7 +227,8 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         registrationId: reg.registrationId,
         lastSeen: reg.lastSeen + 1000,
         address,
-        peerKey: '203.0.113.9:61000',
+        // A DTLS session by CID: the typed ref goes through the store and back (libs/transport SessionRef).
+        session: { kind: 'cid' as const, cid: Buffer.from('0a0b0c0d0e0f1011', 'hex') },
         gatewayNode: 'node-7',
       };
       expect(await registrations.touch([seen], W)).toEqual([ok]);
@@ -235,7 +236,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         ...reg,
         lastSeen: reg.lastSeen + 1000,
         address,
-        peerKey: seen.peerKey,
+        session: seen.session,
         gatewayNode: 'node-7',
       };
       expect(await registrations.getByEndpoint(reg.endpoint)).toEqual(after);
@@ -256,7 +257,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         registrationId: reg.registrationId,
         lastSeen: reg.lastSeen + dt,
         address: reg.address,
-        peerKey: reg.peerKey,
+        session: reg.session,
       });
       expect(await registrations.touch([at(W - 1)], W)).toEqual([ok]);
       // Silent past the window since the last sighting (another node's, stored): awake.
@@ -283,7 +284,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         registrationId: reg.registrationId,
         lastSeen: reg.lastSeen + 1000,
         address: { address: '203.0.113.9', port: 61000 },
-        peerKey: '203.0.113.9:61000',
+        session: { kind: 'address' as const, address: '203.0.113.9', port: 61000, secure: false },
       };
       const unknown = { ...seen, endpoint: 'urn:dev:unknown', registrationId: 'nope' };
       expect(await registrations.touch([unknown, { ...seen, registrationId: 'other' }, seen], W)).toEqual([
@@ -301,7 +302,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
       await registrations.touch([{ ...seen, registrationId: 'again', lastSeen: again.lastSeen + 10 }], W);
       const moved = {
         address: { address: '192.0.2.1', port: 5 },
-        peerKey: '192.0.2.1:5',
+        session: { kind: 'address' as const, address: '192.0.2.1', port: 5, secure: true },
         lastSeen: again.lastSeen + 20,
       };
       const updated = await registrations.update('again', moved);
