@@ -23,7 +23,13 @@ import {
   SessionKeeper,
 } from '@lwm2m/cluster';
 import { rateLimitedWarnings, settleWithin } from '@lwm2m/config';
-import { describeLifecycleEvent, type EventBus, LIFECYCLE_EVENTS, Lwm2mServer } from '@lwm2m/server';
+import {
+  describeLifecycleEvent,
+  type EventBus,
+  LIFECYCLE_EVENTS,
+  type Lwm2mEvent,
+  Lwm2mServer,
+} from '@lwm2m/server';
 import type { GatewayMetricsSources, Lwm2mSecurityCounters } from '@lwm2m/metrics';
 import type { RedisCommandBus } from '@lwm2m/registry';
 import { addressRef, cidRef, type DatagramTransport, type Peer } from '@lwm2m/transport';
@@ -366,12 +372,20 @@ export class GatewayStack {
    * logging the registration lifecycle: an operator sees devices come and go at the default log level.
    */
   private countingEvents(bus: EventBus): EventBus {
+    const count = (e: Lwm2mEvent) => {
+      this.events[e.type] = (this.events[e.type] ?? 0) + 1;
+      if (e.type === 'notification') this.notifications++;
+      else if (LIFECYCLE_EVENTS.has(e.type)) this.logger.log(describeLifecycleEvent(e));
+    };
     return {
       publish: (e) => {
-        this.events[e.type] = (this.events[e.type] ?? 0) + 1;
-        if (e.type === 'notification') this.notifications++;
-        else if (LIFECYCLE_EVENTS.has(e.type)) this.logger.log(describeLifecycleEvent(e));
+        count(e);
         return bus.publish(e);
+      },
+      // Appended by a store in its change's own script (one Redis call): counted the same.
+      appended: (e, id) => {
+        count(e);
+        bus.appended?.(e, id);
       },
       subscribe: (o) => bus.subscribe(o),
       recent: (n, ep) => bus.recent(n, ep),

@@ -1,5 +1,6 @@
 export * from './keys';
 export * from './redis-registration-store';
+export { decodeRecord, encodeRecord } from './registration-record';
 export * from './redis-observation-store';
 export * from './redis-value-store';
 export * from './redis-credential-store';

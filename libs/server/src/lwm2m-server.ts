@@ -26,6 +26,7 @@ import type {
   ValueStore,
 } from './ports';
 import type { Registration } from './registration';
+import type { Lwm2mEvent } from './events';
 import {
   DEFAULT_REGISTRATION_LIMITS,
   RegistrationHandler,
@@ -265,17 +266,20 @@ export class Lwm2mServer {
    */
   private async deregisterByOperator(cmd: DeviceCommand): Promise<DeviceCommandResult> {
     const reg = await this.opts.registrations.getByEndpoint(cmd.endpoint);
-    const removed = reg && (await this.opts.registrations.deregister(reg.registrationId));
+    const event = (r: Registration): Lwm2mEvent => ({
+      type: 'deregistered',
+      endpoint: r.endpoint,
+      registrationId: r.registrationId,
+      reason: 'operator',
+    });
+    const removed = reg && (await this.opts.registrations.deregister(reg.registrationId, event(reg)));
     if (removed === undefined) {
       return { id: cmd.id, ok: false, status: 404, error: `endpoint ${cmd.endpoint} is not registered` };
     }
     this.forget(removed.registration, removed.cancelledObservations);
-    await this.opts.events.publish({
-      type: 'deregistered',
-      endpoint: removed.registration.endpoint,
-      registrationId: removed.registration.registrationId,
-      reason: 'operator',
-    });
+    if (removed.eventId !== undefined)
+      this.opts.events.appended?.(event(removed.registration), removed.eventId);
+    else await this.opts.events.publish(event(removed.registration));
     this.log.debug('lwm2m: registration removed by an operator', { endpoint: cmd.endpoint });
     return { id: cmd.id, ok: true, status: 204 };
   }

@@ -122,9 +122,9 @@ export class PresenceBuffer {
 export function presenceAware(store: RegistrationStore, buffer: PresenceBuffer): RegistrationStore {
   const merge = (reg: Registration | undefined) => reg && withPresence(reg, buffer.latest(reg.endpoint));
   return {
-    register: (reg) => store.register(reg),
-    update: (id, patch) => store.update(id, patch),
-    deregister: (id) => store.deregister(id),
+    register: (reg, event) => store.register(reg, event),
+    update: (id, patch, announce) => store.update(id, patch, announce),
+    deregister: (id, event) => store.deregister(id, event),
     getById: async (id) => merge(await store.getById(id)),
     getByEndpoint: async (ep) => merge(await store.getByEndpoint(ep)),
     list: async (q) => {
