@@ -18,6 +18,7 @@ import { RedisRegistrationStore } from './redis-registration-store';
 import { RedisCredentialStore, type RedisCredentialStoreOptions } from './redis-credential-store';
 import { RedisValueStore } from './redis-value-store';
 import { RedisAuditStore, type RedisAuditStoreOptions } from './redis-audit-store';
+import { RedisModelStore } from './redis-model-store';
 import {
   clusterCommandRouter,
   RedisClusterSessionStore,
@@ -48,6 +49,8 @@ export interface RedisStores {
   credentials: CredentialStore & RedisCredentialStore;
   /** The operators' audit trail (GET /api/v1/audit). */
   audit: RedisAuditStore;
+  /** Object models uploaded through the api (POST /api/v1/models), read by every api and gateway. */
+  models: RedisModelStore;
   /** Gateway cluster: node leases and DTLS sessions (libs/cluster). */
   membership: RedisMembershipStore;
   sessions: RedisClusterSessionStore;
@@ -92,6 +95,7 @@ export function createRedisStores(
     values: new RedisValueStore(redis, keys),
     credentials: new RedisCredentialStore(redis, keys, options.credentials),
     audit: new RedisAuditStore(redis, keys, options.audit),
+    models: new RedisModelStore(redis, keys),
     events,
     commands,
     redis,

@@ -64,6 +64,10 @@
 // stream's slot (connections.ts). Costs, not faults: {idx}, {sec}, {events}, {cmd} and {node} are each one
 // slot, so all their traffic goes to one master (hot shards), and list() reads records one by one (no
 // cross-slot MGET).
+//
+// 6. Object models uploaded through the api, slot {models}:
+//      <p>{models}:ddf  hash    "<objectId>:<version>" -> JSON {objectId, version, xml}
+//      <p>{models}:rev  string  counter, INCR with every put (nodes re-read the hash when it moved)
 
 export interface RegistryKeys {
   prefix: string;
@@ -92,6 +96,8 @@ export interface RegistryKeys {
   node(id: number): string;
   dtlsSession(cid: string): string;
   dtlsResumption(sessionId: string): string;
+  models: string;
+  modelsRevision: string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'lwm2m:';
@@ -127,5 +133,7 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     node: (id) => `${prefix}{node}:${id}`,
     dtlsSession: (cid) => `${prefix}{dtls:${cid}}:s`,
     dtlsResumption: (id) => `${prefix}{dtlsres:${id}}`,
+    models: `${prefix}{models}:ddf`,
+    modelsRevision: `${prefix}{models}:rev`,
   };
 }
