@@ -20,7 +20,15 @@ import {
   SessionKeeper,
 } from '@lwm2m/cluster';
 import { rateLimitedWarnings } from '@lwm2m/config';
-import { describeLifecycleEvent, type EventBus, LIFECYCLE_EVENTS, Lwm2mServer } from '@lwm2m/server';
+import {
+  type DeviceCommand,
+  describeLifecycleEvent,
+  type EventBus,
+  InMemoryModelStore,
+  LIFECYCLE_EVENTS,
+  Lwm2mServer,
+  SharedObjectModels,
+} from '@lwm2m/server';
 import type { GatewayMetricsSources, Lwm2mSecurityCounters } from '@lwm2m/metrics';
 import { type RedisCommandBus, settleWithin } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
@@ -37,6 +45,8 @@ const SHUTDOWN_LINGER_MS = 500;
  * sessions stay as last stored and the lease lapses by itself), and a SIGTERM must still stop the process.
  */
 const DRAIN_BOUND_MS = 1000;
+/** How often a gateway looks for models uploaded meanwhile (between commands, which look first anyway). */
+const MODELS_REFRESH_MS = 5000;
 /**
  * SO_RCVBUF of the public sockets unless UDP_RECV_BUFFER_BYTES says otherwise (best effort: Linux caps it at
  * net.core.rmem_max): room for a registration storm. The fair receive queue (libs/udp) keeps a flood in
@@ -81,6 +91,9 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
   readonly echo: EchoGuard;
   /** The keys derived from CLUSTER_KEY (link HMAC, sessions at rest, Echo), once. */
   private readonly clusterKeys?: ClusterKeys;
+  /** Object models: built in, MODELS_DIR, and those uploaded through any api (re-read when they change). */
+  readonly models: SharedObjectModels;
+  private modelsTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -91,6 +104,12 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
       key: this.clusterKeys?.echo ?? randomBytes(32),
       mode: config.COAP_ECHO,
       threshold: config.COAP_ECHO_THRESHOLD,
+    });
+    // A DDF file that does not parse stops the start here, naming the file.
+    this.models = new SharedObjectModels({
+      store: ports.models ?? new InMemoryModelStore(),
+      ...(config.MODELS_DIR ? { dirs: config.MODELS_DIR } : {}),
+      warn: (m) => this.logger.warn(m),
     });
   }
 
@@ -115,6 +134,9 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
       debug: (m: string, c?: Record<string, unknown>) => this.logger.debug(`${m} ${JSON.stringify(c ?? {})}`),
       warn: (m: string, c?: Record<string, unknown>) => this.warnings.warn(m, c),
     };
+    await this.refreshModels();
+    // Notifications and Sends are decoded with models uploaded meanwhile; a command checks before it runs.
+    this.modelsTimer = setInterval(() => void this.refreshModels(), MODELS_REFRESH_MS).unref();
     const clustered = await this.startCluster(bind, dtlsLog);
     this.dtls = createCoapsServer({
       transport: clustered ?? this.coapsUdp,
@@ -179,17 +201,23 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
       x509EndpointFrom: this.config.X509_ENDPOINT_FROM,
       maxSendBytes: this.config.SEND_MAX_BYTES,
       echo: this.echo,
+      model: this.models.models,
     });
     const server = this.server;
+    // A model uploaded on any api just before this command is known when it runs (one GET of the revision).
+    const run = async (cmd: DeviceCommand) => {
+      await this.refreshModels();
+      return server.runCommand(cmd);
+    };
     this.endpoint.setHandler(
       (req) => this.mounted?.(req) ?? this.discovery(req) ?? server.handleRequest(req),
     );
     server.start();
-    this.stopServing = await this.ports.commands.serve((cmd) => server.runCommand(cmd));
+    this.stopServing = await this.ports.commands.serve(run);
     const bus = this.ports.commands as { serveNode?: RedisCommandBus['serveNode'] };
     if (this.membership && bus.serveNode) {
       // Commands for devices whose DTLS session this node owns (libs/registry clusterCommandRouter).
-      this.stopServingNode = await bus.serveNode(this.membership.id, (cmd) => server.runCommand(cmd));
+      this.stopServingNode = await bus.serveNode(this.membership.id, run);
     }
     if (this.udp) {
       const { address, port } = this.udp.address();
@@ -283,7 +311,17 @@ export class CoapServerService implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
+  /** Re-reads uploaded models when their revision moved; Redis being away only delays that. */
+  private async refreshModels(): Promise<void> {
+    try {
+      await this.models.refresh();
+    } catch (err) {
+      this.warnings.warn('object models not refreshed', { error: String(err) });
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.modelsTimer);
     // Each consumer's stop is bounded on its own (Redis may be gone): side by side, not one after the other.
     await Promise.all([this.stopServing?.(), this.stopServingNode?.()]);
     await this.server?.stop();

@@ -3,6 +3,7 @@ import type {
   CredentialStore,
   DeliveryLedger,
   EventBus,
+  ModelStore,
   ObservationStore,
   RegistrationStore,
   ValueStore,
@@ -23,6 +24,8 @@ export interface GatewayPorts {
   credentials: CredentialStore;
   /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
   deliveries?: DeliveryLedger;
+  /** Object models uploaded through the api; absent: this process's memory (nothing uploaded reaches it). */
+  models?: ModelStore;
   /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
   cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
 }

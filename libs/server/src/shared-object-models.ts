@@ -1,12 +1,33 @@
 // The object models of one process: the built-in core objects, the DDF files of MODELS_DIR, and the models
 // uploaded through the api (ModelStore), re-read when the store's revision moved, so an upload on one node
 // reaches every api and gateway.
-import { DdfError, type ObjectModel, ObjectModels, loadModelDirectories, parseDdf } from '@lwm2m/lwm2m';
+import {
+  DdfError,
+  type LoadedModels,
+  type ObjectModel,
+  ObjectModels,
+  loadModelDirectories,
+  parseDdf,
+  vendoredModelsDir,
+} from '@lwm2m/lwm2m';
 import type { ModelStore } from './ports';
+
+/** Parsed directories of this process: the api and the gateway of one node read the files once. */
+const loaded = new Map<string, LoadedModels>();
+
+function load(dirs: readonly string[]): LoadedModels {
+  const key = dirs.join('\0');
+  let models = loaded.get(key);
+  if (models === undefined) loaded.set(key, (models = loadModelDirectories(dirs)));
+  return models;
+}
 
 export interface SharedObjectModelsOptions {
   store: ModelStore;
-  /** Directories of DDF files read once at start (MODELS_DIR); a bad file stops the start (DdfError). */
+  /**
+   * Directories of DDF files read once at start (MODELS_DIR); a bad file stops the start (DdfError).
+   * Default: the vendored OMNA registry (models/omna).
+   */
   dirs?: readonly string[];
   /** A stored document that no longer parses: skipped, with this warning. */
   warn?: (message: string) => void;
@@ -30,11 +51,11 @@ export class SharedObjectModels {
   constructor(opts: SharedObjectModelsOptions) {
     this.store = opts.store;
     this.warn = opts.warn ?? (() => undefined);
-    const loaded = loadModelDirectories(opts.dirs ?? []);
+    const files = load(opts.dirs ?? [vendoredModelsDir()]);
     // Files never replace a built-in table or an earlier file: the built-ins are what the codecs were
     // tested with (ddf.spec.ts lists where the registry differs); uploads may replace (explicitly).
-    for (const m of loaded.models) this.models.add(m, { replace: false });
-    this.files = loaded.files;
+    for (const m of files.models) this.models.add(m, { replace: false });
+    this.files = files.files;
   }
 
   /** Re-reads the uploaded models when the store's revision changed since the last look. */

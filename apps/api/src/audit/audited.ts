@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'credential-delete',
   'request-cancel',
   'requests-cancel-all',
+  'model-upload',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
