@@ -7,9 +7,12 @@
 //   --server coaps://127.0.0.1:5684 --rpk-key device-key.pem [--server-key server-public.pem]
 //   --cid off   classic DTLS without RFC 9146 Connection ID (default on: the device keeps its session
 //               across NAT rebinding)
+// More objects from their models (DDF XML): --objects 3328,3303 plays the newest version of each found in
+// --models-dir (default the vendored OMNA registry, models/omna), instance 0 with default values.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DatagramTransport } from '@lwm2m/coap';
+import { compareVersions, loadModelDirectories, type ObjectModel, vendoredModelsDir } from '@lwm2m/lwm2m';
 import {
   createDtlsTransport,
   DeviceFleet,
@@ -25,11 +28,32 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--version 1.0|1.1|1.2] [--format tlv|senml-json|senml-cbor|lwm2m-cbor]
                [--lifetime seconds] [--queue] [--awake ms] [--sleep ms] [--quiet]
                [--psk-key hex [--psk-identity id] | --rpk-key pem-file [--server-key pem-file]]
-               [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)`;
+               [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)
+               [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
   process.exit(2);
+}
+
+/** The models of `--objects` (newest version of each id) from `--models-dir` or the vendored registry. */
+function objectModels(objects: string | undefined, dir: string | undefined): ObjectModel[] {
+  if (objects === undefined) return [];
+  const ids = objects.split(',').map((s) => s.trim());
+  if (ids.some((id) => !/^[0-9]{1,5}$/.test(id) || Number(id) > 65535))
+    fail('--objects must be object ids separated by commas');
+  let all: ObjectModel[];
+  try {
+    all = loadModelDirectories([dir ?? vendoredModelsDir()]).models;
+  } catch (err) {
+    fail(`--models-dir: ${(err as Error).message}`);
+  }
+  return ids.map((id) => {
+    const versions = all
+      .filter((m) => m.id === Number(id))
+      .sort((a, b) => compareVersions(a.version, b.version));
+    return versions.at(-1) ?? fail(`--objects: no model of object ${id} in ${dir ?? vendoredModelsDir()}`);
+  });
 }
 
 function parse() {
@@ -53,6 +77,8 @@ function parse() {
         'rpk-key': { type: 'string' },
         'server-key': { type: 'string' },
         cid: { type: 'string', default: 'on' },
+        objects: { type: 'string' },
+        'models-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -122,6 +148,7 @@ function parse() {
     awake: int('awake', values.awake, 1),
     sleep: int('sleep', values.sleep, 1),
     quiet: values.quiet,
+    models: objectModels(values.objects, values['models-dir']),
   };
 }
 
@@ -182,6 +209,7 @@ async function main(): Promise<void> {
     awakeWindowMs: a.awake,
     sleepMs: a.sleep,
     requestTimeoutMs: 30_000,
+    models: a.models,
     createTransport: async (index) => {
       const udp = await UdpTransport.bind({
         address: a.host.includes(':') ? '::' : '0.0.0.0',

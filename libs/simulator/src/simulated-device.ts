@@ -16,7 +16,14 @@ import {
   type Peer,
   type TransmissionParams,
 } from '@lwm2m/coap';
-import { type CompositeNodes, ContentFormat, type Lwm2mNode, Lwm2mPath } from '@lwm2m/lwm2m';
+import {
+  type CompositeNodes,
+  ContentFormat,
+  type Lwm2mNode,
+  Lwm2mPath,
+  type ObjectModel,
+} from '@lwm2m/lwm2m';
+import { addModelObject } from './model-objects';
 import { AttributeStore } from './attributes';
 import { populateDeviceObjects, stepTemperatures } from './device-objects';
 import { DmHandler, type DmListener, type Lwm2mVersion } from './dm-handler';
@@ -68,6 +75,11 @@ export interface SimulatedDeviceOptions {
   manufacturer?: string;
   modelNumber?: string;
   firmwareVersion?: string;
+  /**
+   * More objects to play, from their models (e.g. parsed DDF files): instance 0 of each, default values per
+   * type, its version announced at Register. A model of 3303 replaces the built-in Temperature 1.0.
+   */
+  models?: ObjectModel[];
   now?: () => number;
   random?: () => number;
   logger?: CoapLogger;
@@ -184,6 +196,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       },
       Math.round((18 + this.random() * 6) * 100) / 100,
     );
+    for (const m of opts.models ?? []) addModelObject(this.tree, m, [0], this.now());
     this.installExecutables();
     this.tree.onBeforeRead(() => {
       // Current Time is optional and writable: a Replace of /3/0 without it removes it (Core 5.4.3).
