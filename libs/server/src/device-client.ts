@@ -631,15 +631,18 @@ export class DeviceClient {
     if (!spec.composite) {
       const p = parsePath(spec.paths[0] ?? '');
       const cf = spec.contentFormat ?? formatFor(reg, { single: p.depth >= 3 });
+      // The device's object versions, read from its links once per observation, not per notification.
+      const model = this.modelFor(reg);
       return {
         req: { code: CoapCode.GET, path: this.uri(reg, p), accept: cf },
-        decode: (res) => this.decodeSingle(res, p, cf, this.modelFor(reg)),
+        decode: (res) => this.decodeSingle(res, p, cf, model),
       };
     }
     const ps = this.compositePaths(spec.paths);
     const cf = spec.contentFormat ?? formatFor(reg, { composite: true });
     const codec = getCompositeCodec(cf);
     if (!codec) throw new InvalidValueError(`Content-Format ${cf} cannot carry a Composite operation`);
+    const model = this.modelFor(reg);
     return {
       req: {
         code: CoapCode.FETCH,
@@ -648,7 +651,7 @@ export class DeviceClient {
         accept: cf,
         payload: codec.encodePaths(ps),
       },
-      decode: (res) => this.decodeComposite(res, cf, false, this.modelFor(reg)),
+      decode: (res) => this.decodeComposite(res, cf, false, model),
     };
   }
 

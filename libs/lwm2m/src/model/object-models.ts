@@ -53,6 +53,8 @@ export function statedObjectVersions(links: Iterable<ObjectLinkLike>): Map<numbe
 export class ObjectModels implements ObjectModelRegistry {
   private readonly byId = new Map<number, Map<string, ObjectModel>>();
   private readonly assumed = new Map<number, string>();
+  /** The newest version of each object: the stand-in when a device's version is not loaded. */
+  private readonly newest = new Map<number, ObjectModel>();
   /** Bumped by every add(): views and caches compare it. */
   private generation = 0;
 
@@ -71,6 +73,9 @@ export class ObjectModels implements ObjectModelRegistry {
     const existed = versions.has(model.version);
     if (existed && !replace) return 'exists';
     versions.set(model.version, model);
+    const newest = this.newest.get(model.id);
+    if (newest === undefined || compareVersions(model.version, newest.version) >= 0)
+      this.newest.set(model.id, model);
     this.generation++;
     return existed ? 'replaced' : 'added';
   }
@@ -110,10 +115,7 @@ export class ObjectModels implements ObjectModelRegistry {
   resolve(objectId: number, stated?: string): ObjectModel | undefined {
     const versions = this.byId.get(objectId);
     if (versions === undefined) return undefined;
-    const exact = versions.get(stated ?? this.assumedVersion(objectId));
-    if (exact !== undefined) return exact;
-    const newest = this.versions(objectId).at(-1);
-    return newest === undefined ? undefined : versions.get(newest);
+    return versions.get(stated ?? this.assumedVersion(objectId)) ?? this.newest.get(objectId);
   }
 
   getObject(objectId: number): ObjectModel | undefined {
