@@ -457,7 +457,7 @@ describe('Observations', () => {
     expect(r.body).toEqual({
       id: 'obs-1',
       paths: ['/3303/0/5700'],
-      values: [{ path: '/3303/0/5700', value: 21, type: 'float' }],
+      values: [{ path: '/3303/0/5700', value: 21, type: 'float', name: 'Sensor Value' }],
       contentFormat: 110,
       existing: false,
     });

@@ -377,10 +377,12 @@ export class DevicesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<ObservationCreatedDto | AcceptedDto> {
     const paths = normalizePaths(body.paths);
+    const reg = await this.commands.requireDevice(endpoint);
     const r = await this.commands.run(
       endpoint,
       paths.length === 1 ? { op: 'observe', path: paths[0] } : { op: 'observe-composite', paths },
       query,
+      reg,
     );
     if (r.status === 202) return accepted(r, res);
     if (!r.observationId) {
@@ -398,7 +400,7 @@ export class DevicesController {
     return {
       id: r.observationId,
       paths,
-      values: r.values ?? [],
+      values: withNamesAndUnits(r.values ?? [], await this.models.forDevice(reg)),
       contentFormat: r.contentFormat ?? null,
       existing: r.reused === true,
     };

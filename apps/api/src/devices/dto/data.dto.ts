@@ -352,7 +352,7 @@ export class ObservationCreatedDto {
   @ApiProperty({ type: [String] })
   paths!: string[];
   @ApiProperty({
-    type: [ValueDto],
+    type: [ReadValueDto],
     description: 'Values of the first response (an existing observation: the latest known values)',
   })
   values!: ValueDto[];
