@@ -31,7 +31,6 @@ import {
   toModelSummary,
 } from './models.dto';
 
-
 /** A known object version uploaded again without ?replace=true. */
 export const MODEL_EXISTS = 'urn:lwm2m-cluster:problem:model-exists';
 export const INVALID_MODEL = 'urn:lwm2m-cluster:problem:invalid-model';
@@ -56,7 +55,9 @@ export class ModelsController {
       'declaration (DOCTYPE, hence any entity) is refused. Needs an admin key.',
   })
   @ApiConsumes(...XML_MEDIA_TYPES)
-  @ApiBody({ schema: { type: 'string', example: '<LWM2M><Object ObjectType="MODefinition">...</Object></LWM2M>' } })
+  @ApiBody({
+    schema: { type: 'string', example: '<LWM2M><Object ObjectType="MODefinition">...</Object></LWM2M>' },
+  })
   @ApiCreatedResponse({ type: ModelUploadDto, description: 'Added; Location names it' })
   @ApiOkResponse({ type: ModelUploadDto, description: 'Replaced (?replace=true)' })
   @ApiProblems(400, 409, 413, 415)
@@ -115,7 +116,9 @@ export class ModelsController {
     let all = this.shared.models.list();
     if (query.cursor !== undefined) {
       const [id, version] = query.cursor.split(':') as [string, string];
-      all = all.filter((m) => m.id > Number(id) || (m.id === Number(id) && compareVersions(m.version, version) > 0));
+      all = all.filter(
+        (m) => m.id > Number(id) || (m.id === Number(id) && compareVersions(m.version, version) > 0),
+      );
     }
     const page = all.slice(0, limit);
     const last = page.at(-1);

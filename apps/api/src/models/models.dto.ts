@@ -26,7 +26,11 @@ export class ModelSummaryDto {
 export class ModelListDto {
   @ApiProperty({ type: [ModelSummaryDto] })
   items!: ModelSummaryDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as ?cursor= for the next page; null at the end' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Pass as ?cursor= for the next page; null at the end',
+  })
   nextCursor!: string | null;
 }
 
@@ -37,7 +41,10 @@ export class ResourceModelDto {
   name!: string;
   @ApiProperty({ enum: ['', 'R', 'W', 'RW', 'E'], example: 'R' })
   operations!: string;
-  @ApiProperty({ example: 'float', description: 'LwM2M data type (Appendix C); none for executable resources' })
+  @ApiProperty({
+    example: 'float',
+    description: 'LwM2M data type (Appendix C); none for executable resources',
+  })
   type!: string;
   @ApiProperty()
   multiple!: boolean;
@@ -45,7 +52,10 @@ export class ResourceModelDto {
   mandatory!: boolean;
   @ApiPropertyOptional({ example: 'Cel' })
   units?: string;
-  @ApiPropertyOptional({ example: '-40..85', description: 'As the DDF writes it; writes are checked against it' })
+  @ApiPropertyOptional({
+    example: '-40..85',
+    description: 'As the DDF writes it; writes are checked against it',
+  })
   rangeEnumeration?: string;
   @ApiPropertyOptional()
   description?: string;
