@@ -40,6 +40,10 @@ export class RedisModelStore implements ModelStore {
     return out;
   }
 
+  count(): Promise<number> {
+    return this.redis.hlen(this.keys.models);
+  }
+
   async revision(): Promise<number> {
     return Number((await this.redis.get(this.keys.modelsRevision)) ?? 0);
   }

@@ -239,5 +239,7 @@ export interface ModelStore {
   /** Stores a model; false (nothing written) when one of this id and version exists and `replace` is false. */
   put(model: StoredModel, replace: boolean): Promise<boolean>;
   list(): Promise<StoredModel[]>;
+  /** How many models are stored. */
+  count(): Promise<number>;
   revision(): Promise<number>;
 }

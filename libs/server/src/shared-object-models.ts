@@ -31,6 +31,19 @@ export interface SharedObjectModelsOptions {
   dirs?: readonly string[];
   /** A stored document that no longer parses: skipped, with this warning. */
   warn?: (message: string) => void;
+  /** Uploaded models kept at most (default 1000): an upload beyond is refused (ModelLimitError). */
+  maxStored?: number;
+}
+
+/** The default bound of uploaded models: the whole OMNA registry three times over. */
+export const DEFAULT_MAX_STORED_MODELS = 1000;
+
+/** An upload of a new object version when the store already holds `max` models. */
+export class ModelLimitError extends Error {
+  override readonly name = 'ModelLimitError';
+  constructor(readonly max: number) {
+    super(`the model store holds ${max} uploaded models, its limit; replace one instead`);
+  }
 }
 
 /** What an upload did: `exists` when the object version was known and replacing was not asked for. */
@@ -45,12 +58,14 @@ export class SharedObjectModels {
   readonly files: number;
   private readonly store: ModelStore;
   private readonly warn: (message: string) => void;
+  private readonly maxStored: number;
   private seenRevision = -1;
   private refreshing?: Promise<void>;
 
   constructor(opts: SharedObjectModelsOptions) {
     this.store = opts.store;
     this.warn = opts.warn ?? (() => undefined);
+    this.maxStored = opts.maxStored ?? DEFAULT_MAX_STORED_MODELS;
     const files = load(opts.dirs ?? [vendoredModelsDir()]);
     // Files never replace a built-in table or an earlier file: the built-ins are what the codecs were
     // tested with (ddf.spec.ts lists where the registry differs); uploads may replace (explicitly).
@@ -91,6 +106,9 @@ export class SharedObjectModels {
     const model = parsed[0]!;
     const known = this.models.get(model.id, model.version) !== undefined;
     if (known && !replace) return { result: 'exists', model };
+    // Bounded, so that no key (an admin's included) fills Redis with documents; replacing a known object
+    // version adds none beyond the ones the server already knows.
+    if (!known && (await this.store.count()) >= this.maxStored) throw new ModelLimitError(this.maxStored);
     const written = await this.store.put({ objectId: model.id, version: model.version, xml }, replace);
     if (!written) return { result: 'exists', model };
     this.models.add(model);

@@ -12,6 +12,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { compareVersions, DdfError, MAX_DDF_BYTES } from '@lwm2m/lwm2m';
+import { ModelLimitError } from '@lwm2m/server';
 import type { HttpResponse as Response } from '../http';
 import { AdminOnly } from '../auth/api-key.guard';
 import { Audited } from '../audit/audited';
@@ -35,6 +36,8 @@ import {
 export const MODEL_EXISTS = 'urn:lwm2m-cluster:problem:model-exists';
 export const INVALID_MODEL = 'urn:lwm2m-cluster:problem:invalid-model';
 export const UNKNOWN_MODEL = 'urn:lwm2m-cluster:problem:unknown-model';
+/** The model store holds its limit of uploaded models (an upload may still replace one). */
+export const TOO_MANY_MODELS = 'urn:lwm2m-cluster:problem:too-many-models';
 
 @ApiTags('models')
 @ApiBearerAuth()
@@ -50,7 +53,8 @@ export class ModelsController {
     summary: 'Upload an object model (admin)',
     description:
       'Body: one OMA DDF XML document (LWM2M.xsd or LWM2M-v1_1.xsd) holding one object, as application/xml or ' +
-      `text/xml, at most ${MAX_DDF_BYTES} bytes. Stored for every api and gateway. An object id and version ` +
+      `text/xml, at most ${MAX_DDF_BYTES} bytes. Stored for every api and gateway (at most 1000 uploaded ` +
+      'models: beyond, a new object version is 409 too-many-models). An object id and version ' +
       'already known (built in, from MODELS_DIR or uploaded) is 409 unless ?replace=true. A document type ' +
       'declaration (DOCTYPE, hence any entity) is refused. Needs an admin key.',
   })
@@ -78,6 +82,15 @@ export class ModelsController {
     try {
       upload = await this.shared.upload(body, 'uploaded DDF', query.replace === true);
     } catch (err) {
+      if (err instanceof ModelLimitError) {
+        throw new ProblemException({
+          type: TOO_MANY_MODELS,
+          title: 'Too many object models',
+          status: 409,
+          detail: err.message,
+          maxModels: err.max,
+        });
+      }
       if (!(err instanceof DdfError)) throw err;
       throw new ProblemException({
         type: INVALID_MODEL,

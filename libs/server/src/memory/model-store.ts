@@ -17,6 +17,10 @@ export class InMemoryModelStore implements ModelStore {
     return Promise.resolve([...this.models.values()].map((m) => ({ ...m })));
   }
 
+  count(): Promise<number> {
+    return Promise.resolve(this.models.size);
+  }
+
   revision(): Promise<number> {
     return Promise.resolve(this.rev);
   }

@@ -2,7 +2,7 @@
 // seen by another node (client) of the same store; SharedObjectModels on top picks uploads up by revision.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ModelStore, SharedObjectModels } from '@lwm2m/server';
+import { ModelLimitError, type ModelStore, SharedObjectModels } from '@lwm2m/server';
 import { vendoredModelsDir } from '@lwm2m/lwm2m';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -43,6 +43,7 @@ export function describeModelStoreContract(name: string, factory: () => Promise<
       expect(await fx.store.revision()).toBe(r1);
       expect(await fx.peer.put({ objectId: 32770, version: '1.0', xml: 'd' }, true)).toBe(true);
       expect(await fx.store.revision()).toBeGreaterThan(r1);
+      expect(await fx.peer.count()).toBe(2);
       const all = (await fx.store.list()).sort((a, b) => a.version.localeCompare(b.version));
       expect(all).toEqual([
         { objectId: 32770, version: '1.0', xml: 'd' },
@@ -68,6 +69,16 @@ export function describeModelStoreContract(name: string, factory: () => Promise<
       // A built-in object version is known too: replacing it must be asked for.
       const device = readFileSync(join(vendoredModelsDir(), '3.xml'), 'utf8');
       expect((await a.upload(device, '3.xml', false)).result).toBe('exists');
+    });
+
+    it('refuses a new object version beyond maxStored, still replaces a known one', async () => {
+      fx = await factory();
+      const a = new SharedObjectModels({ store: fx.store, maxStored: 2 });
+      await a.upload(widgetDdf('1.0'), 'upload', false);
+      await a.upload(widgetDdf('1.1'), 'upload', false);
+      await expect(a.upload(widgetDdf('1.2'), 'upload', false)).rejects.toThrow(ModelLimitError);
+      expect((await a.upload(widgetDdf('1.1', 'New'), 'upload', true)).result).toBe('replaced');
+      expect(await fx.store.count()).toBe(2);
     });
   });
 }
