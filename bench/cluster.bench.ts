@@ -1,5 +1,5 @@
 // Cluster forwarding benchmark (`npx tsx bench/cluster.bench.ts`, also part of `npm run bench`). Three
-// gateway nodes (DTLS server + cluster transport + session keeper on one local redis-server) and 300 DTLS
+// gateway nodes (the gateway stack of libs/gateway, as in production, on one local redis-server) and 300 DTLS
 // devices with Connection IDs, all in this process. Each device reaches the nodes through a relay standing in
 // for the UDP load balancer. CoAP CON GET round trips/s are measured twice over the same sessions:
 //  - pinned: the relay sends each device to the node that owns its session;
@@ -9,59 +9,40 @@
 // The ratio of the medians of 4 alternating 1.5 s rounds is the cost of forwarding (Californium reports
 // about 20 %). Both share the relay hop and the
 // client work, and everything shares the machine's cores.
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { CoapCode, CoapEndpoint } from '@lwm2m/coap';
-import {
-  cidGenerator,
-  ClusterMembership,
-  ClusterTransport,
-  deriveClusterKeys,
-  SessionKeeper,
-} from '@lwm2m/cluster';
-import { DtlsClient, DtlsServer } from '@lwm2m/dtls';
-import { createRedisStores, RedisMembershipStore, startLocalRedis } from '@lwm2m/registry';
+import { DtlsClient } from '@lwm2m/dtls';
+import { createGatewayStack, validateGatewayConfig } from '@lwm2m/gateway';
+import { createRedisStores, type RedisStores, startLocalRedis } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
 import { coapLoad, fmt } from './harness';
 
 const KEY = Buffer.from('bench-psk-0123456789');
-const keys = deriveClusterKeys('bench-cluster-key-0123456789');
 const DEVICES = 300;
 
-async function startNode(id: number, stores: ReturnType<typeof createRedisStores>) {
-  const pub = await UdpTransport.bind({ port: 0, address: '127.0.0.1' });
-  const link = await UdpTransport.bind({ port: 0, address: '127.0.0.1' });
-  const membership = new ClusterMembership({
-    store: new RedisMembershipStore(stores.redis, stores.keys),
-    id,
-    linkHost: '127.0.0.1',
-    linkPort: link.address().port,
-    sessions: () => 0,
+/** A gateway node as production builds it (libs/gateway), answering every CoAP request with a reading. */
+async function startNode(id: number, stores: RedisStores) {
+  const config = validateGatewayConfig({
+    COAP_NOSEC: 'false',
+    COAP_HOST: '127.0.0.1',
+    COAPS_PORT: '0',
+    CLUSTER_PORT: '0',
+    CLUSTER_ADVERTISE_HOST: '127.0.0.1',
+    CLUSTER_KEY: 'bench-cluster-key-0123456789',
+    NODE_ID: `node-${id}`,
+    // Every device comes from 127.0.0.1 through the relay: no per-address handshake budget.
+    DTLS_CLIENT_HELLO_RATE: '1000000',
+    DTLS_MAX_HANDSHAKES_PER_ADDRESS: '1000',
+    UDP_RECV_PER_SOURCE: '0',
   });
-  await membership.start();
-  const holder: { dtls?: DtlsServer; keeper?: SessionKeeper } = {};
-  const transport = new ClusterTransport({
-    public: pub,
-    link,
-    membership,
-    linkKey: keys.link,
-    cidLength: 8,
-    hasSession: (cid) => holder.dtls!.session(`cid:${cid}`) !== undefined,
-    route: (cid) => holder.keeper!.route(cid),
+  const stack = createGatewayStack(config, {
+    ...stores,
+    cluster: { membership: stores.membership, sessions: stores.sessions, resumption: stores.resumption },
   });
-  const dtls = new DtlsServer({
-    transport,
-    psk: () => KEY,
-    cidGenerator: cidGenerator(id),
-    clientHelloRate: { perSecond: 1e9, burst: 1e9 },
-  });
-  holder.dtls = dtls;
-  holder.keeper = new SessionKeeper({ dtls, store: stores.sessions, membership, keys });
-  holder.keeper.start();
-  const coap = new CoapEndpoint({
-    transport: dtls,
-    handler: () => ({ code: CoapCode.CONTENT, payload: '21.5', contentFormat: 0 }),
-  });
-  return { id, pub, transport, dtls, coap, membership, keeper: holder.keeper };
+  await stack.start();
+  stack.mount(() => ({ code: CoapCode.CONTENT, payload: '21.5', contentFormat: 0 }));
+  return { id, stack, port: stack.addresses().coaps.port };
 }
 
 /** One upstream socket per device, like a load balancer's flow; `target(i)` picks the node's port. */
@@ -96,11 +77,15 @@ async function startRelay(target: (device: number) => number) {
 export async function runClusterBench(): Promise<void> {
   console.log('\n== Cluster: CoAP over DTLS through 3 nodes, pinned vs forwarded by Connection ID ==');
   const redis = await startLocalRedis();
-  const stores = createRedisStores(redis.url);
+  const stores = createRedisStores(redis.url, { credentials: { secretsKey: randomBytes(32) } });
+  for (let i = 0; i < DEVICES; i++)
+    await stores.credentials.put(`dev${i}`, { type: 'psk', identity: `dev${i}`, key: KEY });
   const nodes = [await startNode(1, stores), await startNode(2, stores), await startNode(3, stores)];
-  for (const n of nodes) await n.membership.stop(); // views are complete; no heartbeats during the run
+  // One heartbeat round so every view holds every node, then none during the run.
+  await new Promise((r) => setTimeout(r, 1200));
+  for (const n of nodes) await n.stack.membership!.stop();
   const owner = (i: number) => nodes[i % 3]!;
-  const relay = await startRelay((i) => owner(i).pub.address().port);
+  const relay = await startRelay((i) => owner(i).port);
   const to = { address: '127.0.0.1', port: relay.port };
   const devices = await Promise.all(
     Array.from({ length: DEVICES }, async (_, i) => {
@@ -123,13 +108,13 @@ export async function runClusterBench(): Promise<void> {
       console.log(`   (${run.retransmissions} CoAP retransmissions, ${run.timeouts} timeouts)`);
     return run.rate;
   };
-  const pinnedTo = (i: number) => owner(i).pub.address().port;
-  const otherThanOwner = (i: number) => nodes[(i + 1) % 3]!.pub.address().port;
+  const pinnedTo = (i: number) => owner(i).port;
+  const otherThanOwner = (i: number) => nodes[(i + 1) % 3]!.port;
   await measure(500); // warm-up
   // Alternating rounds, medians: the machine's noise hits both modes alike.
   const pinnedRuns: number[] = [];
   const forwardingRuns: number[] = [];
-  const forwardedBefore = nodes.reduce((n, x) => n + x.transport.counters.cidForwarded, 0);
+  const forwardedBefore = nodes.reduce((n, x) => n + x.stack.clusterTransport!.counters.cidForwarded, 0);
   for (let round = 0; round < 4; round++) {
     relay.state.target = pinnedTo;
     pinnedRuns.push(await measure(1500));
@@ -139,8 +124,9 @@ export async function runClusterBench(): Promise<void> {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const pinned = median(pinnedRuns);
   const forwarding = median(forwardingRuns);
-  const forwarded = nodes.reduce((n, x) => n + x.transport.counters.cidForwarded, 0) - forwardedBefore;
-  const handshakes = nodes.reduce((n, x) => n + x.dtls.counters.handshakesCompleted, 0);
+  const forwarded =
+    nodes.reduce((n, x) => n + x.stack.clusterTransport!.counters.cidForwarded, 0) - forwardedBefore;
+  const handshakes = nodes.reduce((n, x) => n + x.stack.dtls!.counters.handshakesCompleted, 0);
   console.log(
     `pinned to the owner node                ${fmt(pinned).padStart(8)} round trips/s   (baseline)`,
   );
@@ -151,10 +137,7 @@ export async function runClusterBench(): Promise<void> {
   );
   relay.close();
   await Promise.all(devices.map((d) => d.coap.close()));
-  for (const n of nodes) {
-    await n.keeper.stop();
-    await n.coap.close();
-  }
+  for (const n of nodes) await n.stack.close();
   await stores.close();
   await redis.stop();
 }

@@ -203,7 +203,7 @@ async function heapPerSession(n: number): Promise<{ heap: number; external: numb
   });
   await client.connect({ address: '127.0.0.1', port: 5684 });
   await new Promise((r) => setTimeout(r, 10));
-  const template: DtlsSessionSnapshot = server.snapshotSession(server.sessions()[0].key);
+  const template: DtlsSessionSnapshot = server.snapshotSession(server.sessions()[0].ref);
   const snaps = Array.from({ length: n }, (_, i) => {
     const cid = i.toString(16).padStart(16, '0');
     return {

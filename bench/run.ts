@@ -7,4 +7,6 @@ void runGroupObserveBench()
   .then(() => import('./dtls.bench'))
   .then((m) => m.runDtlsBench())
   .then(() => import('./cluster.bench'))
-  .then((m) => m.runClusterBench());
+  .then((m) => m.runClusterBench())
+  .then(() => import('./oscore.bench'))
+  .then((m) => m.runOscoreBench());

@@ -27,6 +27,8 @@ export interface JobResult {
   p99?: number;
   ms?: number;
   endpoints?: string[];
+  /** CPU time (user + system) of the generator process during the run, microseconds. */
+  cpuUs?: number;
 }
 
 const HOST = '127.0.0.1';
@@ -83,9 +85,11 @@ async function echo(job: Extract<Job, { kind: 'echo' }>): Promise<JobResult> {
 
 async function get(job: Extract<Job, { kind: 'get' }>): Promise<JobResult> {
   const cs = await clients(job.clients);
+  const cpu = process.cpuUsage();
   const run = await coapLoad(cs, { address: HOST, port: job.port }, job.ms, '.well-known/core');
+  const used = process.cpuUsage(cpu);
   await Promise.all(cs.map((c) => c.close()));
-  return run;
+  return { ...run, cpuUs: used.user + used.system };
 }
 
 /** CoAP CON GET over DTLS 1.2 (PSK, CCM-8, CID), one session per client, set up before the clock starts. */

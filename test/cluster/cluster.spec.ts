@@ -16,6 +16,7 @@ import { DtlsClient } from '@lwm2m/dtls';
 import { createRedisStores, type RedisStores } from '@lwm2m/registry';
 import { SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
+import { cidHexOf } from '@lwm2m/transport';
 import { type ApiProc, type GatewayProc, startApi, startGateway } from '../support/cluster';
 import { startUdpLoadBalancer, type UdpLoadBalancer } from '../support/nginx-udp';
 import { type RedisHandle, startRedis } from '../support/redis';
@@ -404,7 +405,7 @@ async function sessionOwners(): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const d of devices) {
     const reg = await stores.registrations.getByEndpoint(d.ep);
-    const cid = reg && /cid:([0-9a-f]+)$/.exec(reg.peerKey)?.[1];
+    const cid = cidHexOf(reg?.session);
     if (cid) {
       const owner = await stores.sessions.owner(cid);
       if (owner !== undefined) out.set(d.ep, owner);

@@ -50,7 +50,7 @@ describe('a simulated DTLS device whose session the server no longer knows', () 
       // The server forgets the session without telling the device (as a restart without its sessions does).
       const session = dtls.sessions().find((s) => s.identity?.type === 'psk')!;
       expect(session.cid?.length).toBeGreaterThan(0);
-      dtls.dropSession(session.key);
+      dtls.dropSession(session.ref);
 
       const registered = once(dev, 'registered');
       await expect(dev.update()).rejects.toThrow(/no response|no ACK/);
@@ -99,7 +99,7 @@ describe('a simulated DTLS device whose session the server no longer knows', () 
       const session = dtls
         .sessions()
         .find((s) => s.identity?.type === 'psk' && s.identity.identity === endpoint)!;
-      dtls.dropSession(session.key);
+      dtls.dropSession(session.ref);
       for (let i = 0; i < 3; i++) await expect(dev.update()).rejects.toThrow(/no response|no ACK/);
       expect(dev.recoveries).toBe(0);
     } finally {

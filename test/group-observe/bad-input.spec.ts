@@ -12,7 +12,7 @@ import {
   groupObserveNumbers,
   type GroupNotification,
 } from '@lwm2m/group-observe';
-import { encodeCbor, Tag } from '@lwm2m/lwm2m/formats/cbor';
+import { encodeCbor, Tag } from '@lwm2m/lwm2m';
 import { UdpTransport } from '@lwm2m/udp';
 import { fuzzDecoder } from '../support/fuzz';
 import {

@@ -9,7 +9,7 @@ import {
   groupObserveNumbers,
   type GroupNotification,
 } from '@lwm2m/group-observe';
-import { encodeCbor } from '@lwm2m/lwm2m/formats/cbor';
+import { encodeCbor } from '@lwm2m/lwm2m';
 import {
   groupSniffer,
   startClient,

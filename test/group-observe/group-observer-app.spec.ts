@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoapEndpoint } from '@lwm2m/coap';
 import { GroupObserveClient, type GroupNotification } from '@lwm2m/group-observe';
-import { RedisMulticastLeg } from '@lwm2m/registry/group-observations';
+import { RedisMulticastLeg } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
 import Redis from 'ioredis';
 import { validateGroupObserverConfig } from '../../apps/group-observer/src/config';

@@ -26,7 +26,7 @@ export function registration(endpoint: string, over: Partial<Registration> = {})
     binding: 'U',
     queueMode: false,
     address: { address: '192.0.2.1', port: 56830 },
-    peerKey: '192.0.2.1:56830',
+    session: { kind: 'address', address: '192.0.2.1', port: 56830, secure: false },
     rootPath: '/',
     objectLinks: [
       { path: '/1/0', attributes: {} },

@@ -19,14 +19,14 @@ import {
   type GroupObserveLogger,
   type Representation,
 } from '@lwm2m/group-observe';
-import { encodeCbor } from '@lwm2m/lwm2m/formats/cbor';
+import { encodeCbor } from '@lwm2m/lwm2m';
 import {
   groupObserveKeys,
   RedisGroupObservationStore,
   RedisMulticastLeg,
   RedisTopicStore,
   type TopicRecord,
-} from '@lwm2m/registry/group-observations';
+} from '@lwm2m/registry';
 import type { UdpTransport } from '@lwm2m/udp';
 import type { RedisClient } from '@lwm2m/registry';
 import type { GroupObserverMetricsSources } from '@lwm2m/metrics';

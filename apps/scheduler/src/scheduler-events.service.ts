@@ -8,7 +8,12 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { EventStreamConsumer, handleSchedulerEvent, type SchedulerSignals } from '@lwm2m/scheduler';
+import {
+  EventStreamConsumer,
+  handleSchedulerEvent,
+  handleSchedulerEvents,
+  type SchedulerSignals,
+} from '@lwm2m/scheduler';
 import type { StoredEvent } from '@lwm2m/server';
 import type { Queue } from 'bullmq';
 import type { FlushJob } from './delivery.processor';
@@ -45,6 +50,12 @@ export class SchedulerEventsService implements OnApplicationBootstrap, OnApplica
       group: this.ports.requests.keys.eventGroup,
       reclaimIdleMs: this.config.eventReclaimMs,
       handle: (e) => this.handle(e),
+      // The store is read once per batch, not once per event (issue 12 item 5).
+      handleBatch: async (events) => {
+        const failed = await handleSchedulerEvents(events, this.deps());
+        for (const f of failed) this.logger.warn(`event handling failed: ${String(f.error)}`);
+        return failed.map((f) => f.event.id);
+      },
       onError: (err) => this.logger.warn(`event handling failed: ${String(err)}`),
     });
     await this.consumer.start();
@@ -58,12 +69,16 @@ export class SchedulerEventsService implements OnApplicationBootstrap, OnApplica
   }
 
   async handle(e: StoredEvent): Promise<void> {
-    await handleSchedulerEvent(e, {
+    await handleSchedulerEvent(e, this.deps());
+  }
+
+  private deps() {
+    return {
       requests: this.ports.requests,
       events: this.ports.events,
       config: this.config,
       signals: this.signals,
-    });
+    };
   }
 
   private readonly signals: SchedulerSignals = {

@@ -1,7 +1,7 @@
 // npm start validates the environment of every app it runs before starting any (a bad variable of the
 // scheduler must not wait behind one of the gateway): one message naming every bad value.
 import { validateApiConfig } from '../../api/src/config';
-import { validateGatewayConfig } from '../../gateway/src/config';
+import { validateGatewayConfig } from '@lwm2m/gateway';
 import { validateGroupObserverConfig } from '../../group-observer/src/config';
 import { validateSchedulerConfig } from '@lwm2m/scheduler';
 

@@ -9,7 +9,7 @@ import { loadOrCreateSecretsKey, nestLogLevels, RateLimitedLog, redactRedisUrl }
 import { soleNodeClusterSecret } from '@lwm2m/cluster';
 import { validateApiConfig } from '../../api/src/config';
 import { DOCS_PATH } from '../../api/src/create-api-app';
-import { validateGatewayConfig } from '../../gateway/src/config';
+import { validateGatewayConfig } from '@lwm2m/gateway';
 import { validateGroupObserverConfig } from '../../group-observer/src/config';
 import { validateSchedulerConfig } from '@lwm2m/scheduler';
 import { validateSingleNodeConfig } from './config';

@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import { createApiApp } from '../../api/src/create-api-app';
 import type { ApiOptions, ApiPorts } from '../../api/src/tokens';
 import { CoapServerService } from '../../gateway/src/coap-server.service';
-import type { GatewayConfig } from '../../gateway/src/config';
+import type { GatewayConfig } from '@lwm2m/gateway';
 import { GatewayModule } from '../../gateway/src/gateway.module';
 import type { GatewayPorts } from '../../gateway/src/tokens';
 import {

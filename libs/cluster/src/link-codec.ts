@@ -8,6 +8,7 @@
 //   | port (2) | payload (*) | tag (16)
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DecodeError } from '@lwm2m/bytes';
+import { workerOfDatagram } from './cid';
 
 export const LINK_VERSION = 1;
 const MAGIC0 = 0x4c;
@@ -123,4 +124,19 @@ export function decodeLink(data: Buffer, key: Buffer, now: number, maxSkewMs = 3
     port: data.readUInt16BE(FIXED + alen),
     payload: data.subarray(headLen, data.length - TAG),
   };
+}
+
+/**
+ * GATEWAY_WORKERS: which worker thread of the receiving node an uplink envelope goes to, read from the CID of
+ * the device's datagram it carries (workerOfDatagram), before any check: the worker authenticates it
+ * (decodeLink). Undefined for anything else (downlinks, junk): the caller places those by source.
+ */
+export function workerOfLinkEnvelope(data: Buffer, cidLength: number, workers: number): number | undefined {
+  if (data.length < FIXED + 4 + 2 + TAG || data[0] !== MAGIC0 || data[1] !== MAGIC1) return undefined;
+  if (data[3] === LinkKind.Downlink) return undefined;
+  const family = data[FIXED - 1];
+  const alen = family === 4 ? 4 : family === 6 ? 16 : -1;
+  const start = FIXED + alen + 2;
+  if (alen < 0 || start > data.length - TAG) return undefined;
+  return workerOfDatagram(data.subarray(start, data.length - TAG), cidLength, workers);
 }

@@ -14,6 +14,11 @@ export interface MembershipOptions {
   sessions: () => number;
   ttlMs?: number;
   heartbeatMs?: number;
+  /**
+   * A worker thread of a node (GATEWAY_WORKERS): the node's main thread holds the lease under `id`; this one
+   * claims and renews nothing and only keeps the view of the cluster (who is alive, where).
+   */
+  observer?: boolean;
   /** The lease was lost (another process holds our id): the node must stop serving. */
   onLost?: () => void;
   onError?: (err: unknown) => void;
@@ -48,6 +53,18 @@ export class ClusterMembership {
   /** Claims the lease (retrying while a previous incarnation's lease runs out) and starts the heartbeat. */
   async start(): Promise<void> {
     const seeded = this.opts.id ?? numericSuffix(this.opts.name);
+    if (this.opts.observer) {
+      if (seeded === undefined) throw new Error('cluster: an observer membership needs the node id');
+      this.idValue = seeded;
+      this.nameValue = this.opts.name ?? `node-${seeded}`;
+      await this.refresh();
+      this.timer = setInterval(
+        () => void this.refresh().catch((err) => this.opts.onError?.(err)),
+        this.heartbeatMs,
+      );
+      this.timer.unref();
+      return;
+    }
     const deadline = this.now() + this.ttlMs * 2 + 1000;
     for (;;) {
       const id = await this.opts.store.claim(
@@ -94,7 +111,7 @@ export class ClusterMembership {
   async stop(opts: { release?: boolean } = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (opts.release && this.idValue !== undefined)
+    if (opts.release && this.idValue !== undefined && !this.opts.observer)
       await this.opts.store.release(this.idValue, this.opts.store.token).catch(() => undefined);
   }
 

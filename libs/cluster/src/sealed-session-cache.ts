@@ -1,7 +1,8 @@
 // The session cache of RFC 5246 section 7.4.1.2 (resumption by session_id) shared by every node: a device
 // that resumes lands on whichever node the load balancer picks. Entries hold the master secret, so they are
 // sealed with the cluster key (the session id as AAD) before they reach the store.
-import type { CachedSession, DtlsIdentity, SessionCache } from '@lwm2m/dtls';
+import type { CachedSession, SessionCache } from '@lwm2m/dtls';
+import type { PeerIdentity } from '@lwm2m/transport';
 import { openAtRest, sealAtRest } from './cluster-key';
 
 /** Where sealed entries live (Redis in libs/registry), with a time-to-live. */
@@ -67,13 +68,13 @@ export class SealedSessionCache implements SessionCache {
   }
 }
 
-function identityTo(i: DtlsIdentity): Stored['identity'] {
+function identityTo(i: PeerIdentity): Stored['identity'] {
   if (i.type === 'psk') return i;
   if (i.type === 'rpk') return { type: 'rpk', publicKey: i.publicKey.toString('hex') };
   return { type: 'x509', subject: i.subject, certificate: i.certificate.toString('hex') };
 }
 
-function identityFrom(i: Stored['identity']): DtlsIdentity {
+function identityFrom(i: Stored['identity']): PeerIdentity {
   if (i.type === 'psk') return i;
   if (i.type === 'rpk') return { type: 'rpk', publicKey: Buffer.from(i.publicKey, 'hex') };
   return { type: 'x509', subject: i.subject, certificate: Buffer.from(i.certificate, 'hex') };

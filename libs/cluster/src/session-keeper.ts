@@ -5,6 +5,7 @@
 //  - a record for a session nobody live owns is taken over: ownership moves atomically, the new owner
 //    starts writing at the old lease's end, so no AES-CCM nonce is ever used twice.
 import type { DtlsServer, DtlsSession, DtlsSessionSnapshot } from '@lwm2m/dtls';
+import { cidRef } from '@lwm2m/transport';
 import { type ClusterKeys, openAtRest, sealAtRest } from './cluster-key';
 import type { ClusterMembership } from './membership';
 import type { ClusterSessionStore } from './ports';
@@ -41,8 +42,9 @@ export class SessionKeeper {
   readonly counters: KeeperCounters = { sessionTakeovers: 0, takeoverFailures: 0, sessionsStored: 0 };
   private readonly block: number;
   private readonly ttlMs: number;
-  private readonly dirty = new Set<string>();
-  private readonly unsaved = new Set<string>();
+  /** Sessions (by key) whose replay mark and address are due in the store, and those a failed store left. */
+  private readonly dirty = new Map<string, DtlsSession>();
+  private readonly unsaved = new Map<string, DtlsSession>();
   private readonly resolving = new Map<string, Promise<Route>>();
   /** The leased write sequence end of each of our sessions. */
   private readonly limits = new Map<string, number>();
@@ -87,8 +89,8 @@ export class SessionKeeper {
   }
 
   /** An authenticated datagram of this session arrived: report its replay mark and address soon. */
-  markActive(sessionKey: string): void {
-    this.dirty.add(sessionKey);
+  markActive(session: DtlsSession): void {
+    this.dirty.set(session.key, session);
   }
 
   /**
@@ -111,7 +113,7 @@ export class SessionKeeper {
   /** `releasedBy`: a draining node handed this record over (authenticated by the link): its lease does not count. */
   private async resolve(cid: string, releasedBy?: number): Promise<Route> {
     const { store, membership, dtls } = this.opts;
-    if (dtls.session(`cid:${cid}`) !== undefined) return { kind: 'local' };
+    if (dtls.session(cidRef(cid)) !== undefined) return { kind: 'local' };
     if (this.draining) {
       const others = membership.nodes().filter((n) => n.id !== this.self);
       if (others.length === 0) return { kind: 'drop', reason: 'draining, no other node' };
@@ -148,16 +150,16 @@ export class SessionKeeper {
         };
       }
       const restored = dtls.restoreSession(snap, Math.max(0, r.seqStart - snap.writeSeq));
-      this.lease(restored.key, r.seqStart + this.block);
+      this.lease(restored, r.seqStart + this.block);
       this.counters.sessionTakeovers++;
       return { kind: 'local' };
     }
     return { kind: 'drop', reason: 'ownership keeps changing' };
   }
 
-  private lease(key: string, end: number): void {
-    this.limits.set(key, end);
-    this.opts.dtls.setWriteSequenceLimit(key, end, end - this.block / 2);
+  private lease(s: DtlsSession, end: number): void {
+    this.limits.set(s.key, end);
+    this.opts.dtls.setWriteSequenceLimit(s.ref, end, end - this.block / 2);
   }
 
   private aad(cid: string): string {
@@ -180,12 +182,12 @@ export class SessionKeeper {
     const { dtls } = this.opts;
     let snap: DtlsSessionSnapshot;
     try {
-      snap = dtls.snapshotSession(s.key);
+      snap = dtls.snapshotSession(s.ref);
     } catch {
       return;
     }
     const end = snap.writeSeq + this.block;
-    this.lease(s.key, end);
+    this.lease(s, end);
     try {
       await this.opts.store.put(
         cid,
@@ -204,7 +206,7 @@ export class SessionKeeper {
       this.counters.sessionsStored++;
     } catch (err) {
       // Redis unreachable: the session works here; the flush stores it once Redis is back.
-      this.unsaved.add(s.key);
+      this.unsaved.set(s.key, s);
       this.opts.logger?.warn('cluster: storing a session failed', { session: s.key, error: String(err) });
     }
   }
@@ -216,34 +218,34 @@ export class SessionKeeper {
       const end = await this.opts.store.extend(cid, this.self, this.block);
       if (end === undefined) {
         // Another node took the session over (it thought us dead): it is theirs now.
-        this.opts.dtls.dropSession(s.key);
+        this.opts.dtls.dropSession(s.ref);
         return;
       }
-      this.lease(s.key, end);
+      this.lease(s, end);
     } catch (err) {
       // Ask again at the next record; at the limit itself the session stops writing until Redis answers.
-      const next = (this.opts.dtls.writeSequence(s.key) ?? 0) + 1;
+      const next = (this.opts.dtls.writeSequence(s.ref) ?? 0) + 1;
       const limit = this.limits.get(s.key);
-      if (limit !== undefined) this.opts.dtls.setWriteSequenceLimit(s.key, limit, next);
+      if (limit !== undefined) this.opts.dtls.setWriteSequenceLimit(s.ref, limit, next);
       this.opts.logger?.warn('cluster: extending a sequence lease failed', { error: String(err) });
     }
   }
 
   private async flush(): Promise<void> {
     const { dtls } = this.opts;
-    for (const key of [...this.unsaved]) {
-      const s = dtls.session(key);
+    for (const [key, session] of [...this.unsaved]) {
+      const s = dtls.session(session.ref);
       if (s === undefined) this.unsaved.delete(key);
       else await this.store(s);
     }
     if (this.dirty.size === 0) return;
     const updates: Array<{ cid: string; owner: number; readTop: number; address: string; port: number }> = [];
-    for (const key of this.dirty) {
-      const s = dtls.session(key);
+    for (const session of this.dirty.values()) {
+      const s = dtls.session(session.ref);
       const cid = s && cidOf(s);
       if (cid === undefined) continue;
       try {
-        const snap = dtls.snapshotSession(key);
+        const snap = dtls.snapshotSession(s!.ref);
         updates.push({
           cid,
           owner: this.self,

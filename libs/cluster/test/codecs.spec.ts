@@ -13,7 +13,11 @@ import {
   ownerOfCid,
   peekCid,
   sealAtRest,
+  workerOfCid,
+  workerOfDatagram,
+  workerOfLinkEnvelope,
 } from '@lwm2m/cluster';
+import fc from 'fast-check';
 
 const keys = deriveClusterKeys('a-cluster-key-of-some-length');
 
@@ -35,7 +39,55 @@ describe('cluster CIDs', () => {
     expect(ownerOfCid(a)).toBe(0x1234);
     expect(a.subarray(3).equals(b.subarray(3))).toBe(false);
     expect(() => gen(4)).toThrow(/at least/);
-    expect(ownerOfCid(Buffer.from([2, 0, 1, 0, 0, 0, 0, 0]))).toBeUndefined();
+    expect(ownerOfCid(Buffer.from([3, 0, 1, 0, 0, 0, 0, 0]))).toBeUndefined();
+  });
+
+  it('with a worker index (version 2) name the node and its worker thread', () => {
+    const gen = cidGenerator(0x1234, 5);
+    const a = gen(8);
+    expect(a[0]).toBe(2);
+    expect(ownerOfCid(a)).toBe(0x1234);
+    expect(workerOfCid(a)).toBe(5);
+    expect(workerOfCid(cidGenerator(0x1234)(8))).toBeUndefined();
+    // version + node + worker + 4 random bytes: a 7-byte CID would keep only 3 random bytes
+    expect(() => gen(7)).toThrow(/at least 8/);
+    expect(() => cidGenerator(1, 256)).toThrow(/worker index/);
+    expect(() => cidGenerator(1, -1)).toThrow(/worker index/);
+  });
+
+  it('place a CID record on the worker its CID names, whatever the source, and nothing else', () => {
+    for (let w = 0; w < 4; w++) expect(workerOfDatagram(cidRecord(cidGenerator(1, w)(8)), 8, 4)).toBe(w);
+    // a worker beyond the count (fewer workers since) and a CID of the node-only layout: one fixed worker
+    const beyond = cidRecord(cidGenerator(1, 9)(8));
+    const old = cidRecord(cidGenerator(1)(8));
+    for (const d of [beyond, old]) {
+      const w = workerOfDatagram(d, 8, 4)!;
+      expect(w).toBeGreaterThanOrEqual(0);
+      expect(w).toBeLessThan(4);
+      expect(workerOfDatagram(d, 8, 4)).toBe(w);
+    }
+    const handshake = cidRecord(cidGenerator(1, 2)(8));
+    handshake[0] = 22;
+    expect(workerOfDatagram(handshake, 8, 4)).toBeUndefined();
+    expect(workerOfDatagram(Buffer.alloc(0), 8, 4)).toBeUndefined();
+  });
+
+  it('place any datagram (fuzz) on a worker in range or on none, never throwing', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.integer({ min: 0, max: 16 }),
+        fc.integer({ min: 1, max: 256 }),
+        fc.boolean(),
+        (bytes, cidLength, workers, cidHeader) => {
+          const d = Buffer.from(bytes);
+          if (cidHeader && d.length >= 3) d.set([25, 0xfe, 0xfd]);
+          const w = workerOfDatagram(d, cidLength, workers);
+          return w === undefined || (Number.isInteger(w) && w >= 0 && w < workers);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('are read from the first record of a datagram without decoding it', () => {
@@ -53,6 +105,31 @@ describe('cluster CIDs', () => {
 describe('the cluster link envelope', () => {
   const now = 1_800_000_000_000;
   const base = { kind: LinkKind.Uplink, node: 3, sentAt: now, port: 40123, payload: randomBytes(60) };
+
+  it('names the worker thread of the CID record an uplink carries (read before authentication)', () => {
+    const record = cidRecord(cidGenerator(1, 3)(8));
+    for (const [address, family] of [
+      ['192.0.2.7', 'IPv4'],
+      ['2001:db8::1', 'IPv6'],
+    ] as const) {
+      const up = encodeLink({ ...base, address, family, payload: record }, keys.link);
+      expect(workerOfLinkEnvelope(up, 8, 4)).toBe(3);
+      const down = encodeLink(
+        { ...base, kind: LinkKind.Downlink, address, family, payload: record },
+        keys.link,
+      );
+      expect(workerOfLinkEnvelope(down, 8, 4)).toBeUndefined();
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), fc.integer({ min: 1, max: 8 }), (bytes, workers) => {
+        const d = Buffer.from(bytes);
+        if (d.length > 2) d.set([0x4c, 0x4b]);
+        const w = workerOfLinkEnvelope(d, 8, workers);
+        return w === undefined || (w >= 0 && w < workers);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 
   it('round-trips IPv4 and IPv6 (also IPv4-mapped) device addresses', () => {
     for (const [address, family, back] of [

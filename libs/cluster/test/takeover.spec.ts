@@ -119,7 +119,7 @@ describe('session takeover through Redis', () => {
       const session = a.dtls.sessions()[0]!;
       const cid = session.cid!.toString('hex');
       expect(parseInt(cid.slice(2, 6), 16)).toBe(1); // the CID names node 1
-      const usedByA = a.dtls.writeSequence(session.key)!;
+      const usedByA = a.dtls.writeSequence(session.ref)!;
       const stored = await stores.redis.hgetall(stores.keys.dtlsSession(cid));
       expect(Number(stored.owner)).toBe(1);
       expect(Number(stored.seqEnd)).toBeGreaterThan(usedByA);
@@ -135,7 +135,7 @@ describe('session takeover through Redis', () => {
       target.port = b.udp.address().port;
       expect(await b.keeper.route(cid)).toEqual({ kind: 'local' });
       expect(b.keeper.counters.sessionTakeovers).toBe(1);
-      const first = b.dtls.writeSequence(session.key)!;
+      const first = b.dtls.writeSequence(session.ref)!;
       expect(first).toBeGreaterThanOrEqual(Number(stored.seqEnd));
       expect(await stores.sessions.owner(cid)).toBe(2);
       // The old owner can no longer extend its lease: it would drop the session.
@@ -168,7 +168,7 @@ describe('session takeover through Redis', () => {
       }
       const session = before.dtls.sessions()[0]!;
       const cid = session.cid!.toString('hex');
-      const usedBefore = before.dtls.writeSequence(session.key)!;
+      const usedBefore = before.dtls.writeSequence(session.ref)!;
       // The process dies: no hand-over, its lease stays until it lapses, its sessions stay in Redis.
       await before.membership.stop();
       await before.dtls.close({ notifyPeers: false });
@@ -180,7 +180,7 @@ describe('session takeover through Redis', () => {
       after = await node(6);
       target.port = after.udp.address().port;
       expect(await after.keeper.route(cid)).toEqual({ kind: 'local' });
-      expect(after.dtls.writeSequence(session.key)!).toBeGreaterThanOrEqual(leaseEnd);
+      expect(after.dtls.writeSequence(session.ref)!).toBeGreaterThanOrEqual(leaseEnd);
       expect(Number((await stores.redis.hgetall(stores.keys.dtlsSession(cid))).seqEnd)).toBe(leaseEnd + 64);
       await cli.send(Buffer.from('after'), server);
       await expect.poll(() => replies.at(-1), { timeout: 5000 }).toBe('echo after');
@@ -201,7 +201,7 @@ describe('session takeover through Redis', () => {
     try {
       await cli.send(Buffer.from('hi'), server);
       await expect.poll(() => a.dtls.sessions().length).toBe(1);
-      const key = a.dtls.sessions()[0]!.key;
+      const key = a.dtls.sessions()[0]!.ref;
       const next = a.dtls.writeSequence(key)!;
       a.dtls.setWriteSequenceLimit(key, next + 2);
       const session = a.dtls.session(key)!;

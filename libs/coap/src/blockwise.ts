@@ -179,6 +179,11 @@ export class Block1Assembler {
     return { kind };
   }
 
+  /** Drops uploads idle past their lifetime (the endpoint's periodic sweep; also on each add). */
+  sweep(now: number): void {
+    this.expire(now);
+  }
+
   private expire(now: number): void {
     // Activity order: the first unexpired transfer ends the sweep.
     for (const [key, t] of this.transfers) {
@@ -197,6 +202,18 @@ export class Block2BodyCache {
     private readonly maxTotalBytes: number,
     private readonly lifetime: number,
   ) {}
+
+  get size(): number {
+    return this.bodies.size;
+  }
+
+  /** Drops bodies past their lifetime (the endpoint's periodic sweep). */
+  sweep(now: number): void {
+    for (const [k, e] of this.bodies) {
+      if (e.expiresAt > now) break;
+      this.delete(k);
+    }
+  }
 
   get<T>(key: string, now: number): { body: Buffer; template: T } | undefined {
     const e = this.bodies.get(key);

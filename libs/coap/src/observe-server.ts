@@ -1,5 +1,13 @@
-// RFC 7641 sections 3.1, 4.1 and 4.2: the server's list of observers, keyed by (endpoint, token).
-import type { IncomingRequest } from './exchange';
+// RFC 7641 sections 3.1, 4.1 and 4.2 on the server: the list of observers, keyed by (endpoint, token),
+// registration and deregistration with a GET/FETCH, and the notifications that follow.
+import type { BlockValue } from './block';
+import { transferKey } from './blockwise-server';
+import { CoapCode, codeClass } from './codes';
+import type { IncomingRequest, OutgoingResponse } from './exchange';
+import { type CoapMessage, CoapType } from './message';
+import { encodeUint, OptionNumber, splitPath } from './options';
+import { type ResponseParts, toParts } from './response-parts';
+import type { Peer } from '@lwm2m/transport';
 
 /** RFC 7641 section 4.4: Observe values are 24-bit. */
 export const OBSERVE_SEQ_MODULO = 0x1000000;
@@ -93,4 +101,123 @@ export class ObserverRegistry {
     this.byKey.clear();
     this.byResource.clear();
   }
+}
+
+// ---------------------------------------------------------------- the server's notifications
+
+export interface NotifyOptions {
+  /** The notification's content; when absent the handler is run again with the registering request. */
+  response?: OutgoingResponse;
+  /** CON or NON; by default NON, and CON when none was sent for conNotificationInterval (RFC 7641 4.5). */
+  confirmable?: boolean;
+}
+
+/** What the observe server needs from the layers around it. */
+export interface ObserveServerContext {
+  runHandler(req: IncomingRequest): Promise<OutgoingResponse>;
+  /** Shapes a notification's first block (block-wise server, RFC 7959 section 2.3). */
+  applyBlock2(
+    parts: ResponseParts,
+    requested: BlockValue | undefined,
+    req: CoapMessage,
+    key: string,
+  ): ResponseParts;
+  /** Sends a notification (through the seam and the message layer); `drop` on RST or CON failure. */
+  send(peerKey: string, fallback: Peer, msg: CoapMessage, confirmable: boolean, drop: () => void): void;
+  isClosed(): boolean;
+  now(): number;
+}
+
+/** RFC 7641 section 4 on the server: registration with a GET/FETCH and the notifications that follow. */
+export class ObserveServer {
+  readonly registry: ObserverRegistry;
+
+  constructor(
+    maxObservers: number,
+    private readonly conNotificationInterval: number,
+    private readonly ctx: ObserveServerContext,
+  ) {
+    this.registry = new ObserverRegistry(maxObservers);
+  }
+
+  /** Before the handler: Observe=1 deregisters (RFC 7641 section 3.6). */
+  beforeHandler(req: IncomingRequest, msg: CoapMessage): void {
+    if (isObservable(msg) && req.observe === 1) this.registry.remove(observerKey(req.peerKey, msg.token));
+  }
+
+  /**
+   * After the handler: Observe=0 with a 2.xx registers (adds the Observe option to `parts`), an error
+   * response ends an existing observation (RFC 7641 sections 4.1 and 4.2).
+   */
+  afterHandler(
+    req: IncomingRequest,
+    msg: CoapMessage,
+    out: OutgoingResponse,
+    parts: ResponseParts,
+    block2: BlockValue | undefined,
+  ): void {
+    if (!isObservable(msg) || req.observe !== 0 || (block2 !== undefined && block2.num !== 0)) return;
+    const key = observerKey(req.peerKey, msg.token);
+    if (codeClass(parts.code) !== 2 || out.observable === false) {
+      this.registry.remove(key);
+      return;
+    }
+    const obs: Observer = {
+      key,
+      peerKey: req.peerKey,
+      token: Buffer.from(msg.token),
+      resource: resourceKey(req.path),
+      request: req,
+      seq: 0,
+      lastConAt: this.ctx.now(),
+      szx: block2?.szx,
+    };
+    if (this.registry.add(obs)) {
+      parts.options.push({ number: OptionNumber.OBSERVE, value: encodeUint(this.registry.nextSeq(obs)) });
+    }
+  }
+
+  /** RFC 7641 section 4.2: a notification to every observer of `resource`; how many. */
+  async notify(resource: string | string[], opts: NotifyOptions): Promise<number> {
+    const key = resourceKey(typeof resource === 'string' ? splitPath(resource) : resource);
+    const list = this.registry.forResource(key);
+    await Promise.all(list.map((o) => this.sendNotification(o, opts)));
+    return list.length;
+  }
+
+  private async sendNotification(obs: Observer, opts: NotifyOptions): Promise<void> {
+    const out = opts.response ?? (await this.ctx.runHandler(obs.request));
+    if (this.ctx.isClosed() || this.registry.get(obs.key) !== obs) return;
+    const parts = toParts(out);
+    if (codeClass(parts.code) === 2) {
+      parts.options.push({ number: OptionNumber.OBSERVE, value: encodeUint(this.registry.nextSeq(obs)) });
+    } else {
+      // RFC 7641 section 4.2: a non-2.xx notification removes the observer.
+      this.registry.remove(obs.key);
+    }
+    const req = obs.request.message;
+    const tkey = transferKey(obs.peerKey, req.code, obs.request.path, obs.request.query);
+    const requested = obs.szx !== undefined ? { num: 0, more: false, szx: obs.szx } : undefined;
+    const shaped = this.ctx.applyBlock2(parts, requested, req, tkey);
+    const now = this.ctx.now();
+    const con = opts.confirmable ?? now - obs.lastConAt >= this.conNotificationInterval;
+    if (con) obs.lastConAt = now;
+    const msg: CoapMessage = {
+      type: con ? CoapType.CON : CoapType.NON,
+      code: shaped.code,
+      messageId: 0,
+      token: obs.token,
+      options: shaped.options,
+      payload: shaped.payload,
+    };
+    // RFC 7641 sections 3.6 and 4.2: an RST or an unacknowledged CON notification removes the observer.
+    const drop = (): void => {
+      if (this.registry.get(obs.key) === obs) this.registry.remove(obs.key);
+    };
+    this.ctx.send(obs.peerKey, obs.request.peer, msg, con, drop);
+  }
+}
+
+function isObservable(msg: CoapMessage): boolean {
+  return msg.code === CoapCode.GET || msg.code === CoapCode.FETCH;
 }

@@ -2,7 +2,7 @@
 // server address handshakes first if needed. Used by the device simulator and the interop tests.
 import type { X509Certificate } from 'node:crypto';
 import { DecodeError } from '@lwm2m/bytes';
-import type { DatagramTransport, Peer } from '@lwm2m/transport';
+import { addressRef, type DatagramTransport, type Peer } from '@lwm2m/transport';
 import { EMPTY_BUFFER } from './buffers';
 import { CipherCache } from './cipher-cache';
 import { ContentType } from './constants';
@@ -120,6 +120,7 @@ export class DtlsClient implements DatagramTransport {
       'client',
       { address: server.address, port: server.port, family: server.family },
       this.host,
+      addressRef(server, true),
       key,
     );
     let cid: Buffer | undefined;
@@ -168,7 +169,7 @@ export class DtlsClient implements DatagramTransport {
   }
 
   restoreSession(s: DtlsSessionSnapshot, sequenceGap = 1000): DtlsSession {
-    const conn = new DtlsConnection('client', { ...s.peer }, this.host, s.key);
+    const conn = new DtlsConnection('client', { ...s.peer }, this.host, addressRef(s.peer, true), s.key);
     applySnapshot(conn, s, sequenceGap);
     this.byAddress.get(s.key)?.destroy('replaced by a restored snapshot');
     this.byAddress.set(s.key, conn);

@@ -1,6 +1,6 @@
 // One DTLS association with one peer: the record layer state of RFC 6347 section 4.1 (epochs, sequence
 // numbers, anti-replay window), the RFC 9146 CIDs of both directions, and the handshake while one runs.
-import type { Peer } from '@lwm2m/transport';
+import { formatSessionRef, type Peer, type PeerIdentity, type SessionRef } from '@lwm2m/transport';
 import { EMPTY_BUFFER } from './buffers';
 import type { CipherCache, CipherHolder } from './cipher-cache';
 import { AlertDescription, AlertLevel, ContentType } from './constants';
@@ -17,11 +17,12 @@ import {
   type DtlsRecord,
 } from './record/record';
 import { ReplayWindow } from './record/replay-window';
-import type { DtlsIdentity } from './session-cache';
 
 /** What the layer above sees of a session. */
 export interface DtlsSession {
-  /** Stable identity of the session for the layer above (CID when we issued one, else the address). */
+  /** Which session this is for the layer above: its CID when we issued one, else the address it began at. */
+  readonly ref: SessionRef;
+  /** `ref` as text (formatSessionRef; the client keys by the server's address), made once per session. */
   readonly key: string;
   /** The peer's current address (moves on an authenticated, newest CID record: RFC 9146 section 6). */
   readonly peer: Peer;
@@ -30,7 +31,7 @@ export interface DtlsSession {
   readonly cid: Buffer | undefined;
   /** The CID we put in records to the peer (theirs; zero-length = none), if CIDs were negotiated. */
   readonly peerCid: Buffer | undefined;
-  readonly identity: DtlsIdentity | undefined;
+  readonly identity: PeerIdentity | undefined;
   readonly cipherSuite: string | undefined;
   readonly sessionId: Buffer;
   readonly resumed: boolean;
@@ -61,11 +62,12 @@ interface WriteLease {
 }
 
 export class DtlsConnection implements DtlsSession, CipherHolder {
+  ref: SessionRef;
   key: string;
   peer: Peer;
   cid: Buffer | undefined;
   peerCid: Buffer | undefined;
-  identity: DtlsIdentity | undefined;
+  identity: PeerIdentity | undefined;
   suite: CipherSuite | undefined;
   sessionId: Buffer = EMPTY_BUFFER;
   resumed = false;
@@ -181,9 +183,11 @@ export class DtlsConnection implements DtlsSession, CipherHolder {
     readonly role: 'client' | 'server',
     peer: Peer,
     private readonly host: ConnectionHost,
-    key: string,
+    ref: SessionRef,
+    key = formatSessionRef(ref),
   ) {
     this.peer = peer;
+    this.ref = ref;
     this.key = key;
   }
 

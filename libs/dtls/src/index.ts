@@ -34,3 +34,6 @@ export * from './handshake/key-exchange';
 export * from './handshake/certificate';
 export { HandshakeReassembler } from './handshake/reassembler';
 export type { PskLookup } from './handshake/server-handshake';
+export { CipherCache, type CipherHolder } from './cipher-cache';
+export { AesCcm } from './crypto/ccm';
+export { pooledRandomBytes } from './crypto/random';

@@ -1,4 +1,5 @@
-// The Peer the DTLS transports hand to the layer above: the address plus the session it came through.
+// The Peer the DTLS transports hand to the layer above: the address plus the session it came through, its
+// ref and the identity its handshake authenticated (built once per datagram, passed up unchanged).
 import { defaultPeerKey, deliverToListeners, type Logger, type Peer } from '@lwm2m/transport';
 import type { DtlsSession } from './connection';
 
@@ -27,6 +28,8 @@ export function deliverSessionData(
     port: session.peer.port,
     family: session.peer.family,
     session,
+    ref: session.ref,
+    identity: session.identity,
   };
   deliverToListeners(listeners, data, peer, logger, { session: session.key }, 'dtls');
 }

@@ -3,7 +3,15 @@
 // HelloVerifyRequest until it carries a valid cookie; no state exists before that (RFC 6347 4.2.1).
 import type { X509Certificate } from 'node:crypto';
 import { DecodeError } from '@lwm2m/bytes';
-import type { DatagramTransport, Peer } from '@lwm2m/transport';
+import {
+  addressRef,
+  cidHexOf,
+  cidRef,
+  type DatagramTransport,
+  formatSessionRef,
+  type Peer,
+  type SessionRef,
+} from '@lwm2m/transport';
 import { CipherCache } from './cipher-cache';
 import { ContentType, DTLS_1_0, HandshakeType } from './constants';
 import { DtlsConnection, type ConnectionHost, type DtlsSession } from './connection';
@@ -166,7 +174,8 @@ export class DtlsServer implements DatagramTransport {
 
   /** Session identity for CoAP dedup/exchanges/observations: the CID survives a NAT rebinding. */
   peerKey(peer: Peer): string {
-    return isDtlsPeer(peer) ? peer.session.key : addressKey(peer);
+    if (isDtlsPeer(peer)) return peer.session.key;
+    return formatSessionRef(peer.ref ?? addressRef(peer, true));
   }
 
   /**
@@ -186,9 +195,9 @@ export class DtlsServer implements DatagramTransport {
 
   // ---- sessions ----
 
-  /** The live session with this key (see DtlsSession.key), if any. */
-  session(key: string): DtlsSession | undefined {
-    return this.lookupKey(key);
+  /** The live session `ref` names (see DtlsSession.ref), if any. */
+  session(ref: SessionRef): DtlsSession | undefined {
+    return this.lookup(ref);
   }
 
   sessions(): DtlsSession[] {
@@ -199,8 +208,8 @@ export class DtlsServer implements DatagramTransport {
    * Bounds the epoch-1 write sequence of a session: records at or above `limit` are not sent, and reaching
    * `lowMark` emits 'sequence-low' once (the cluster extends its lease in Redis then calls this again).
    */
-  setWriteSequenceLimit(key: string, limit: number, lowMark = limit): boolean {
-    const c = this.lookupKey(key);
+  setWriteSequenceLimit(ref: SessionRef, limit: number, lowMark = limit): boolean {
+    const c = this.lookup(ref);
     if (c === undefined) return false;
     c.writeSeqLimit = limit;
     c.writeSeqLowMark = Math.min(lowMark, limit);
@@ -212,23 +221,23 @@ export class DtlsServer implements DatagramTransport {
   }
 
   /** Next epoch-1 write sequence number of a live session. */
-  writeSequence(key: string): number | undefined {
-    return this.lookupKey(key)?.writeSeq1;
+  writeSequence(ref: SessionRef): number | undefined {
+    return this.lookup(ref)?.writeSeq1;
   }
 
   /** Forgets a session without telling the peer (it lives on elsewhere: another node took it over). */
-  dropSession(key: string): void {
-    this.lookupKey(key)?.destroy('moved to another node');
+  dropSession(ref: SessionRef): void {
+    this.lookup(ref)?.destroy('moved to another node');
   }
 
   /** Sends close_notify and forgets the session. */
-  closeSession(key: string): void {
-    this.lookupKey(key)?.close('closed by server');
+  closeSession(ref: SessionRef): void {
+    this.lookup(ref)?.close('closed by server');
   }
 
   /** Serializes an established session so another process can continue it (see restoreSession). */
-  snapshotSession(key: string): DtlsSessionSnapshot {
-    const c = this.lookupKey(key);
+  snapshotSession(ref: SessionRef): DtlsSessionSnapshot {
+    const c = this.lookup(ref);
     if (c === undefined) throw new Error('dtls: no such session');
     return snapshotOf(c);
   }
@@ -238,9 +247,11 @@ export class DtlsServer implements DatagramTransport {
    * previous owner may have used after the snapshot, so no nonce is ever reused.
    */
   restoreSession(s: DtlsSessionSnapshot, sequenceGap = 1000): DtlsSession {
-    const conn = new DtlsConnection('server', { ...s.peer }, this.host, s.key);
+    // The ref follows from the snapshot's CID (its key text is not read back: older snapshots wrote another form).
+    const ref = s.cid !== undefined && s.cid.length > 0 ? cidRef(s.cid) : addressRef(s.peer, true);
+    const conn = new DtlsConnection('server', { ...s.peer }, this.host, ref);
     applySnapshot(conn, s, sequenceGap);
-    this.lookupKey(s.key)?.destroy('replaced by a restored snapshot');
+    this.lookup(ref)?.destroy('replaced by a restored snapshot');
     this.register(conn);
     this.counters.sessions++;
     return conn;
@@ -363,7 +374,7 @@ export class DtlsServer implements DatagramTransport {
       'server',
       { address: from.address, port: from.port, family: from.family },
       this.host,
-      source,
+      addressRef(from, true),
     );
     const hs = new ServerHandshake(conn, this.host, {
       ...this.handshakeConfig,
@@ -432,7 +443,8 @@ export class DtlsServer implements DatagramTransport {
       const hex = cid.toString('hex');
       if (this.byCid.has(hex)) continue;
       this.byCid.set(hex, conn);
-      conn.key = `cid:${hex}`;
+      conn.ref = cidRef(cid);
+      conn.key = formatSessionRef(conn.ref);
       return cid;
     }
     throw new Error('dtls: cidGenerator keeps returning CIDs in use');
@@ -443,8 +455,8 @@ export class DtlsServer implements DatagramTransport {
     this.byAddress.set(addressKey(conn.peer), conn);
   }
 
-  private lookupKey(key: string): DtlsConnection | undefined {
-    const c = key.startsWith('cid:') ? this.byCid.get(key.slice(4)) : this.byAddress.get(key);
+  private lookup(ref: SessionRef): DtlsConnection | undefined {
+    const c = ref.kind === 'cid' ? this.byCid.get(cidHexOf(ref)!) : this.byAddress.get(addressKey(ref));
     return c !== undefined && c.established && !c.closed ? c : undefined;
   }
 
@@ -452,9 +464,9 @@ export class DtlsServer implements DatagramTransport {
     if (isDtlsPeer(peer)) {
       const c = peer.session as DtlsConnection;
       if (!c.closed && c.established) return c;
-      return this.lookupKey(c.key);
+      return this.lookup(c.ref);
     }
-    return this.lookupKey(addressKey(peer));
+    return (peer.ref && this.lookup(peer.ref)) ?? this.lookup(addressRef(peer, true));
   }
 
   private deliver(conn: DtlsConnection, data: Buffer): void {

@@ -1,5 +1,6 @@
 // The session cache of RFC 5246 section 7.4.1.2 (resumption by session_id), behind an interface so a
 // cluster can keep it in Redis. Entries carry the master secret: stores must protect them like keys.
+import type { PeerIdentity } from '@lwm2m/transport';
 
 export interface CachedSession {
   /** session_id, hex. */
@@ -8,16 +9,10 @@ export interface CachedSession {
   masterSecret: Buffer;
   extendedMasterSecret: boolean;
   /** The authenticated identity of the original full handshake. */
-  identity: DtlsIdentity;
+  identity: PeerIdentity;
   /** ms since epoch. */
   createdAt: number;
 }
-
-/** Who the peer proved to be. */
-export type DtlsIdentity =
-  | { type: 'psk'; identity: string }
-  | { type: 'rpk'; publicKey: Buffer }
-  | { type: 'x509'; subject: string; certificate: Buffer };
 
 export interface SessionCache {
   get(id: string): Promise<CachedSession | undefined> | CachedSession | undefined;

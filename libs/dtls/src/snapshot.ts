@@ -1,11 +1,10 @@
 // A live session as plain data, so another process can continue it without a handshake (the cluster moves
 // sessions between nodes). It holds traffic keys: store and transport it as secret material.
-import type { Peer } from '@lwm2m/transport';
+import type { Peer, PeerIdentity } from '@lwm2m/transport';
 import { EMPTY_BUFFER } from './buffers';
 import type { DtlsConnection } from './connection';
 import { suiteById } from './crypto/suites';
 import type { ReplayWindowState } from './record/replay-window';
-import type { DtlsIdentity } from './session-cache';
 
 export interface DtlsSessionSnapshot {
   v: 1;
@@ -57,14 +56,14 @@ export function snapshotOf(c: DtlsConnection): DtlsSessionSnapshot {
   };
 }
 
-function identityToJson(i: DtlsIdentity | undefined): DtlsSessionSnapshot['identity'] {
+function identityToJson(i: PeerIdentity | undefined): DtlsSessionSnapshot['identity'] {
   if (i === undefined) return undefined;
   if (i.type === 'psk') return i;
   if (i.type === 'rpk') return { type: 'rpk', publicKey: i.publicKey.toString('hex') };
   return { type: 'x509', subject: i.subject, certificate: i.certificate.toString('hex') };
 }
 
-export function identityFromJson(i: DtlsSessionSnapshot['identity']): DtlsIdentity | undefined {
+export function identityFromJson(i: DtlsSessionSnapshot['identity']): PeerIdentity | undefined {
   if (i === undefined) return undefined;
   if (i.type === 'psk') return i;
   if (i.type === 'rpk') return { type: 'rpk', publicKey: Buffer.from(i.publicKey, 'hex') };

@@ -241,7 +241,7 @@ describe('session snapshot', () => {
     client.onDatagram((d) => replies.push(d.toString()));
     await client.send(Buffer.from('one'), { address: '127.0.0.1', port });
     for (let i = 0; i < 100 && replies.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
-    const snapshot = JSON.parse(JSON.stringify(a.snapshotSession(a.sessions()[0].key)));
+    const snapshot = JSON.parse(JSON.stringify(a.snapshotSession(a.sessions()[0].ref)));
     await a.close({ notifyPeers: false });
 
     const b = new DtlsServer({ transport: await UdpTransport.bind({ port }), psk: () => KEY });

@@ -58,7 +58,8 @@ describe('DtlsClient against DtlsServer (PSK)', () => {
     expect(s.peerCid?.length).toBe(8);
     const ss = srv.sessions()[0];
     expect(ss.identity).toEqual({ type: 'psk', identity: 'dev1' });
-    expect(ss.key).toBe(`cid:${s.peerCid!.toString('hex')}`);
+    expect(ss.ref).toEqual({ kind: 'cid', cid: s.peerCid });
+    expect(ss.key).toBe(`coaps:cid:${s.peerCid!.toString('hex')}`);
     expect(srv.counters.handshakesCompleted).toBe(1);
     expect(srv.counters.helloVerifyRequests).toBe(1);
   });

@@ -5,10 +5,17 @@ import { createCipheriv, createDecipheriv, randomBytes, type CipherCCM, type Dec
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '@lwm2m/transport';
-import { aeadCipher, CipherSuites, DtlsClient, DtlsServer, ReplayWindow } from '@lwm2m/dtls';
-import { CipherCache, type CipherHolder } from '@lwm2m/dtls/cipher-cache';
-import { AesCcm } from '@lwm2m/dtls/crypto/ccm';
-import { pooledRandomBytes } from '@lwm2m/dtls/crypto/random';
+import {
+  aeadCipher,
+  AesCcm,
+  CipherCache,
+  type CipherHolder,
+  CipherSuites,
+  DtlsClient,
+  DtlsServer,
+  pooledRandomBytes,
+  ReplayWindow,
+} from '@lwm2m/dtls';
 
 /** node:crypto's AES-128-CCM: ciphertext || tag. */
 function nodeSeal(key: Buffer, nonce: Buffer, aad: Buffer, pt: Buffer, tagLength: number): Buffer {

@@ -1,7 +1,7 @@
 // Sections 2.2, 2.2.2, 2.2.2.1, 6.1 and 10: the payload of the informative response
 // (application/informative-response+cbor), a CBOR map { 1: ph_req, 2: last_notif, 3: tp_info, ... }.
 import { DecodeError } from '@lwm2m/bytes';
-import { decodeCbor, encodeCbor, Tag } from '@lwm2m/lwm2m/formats/cbor';
+import { decodeCbor, encodeCbor, Tag } from '@lwm2m/lwm2m';
 import { bytesToIp, ipToBytes, isLinkLocal } from './address';
 import { CBOR_TAG_NETWORK_ADDRESS, DEFAULT_GROUP_PORT, InformativeKey, TransportProtocolId } from './numbers';
 

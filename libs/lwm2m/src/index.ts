@@ -21,3 +21,4 @@ export * from './formats/senml-json';
 export * from './formats/senml-cbor';
 export * from './formats/lwm2m-cbor';
 export * from './formats/registry';
+export { decodeCbor, encodeCbor, Tag } from './formats/cbor';

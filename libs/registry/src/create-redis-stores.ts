@@ -81,7 +81,7 @@ export function createRedisStores(
     options.events ?? eventStreamOptionsFromEnv(options.env ?? process.env),
   );
   const commands = new RedisCommandBus(redis, keys, options.commands);
-  const registrations = new RedisRegistrationStore(redis, keys);
+  const registrations = new RedisRegistrationStore(redis, keys, events);
   const membership = new RedisMembershipStore(redis, keys);
   const sessions = new RedisClusterSessionStore(redis, keys);
   // In a gateway cluster a command goes to the node holding the device's DTLS session.
@@ -92,7 +92,7 @@ export function createRedisStores(
     sessions,
     resumption: new RedisSealedBlobStore(redis, keys),
     observations: new RedisObservationStore(redis, keys),
-    values: new RedisValueStore(redis, keys),
+    values: new RedisValueStore(redis, keys, events),
     credentials: new RedisCredentialStore(redis, keys, options.credentials),
     audit: new RedisAuditStore(redis, keys, options.audit),
     models: new RedisModelStore(redis, keys),

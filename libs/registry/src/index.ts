@@ -1,5 +1,6 @@
 export * from './keys';
 export * from './redis-registration-store';
+export { decodeRecord, encodeRecord } from './registration-record';
 export * from './redis-observation-store';
 export * from './redis-value-store';
 export * from './redis-credential-store';
@@ -14,3 +15,4 @@ export * from './redis-cluster-stores';
 export * from './redis-options';
 export * from './redis-client';
 export { settleWithin, isReachable } from './connections';
+export * from './group-observations';

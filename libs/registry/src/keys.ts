@@ -3,7 +3,9 @@
 // Slot layout
 // -----------
 // 1. Per endpoint, slot {ep:<endpoint>}: the authoritative data of one device.
-//      <p>{ep:E}:reg     hash  id=<registrationId> exp=<expiresAt ms> v=<version> json=<Registration JSON>
+//      <p>{ep:E}:reg     string  "<expiresAt> <v> <gen> <lastSeen> <asleepAt> <queue> <id>\n<compact JSON>"
+//                              (registration-record.ts; the first format, a hash id exp v gen json, is still
+//                              read, and rewritten as a string on its next change)
 //      <p>{ep:E}:obs     hash  <observationId> -> Observation JSON
 //      <p>{ep:E}:values  hash  <path> -> JsonPathValue & {receivedAt} JSON
 //      <p>{ep:E}:seen    hash  id=<registrationId> t=<lastSeen ms> a=<address> p=<port> k=<peerKey> n=<node>
@@ -22,7 +24,9 @@
 //      <p>{idx}:obsid      hash  observationId -> endpoint
 //      <p>{idx}:obstoken   hash  token (hex) -> observationId
 //    Index changes are single-slot Lua scripts too, but they cannot be in the same script as the
-//    per-endpoint change (different slots), so every change is two steps:
+//    per-endpoint change on a Cluster (different slots), so there every change is two steps (on a single
+//    Redis or Sentinel, where every key is on one server, Register, Update and De-register are each one
+//    script, the *All scripts of scripts.ts, which also append the change's event):
 //      - adds: record first, then index; removals: record first, then a compare-and-delete on the index
 //        (an entry is removed only while epreg still names the removed registrationId, so a concurrent
 //        re-registration's entries survive). Each index step is idempotent and can be replayed.

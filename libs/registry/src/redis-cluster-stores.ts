@@ -9,6 +9,7 @@ import type {
   StoredSession,
   TakeoverResult,
 } from '@lwm2m/cluster';
+import { cidHexOf, type SessionRef } from '@lwm2m/transport';
 import { isCluster, type RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 
@@ -273,7 +274,7 @@ export class RedisClusterSessionStore implements ClusterSessionStore {
  * taking a dead owner's session over first.
  */
 export function clusterCommandRouter(
-  registrations: { getByEndpoint(endpoint: string): Promise<{ peerKey: string } | undefined> },
+  registrations: { getByEndpoint(endpoint: string): Promise<{ session: SessionRef } | undefined> },
   sessions: ClusterSessionStore,
   membership: Pick<MembershipStore, 'live'>,
   liveCacheMs = 1000,
@@ -288,7 +289,7 @@ export function clusterCommandRouter(
   };
   return async (cmd) => {
     const reg = await registrations.getByEndpoint(cmd.endpoint);
-    const cid = reg && /(?:^|:)cid:([0-9a-f]+)$/.exec(reg.peerKey)?.[1];
+    const cid = cidHexOf(reg?.session);
     if (!cid) return undefined;
     const owner = await sessions.owner(cid);
     if (owner === undefined) return undefined;

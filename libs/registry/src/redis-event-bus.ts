@@ -176,6 +176,22 @@ export class RedisEventBus implements EventBus {
     return id!;
   }
 
+  /**
+   * For a store that appends `event` inside its own script, in the same call as its change (scripts.ts
+   * APPEND_FN): the stream and the arguments maxlen, at, type, json, exactly what publish() writes.
+   */
+  entryFor(event: Lwm2mEvent): { stream: string; args: [number, number, string, string] } {
+    return {
+      stream: this.keys.eventStream,
+      args: [this.maxLen, Date.now(), event.type, JSON.stringify(event)],
+    };
+  }
+
+  /** A store appended an event (entryFor): the retention by time goes on as after publish(). */
+  afterAppend(): void {
+    this.trimByAge();
+  }
+
   /** Retention by time: drops what is older than retentionMs, not on every event (one XTRIM per interval). */
   private trimByAge(): void {
     const now = Date.now();

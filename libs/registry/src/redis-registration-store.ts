@@ -2,17 +2,22 @@
 // record/index protocol are described in keys.ts.
 import {
   type ListQuery,
+  type Lwm2mEvent,
   type Observation,
   type Page,
   type Presence,
   type PresenceResult,
   type Registration,
   type RegistrationStore,
+  type UpdateAnnouncement,
   withPresence,
 } from '@lwm2m/server';
+import { formatSessionRef, parseSessionRef, type SessionRef } from '@lwm2m/transport';
 import { dataNodes } from './connections';
 import { isCluster, type RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
+import type { RedisEventBus } from './redis-event-bus';
+import { decodeRecord, encodeRecord, encodeRecordTail } from './registration-record';
 import { RegistryScripts } from './scripts';
 
 export const MAX_LIST_LIMIT = 1000;
@@ -21,6 +26,7 @@ const MAX_LIST_SCAN = 10_000;
 const CAS_RETRIES = 20;
 
 type RegistrationPatch = Parameters<RegistrationStore['update']>[1];
+
 type Removed = { registration: Registration; cancelledObservations: Observation[] };
 
 function parseObservations(raw: unknown): Observation[] {
@@ -33,12 +39,19 @@ function obsPairs(observations: Observation[]): string[] {
 
 export class RedisRegistrationStore implements RegistrationStore {
   private readonly scripts: RegistryScripts;
+  /**
+   * Set on a single Redis (or Sentinel): a Register is one script call, record, indexes and event together.
+   * On a Cluster the record, the indexes and the stream are three slots, so they stay three steps.
+   */
+  private readonly events?: Pick<RedisEventBus, 'entryFor' | 'afterAppend'>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RegistryKeys,
+    events?: Pick<RedisEventBus, 'entryFor' | 'afterAppend'>,
   ) {
     this.scripts = new RegistryScripts(redis);
+    if (!isCluster(redis)) this.events = events;
   }
 
   private endpointKeys(endpoint: string): string[] {
@@ -73,16 +86,31 @@ export class RedisRegistrationStore implements RegistrationStore {
 
   async register(
     reg: Registration,
-  ): Promise<{ replaced?: Registration; cancelledObservations: Observation[] }> {
-    const [prevJson, obsRaw, gen] = (await this.scripts.run(
-      'lwm2mRegister',
-      this.endpointKeys(reg.endpoint),
-      [reg.registrationId, reg.expiresAt, JSON.stringify(reg)],
-    )) as [string | null, string[], string];
+    event?: Lwm2mEvent,
+  ): Promise<{ replaced?: Registration; cancelledObservations: Observation[]; eventId?: string }> {
+    const tail = encodeRecordTail(reg);
+    if (this.events !== undefined) {
+      const entry = event && this.events.entryFor(event);
+      const [prev, obsRaw, , eventId] = (await this.scripts.run(
+        'lwm2mRegisterAll',
+        [...this.endpointKeys(reg.endpoint), ...this.indexKeys, entry?.stream ?? this.keys.eventStream],
+        [reg.expiresAt, tail, reg.endpoint, reg.registrationId, ...(entry?.args ?? [])],
+      )) as [string | null, string[], string, string | null];
+      if (eventId) this.events.afterAppend();
+      return {
+        ...(prev ? { replaced: decodeRecord(reg.endpoint, prev).reg } : {}),
+        cancelledObservations: parseObservations(obsRaw),
+        ...(eventId ? { eventId } : {}),
+      };
+    }
+    const [prev, obsRaw, gen] = (await this.scripts.run('lwm2mRegister', this.endpointKeys(reg.endpoint), [
+      reg.expiresAt,
+      tail,
+    ])) as [string | null, string[], string];
     const cancelledObservations = parseObservations(obsRaw);
     await this.indexSet(reg.endpoint, reg.registrationId, reg.expiresAt, gen, cancelledObservations);
-    return prevJson
-      ? { replaced: JSON.parse(prevJson) as Registration, cancelledObservations }
+    return prev
+      ? { replaced: decodeRecord(reg.endpoint, prev).reg, cancelledObservations }
       : { cancelledObservations };
   }
 
@@ -91,39 +119,80 @@ export class RedisRegistrationStore implements RegistrationStore {
     endpoint: string,
     registrationId: string | undefined,
     change: (reg: Registration) => Registration,
-  ): Promise<{ reg: Registration; gen: string } | undefined> {
+    announce?: UpdateAnnouncement,
+  ): Promise<{ reg: Registration; gen: string; indexed?: boolean } | undefined> {
     const key = this.keys.reg(endpoint);
     for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-      const [id, v, gen, json] = await this.redis.hmget(key, 'id', 'v', 'gen', 'json');
-      if (!id || !v || !json || !gen) return undefined;
-      if (registrationId !== undefined && id !== registrationId) return undefined;
-      const next = change(JSON.parse(json) as Registration);
-      const res = await this.scripts.run('lwm2mCas', [key], [id, v, JSON.stringify(next), next.expiresAt]);
-      if (res === 1) return { reg: next, gen };
+      const raw = (await this.scripts.run('lwm2mRead', [key, this.keys.presence(endpoint)], [])) as
+        string[] | null;
+      if (!raw) return undefined;
+      const { reg, header } = decodeRecord(endpoint, raw[0]!);
+      if (registrationId !== undefined && header.id !== registrationId) return undefined;
+      const next = change(reg);
+      const record = encodeRecord(next, header.v + 1, header.gen);
+      if (this.events !== undefined && announce !== undefined) {
+        // Single server: the record, its index entries and the event in one call.
+        const entry = this.events.entryFor(announce.event(next));
+        const [res, eventId] = (await this.scripts.run(
+          'lwm2mCasAll',
+          [key, ...this.indexKeys.slice(0, 4), entry.stream],
+          [header.id, header.v, record, endpoint, next.expiresAt, header.gen, ...entry.args],
+        )) as [number, string | null];
+        if (res === 1) {
+          if (eventId) {
+            announce.appended = eventId;
+            this.events.afterAppend();
+          }
+          return { reg: next, gen: header.gen, indexed: true };
+        }
+        if (res === -1) return undefined;
+        continue;
+      }
+      const res = await this.scripts.run('lwm2mCas', [key], [header.id, header.v, record]);
+      if (res === 1) return { reg: next, gen: header.gen };
       if (res === -1) return undefined;
     }
     throw new Error(`registration of ${endpoint} kept changing; gave up after ${CAS_RETRIES} attempts`);
   }
 
-  async update(registrationId: string, patch: RegistrationPatch): Promise<Registration | undefined> {
+  async update(
+    registrationId: string,
+    patch: RegistrationPatch,
+    announce?: UpdateAnnouncement,
+  ): Promise<Registration | undefined> {
     const endpoint = await this.redis.hget(this.keys.regIdIndex, registrationId);
     if (!endpoint) return undefined;
-    const done = await this.modify(endpoint, registrationId, (reg) => ({ ...reg, ...patch }));
+    const done = await this.modify(endpoint, registrationId, (reg) => ({ ...reg, ...patch }), announce);
     if (!done) return undefined;
     // Rewrites every index entry: heals a crash between the two steps of an earlier change.
-    await this.indexSet(endpoint, registrationId, done.reg.expiresAt, done.gen);
+    if (!done.indexed) await this.indexSet(endpoint, registrationId, done.reg.expiresAt, done.gen);
     return done.reg;
   }
 
-  async deregister(registrationId: string): Promise<Removed | undefined> {
+  async deregister(registrationId: string, event?: Lwm2mEvent): Promise<Removed | undefined> {
     const endpoint = await this.redis.hget(this.keys.regIdIndex, registrationId);
     if (!endpoint) return undefined;
+    if (this.events !== undefined) {
+      const entry = event && this.events.entryFor(event);
+      const res = (await this.scripts.run(
+        'lwm2mDeregisterAll',
+        [...this.endpointKeys(endpoint), ...this.indexKeys, entry?.stream ?? this.keys.eventStream],
+        [registrationId, endpoint, ...(entry?.args ?? [])],
+      )) as [string, string[], string | null] | null;
+      if (!res) return undefined;
+      if (res[2]) this.events.afterAppend();
+      return {
+        registration: decodeRecord(endpoint, res[0]).reg,
+        cancelledObservations: parseObservations(res[1]),
+        ...(res[2] ? { eventId: res[2] } : {}),
+      };
+    }
     const res = (await this.scripts.run('lwm2mDeregister', this.endpointKeys(endpoint), [registrationId])) as
       [string, string[]] | null;
     if (!res) return undefined;
     const cancelledObservations = parseObservations(res[1]);
     await this.indexRemove(endpoint, registrationId, cancelledObservations);
-    return { registration: JSON.parse(res[0]) as Registration, cancelledObservations };
+    return { registration: decodeRecord(endpoint, res[0]).reg, cancelledObservations };
   }
 
   async getById(registrationId: string): Promise<Registration | undefined> {
@@ -140,15 +209,21 @@ export class RedisRegistrationStore implements RegistrationStore {
       [],
     )) as Array<string | null> | null;
     if (!res) return undefined;
-    const [json, id, t, address, port, peerKey, node] = res;
-    const reg = JSON.parse(json!) as Registration;
+    const [raw, id, t, address, port, peerKey, node] = res;
+    const { reg } = decodeRecord(endpoint, raw!);
     if (!id || !t || !address || !port || peerKey === null || peerKey === undefined) return reg;
+    let session: SessionRef;
+    try {
+      session = parseSessionRef(peerKey);
+    } catch {
+      return reg; // a presence that does not read back is left out: the record's own address stands
+    }
     const presence: Presence = {
       endpoint,
       registrationId: id,
       lastSeen: Number(t),
       address: { address, port: Number(port) },
-      peerKey,
+      session,
       ...(node ? { gatewayNode: node } : {}),
     };
     return withPresence(reg, presence);
@@ -191,7 +266,7 @@ export class RedisRegistrationStore implements RegistrationStore {
       p.lastSeen,
       p.address.address,
       p.address.port,
-      p.peerKey,
+      formatSessionRef(p.session),
       p.gatewayNode ?? '',
       awakeWindowMs,
     ];
@@ -243,7 +318,7 @@ export class RedisRegistrationStore implements RegistrationStore {
           await this.indexSet(endpoint, id, Number(exp), gen);
           return undefined;
         }
-        const registration = JSON.parse(res[1] as string) as Registration;
+        const registration = decodeRecord(endpoint, res[1] as string).reg;
         const cancelledObservations = parseObservations(res[2]);
         await this.indexRemove(endpoint, registration.registrationId, cancelledObservations);
         return { registration, cancelledObservations };
@@ -273,10 +348,13 @@ export class RedisRegistrationStore implements RegistrationStore {
         );
         cursor = next;
         for (const key of keys) {
-          const [id, exp, gen, json] = await this.redis.hmget(key, 'id', 'exp', 'gen', 'json');
-          if (!id || !exp || !gen || !json) continue;
-          const { endpoint } = JSON.parse(json) as Registration;
-          await this.indexSet(endpoint, id, Number(exp), gen);
+          // <prefix>{ep:<endpoint>}<suffix>: the endpoint is in the key (the record does not repeat it).
+          const endpoint = key.slice(`${this.keys.prefix}{ep:`.length, key.length - suffix.length);
+          const raw = (await this.scripts.run('lwm2mRead', [key, this.keys.presence(endpoint)], [])) as
+            string[] | null;
+          if (!raw) continue;
+          const { header } = decodeRecord(endpoint, raw[0]!);
+          await this.indexSet(endpoint, header.id, header.exp, header.gen);
           count++;
         }
       } while (cursor !== '0');

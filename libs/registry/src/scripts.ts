@@ -1,48 +1,227 @@
-// Lua scripts of the registry. Each touches one hash slot (see keys.ts), so each is atomic on Redis Cluster.
-// Records are JSON blobs that Lua never re-encodes (cjson would turn [] into {} and round big numbers).
+// Lua scripts of the registry. Each touches one hash slot (see keys.ts), so each is atomic on Redis Cluster,
+// except the *All scripts, which do a whole change (record, indexes, event) in one call and so are used only
+// where every key is on one server (a single Redis or Sentinel). Lua reads a record's header only
+// (registration-record.ts) and never re-encodes JSON (cjson would turn [] into {} and round big numbers).
 import type { RedisClient } from './redis-client';
 
-/** KEYS: reg obs values seen. ARGV: id exp json. Replaces the endpoint's record; drops its observations, values and presence. */
+/**
+ * Reads the record at key `k` (registration-record.ts) in either format: nil when there is none, else its
+ * header fields and `raw`, the record as TypeScript decodes it. A record of the first format (a hash with
+ * id, exp, v, gen and json=<Registration JSON>) is returned as the same header followed by its JSON.
+ */
+const REC = `
+local function rec(k)
+  local t = redis.call('TYPE', k).ok
+  if t == 'string' then
+    local s = redis.call('GET', k)
+    local exp, v, gen, seen, asleep, q, id = string.match(s, '^(%d+) (%d+) (%d+) (%d+) (%-?%d+) ([01]) ([^\\n]*)\\n')
+    if not id then return nil end
+    return {id = id, exp = exp, v = v, gen = gen, seen = tonumber(seen), asleep = tonumber(asleep), q = q == '1', raw = s}
+  end
+  if t ~= 'hash' then return nil end
+  local f = redis.call('HMGET', k, 'id', 'exp', 'v', 'gen', 'json')
+  if not f[1] or not f[2] or not f[3] or not f[5] then return nil end
+  local j = f[5]
+  local gen = f[4] or '0'
+  return {id = f[1], exp = f[2], v = f[3], gen = gen,
+    seen = tonumber(string.match(j, '"lastSeen":(%d+)') or '0'),
+    asleep = tonumber(string.match(j, '"asleepAt":(%d+)') or '-1'),
+    q = string.find(j, '"queueMode":true', 1, true) ~= nil,
+    raw = f[2] .. ' ' .. f[3] .. ' ' .. gen .. ' 0 -1 0 ' .. f[1] .. '\\n' .. j}
+end
+`;
+
+/**
+ * The index step (keys.ts, slot {idx}) as a function of its keys ix = {regid, epreg, endpoints, expiry}:
+ * points the indexes at registration `id` unless a newer registration (higher gen) owns them. Idempotent.
+ */
+const INDEX_SET_FN = `
+local function index_set(ix, ep, id, exp, gen)
+  local cur = redis.call('HGET', ix[2], ep)
+  if cur then
+    local g, i = string.match(cur, '^(%d+):(.*)$')
+    if i ~= id then
+      if tonumber(g) > tonumber(gen) then return 0 end
+      redis.call('HDEL', ix[1], i)
+    end
+  end
+  redis.call('HSET', ix[1], id, ep)
+  redis.call('HSET', ix[2], ep, gen .. ':' .. id)
+  redis.call('ZADD', ix[3], 0, ep)
+  redis.call('ZADD', ix[4], exp, ep)
+  return 1
+end
+`;
+
+/** Compare-and-delete of the index entries of registration `id` (only while epreg still names it). */
+const INDEX_REMOVE_FN = `
+local function index_remove(ix, ep, id)
+  redis.call('HDEL', ix[1], id)
+  local cur = redis.call('HGET', ix[2], ep)
+  if cur then
+    local g, i = string.match(cur, '^(%d+):(.*)$')
+    if i == id then
+      redis.call('HDEL', ix[2], ep)
+      redis.call('ZREM', ix[3], ep)
+      redis.call('ZREM', ix[4], ep)
+    end
+  end
+end
+`;
+
+/** Drops the index entries (obsid, obstoken) of cancelled observations: id, token pairs of list from `from`. */
+const DROP_OBS_FN = `
+local function drop_obs(obsid, obstoken, list, from)
+  for i = from, #list, 2 do
+    redis.call('HDEL', obsid, list[i])
+    if redis.call('HGET', obstoken, list[i + 1]) == list[i] then redis.call('HDEL', obstoken, list[i + 1]) end
+  end
+end
+`;
+
+/** Appends an event to the event stream as RedisEventBus.publish does (its MAXLEN cap). */
+const APPEND_FN = `
+local function append(stream, maxlen, at, typ, ep, json)
+  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'type', typ, 'ep', ep, 'at', at, 'e', json)
+end
+`;
+
+/** Replaces the endpoint's record (KEYS 1-4: reg obs values seen); drops its observations, values, presence. */
+const REGISTER_FN = `
+local function register(exp, tail)
+  local prev = rec(KEYS[1])
+  local obs = redis.call('HVALS', KEYS[2])
+  local t = redis.call('TIME')
+  local gen = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if prev and tonumber(prev.gen) >= gen then gen = tonumber(prev.gen) + 1 end
+  gen = string.format('%.0f', gen)
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+  redis.call('SET', KEYS[1], exp .. ' 1 ' .. gen .. ' ' .. tail)
+  return prev, obs, gen
+end
+`;
+
+/** KEYS: reg obs values seen. ARGV: exp tail. {previous record or nil, observations, gen}. */
 const REGISTER = `
-local prev = redis.call('HMGET', KEYS[1], 'json', 'gen')
+${REC}
+${REGISTER_FN}
+local prev, obs, gen = register(ARGV[1], ARGV[2])
+return {prev and prev.raw or false, obs, gen}
+`;
+
+/**
+ * One Register in one call, where every key is on one server (a single Redis or Sentinel; never a Cluster):
+ * the record, its index entries and, when given and no observation was cancelled, the 'registered' event
+ * (its JSON gets "replaced" spliced in; with cancelled observations the caller publishes it with them).
+ * KEYS: reg obs values seen regid epreg endpoints expiry obsid obstoken stream.
+ * ARGV: exp tail endpoint id [maxlen at type eventJson]. {previous record or nil, observations, gen, event id or nil}.
+ */
+const REGISTER_ALL = `
+${REC}
+${REGISTER_FN}
+${INDEX_SET_FN}
+${DROP_OBS_FN}
+${APPEND_FN}
+local prev, obs, gen = register(ARGV[1], ARGV[2])
+index_set({KEYS[5], KEYS[6], KEYS[7], KEYS[8]}, ARGV[3], ARGV[4], ARGV[1], gen)
+local list = {}
+for _, o in ipairs(obs) do
+  local d = cjson.decode(o)
+  list[#list + 1] = d.id
+  list[#list + 1] = d.token
+end
+drop_obs(KEYS[9], KEYS[10], list, 1)
+local eid = false
+if ARGV[8] and #obs == 0 then
+  local e = ARGV[8]
+  if prev then e = string.sub(e, 1, -2) .. ',"replaced":' .. cjson.encode(prev.id) .. '}' end
+  eid = append(KEYS[11], ARGV[5], ARGV[6], ARGV[7], ARGV[3], e)
+end
+return {prev and prev.raw or false, obs, gen, eid}
+`;
+
+/**
+ * An Update in one call (single server only, like REGISTER_ALL): compare-and-set of the record, its index
+ * entries, and the 'updated' event when given. KEYS: reg regid epreg endpoints expiry stream.
+ * ARGV: id v record endpoint exp gen [maxlen at type eventJson]. {-1 | 0 | 1 as CAS, event id or nil}.
+ */
+const CAS_ALL = `
+${REC}
+${INDEX_SET_FN}
+${APPEND_FN}
+local r = rec(KEYS[1])
+if not r or r.id ~= ARGV[1] then return {-1} end
+if r.v ~= ARGV[2] then return {0} end
+redis.call('SET', KEYS[1], ARGV[3])
+index_set({KEYS[2], KEYS[3], KEYS[4], KEYS[5]}, ARGV[4], ARGV[1], ARGV[5], ARGV[6])
+local eid = false
+if ARGV[10] then eid = append(KEYS[6], ARGV[7], ARGV[8], ARGV[9], ARGV[4], ARGV[10]) end
+return {1, eid}
+`;
+
+/**
+ * A De-register in one call (single server only): the record, its index entries (compare-and-delete),
+ * those of its observations, and the 'deregistered' event when given.
+ * KEYS: reg obs values seen regid epreg endpoints expiry obsid obstoken stream.
+ * ARGV: id endpoint [maxlen at type eventJson]. nil when the record is not registration `id`, else
+ * {record, observations, event id or nil}.
+ */
+const DEREGISTER_ALL = `
+${REC}
+${INDEX_REMOVE_FN}
+${DROP_OBS_FN}
+${APPEND_FN}
+local r = rec(KEYS[1])
+if not r or r.id ~= ARGV[1] then return false end
 local obs = redis.call('HVALS', KEYS[2])
-local t = redis.call('TIME')
-local gen = tonumber(t[1]) * 1000000 + tonumber(t[2])
-if prev[2] and tonumber(prev[2]) >= gen then gen = tonumber(prev[2]) + 1 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'exp', ARGV[2], 'v', 1, 'gen', string.format('%.0f', gen), 'json', ARGV[3])
-return {prev[1], obs, string.format('%.0f', gen)}
+index_remove({KEYS[5], KEYS[6], KEYS[7], KEYS[8]}, ARGV[2], ARGV[1])
+local list = {}
+for _, o in ipairs(obs) do
+  local d = cjson.decode(o)
+  list[#list + 1] = d.id
+  list[#list + 1] = d.token
+end
+drop_obs(KEYS[9], KEYS[10], list, 1)
+local eid = false
+if ARGV[6] then eid = append(KEYS[11], ARGV[3], ARGV[4], ARGV[5], ARGV[2], ARGV[6]) end
+return {r.raw, obs, eid}
 `;
 
 /** KEYS: reg obs values seen. ARGV: id. Removes the record if it still is registration `id`. */
 const DEREGISTER = `
-if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return false end
-local json = redis.call('HGET', KEYS[1], 'json')
+${REC}
+local r = rec(KEYS[1])
+if not r or r.id ~= ARGV[1] then return false end
 local obs = redis.call('HVALS', KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-return {json, obs}
+return {r.raw, obs}
 `;
 
 /**
  * KEYS: reg obs values seen. ARGV: now. The exactly-once decision of lifetime expiry: {0} no record,
- * {1, id, exp, gen} not expired (the index was early), {2, json, obs} claimed and removed.
+ * {1, id, exp, gen} not expired (the index was early), {2, record, obs} claimed and removed.
  */
 const CLAIM = `
-local f = redis.call('HMGET', KEYS[1], 'id', 'exp', 'gen')
-if not f[1] then return {0} end
-if tonumber(f[2]) > tonumber(ARGV[1]) then return {1, f[1], f[2], f[3]} end
-local json = redis.call('HGET', KEYS[1], 'json')
+${REC}
+local r = rec(KEYS[1])
+if not r then return {0} end
+if tonumber(r.exp) > tonumber(ARGV[1]) then return {1, r.id, r.exp, r.gen} end
 local obs = redis.call('HVALS', KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-return {2, json, obs}
+return {2, r.raw, obs}
 `;
 
-/** KEYS: reg. ARGV: id v json exp. Compare-and-set: -1 other registration, 0 version moved on, 1 written. */
+/**
+ * KEYS: reg. ARGV: id v record. Compare-and-set: -1 other registration, 0 version moved on, 1 written (a
+ * record of the first format is replaced by one of this format: SET overwrites the hash).
+ */
 const CAS = `
-local f = redis.call('HMGET', KEYS[1], 'id', 'v')
-if f[1] ~= ARGV[1] then return -1 end
-if f[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[2]) + 1, 'json', ARGV[3], 'exp', ARGV[4])
+${REC}
+local r = rec(KEYS[1])
+if not r or r.id ~= ARGV[1] then return -1 end
+if r.v ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3])
 return 1
 `;
 
@@ -51,18 +230,19 @@ return 1
  * registration `id`: {0} when it is gone or replaced (nothing written), {1} recorded, {2, silentMs} recorded
  * and it woke a sleeping queue-mode client (registration.ts wokeBy: silent past the window, or asleepAt
  * since last seen, against every node's sightings). An older sighting than the stored one is not written.
- * The record's JSON is only pattern-matched for three top-level numbers, never decoded.
+ * Only the record's header is read.
  */
 const PRESENCE = `
-local f = redis.call('HMGET', KEYS[1], 'id', 'json')
-if f[1] ~= ARGV[1] then return {0} end
+${REC}
+local r = rec(KEYS[1])
+if not r or r.id ~= ARGV[1] then return {0} end
 local at = tonumber(ARGV[2])
-local seen = tonumber(string.match(f[2], '"lastSeen":(%d+)') or '0')
+local seen = r.seen
 local t = tonumber(redis.call('HGET', KEYS[2], 't') or '0')
 if t > seen then seen = t end
 local res = {1}
-if at > seen and string.find(f[2], '"queueMode":true', 1, true) then
-  local asleep = tonumber(string.match(f[2], '"asleepAt":(%d+)') or '-1')
+if at > seen and r.q then
+  local asleep = r.asleep
   if (asleep >= seen and at > asleep) or at - seen > tonumber(ARGV[7]) then res = {2, at - seen} end
 end
 if t < at then
@@ -71,20 +251,13 @@ end
 return res
 `;
 
-/** KEYS: reg seen. {json, id, t, address, port, peerKey, node} of the record and its presence (one round trip). */
+/** KEYS: reg seen. {record, id, t, address, port, peerKey, node} of the record and its presence (one round trip). */
 const READ = `
-local json = redis.call('HGET', KEYS[1], 'json')
-if not json then return false end
+${REC}
+local r = rec(KEYS[1])
+if not r then return false end
 local p = redis.call('HMGET', KEYS[2], 'id', 't', 'a', 'p', 'k', 'n')
-return {json, p[1], p[2], p[3], p[4], p[5], p[6]}
-`;
-
-// Drops index entries of cancelled observations: ARGV pairs (observationId, token) from position `from`.
-const DROP_OBS = (from: number) => `
-for i = ${from}, #ARGV, 2 do
-  redis.call('HDEL', KEYS[5], ARGV[i])
-  if redis.call('HGET', KEYS[6], ARGV[i + 1]) == ARGV[i] then redis.call('HDEL', KEYS[6], ARGV[i + 1]) end
-end
+return {r.raw, p[1], p[2], p[3], p[4], p[5], p[6]}
 `;
 
 /**
@@ -92,23 +265,10 @@ end
  * Points the indexes at registration `id` unless a newer registration (higher gen) owns them. Idempotent.
  */
 const INDEX_SET = `
-local cur = redis.call('HGET', KEYS[2], ARGV[1])
-local written = 0
-local newer = false
-if cur then
-  local g, i = string.match(cur, '^(%d+):(.*)$')
-  if i ~= ARGV[2] then
-    if tonumber(g) > tonumber(ARGV[4]) then newer = true else redis.call('HDEL', KEYS[1], i) end
-  end
-end
-if not newer then
-  redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[4] .. ':' .. ARGV[2])
-  redis.call('ZADD', KEYS[3], 0, ARGV[1])
-  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-  written = 1
-end
-${DROP_OBS(5)}
+${INDEX_SET_FN}
+${DROP_OBS_FN}
+local written = index_set({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+drop_obs(KEYS[5], KEYS[6], ARGV, 5)
 return written
 `;
 
@@ -117,18 +277,21 @@ return written
  * Compare-and-delete: the endpoint's entries go only while they still belong to registration `id`.
  */
 const INDEX_REMOVE = `
-redis.call('HDEL', KEYS[1], ARGV[2])
-local cur = redis.call('HGET', KEYS[2], ARGV[1])
-if cur then
-  local g, i = string.match(cur, '^(%d+):(.*)$')
-  if i == ARGV[2] then
-    redis.call('HDEL', KEYS[2], ARGV[1])
-    redis.call('ZREM', KEYS[3], ARGV[1])
-    redis.call('ZREM', KEYS[4], ARGV[1])
-  end
-end
-${DROP_OBS(3)}
+${INDEX_REMOVE_FN}
+${DROP_OBS_FN}
+index_remove({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, ARGV[1], ARGV[2])
+drop_obs(KEYS[5], KEYS[6], ARGV, 3)
 return 1
+`;
+
+/**
+ * A notification's values and its event in one call (single server only, like REGISTER_ALL).
+ * KEYS: values stream. ARGV: maxlen at type endpoint eventJson [path value]... Returns the event's id.
+ */
+const VALUES_PUT_ALL = `
+${APPEND_FN}
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return append(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 `;
 
 /** KEYS: expiry. ARGV: endpoint now. Drops an expiry entry left by a record that is gone (still due only). */
@@ -209,13 +372,17 @@ return 1
 
 const SCRIPTS = {
   lwm2mRegister: { numberOfKeys: 4, lua: REGISTER },
+  lwm2mRegisterAll: { numberOfKeys: 11, lua: REGISTER_ALL },
   lwm2mDeregister: { numberOfKeys: 4, lua: DEREGISTER },
+  lwm2mDeregisterAll: { numberOfKeys: 11, lua: DEREGISTER_ALL },
+  lwm2mCasAll: { numberOfKeys: 6, lua: CAS_ALL },
   lwm2mClaim: { numberOfKeys: 4, lua: CLAIM },
   lwm2mPresence: { numberOfKeys: 2, lua: PRESENCE },
   lwm2mRead: { numberOfKeys: 2, lua: READ },
   lwm2mCas: { numberOfKeys: 1, lua: CAS },
   lwm2mIndexSet: { numberOfKeys: 6, lua: INDEX_SET },
   lwm2mIndexRemove: { numberOfKeys: 6, lua: INDEX_REMOVE },
+  lwm2mValuesPutAll: { numberOfKeys: 2, lua: VALUES_PUT_ALL },
   lwm2mExpiryDrop: { numberOfKeys: 1, lua: EXPIRY_DROP },
   lwm2mObsRemove: { numberOfKeys: 1, lua: OBS_REMOVE },
   lwm2mObsIndexAdd: { numberOfKeys: 2, lua: OBS_INDEX_ADD },

@@ -11,7 +11,7 @@ import {
   type RedisStores,
 } from '@lwm2m/registry';
 import type { StoredSession } from '@lwm2m/cluster';
-import type { DeviceCommand } from '@lwm2m/server';
+import type { DeviceCommand, UpdateAnnouncement } from '@lwm2m/server';
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeAllStoreContracts, makeRegistration } from '../../server/test/contracts';
@@ -100,6 +100,34 @@ describe('registry on Redis Cluster', () => {
   });
   afterEach(async () => {
     await stores.close();
+  });
+
+  it('keeps Register, Update, De-register and values apart from their events (three slots: no one script)', async () => {
+    const reg = makeRegistration('cl-events');
+    const event = { type: 'registered' as const, endpoint: reg.endpoint, registration: reg };
+    expect((await stores.registrations.register(reg, event)).eventId).toBeUndefined();
+    const announce: UpdateAnnouncement = { event: (registration) => ({ ...event, registration }) };
+    expect(await stores.registrations.update(reg.registrationId, { lifetime: 9 }, announce)).toBeDefined();
+    expect(announce.appended).toBeUndefined();
+    const v = [{ path: '/3/0/0', type: 'string' as const, value: 'x' }];
+    expect(
+      await stores.values.put(reg.endpoint, v, 1, {
+        type: 'notification',
+        endpoint: reg.endpoint,
+        observationId: 'o',
+        paths: [],
+        values: v,
+      }),
+    ).toBeUndefined();
+    const gone = {
+      type: 'deregistered' as const,
+      endpoint: reg.endpoint,
+      registrationId: reg.registrationId,
+      reason: 'device' as const,
+    };
+    expect((await stores.registrations.deregister(reg.registrationId, gone))?.eventId).toBeUndefined();
+    expect(await stores.events.recent(10, reg.endpoint)).toEqual([]);
+    expect(await stores.registrations.getById(reg.registrationId)).toBeUndefined();
   });
 
   it('is a Cluster whose data spreads over every master', async () => {

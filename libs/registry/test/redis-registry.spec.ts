@@ -1,6 +1,6 @@
 // Redis-only behaviour: key layout (Cluster hash slots), index repair, orphaned command cleanup.
 import { randomBytes } from 'node:crypto';
-import { createRedisStores, type RedisStores, registryKeys } from '@lwm2m/registry';
+import { createRedisStores, decodeRecord, type RedisStores, registryKeys } from '@lwm2m/registry';
 import Redis from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeObservation, makeRegistration } from '../../server/test/contracts';
@@ -64,13 +64,24 @@ describe('registry key layout', () => {
     expect(() => registryKeys('a{b}:')).toThrow(/braces/);
   });
 
-  it('stores a registration as a hash with id, deadline and JSON', async () => {
+  it('stores a registration as one string: a header of deadline, version, generation and id, then its body', async () => {
     const reg = makeRegistration('urn:layout:1');
     await stores.registrations.register(reg);
-    const hash = await raw.hgetall(stores.keys.reg(reg.endpoint));
-    expect(hash.id).toBe(reg.registrationId);
-    expect(Number(hash.exp)).toBe(reg.expiresAt);
-    expect(JSON.parse(hash.json!)).toEqual(reg);
+    const record = (await raw.get(stores.keys.reg(reg.endpoint)))!;
+    const [header, body] = record.split('\n');
+    const [exp, v, , seen, asleep, queue, id] = header!.split(' ');
+    expect([Number(exp), v, Number(seen), asleep, queue, id]).toEqual([
+      reg.expiresAt,
+      '1',
+      reg.lastSeen,
+      '-1',
+      '0',
+      reg.registrationId,
+    ]);
+    // Each field once: not the endpoint (in the key), nor what the header holds.
+    expect(body).not.toContain(reg.endpoint);
+    expect(body).not.toContain(reg.registrationId);
+    expect(decodeRecord(reg.endpoint, record).reg).toEqual(reg);
     expect(await raw.hget(stores.keys.regIdIndex, reg.registrationId)).toBe(reg.endpoint);
   });
 });
@@ -111,7 +122,7 @@ describe('index repair', () => {
     const older = makeRegistration('urn:late:1');
     const newer = makeRegistration('urn:late:1');
     await stores.registrations.register(older);
-    const olderGen = await raw.hget(stores.keys.reg(older.endpoint), 'gen');
+    const olderGen = (await raw.get(stores.keys.reg(older.endpoint)))!.split(' ')[2];
     await stores.registrations.register(newer);
     // Replay the older registration's index step, as a slow node would.
     const k = stores.keys;

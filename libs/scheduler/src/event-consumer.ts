@@ -13,10 +13,21 @@ export interface EventConsumerOptions {
   stream: string;
   group: string;
   handle(event: StoredEvent): Promise<void>;
+  /**
+   * Handles a whole batch at once (instead of `handle` per event), e.g. to read the store once for all of
+   * them; returns the ids of the events that failed (left pending, reclaimed later). Throwing fails them all.
+   */
+  handleBatch?(events: StoredEvent[]): Promise<string[]>;
   /** Where a new group starts: '$' (default, only new events) or '0'. */
   startId?: string;
   blockMs?: number;
   batch?: number;
+  /**
+   * After a read that did not fill a batch, wait this long (ms) before the next: a trickle of events is then
+   * read and acknowledged a few at a time, not one read and one XACK each. Bounds the added latency; a
+   * burst fills batches and is read without waiting. Default 50.
+   */
+  lingerMs?: number;
   reclaimIdleMs?: number;
   onError?(err: unknown): void;
 }
@@ -72,6 +83,7 @@ export class EventStreamConsumer {
   }
 
   private async handleAll(entries: StreamEntry[]): Promise<void> {
+    if (this.opts.handleBatch) return this.handleBatch(entries, this.opts.handleBatch);
     // One XACK for the whole batch (not one per event); a failed event stays pending and is reclaimed.
     const done: string[] = [];
     for (const entry of entries) {
@@ -89,6 +101,30 @@ export class EventStreamConsumer {
       done.push(entry[0]);
     }
     if (done.length > 0) await this.opts.redis.xack(this.opts.stream, this.opts.group, ...done);
+  }
+
+  private async handleBatch(
+    entries: StreamEntry[],
+    handleBatch: (events: StoredEvent[]) => Promise<string[]>,
+  ): Promise<void> {
+    const events: StoredEvent[] = [];
+    const done = new Set<string>();
+    for (const entry of entries) {
+      if (!entry || !entry[1]) continue;
+      const event = toEvent(entry);
+      // An unreadable entry is acknowledged: handling it again would not make it readable.
+      if (event) events.push(event);
+      done.add(entry[0]);
+    }
+    if (events.length > 0) {
+      try {
+        for (const id of await handleBatch(events)) done.delete(id);
+      } catch (err) {
+        this.opts.onError?.(err);
+        for (const e of events) done.delete(e.id);
+      }
+    }
+    if (done.size > 0) await this.opts.redis.xack(this.opts.stream, this.opts.group, ...done);
   }
 
   private async run(): Promise<void> {
@@ -122,7 +158,15 @@ export class EventStreamConsumer {
           stream,
           '>',
         )) as Array<[string, StreamEntry[]]> | null;
-        for (const [, entries] of res ?? []) await this.handleAll(entries);
+        let read = 0;
+        for (const [, entries] of res ?? []) {
+          read += entries.length;
+          await this.handleAll(entries);
+        }
+        const linger = this.opts.lingerMs ?? 50;
+        if (read > 0 && read < (this.opts.batch ?? 200) && linger > 0 && !this.stopped) {
+          await new Promise((r) => setTimeout(r, linger));
+        }
       } catch (err) {
         if (this.stopped) break;
         if (String(err).includes('NOGROUP')) await this.ensureGroup().catch(() => undefined);

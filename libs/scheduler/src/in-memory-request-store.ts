@@ -3,7 +3,7 @@
 // durability: a restart loses every queued request.
 import type { DeviceCommandResult, LostObservation } from '@lwm2m/server';
 import type { QueuedCommand, QueuedRequest, QueuedRequestState, RequestOrigin } from './request';
-import type { ClaimResult, NewRequest, RequestStore, SettleArgs } from './request-store';
+import type { ClaimResult, EventBatchState, NewRequest, RequestStore, SettleArgs } from './request-store';
 
 export interface InMemoryRequestStoreOptions {
   /** Seconds a finished request stays readable (GET /api/v1/requests/{id}). Default 7 days. */
@@ -229,6 +229,14 @@ export class InMemoryRequestStore implements RequestStore {
     const kept = this.lost.get(endpoint);
     this.lost.delete(endpoint);
     return kept && kept.expiresAt > this.clock() ? [...kept.byId.values()] : [];
+  }
+
+  async forEvents(registered: string[], endpoints: string[]): Promise<EventBatchState> {
+    const lost = new Map<string, LostObservation[]>();
+    for (const ep of new Set(registered)) lost.set(ep, await this.takeLostObservations(ep));
+    const pending = new Set<string>();
+    for (const ep of endpoints) if (await this.hasPending(ep)) pending.add(ep);
+    return { lost, pending };
   }
 
   // ------------------------------------------------------------------ internals

@@ -10,7 +10,8 @@ import type { DeviceCommandResult, LostObservation } from '@lwm2m/server';
 import type { RedisClient } from '@lwm2m/registry';
 import { type SchedulerKeys, schedulerKeys } from './keys';
 import type { QueuedCommand, QueuedRequest, QueuedRequestState, RequestOrigin } from './request';
-import type { ClaimResult, NewRequest, RequestStore, SettleArgs } from './request-store';
+import { createHash } from 'node:crypto';
+import type { ClaimResult, EventBatchState, NewRequest, RequestStore, SettleArgs } from './request-store';
 
 /** KEYS: r q eps ttl. ARGV: id ep cmd origin prev now exp maxQueue. 1.. queue length, 0 exists, -1 full. */
 const ENQUEUE = `
@@ -141,6 +142,22 @@ for _, id in ipairs(due) do
 end
 return out
 `;
+
+/**
+ * KEYS: eps, then lost:<endpoint> of each registered endpoint. ARGV: endpoints to check. {lost observations
+ * of each (taken), SMISMEMBER of the endpoints in eps (queue not empty)}.
+ */
+const FOR_EVENTS = `
+local lost = {}
+for i = 2, #KEYS do
+  lost[i - 1] = redis.call('HVALS', KEYS[i])
+  redis.call('DEL', KEYS[i])
+end
+local pending = {}
+if #ARGV > 0 then pending = redis.call('SMISMEMBER', KEYS[1], unpack(ARGV)) end
+return {lost, pending}
+`;
+const FOR_EVENTS_SHA = createHash('sha1').update(FOR_EVENTS).digest('hex');
 
 const SCRIPTS = {
   rqEnqueue: { numberOfKeys: 4, lua: ENQUEUE },
@@ -336,6 +353,24 @@ export class RedisRequestStore implements RequestStore {
     const multi = this.redis.multi();
     for (const o of lost) multi.hset(key, o.id, JSON.stringify(o));
     await multi.expire(key, ttlSeconds).exec();
+  }
+
+  async forEvents(registered: string[], endpoints: string[]): Promise<EventBatchState> {
+    const eps = [...new Set(registered)];
+    const checked = [...new Set(endpoints)];
+    if (eps.length === 0 && checked.length === 0) return { lost: new Map(), pending: new Set() };
+    const keys = [this.keys.endpoints, ...eps.map((ep) => this.keys.lost(ep))];
+    // A variable number of keys: EVALSHA by hand (defineCommand fixes the count); all in slot {rq}.
+    const [lost, pending] = (await this.redis
+      .evalsha(FOR_EVENTS_SHA, keys.length, ...keys, ...checked)
+      .catch((err: unknown) => {
+        if (!String(err).includes('NOSCRIPT')) throw err;
+        return this.redis.eval(FOR_EVENTS, keys.length, ...keys, ...checked);
+      })) as [string[][], number[]];
+    return {
+      lost: new Map(eps.map((ep, i) => [ep, (lost[i] ?? []).map((v) => JSON.parse(v) as LostObservation)])),
+      pending: new Set(checked.filter((_, i) => pending[i] === 1)),
+    };
   }
 
   async takeLostObservations(endpoint: string): Promise<LostObservation[]> {

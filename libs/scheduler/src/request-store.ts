@@ -48,6 +48,12 @@ export interface SettleArgs {
  * Per-device FIFO queues of requests, each transition atomic. It is also the gateway's DeliveryLedger:
  * begin() fences an attempt, complete() records the device's answer.
  */
+/** RequestStore.forEvents: lost observations by endpoint (taken), and the endpoints with pending requests. */
+export interface EventBatchState {
+  lost: Map<string, LostObservation[]>;
+  pending: Set<string>;
+}
+
 export interface RequestStore extends DeliveryLedger {
   /** Unfinished requests per device, at most. */
   readonly maxQueueLength: number;
@@ -80,4 +86,10 @@ export interface RequestStore extends DeliveryLedger {
   keepLostObservations(endpoint: string, lost: LostObservation[], ttlSeconds: number): Promise<void>;
   /** Returns and forgets them. */
   takeLostObservations(endpoint: string): Promise<LostObservation[]>;
+  /**
+   * What a batch of events asks of the store, in one step (one Redis call, not one per event): takes the
+   * lost observations of the endpoints in `registered` (takeLostObservations) and tells which of `endpoints`
+   * have unfinished requests (hasPending).
+   */
+  forEvents(registered: string[], endpoints: string[]): Promise<EventBatchState>;
 }

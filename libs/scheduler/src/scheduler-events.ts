@@ -10,7 +10,7 @@
 // endpoint, until their time-to-live.
 import type { DeviceOperation, EventBus, LostObservation, StoredEvent } from '@lwm2m/server';
 import type { SchedulerConfig } from './config';
-import type { RequestStore } from './request-store';
+import type { EventBatchState, RequestStore } from './request-store';
 
 /** The work the rules ask for; each is an idempotent signal. */
 export interface SchedulerSignals {
@@ -30,18 +30,61 @@ export interface SchedulerEventDeps {
   now?: () => number;
 }
 
-export async function handleSchedulerEvent(e: StoredEvent, deps: SchedulerEventDeps): Promise<void> {
+/** The store's part of a batch of events, read in one step (RequestStore.forEvents). */
+async function batchState(events: StoredEvent[], requests: RequestStore): Promise<EventBatchState> {
+  const registered: string[] = [];
+  const checked: string[] = [];
+  for (const e of events) {
+    if (e.type === 'registered') registered.push(e.endpoint);
+    if (e.type === 'registered' || e.type === 'updated' || e.type === 'awake') checked.push(e.endpoint);
+  }
+  return requests.forEvents(registered, checked);
+}
+
+/**
+ * A batch of events as read from the stream: the store is asked once for all of them, then each event is
+ * handled in order. Returns the events that failed (they stay pending and are handled again later).
+ */
+export async function handleSchedulerEvents(
+  events: StoredEvent[],
+  deps: SchedulerEventDeps,
+): Promise<Array<{ event: StoredEvent; error: unknown }>> {
+  const state = await batchState(events, deps.requests);
+  const failed: Array<{ event: StoredEvent; error: unknown }> = [];
+  for (const e of events) {
+    try {
+      await handleSchedulerEvent(e, deps, state);
+    } catch (error) {
+      failed.push({ event: e, error });
+    }
+  }
+  return failed;
+}
+
+/** `state`: the batch's store state (handleSchedulerEvents); read for this one event when not given. */
+export async function handleSchedulerEvent(
+  e: StoredEvent,
+  deps: SchedulerEventDeps,
+  state?: EventBatchState,
+): Promise<void> {
   const { requests, config, signals } = deps;
   switch (e.type) {
     case 'registered': {
-      const lost = [...(e.cancelledObservations ?? []), ...(await requests.takeLostObservations(e.endpoint))];
+      const s = state ?? (await batchState([e], requests));
+      // Taken once: a second Register of the same endpoint in the batch finds none left.
+      const taken = s.lost.get(e.endpoint) ?? [];
+      s.lost.delete(e.endpoint);
+      const lost = [...(e.cancelledObservations ?? []), ...taken];
       for (const o of lost) await reobserve(e.endpoint, o, deps);
-      if (await requests.hasPending(e.endpoint)) await signals.flush(e.endpoint);
+      // Re-observations just queued are pending too (a flush of a queue found empty is a no-op).
+      if (s.pending.has(e.endpoint) || lost.length > 0) await signals.flush(e.endpoint);
       break;
     }
     case 'updated':
     case 'awake':
-      if (await requests.hasPending(e.endpoint)) await signals.flush(e.endpoint);
+      // A request queued after the batch's state was read has its own 'request' event, which flushes.
+      if ((state ?? (await batchState([e], requests))).pending.has(e.endpoint))
+        await signals.flush(e.endpoint);
       break;
     case 'expired':
       await requests.keepLostObservations(

@@ -62,7 +62,7 @@ async function setup(ep: string, script: Parameters<typeof gateway>[0]) {
     binding: 'U',
     queueMode: false,
     address: { address: '127.0.0.1', port: 1 },
-    peerKey: '127.0.0.1:1',
+    session: { kind: 'address', address: '127.0.0.1', port: 1, secure: false },
     rootPath: '/',
     objectLinks: [],
     supportedContentFormats: [],

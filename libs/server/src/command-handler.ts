@@ -7,6 +7,7 @@ import type { DecodedNotification, DeviceClient, OperationResult } from './devic
 import { badRequest } from './device-client';
 import type { EventBus, Observation, ObservationStore, RegistrationStore, ValueStore } from './ports';
 import type { Registration } from './registration';
+import type { Lwm2mEvent } from './events';
 
 export interface CommandDeps {
   registrations: RegistrationStore;
@@ -238,15 +239,19 @@ export async function deliverNotification(
     deps.onError?.(new Error(`observation ${obs.id}: ${n.error ?? n.coapCode}`));
     return;
   }
-  if (n.values.length > 0) await deps.values.put(obs.endpoint, n.values, now());
-  await deps.events.publish({
+  const event: Lwm2mEvent = {
     type: 'notification',
     endpoint: obs.endpoint,
     observationId: obs.id,
     paths: obs.paths,
     values: n.values,
     ...(n.contentFormat !== undefined ? { contentFormat: n.contentFormat } : {}),
-  });
+  };
+  // The value store may append the event in the same call (issue 12: one Redis call per notification).
+  const appended =
+    n.values.length > 0 ? await deps.values.put(obs.endpoint, n.values, now(), event) : undefined;
+  if (typeof appended === 'string') deps.events.appended?.(event, appended);
+  else await deps.events.publish(event);
 }
 
 async function cancel(cmd: DeviceCommand, deps: CommandDeps): Promise<OperationResult> {

@@ -617,7 +617,7 @@ export class DeviceClient {
 
   private peer(reg: Registration, seen?: Peer): Peer {
     // The recorded peer key lets a DTLS transport find the session by its CID even when the address is stale.
-    const peer: Peer = seen ?? { address: reg.address.address, port: reg.address.port, key: reg.peerKey };
+    const peer: Peer = seen ?? { address: reg.address.address, port: reg.address.port, ref: reg.session };
     // A device that registered over DTLS is only ever addressed over DTLS (libs/coap Peer.secure).
     if (reg.security !== 'nosec' && peer.secure !== true) return { ...peer, secure: true };
     return peer;

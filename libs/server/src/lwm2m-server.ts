@@ -9,6 +9,7 @@ import {
   type OutgoingResponse,
   type Peer,
 } from '@lwm2m/coap';
+import { formatSessionRef } from '@lwm2m/transport';
 import { defaultObjectModelRegistry, type ObjectModelRegistry } from '@lwm2m/lwm2m';
 import type { DeviceCommand, DeviceCommandResult } from './commands';
 import { type CommandDeps, deliverNotification, runDeviceCommand } from './command-handler';
@@ -25,6 +26,7 @@ import type {
   ValueStore,
 } from './ports';
 import type { Registration } from './registration';
+import type { Lwm2mEvent } from './events';
 import {
   DEFAULT_REGISTRATION_LIMITS,
   RegistrationHandler,
@@ -135,8 +137,9 @@ export class Lwm2mServer {
           Math.min(DEFAULT_PRESENCE_FLUSH_MS, (opts.awakeWindowMs ?? DEFAULT_AWAKE_WINDOW_MS) / 4),
         ),
       onStale: (p) => {
-        const known = this.peers.get(p.peerKey);
-        if (known?.registrationId === p.registrationId) this.drop(p.peerKey, known);
+        const key = formatSessionRef(p.session);
+        const known = this.peers.get(key);
+        if (known?.registrationId === p.registrationId) this.drop(key, known);
       },
       awakeWindowMs: opts.awakeWindowMs ?? DEFAULT_AWAKE_WINDOW_MS,
       // TS 1.2 Core 6.5: any message from a sleeping queue-mode client (Send included) opens its awake window,
@@ -263,17 +266,20 @@ export class Lwm2mServer {
    */
   private async deregisterByOperator(cmd: DeviceCommand): Promise<DeviceCommandResult> {
     const reg = await this.opts.registrations.getByEndpoint(cmd.endpoint);
-    const removed = reg && (await this.opts.registrations.deregister(reg.registrationId));
+    const event = (r: Registration): Lwm2mEvent => ({
+      type: 'deregistered',
+      endpoint: r.endpoint,
+      registrationId: r.registrationId,
+      reason: 'operator',
+    });
+    const removed = reg && (await this.opts.registrations.deregister(reg.registrationId, event(reg)));
     if (removed === undefined) {
       return { id: cmd.id, ok: false, status: 404, error: `endpoint ${cmd.endpoint} is not registered` };
     }
     this.forget(removed.registration, removed.cancelledObservations);
-    await this.opts.events.publish({
-      type: 'deregistered',
-      endpoint: removed.registration.endpoint,
-      registrationId: removed.registration.registrationId,
-      reason: 'operator',
-    });
+    if (removed.eventId !== undefined)
+      this.opts.events.appended?.(event(removed.registration), removed.eventId);
+    else await this.opts.events.publish(event(removed.registration));
     this.log.debug('lwm2m: registration removed by an operator', { endpoint: cmd.endpoint });
     return { id: cmd.id, ok: true, status: 204 };
   }
@@ -306,7 +312,7 @@ export class Lwm2mServer {
     const silentHere = now - known.lastSeen;
     known.lastSeen = Math.max(known.lastSeen, now);
     // The node that took the datagram serves the device now (a NAT rebinding or a takeover moves it).
-    this.presence.see(known.endpoint, known.registrationId, now, peer, peerKey, this.opts.nodeId);
+    this.presence.see(known.endpoint, known.registrationId, now, peer, this.opts.nodeId);
     if (known.queueMode && silentHere > (this.opts.awakeWindowMs ?? DEFAULT_AWAKE_WINDOW_MS)) {
       // Likely a wake-up: the queued requests need not wait for the tick (a failed write is kept for it).
       void this.presence.flush();
@@ -339,7 +345,11 @@ export class Lwm2mServer {
     const obs = await this.opts.observations.getByToken(token.toString('hex'));
     if (obs === undefined) return false;
     const reg = await this.registrations.getByEndpoint(obs.endpoint);
-    if (reg === undefined || reg.registrationId !== obs.registrationId || reg.peerKey !== peerKey) {
+    if (
+      reg === undefined ||
+      reg.registrationId !== obs.registrationId ||
+      formatSessionRef(reg.session) !== peerKey
+    ) {
       return false;
     }
     const deps = this.commandDeps();
@@ -360,7 +370,7 @@ export class Lwm2mServer {
     const known = this.peers.get(peerKey);
     if (known === undefined) return undefined;
     const reg = await this.registrations.getByEndpoint(known.endpoint);
-    if (reg === undefined || reg.peerKey !== peerKey) {
+    if (reg === undefined || formatSessionRef(reg.session) !== peerKey) {
       if (this.peers.get(peerKey) === known) this.drop(peerKey, known);
       return undefined;
     }
@@ -368,16 +378,17 @@ export class Lwm2mServer {
   }
 
   private remember(reg: Registration): void {
+    const key = formatSessionRef(reg.session);
     const previous = this.peerOfEndpoint.get(reg.endpoint);
-    if (previous !== undefined && previous !== reg.peerKey) this.peers.delete(previous);
-    this.peers.delete(reg.peerKey);
-    this.peers.set(reg.peerKey, {
+    if (previous !== undefined && previous !== key) this.peers.delete(previous);
+    this.peers.delete(key);
+    this.peers.set(key, {
       endpoint: reg.endpoint,
       registrationId: reg.registrationId,
       queueMode: reg.queueMode,
       lastSeen: reg.lastSeen,
     });
-    this.peerOfEndpoint.set(reg.endpoint, reg.peerKey);
+    this.peerOfEndpoint.set(reg.endpoint, key);
     if (this.peers.size > this.maxPeers) {
       const [oldest, known] = this.peers.entries().next().value as [string, KnownPeer];
       this.drop(oldest, known);
@@ -385,8 +396,9 @@ export class Lwm2mServer {
   }
 
   private forget(reg: Registration, cancelled: Observation[]): void {
-    const known = this.peers.get(reg.peerKey);
-    if (known?.endpoint === reg.endpoint) this.drop(reg.peerKey, known);
+    const key = formatSessionRef(reg.session);
+    const known = this.peers.get(key);
+    if (known?.endpoint === reg.endpoint) this.drop(key, known);
     for (const o of cancelled) this.client.forgetObservation(o.token);
   }
 

@@ -17,13 +17,29 @@ export interface Page<T> {
   nextCursor?: string;
 }
 
+/** RegistrationStore.update's event: built from the updated registration; `appended` set by a store that appended it. */
+export interface UpdateAnnouncement {
+  event(updated: Registration): Lwm2mEvent;
+  appended?: string;
+}
+
 export interface RegistrationStore {
   /**
    * Adds a registration. An existing registration of the same endpoint is replaced atomically and
    * returned, with the observations it had (removed): re-registration cancels observations.
+   * `event` (the 'registered' event): a store may append it to the event stream in the same step, with
+   * `replaced` set to the replaced registration's id, when no observation was cancelled; `eventId` says it
+   * did (one Redis call instead of two). Without `eventId` the caller publishes the event.
    */
-  register(reg: Registration): Promise<{ replaced?: Registration; cancelledObservations: Observation[] }>;
-  /** Applies an Update; undefined when the registration id is unknown (-> 4.04). */
+  register(
+    reg: Registration,
+    event?: Lwm2mEvent,
+  ): Promise<{ replaced?: Registration; cancelledObservations: Observation[]; eventId?: string }>;
+  /**
+   * Applies an Update; undefined when the registration id is unknown (-> 4.04). `announce`: a store may
+   * append announce.event(updated) to the event stream in the same step and set announce.appended to its
+   * id; when it is left unset, the caller publishes the event.
+   */
   update(
     registrationId: string,
     patch: Partial<
@@ -36,7 +52,7 @@ export interface RegistrationStore {
         | 'objectLinks'
         | 'supportedContentFormats'
         | 'address'
-        | 'peerKey'
+        | 'session'
         | 'lastSeen'
         | 'asleepAt'
         | 'lastUpdate'
@@ -44,11 +60,18 @@ export interface RegistrationStore {
         | 'gatewayNode'
       >
     >,
+    announce?: UpdateAnnouncement,
   ): Promise<Registration | undefined>;
-  /** Removes it with its observations and values; undefined when unknown. */
+  /**
+   * Removes it with its observations and values; undefined when unknown. `event`: a store may append it to
+   * the event stream in the same step; `eventId` says it did, else the caller publishes it.
+   */
   deregister(
     registrationId: string,
-  ): Promise<{ registration: Registration; cancelledObservations: Observation[] } | undefined>;
+    event?: Lwm2mEvent,
+  ): Promise<
+    { registration: Registration; cancelledObservations: Observation[]; eventId?: string } | undefined
+  >;
   getById(registrationId: string): Promise<Registration | undefined>;
   getByEndpoint(endpoint: string): Promise<Registration | undefined>;
   list(query: ListQuery): Promise<Page<Registration>>;
@@ -95,13 +118,27 @@ export interface ObservationStore {
 
 /** Latest known values per device, from responses, notifications and Send. */
 export interface ValueStore {
-  put(endpoint: string, values: JsonPathValue[], receivedAt: number): Promise<void>;
+  /**
+   * `event`: a store may append it to the event stream in the same step and return its id (one Redis call
+   * instead of two); when it returns nothing, the caller publishes the event.
+   */
+  put(
+    endpoint: string,
+    values: JsonPathValue[],
+    receivedAt: number,
+    event?: Lwm2mEvent,
+  ): Promise<string | void>;
   get(endpoint: string): Promise<Array<JsonPathValue & { receivedAt: number }>>;
   clear(endpoint: string): Promise<void>;
 }
 
 export interface EventBus {
   publish(event: Lwm2mEvent): Promise<string>;
+  /**
+   * Told of an event a store appended to the stream itself, in the same step as its change (the eventId
+   * of RegistrationStore.register and the like), for what watches publish() (counters, logs). Writes nothing.
+   */
+  appended?(event: Lwm2mEvent, id: string): void;
   /**
    * Events after `afterId` ('$' = only new ones), in order, until the signal aborts. Each subscriber sees
    * every event (fan-out, for SSE); `filter` narrows by endpoint.

@@ -3,6 +3,7 @@
 // Redis), so a device costs at most one presence write per second however often it speaks. Until the
 // write, this node's readers get the newest presence from memory (presenceAware), so a device that moved
 // is reached at its new address at once here, and within a second on other nodes.
+import { type Peer, type SessionRef, sessionRefOf } from '@lwm2m/transport';
 import type { RegistrationStore } from './ports';
 import { type Presence, type Registration, withPresence } from './registration';
 
@@ -45,8 +46,7 @@ export class PresenceBuffer {
     endpoint: string,
     registrationId: string,
     at: number,
-    peer: { address: string; port: number },
-    peerKey: string,
+    peer: Peer,
     gatewayNode: string | undefined,
   ): void {
     const p = this.pending.get(endpoint);
@@ -56,7 +56,7 @@ export class PresenceBuffer {
         registrationId,
         lastSeen: at,
         address: { address: peer.address, port: peer.port },
-        peerKey,
+        session: sessionRefOf(peer),
         ...(gatewayNode !== undefined ? { gatewayNode } : {}),
       });
       return;
@@ -65,7 +65,9 @@ export class PresenceBuffer {
     if (p.address.address !== peer.address || p.address.port !== peer.port) {
       p.address = { address: peer.address, port: peer.port };
     }
-    p.peerKey = peerKey;
+    // A DTLS peer brings its session's ref; a NoSec peer's is made anew only when its address changed.
+    if (peer.ref !== undefined) p.session = peer.ref;
+    else if (!sameAddressSession(p.session, peer)) p.session = sessionRefOf(peer);
     if (gatewayNode !== undefined) p.gatewayNode = gatewayNode;
   }
 
@@ -120,9 +122,9 @@ export class PresenceBuffer {
 export function presenceAware(store: RegistrationStore, buffer: PresenceBuffer): RegistrationStore {
   const merge = (reg: Registration | undefined) => reg && withPresence(reg, buffer.latest(reg.endpoint));
   return {
-    register: (reg) => store.register(reg),
-    update: (id, patch) => store.update(id, patch),
-    deregister: (id) => store.deregister(id),
+    register: (reg, event) => store.register(reg, event),
+    update: (id, patch, announce) => store.update(id, patch, announce),
+    deregister: (id, event) => store.deregister(id, event),
     getById: async (id) => merge(await store.getById(id)),
     getByEndpoint: async (ep) => merge(await store.getByEndpoint(ep)),
     list: async (q) => {
@@ -133,4 +135,13 @@ export function presenceAware(store: RegistrationStore, buffer: PresenceBuffer):
     claimExpired: (now, max) => store.claimExpired(now, max),
     nextExpiry: () => store.nextExpiry(),
   };
+}
+
+function sameAddressSession(ref: SessionRef, peer: Peer): boolean {
+  return (
+    ref.kind === 'address' &&
+    ref.address === peer.address &&
+    ref.port === peer.port &&
+    ref.secure === (peer.identity !== undefined || peer.secure === true)
+  );
 }

@@ -8,11 +8,12 @@ import {
   OptionNumber,
   type OutgoingResponse,
 } from '@lwm2m/coap';
+import { sessionRefOf } from '@lwm2m/transport';
 import { ContentFormat, decodeLwm2mLinks, type Lwm2mLink } from '@lwm2m/lwm2m';
-import type { LostObservation } from './events';
+import type { LostObservation, Lwm2mEvent } from './events';
 import { CredentialBinding, type SecurityPolicy } from './credential-binding';
 import type { X509EndpointFrom } from './security';
-import type { CredentialStore, EventBus, Observation, RegistrationStore } from './ports';
+import type { CredentialStore, EventBus, Observation, RegistrationStore, UpdateAnnouncement } from './ports';
 import type { Lwm2mVersion, ObjectLinkInfo, Registration } from './registration';
 
 export interface RegistrationLimits {
@@ -310,7 +311,7 @@ export class RegistrationHandler {
       binding,
       queueMode: queue || (lwm2mVersion !== '1.0' && params.has('Q')),
       address: { address: req.peer.address, port: req.peer.port },
-      peerKey: req.peerKey,
+      session: sessionRefOf(req.peer),
       rootPath: links.rootPath,
       objectLinks: links.objectLinks,
       supportedContentFormats: links.supportedContentFormats,
@@ -323,17 +324,34 @@ export class RegistrationHandler {
     if (smsNumber !== undefined) reg.smsNumber = smsNumber;
     if (this.nodeId !== undefined) reg.gatewayNode = this.nodeId;
     if (Object.keys(extra).length > 0) reg.extraAttributes = extra;
-    const { replaced, cancelledObservations } = await this.store.register(reg);
-    this.hooks.onRegistered?.(reg, replaced, cancelledObservations);
-    await this.events.publish({
+    // The store may append the event in the same call as the record (issue 12: one Redis call per Register).
+    const { replaced, cancelledObservations, eventId } = await this.store.register(reg, {
       type: 'registered',
       endpoint,
       registration: reg,
-      ...(replaced ? { replaced: replaced.registrationId } : {}),
-      ...(cancelledObservations.length > 0
-        ? { cancelledObservations: cancelledObservations.map(lostObservation) }
-        : {}),
     });
+    this.hooks.onRegistered?.(reg, replaced, cancelledObservations);
+    if (eventId !== undefined) {
+      this.events.appended?.(
+        {
+          type: 'registered',
+          endpoint,
+          registration: reg,
+          ...(replaced ? { replaced: replaced.registrationId } : {}),
+        },
+        eventId,
+      );
+    } else {
+      await this.events.publish({
+        type: 'registered',
+        endpoint,
+        registration: reg,
+        ...(replaced ? { replaced: replaced.registrationId } : {}),
+        ...(cancelledObservations.length > 0
+          ? { cancelledObservations: cancelledObservations.map(lostObservation) }
+          : {}),
+      });
+    }
     return {
       code: CoapCode.CREATED,
       options: [
@@ -351,7 +369,7 @@ export class RegistrationHandler {
     const now = this.now();
     const patch: Parameters<RegistrationStore['update']>[1] = {
       address: { address: req.peer.address, port: req.peer.port },
-      peerKey: req.peerKey,
+      session: sessionRefOf(req.peer),
       lastSeen: now,
       lastUpdate: now,
     };
@@ -373,25 +391,32 @@ export class RegistrationHandler {
     }
     patch.expiresAt = now + lifetime * 1000;
     if (this.nodeId !== undefined) patch.gatewayNode = this.nodeId;
-    const updated = await this.store.update(id, patch);
+    const announce: UpdateAnnouncement = {
+      event: (registration) => ({ type: 'updated', endpoint: registration.endpoint, registration }),
+    };
+    const updated = await this.store.update(id, patch, announce);
     if (updated === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
     this.hooks.onUpdated?.(updated);
-    await this.events.publish({ type: 'updated', endpoint: updated.endpoint, registration: updated });
+    if (announce.appended !== undefined) this.events.appended?.(announce.event(updated), announce.appended);
+    else await this.events.publish(announce.event(updated));
     return { code: CoapCode.CHANGED };
   }
 
   private async deregister(req: IncomingRequest, id: string): Promise<OutgoingResponse> {
     const current = await this.store.getById(id);
     if (current !== undefined) await this.checkBinding(req, current.endpoint, current.security);
-    const removed = await this.store.deregister(id);
-    if (removed === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
-    this.hooks.onRemoved?.(removed.registration, removed.cancelledObservations);
-    await this.events.publish({
+    const event = (endpoint: string): Lwm2mEvent => ({
       type: 'deregistered',
-      endpoint: removed.registration.endpoint,
+      endpoint,
       registrationId: id,
       reason: 'device',
     });
+    const removed = await this.store.deregister(id, current && event(current.endpoint));
+    if (removed === undefined) return refuse(CoapCode.NOT_FOUND, `no registration ${id.slice(0, 64)}`);
+    this.hooks.onRemoved?.(removed.registration, removed.cancelledObservations);
+    if (removed.eventId !== undefined)
+      this.events.appended?.(event(removed.registration.endpoint), removed.eventId);
+    else await this.events.publish(event(removed.registration.endpoint));
     return { code: CoapCode.DELETED };
   }
 }

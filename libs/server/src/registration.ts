@@ -1,6 +1,8 @@
 // LwM2M TS 1.2 Core section 6.2 (Client Registration Interface) / Transport 6.4: what the server keeps
 // about one registered client. Plain data: it is stored in Redis as JSON and returned by the REST API.
 
+import type { SessionRef } from '@lwm2m/transport';
+
 export type Lwm2mVersion = '1.0' | '1.1' | '1.2';
 
 export interface PeerAddress {
@@ -30,8 +32,8 @@ export interface Registration {
   smsNumber?: string;
   /** Where the device is reached: the source of its latest registration message or uplink. */
   address: PeerAddress;
-  /** The transport's identity of the peer (UDP "ip:port"; DTLS: the session). */
-  peerKey: string;
+  /** The peer's session: its address (NoSec, or DTLS without CID) or its DTLS Connection ID. */
+  session: SessionRef;
   /** Alternate root path from the `</path>;rt="oma.lwm2m"` link, "/" when none. */
   rootPath: string;
   objectLinks: ObjectLinkInfo[];
@@ -66,7 +68,7 @@ export interface Presence {
   registrationId: string;
   lastSeen: number;
   address: PeerAddress;
-  peerKey: string;
+  session: SessionRef;
   gatewayNode?: string;
 }
 
@@ -104,7 +106,7 @@ export function withPresence(reg: Registration, presence: Presence | undefined):
     ...reg,
     lastSeen: presence.lastSeen,
     address: { address: presence.address.address, port: presence.address.port },
-    peerKey: presence.peerKey,
+    session: presence.session,
     ...(presence.gatewayNode !== undefined ? { gatewayNode: presence.gatewayNode } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // The datagram boundary below every protocol layer (Californium's element-connector): UDP, DTLS and the
 // cluster link implement DatagramTransport; CoAP (RFC 7252 section 1.2 "Endpoint") and DTLS consume it. This
 // lib imports no other lib, so DTLS knows nothing of CoAP (DESIGN.md "The seams").
+import { addressRef, formatSessionRef, type SessionRef } from './session-ref';
 
 /**
  * Who a secured transport proved the peer to be (the DTLS handshake's authenticated credential).
@@ -26,11 +27,12 @@ export interface Peer {
    */
   secure?: boolean;
   /**
-   * Outgoing: the transport's key of the peer as a registration recorded it (DatagramTransport.peerKey). A DTLS
-   * transport finds the session by it (its Connection ID) even after the device's address changed, and in a
-   * cluster even when the session must first be taken over from another node.
+   * The peer's session. Incoming: set by a secured transport (once per session, not per datagram). Outgoing:
+   * the session as a registration recorded it; a DTLS transport finds the session by it (its Connection ID)
+   * even after the device's address changed, and in a cluster even when the session must first be taken over
+   * from another node.
    */
-  key?: string;
+  ref?: SessionRef;
 }
 
 /**
@@ -48,9 +50,9 @@ export interface DatagramTransport {
   peerKey?(peer: Peer): string;
 }
 
-/** "1.2.3.4:5683" or "[::1]:5683". */
+/** The key of a peer known by its address only: "1.2.3.4:5683" or "[::1]:5683" (formatSessionRef). */
 export function defaultPeerKey(peer: Peer): string {
-  return peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+  return formatSessionRef(addressRef(peer));
 }
 
 /** The logger the protocol libs take: structured context, never key material. */

@@ -22,6 +22,12 @@ export interface FairReceiveOptions {
    * burst): e.g. a source with a DTLS session or one whose answer the server awaits.
    */
   prioritize?: (data: Buffer, peer: Peer) => boolean;
+  /**
+   * Delivers only while this says yes (the consumer has room, e.g. a worker thread's datagrams in flight are
+   * below its bound); a drain it stops waits for resume(). The per-source queues keep the order fair while
+   * the consumer is busy, instead of an unbounded queue behind it.
+   */
+  gate?: () => boolean;
 }
 
 /** Datagrams dropped before reaching the listener, by reason. */
@@ -84,6 +90,7 @@ export class FairReceiveQueue {
   private waiting = 0;
   private scheduled: NodeJS.Immediate | undefined;
   private readonly drainBound = (): void => this.drain();
+  private readonly gate: (() => boolean) | undefined;
   /** See FairReceiveOptions.prioritize; settable once the layers above exist. */
   prioritize: ((data: Buffer, peer: Peer) => boolean) | undefined;
 
@@ -92,6 +99,7 @@ export class FairReceiveQueue {
     opts: FairReceiveOptions = {},
   ) {
     this.prioritize = opts.prioritize;
+    this.gate = opts.gate;
     this.perSource = Math.max(1, opts.perSource ?? 32);
     this.totalMax = Math.max(1, opts.total ?? 16_384);
     this.batch = Math.max(1, opts.batch ?? 8);
@@ -140,6 +148,7 @@ export class FairReceiveQueue {
   drain(): void {
     this.scheduled = undefined;
     for (let n = 0; n < this.batch; n++) {
+      if (this.gate !== undefined && !this.gate()) return; // resume() picks up from here
       const list = this.known.first ? this.known : this.others;
       const q = list.shift();
       if (q === undefined) break;
@@ -153,6 +162,11 @@ export class FairReceiveQueue {
       else this.release(q);
       this.deliver(data, peer);
     }
+    if (this.waiting > 0 && this.scheduled === undefined) this.scheduled = setImmediate(this.drainBound);
+  }
+
+  /** The gate (FairReceiveOptions.gate) opened again: deliver what waits. */
+  resume(): void {
     if (this.waiting > 0 && this.scheduled === undefined) this.scheduled = setImmediate(this.drainBound);
   }
 

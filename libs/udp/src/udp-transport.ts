@@ -127,6 +127,14 @@ export class UdpTransport implements DatagramTransport {
     });
   }
 
+  /**
+   * Sends without a promise or callback per datagram (the worker dispatcher's path, thousands a second): a
+   * failure surfaces as the socket's 'error' event, which is logged. Nothing is sent once closed.
+   */
+  sendNow(data: Buffer, port: number, address: string): void {
+    if (!this.closed) this.socket.send(data, port, address);
+  }
+
   private deliver(data: Buffer, peer: Peer): void {
     deliverToListeners(this.listeners, data, peer, this.logger, undefined, 'udp');
   }

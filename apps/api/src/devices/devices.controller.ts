@@ -60,7 +60,7 @@ import {
 } from './dto/data.dto';
 import { DeviceDto, DeviceListDto, DeviceListQueryDto, toDevice, toDeviceSummary } from './dto/device.dto';
 import { modelProblem, toJsonPathValues, withNamesAndUnits } from './json-values';
-import { executeProblem } from '@lwm2m/server/json-values';
+import { executeProblem } from '@lwm2m/server';
 import type { ApiObjectModels } from '../models/api-object-models';
 import { parseObjectIdParam, parsePathParam } from './lwm2m-path-param';
 import { Lwm2mPath } from '@lwm2m/lwm2m';

@@ -4,7 +4,7 @@
 // read-only resource is a 400 here, before anything reaches the device.
 import { Lwm2mPath, type ObjectModelRegistry } from '@lwm2m/lwm2m';
 import type { JsonPathValue } from '@lwm2m/server';
-import { fromJsonValues, type ModelProblem, writeProblem } from '@lwm2m/server/json-values';
+import { fromJsonValues, type ModelProblem, writeProblem } from '@lwm2m/server';
 import { ProblemException, ProblemType } from '../problem/problem';
 import { resolveUnder } from './lwm2m-path-param';
 

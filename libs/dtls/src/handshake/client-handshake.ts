@@ -1,6 +1,7 @@
 // The client side of the DTLS 1.2 handshake (RFC 6347 section 4.2.4 flights 1, 3 and 5; RFC 5246 section
 // 7.3): the cookie exchange, full PSK or ECDHE_ECDSA handshakes, resumption of a cached session, RFC 7627
 // extended master secret, RFC 9146 connection_id and RFC 7250 raw public keys.
+import type { PeerIdentity } from '@lwm2m/transport';
 import { createHash, type X509Certificate } from 'node:crypto';
 import { sessionBytes } from '../buffers';
 import {
@@ -19,7 +20,7 @@ import { pskPremaster } from '../crypto/prf';
 import { pooledRandomBytes } from '../crypto/random';
 import type { CipherSuite } from '../crypto/suites';
 import { DtlsAlertError } from '../errors';
-import type { CachedSession, DtlsIdentity } from '../session-cache';
+import type { CachedSession } from '../session-cache';
 import {
   decodeCertificateRequest,
   decodeRawPublicKeyCertificate,
@@ -75,7 +76,7 @@ export class ClientHandshake extends Handshake {
   private certRequested = false;
   private serverCertType: number = CertificateType.X509;
   private clientCertType: number = CertificateType.X509;
-  private identity: DtlsIdentity | undefined;
+  private identity: PeerIdentity | undefined;
   private seen = new Set<number>();
 
   constructor(

@@ -2,6 +2,7 @@
 // entered only after a ClientHello with a valid cookie. Full handshakes with PSK (RFC 4279) or
 // ECDHE_ECDSA (RFC 8422) keys, abbreviated handshakes from the session cache, RFC 7627 extended master
 // secret, RFC 9146 connection_id and RFC 7250 certificate types.
+import type { PeerIdentity } from '@lwm2m/transport';
 import type { X509Certificate } from 'node:crypto';
 import { EMPTY_BUFFER, sessionBytes } from '../buffers';
 import {
@@ -30,7 +31,7 @@ import { pskPremaster } from '../crypto/prf';
 import { pooledRandomBytes } from '../crypto/random';
 import { suiteById, type CipherSuite } from '../crypto/suites';
 import { DtlsAlertError } from '../errors';
-import type { DtlsIdentity, SessionCache } from '../session-cache';
+import type { SessionCache } from '../session-cache';
 import {
   decodeRawPublicKeyCertificate,
   decodeX509Certificate,
@@ -91,7 +92,7 @@ export class ServerHandshake extends Handshake {
   private clientCertType: number | undefined;
   private certRequested = false;
   private clientPublicKey: Buffer | undefined;
-  private identity: DtlsIdentity | undefined;
+  private identity: PeerIdentity | undefined;
   private keysReady = false;
   /** The PSK identity was unknown: the keys are random, the Finished cannot verify. */
   private unknownIdentity = false;
@@ -222,7 +223,7 @@ export class ServerHandshake extends Handshake {
     ext: Extension[],
     suite: CipherSuite,
     master: Buffer,
-    identity: DtlsIdentity,
+    identity: PeerIdentity,
   ): void {
     this.suite = suite;
     this.identity = identity;
@@ -496,7 +497,7 @@ export class ServerHandshake extends Handshake {
    * Cached before our Finished leaves: a client that resumes right away (even on another cluster node)
    * finds it. A cache that fails costs only the resumption, never this handshake.
    */
-  private async cacheThenFinish(cache: SessionCache, identity: DtlsIdentity): Promise<void> {
+  private async cacheThenFinish(cache: SessionCache, identity: PeerIdentity): Promise<void> {
     try {
       await cache.set({
         id: this.conn.sessionId.toString('hex'),

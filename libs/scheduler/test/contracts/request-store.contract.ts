@@ -223,5 +223,21 @@ export function describeRequestStoreContract(name: string, factory: RequestStore
       expect(taken.sort((a, b) => a.id.localeCompare(b.id))).toEqual(lost);
       expect(await store.takeLostObservations('ep-l')).toEqual([]);
     });
+
+    it('takes lost observations and tells which endpoints have pending requests, for a batch of events', async () => {
+      const lost: LostObservation[] = [{ id: 'o3', paths: ['/3/0/13'], composite: false }];
+      await store.keepLostObservations('ep-r', lost, 60);
+      await add('r1', 'ep-p');
+      const state = await store.forEvents(['ep-r', 'ep-r', 'ep-n'], ['ep-r', 'ep-p', 'ep-n']);
+      expect(state.lost).toEqual(
+        new Map([
+          ['ep-r', lost],
+          ['ep-n', []],
+        ]),
+      );
+      expect(state.pending).toEqual(new Set(['ep-p']));
+      expect((await store.forEvents(['ep-r'], [])).lost.get('ep-r')).toEqual([]);
+      expect(await store.forEvents([], [])).toEqual({ lost: new Map(), pending: new Set() });
+    });
   });
 }

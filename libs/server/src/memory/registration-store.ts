@@ -1,6 +1,7 @@
 // In-memory RegistrationStore for unit tests; same semantics as RedisRegistrationStore (contract suite).
 // Every method mutates synchronously before its first await: calls never interleave, so claimExpired is
 // exactly-once by construction.
+import type { SessionRef } from '@lwm2m/transport';
 import type { ListQuery, Observation, Page, RegistrationStore } from '../ports';
 import { type Presence, type PresenceResult, type Registration, withPresence, wokeBy } from '../registration';
 import { InMemoryObservationStore } from './observation-store';
@@ -31,7 +32,7 @@ export class InMemoryRegistrationStore implements RegistrationStore {
     const cancelledObservations = this.observations.removeAllOf(reg.endpoint);
     this.values.clearSync(reg.endpoint);
     this.presence.delete(reg.endpoint);
-    this.byEndpoint.set(reg.endpoint, structuredClone(reg));
+    this.byEndpoint.set(reg.endpoint, clone(reg));
     this.endpointById.set(reg.registrationId, reg.endpoint);
     return replaced ? { replaced, cancelledObservations } : { cancelledObservations };
   }
@@ -39,9 +40,9 @@ export class InMemoryRegistrationStore implements RegistrationStore {
   async update(registrationId: string, patch: RegistrationPatch): Promise<Registration | undefined> {
     const reg = this.current(registrationId);
     if (!reg) return undefined;
-    const next = { ...reg, ...structuredClone(patch) };
+    const next = { ...reg, ...clone(patch) };
     this.byEndpoint.set(reg.endpoint, next);
-    return structuredClone(next);
+    return clone(next);
   }
 
   async deregister(registrationId: string): Promise<Removed | undefined> {
@@ -82,8 +83,7 @@ export class InMemoryRegistrationStore implements RegistrationStore {
       if (reg?.registrationId !== p.registrationId) return { registered: false };
       const stored = this.presence.get(p.endpoint);
       const woke = wokeBy(withPresence(reg, stored), p.lastSeen, awakeWindowMs);
-      if (stored === undefined || stored.lastSeen < p.lastSeen)
-        this.presence.set(p.endpoint, structuredClone(p));
+      if (stored === undefined || stored.lastSeen < p.lastSeen) this.presence.set(p.endpoint, clone(p));
       return woke === undefined ? { registered: true } : { registered: true, wokeAfterMs: woke };
     });
   }
@@ -105,7 +105,7 @@ export class InMemoryRegistrationStore implements RegistrationStore {
   }
 
   private read(reg: Registration): Registration {
-    return structuredClone(withPresence(reg, this.presence.get(reg.endpoint)));
+    return clone(withPresence(reg, this.presence.get(reg.endpoint)));
   }
 
   private current(registrationId: string): Registration | undefined {
@@ -121,4 +121,11 @@ export class InMemoryRegistrationStore implements RegistrationStore {
     this.values.clearSync(reg.endpoint);
     return { registration: reg, cancelledObservations };
   }
+}
+
+/** A copy as a store would give back (structuredClone), the CID of a session kept a Buffer as its owner made it. */
+function clone<T extends { session?: SessionRef }>(value: T): T {
+  const copy = structuredClone(value);
+  if (copy.session?.kind === 'cid') copy.session = { kind: 'cid', cid: Buffer.from(copy.session.cid) };
+  return copy;
 }

@@ -57,7 +57,7 @@ export function makeRegistration(endpoint: string, overrides: Partial<Registrati
     binding: 'U',
     queueMode: false,
     address: { address: '192.0.2.1', port: 5683 + (seq % 1000) },
-    peerKey: `192.0.2.1:${5683 + (seq % 1000)}`,
+    session: { kind: 'address', address: '192.0.2.1', port: 5683 + (seq % 1000), secure: false },
     rootPath: '/',
     objectLinks: [
       { path: '/', attributes: { rt: '"oma.lwm2m"', ct: '110' } },

@@ -1,5 +1,6 @@
 // RegistrationStore contract (LwM2M TS 1.2 Core 6.2: Register replaces, Update of an unknown id is 4.04,
 // lifetime expiry). Every implementation runs it; see ../memory-stores.spec.ts and libs/registry/test.
+import type { Lwm2mEvent, Registration, UpdateAnnouncement } from '@lwm2m/server';
 import { describe, expect, it } from 'vitest';
 import { type FixtureFactory, makeObservation, makeRegistration, useFixture } from './fixture';
 
@@ -15,6 +16,52 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
       expect(await registrations.getById(reg.registrationId)).toEqual(reg);
       expect(await registrations.getByEndpoint('urn:dev:other')).toBeUndefined();
       expect(await registrations.getById('nope')).toBeUndefined();
+    });
+
+    it('appends the event given with a change in the same step, once and whole, or leaves it to the caller', async () => {
+      const { registrations, observations, events } = fx();
+      const ep = 'urn:dev:events';
+      const registered = (registration: Registration): Lwm2mEvent => ({
+        type: 'registered',
+        endpoint: ep,
+        registration,
+      });
+      const first = makeRegistration(ep);
+      const r1 = await registrations.register(first, registered(first));
+      const second = makeRegistration(ep);
+      const r2 = await registrations.register(second, registered(second));
+      const announce: UpdateAnnouncement = {
+        event: (registration) => ({ type: 'updated', endpoint: ep, registration }),
+      };
+      const updated = await registrations.update(second.registrationId, { lifetime: 60 }, announce);
+      const gone: Lwm2mEvent = {
+        type: 'deregistered',
+        endpoint: ep,
+        registrationId: second.registrationId,
+        reason: 'device',
+      };
+      const removed = await registrations.deregister(second.registrationId, gone);
+      // An unknown registration appends nothing.
+      expect(await registrations.deregister(second.registrationId, gone)).toBeUndefined();
+      const unknown: UpdateAnnouncement = { event: announce.event };
+      expect(await registrations.update('nope', { lifetime: 1 }, unknown)).toBeUndefined();
+      expect(unknown.appended).toBeUndefined();
+      const expected = [
+        ...(r1.eventId ? [{ ...registered(first), id: r1.eventId }] : []),
+        ...(r2.eventId ? [{ ...registered(second), replaced: first.registrationId, id: r2.eventId }] : []),
+        ...(announce.appended ? [{ ...announce.event(updated!), id: announce.appended }] : []),
+        ...(removed?.eventId ? [{ ...gone, id: removed.eventId }] : []),
+      ];
+      expect((await events.recent(10, ep)).map(({ at: _at, ...e }) => e)).toEqual(expected);
+
+      // With observations cancelled the event needs them: the store leaves it to the caller.
+      const third = makeRegistration(ep);
+      await registrations.register(third);
+      await observations.add(makeObservation(third));
+      const r4 = await registrations.register(makeRegistration(ep), registered(third));
+      expect(r4.cancelledObservations).toHaveLength(1);
+      expect(r4.eventId).toBeUndefined();
+      expect(await events.recent(10, ep)).toHaveLength(expected.length);
     });
 
     it('keeps empty arrays and nested objects intact', async () => {
@@ -180,7 +227,8 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         registrationId: reg.registrationId,
         lastSeen: reg.lastSeen + 1000,
         address,
-        peerKey: '203.0.113.9:61000',
+        // A DTLS session by CID: the typed ref goes through the store and back (libs/transport SessionRef).
+        session: { kind: 'cid' as const, cid: Buffer.from('0a0b0c0d0e0f1011', 'hex') },
         gatewayNode: 'node-7',
       };
       expect(await registrations.touch([seen], W)).toEqual([ok]);
@@ -188,7 +236,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         ...reg,
         lastSeen: reg.lastSeen + 1000,
         address,
-        peerKey: seen.peerKey,
+        session: seen.session,
         gatewayNode: 'node-7',
       };
       expect(await registrations.getByEndpoint(reg.endpoint)).toEqual(after);
@@ -209,7 +257,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         registrationId: reg.registrationId,
         lastSeen: reg.lastSeen + dt,
         address: reg.address,
-        peerKey: reg.peerKey,
+        session: reg.session,
       });
       expect(await registrations.touch([at(W - 1)], W)).toEqual([ok]);
       // Silent past the window since the last sighting (another node's, stored): awake.
@@ -236,7 +284,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
         registrationId: reg.registrationId,
         lastSeen: reg.lastSeen + 1000,
         address: { address: '203.0.113.9', port: 61000 },
-        peerKey: '203.0.113.9:61000',
+        session: { kind: 'address' as const, address: '203.0.113.9', port: 61000, secure: false },
       };
       const unknown = { ...seen, endpoint: 'urn:dev:unknown', registrationId: 'nope' };
       expect(await registrations.touch([unknown, { ...seen, registrationId: 'other' }, seen], W)).toEqual([
@@ -254,7 +302,7 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
       await registrations.touch([{ ...seen, registrationId: 'again', lastSeen: again.lastSeen + 10 }], W);
       const moved = {
         address: { address: '192.0.2.1', port: 5 },
-        peerKey: '192.0.2.1:5',
+        session: { kind: 'address' as const, address: '192.0.2.1', port: 5, secure: true },
         lastSeen: again.lastSeen + 20,
       };
       const updated = await registrations.update('again', moved);

@@ -6,6 +6,22 @@ export function describeValueStoreContract(name: string, factory: FixtureFactory
   describe(`ValueStore contract: ${name}`, () => {
     const fx = useFixture(factory);
 
+    it('appends the event given with values in the same step, once and whole, or leaves it to the caller', async () => {
+      const { values, events } = fx();
+      const v = [{ path: '/3303/0/5700', type: 'float' as const, value: 21.5 }];
+      const event = {
+        type: 'notification' as const,
+        endpoint: 'urn:v:ev',
+        observationId: 'o1',
+        paths: ['/3303/0/5700'],
+        values: v,
+      };
+      const id = await values.put('urn:v:ev', v, 1000, event);
+      expect(await values.get('urn:v:ev')).toEqual([{ ...v[0], receivedAt: 1000 }]);
+      const recent = (await events.recent(10, 'urn:v:ev')).map(({ at: _at, ...e }) => e);
+      expect(recent).toEqual(typeof id === 'string' ? [{ ...event, id }] : []);
+    });
+
     it('keeps the latest value per path, in path order', async () => {
       const { values } = fx();
       await values.put(

@@ -2,7 +2,7 @@
 // at handshake time (RFC 4279 section 2); with a server key, clients may also authenticate with a raw
 // public key provisioned in the store (RFC 7250) or an X.509 chain to DTLS_CA_FILE.
 import { readFileSync } from 'node:fs';
-import type { DatagramTransport } from '@lwm2m/coap';
+import type { DatagramTransport } from '@lwm2m/transport';
 import { DtlsServer, type DtlsLogger, type SessionCache } from '@lwm2m/dtls';
 import { type CredentialStore, MAX_PSK_IDENTITY_BYTES, normalizeRpk } from '@lwm2m/server';
 import type { GatewayConfig } from './config';

@@ -7,7 +7,7 @@ import { InMemoryCredentialStore } from '@lwm2m/server';
 import { UdpTransport } from '@lwm2m/udp';
 import { createCoapsServer } from '../src/coaps';
 import { validateGatewayConfig } from '../src/config';
-import { rawClientHello } from '../../../libs/dtls/test/raw-peer';
+import { rawClientHello } from '../../dtls/test/raw-peer';
 
 const KEY = Buffer.from('0f1e2d3c4b5a69788796a5b4c3d2e1f0', 'hex');
 let store: InMemoryCredentialStore;

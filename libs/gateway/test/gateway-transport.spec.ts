@@ -1,10 +1,10 @@
 // The gateway's one transport over NoSec UDP and DTLS: which socket a datagram leaves by, and the peer keys.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Peer } from '@lwm2m/coap';
+import { cidRef, type Peer } from '@lwm2m/transport';
 import { DtlsServer } from '@lwm2m/dtls';
 import { UdpTransport } from '@lwm2m/udp';
 import { validateGatewayConfig } from '../src/config';
-import { GatewayTransport, peerIdentityOf } from '../src/gateway-transport';
+import { GatewayTransport } from '../src/gateway-transport';
 
 let plain: UdpTransport;
 let dtls: DtlsServer;
@@ -51,16 +51,38 @@ describe('GatewayTransport', () => {
     );
   });
 
-  it('turns DTLS identities into libs/coap peer identities (the certificate goes along: its DER names the device)', () => {
-    const spki = Buffer.from('3059', 'hex');
-    expect(peerIdentityOf({ type: 'psk', identity: 'id' })).toEqual({ type: 'psk', identity: 'id' });
-    expect(peerIdentityOf({ type: 'rpk', publicKey: spki })).toEqual({ type: 'rpk', publicKey: spki });
-    expect(peerIdentityOf({ type: 'x509', subject: 'CN=a', certificate: Buffer.alloc(3) })).toEqual({
-      type: 'x509',
-      subject: 'CN=a',
-      certificate: Buffer.alloc(3),
+  it('finds the CID session of a registration through the cluster hook, never falling back to plaintext', async () => {
+    const asked: string[] = [];
+    const clustered = new GatewayTransport(plain, dtls, async (cid) => {
+      asked.push(cid);
+      return false;
     });
-    expect(peerIdentityOf(undefined)).toBeUndefined();
+    const to: Peer = {
+      address: '127.0.0.1',
+      port: device.address().port,
+      secure: true,
+      ref: cidRef('0a0b0c0d0e0f1011'),
+    };
+    expect(clustered.peerKey(to)).toBe('coaps:cid:0a0b0c0d0e0f1011');
+    await expect(clustered.send(Buffer.from('secret'), to)).rejects.toThrow(/no session/);
+    expect(asked).toEqual(['0a0b0c0d0e0f1011']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual([]);
+  });
+});
+
+describe('gateway configuration of worker threads', () => {
+  it('defaults GATEWAY_WORKERS to 1, takes 1..256, and refuses CIDs too short to name a worker', () => {
+    expect(validateGatewayConfig({}).GATEWAY_WORKERS).toBe(1);
+    expect(validateGatewayConfig({ GATEWAY_WORKERS: '4' }).GATEWAY_WORKERS).toBe(4);
+    expect(validateGatewayConfig({ GATEWAY_WORKERS: '4', DTLS_CID_LENGTH: '0' }).GATEWAY_WORKERS).toBe(4);
+    for (const bad of ['0', '257', '1.5', 'all'])
+      expect(() => validateGatewayConfig({ GATEWAY_WORKERS: bad })).toThrow(/GATEWAY_WORKERS/);
+    expect(() => validateGatewayConfig({ GATEWAY_WORKERS: '2', DTLS_CID_LENGTH: '7' })).toThrow(
+      /GATEWAY_WORKERS > 1 needs DTLS_CID_LENGTH 0 or >= 8/,
+    );
+    // one worker: a 7-byte cluster CID is still fine
+    expect(validateGatewayConfig({ DTLS_CID_LENGTH: '7' }).DTLS_CID_LENGTH).toBe(7);
   });
 });
 

@@ -1,0 +1,30 @@
+// The seam between the exchange layer (tokens, Observe, block-wise, the handler) and the message layer
+// (Message IDs, deduplication, retransmission). Every request and response passes it: outbound after the
+// layers above have shaped it and before the message layer gives it a Message ID, encodes and (re)sends it;
+// inbound after deduplication and before token matching or the handler. Empty ACK/RST and pings never pass
+// it (they belong to the message layer alone). OSCORE (RFC 8613) sits here next: it protects a request or
+// response as a whole (section 8) and leaves the outer header, Message ID and token to the layers below.
+import type { CoapMessage } from './message';
+import type { Peer } from '@lwm2m/transport';
+
+/** The peer a message goes to or came from, as the seam sees it: the transport's key and the address. */
+export interface SeamPeer {
+  key: string;
+  peer: Peer;
+}
+
+export interface MessageSeam {
+  /** A request or response on its way out; returns the message to send (the same or a new one). */
+  outbound(msg: CoapMessage, peer: SeamPeer): CoapMessage;
+  /**
+   * A request or response on its way in; returns the message the layers above see, or undefined to drop
+   * it (e.g. it failed verification; the seam does its own counting and error reply).
+   */
+  inbound(msg: CoapMessage, peer: SeamPeer): CoapMessage | undefined;
+}
+
+/** No transformation: what an endpoint without OSCORE uses. */
+export const IDENTITY_SEAM: MessageSeam = Object.freeze({
+  outbound: (msg: CoapMessage) => msg,
+  inbound: (msg: CoapMessage) => msg,
+});

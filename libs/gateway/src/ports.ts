@@ -1,0 +1,36 @@
+// What a gateway stack works on: the shared state (Redis in the product, in-memory in tests) and a logger.
+import type { ClusterSessionStore, MembershipStore, SealedBlobStore } from '@lwm2m/cluster';
+import type {
+  CommandBus,
+  CredentialStore,
+  DeliveryLedger,
+  EventBus,
+  ModelStore,
+  ObservationStore,
+  RegistrationStore,
+  ValueStore,
+} from '@lwm2m/server';
+
+export interface GatewayStores {
+  registrations: RegistrationStore;
+  observations: ObservationStore;
+  values: ValueStore;
+  events: EventBus;
+  commands: CommandBus;
+  /** Security credentials: DTLS PSK lookups and the endpoint binding of secured registrations. */
+  credentials: CredentialStore;
+  /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
+  deliveries?: DeliveryLedger;
+  /** Object models uploaded through the api; absent: this process's memory (nothing uploaded reaches it). */
+  models?: ModelStore;
+  /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
+  cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
+}
+
+/** Lines for an operator (never key material); the Nest app passes its Logger. */
+export interface GatewayLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  debug?(message: string): void;
+}
