@@ -180,9 +180,14 @@ describe('error titles', () => {
     const missing = await server.api<Problem>('GET', `/api/v1/devices/${ep}/data/3/0/999`);
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ title: 'Not Found', coapCode: '4.04' });
-    const notAllowed = await server.api<Problem>('PUT', `/api/v1/devices/${ep}/data/3/0/0`, { value: 'x' });
+    // A Read of an executable resource: the device's 4.05 (the object model refuses writes of read-only
+    // resources itself, before the device is asked: 400 without a CoAP code).
+    const notAllowed = await server.api<Problem>('GET', `/api/v1/devices/${ep}/data/3/0/4`);
     expect(notAllowed.status).toBe(405);
     expect(notAllowed.body).toMatchObject({ title: 'Method Not Allowed', coapCode: '4.05' });
+    const readOnly = await server.api<Problem>('PUT', `/api/v1/devices/${ep}/data/3/0/0`, { value: 'x' });
+    expect(readOnly.status).toBe(400);
+    expect(readOnly.body).not.toHaveProperty('coapCode');
   });
 });
 

@@ -9,7 +9,9 @@ import { ClusterController } from './cluster/cluster.controller';
 import { httpSecurityProviders } from './auth/http-security';
 import { AuditController } from './audit/audit.controller';
 import { AUDIT_STORE, AuditInterceptor } from './audit/audit.interceptor';
-import { InMemoryAuditStore } from '@lwm2m/server';
+import { InMemoryAuditStore, InMemoryModelStore, SharedObjectModels } from '@lwm2m/server';
+import { ApiObjectModels } from './models/api-object-models';
+import { ModelsController } from './models/models.controller';
 import { parseApiKeys } from './auth/api-keys';
 import { DeviceCommandsService } from './devices/device-commands.service';
 import { DevicesController } from './devices/devices.controller';
@@ -30,6 +32,7 @@ import {
   EVENT_BUS,
   CLUSTER_MEMBERSHIP,
   METRICS_REGISTRY,
+  OBJECT_MODELS,
   OBSERVATION_STORE,
   REGISTRATION_STORE,
   REQUEST_QUEUE,
@@ -63,6 +66,13 @@ export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
 export class ApiModule {
   static forRoot({ ports, metricsRegistry, imports = [], ...options }: ApiModuleOptions): DynamicModule {
     const resolved = resolveApiOptions(options);
+    // A DDF file of MODELS_DIR that does not parse stops the start here, naming the file.
+    const models = new ApiObjectModels(
+      new SharedObjectModels({
+        store: ports.models ?? new InMemoryModelStore(),
+        ...(options.modelsDirs ? { dirs: options.modelsDirs } : {}),
+      }),
+    );
     return {
       module: ApiModule,
       imports: [TerminusModule.forRoot({ logger: false }), ...imports],
@@ -77,6 +87,7 @@ export class ApiModule {
         MetricsController,
         ClusterController,
         AuditController,
+        ModelsController,
       ],
       providers: [
         { provide: COMMAND_BUS, useValue: ports.commands },
@@ -92,6 +103,7 @@ export class ApiModule {
         { provide: CLUSTER_MEMBERSHIP, useValue: ports.membership ?? {} },
         { provide: METRICS_REGISTRY, useFactory: () => metricsRegistry ?? createMetricsRegistry() },
         DeviceCommandsService,
+        { provide: OBJECT_MODELS, useValue: models },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         ...httpSecurityProviders(resolved.apiKeys),
         // Without an audit port (tests, examples) the trail lives in memory.

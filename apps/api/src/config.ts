@@ -4,6 +4,7 @@ import {
   type LogLevel,
   parseInteger,
   parseLogLevel,
+  parseModelsDirs,
   parsePort,
   parseRedisUrl,
   parseSecretsKey,
@@ -28,6 +29,8 @@ export interface ApiConfig {
   AUDIT_MAX_ENTRIES: number;
   /** The 32-byte key PSKs are sealed with in Redis (from SECRETS_KEY; never logged). */
   SECRETS_KEY?: Buffer;
+  /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry. */
+  MODELS_DIR?: string[];
 }
 
 /** `requireRedis: false`: the single node in memory mode, which has no REDIS_URL (REDIS_URL is then ''). */
@@ -58,6 +61,7 @@ export function validateApiConfig(
     errors.push(err instanceof Error ? err.message : String(err));
   }
   const secretsKey = parseSecretsKey(env.SECRETS_KEY, errors);
+  const modelsDirs = parseModelsDirs(env.MODELS_DIR, errors);
   errors.done('api');
   return {
     HTTP_PORT: port,
@@ -70,5 +74,6 @@ export function validateApiConfig(
     SSE_HEARTBEAT_MS: sseHeartbeat,
     AUDIT_MAX_ENTRIES: auditMax,
     ...(secretsKey ? { SECRETS_KEY: secretsKey } : {}),
+    ...(modelsDirs ? { MODELS_DIR: modelsDirs } : {}),
   };
 }

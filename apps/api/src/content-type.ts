@@ -17,6 +17,9 @@ interface Res {
 
 /** PUT /api/v1/devices/{ep}/data/{path}: the one route that also takes application/octet-stream. */
 const WRITE_ROUTE = /^\/api\/v1\/devices\/[^/]+\/data\/.+$/;
+/** POST /api/v1/models: an OMA DDF document, XML. */
+const MODELS_ROUTE = /^\/api\/v1\/models\/?$/;
+export const XML_MEDIA_TYPES = ['application/xml', 'text/xml'];
 
 function hasBody(req: Req): boolean {
   const length = Number(req.headers['content-length'] ?? 0);
@@ -41,7 +44,13 @@ export function requireKnownContentType() {
     if (isJson(type)) return next();
     const octets = req.method === 'PUT' && WRITE_ROUTE.test(req.path);
     if (octets && type === 'application/octet-stream') return next();
-    const accepted = octets ? 'application/json or application/octet-stream' : 'application/json';
+    const xml = req.method === 'POST' && MODELS_ROUTE.test(req.path);
+    if (xml && XML_MEDIA_TYPES.includes(type)) return next();
+    const accepted = octets
+      ? 'application/json or application/octet-stream'
+      : xml
+        ? XML_MEDIA_TYPES.join(' or ')
+        : 'application/json';
     res.status(415);
     res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
     res.setHeader('Accept-Post', 'application/json');

@@ -9,7 +9,7 @@ import { createMetricsRegistry, httpMetricsMiddleware } from '@lwm2m/metrics';
 import type { Registry } from 'prom-client';
 import { ApiModule } from './api.module';
 import { refuseDeepJson } from './json-depth';
-import { octetStreamAsOpaqueValue, requireKnownContentType } from './content-type';
+import { octetStreamAsOpaqueValue, requireKnownContentType, XML_MEDIA_TYPES } from './content-type';
 import type { ApiOptions, ApiPorts } from './tokens';
 
 export interface ApiAppOptions extends ApiOptions {
@@ -52,6 +52,8 @@ export async function createApiApp(
   // A Write of one opaque resource may send its bytes as they are (the same limit as JSON).
   app.useBodyParser('raw', { type: 'application/octet-stream', limit: BODY_LIMIT });
   app.use(octetStreamAsOpaqueValue());
+  // An object model upload (POST /api/v1/models) is a DDF XML document, read as text (parseDdf reads it).
+  app.useBodyParser('text', { type: XML_MEDIA_TYPES, limit: BODY_LIMIT });
   if (docs) {
     const config = new DocumentBuilder()
       .setTitle('LwM2M server API')

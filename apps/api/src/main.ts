@@ -44,6 +44,7 @@ async function bootstrap(): Promise<void> {
       sseMaxStreams: config.SSE_MAX_STREAMS,
       sseMaxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
       sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
+      ...(config.MODELS_DIR ? { modelsDirs: config.MODELS_DIR } : {}),
     },
   );
   // The Redis connections close after Nest's own shutdown (SIGTERM via enableShutdownHooks).

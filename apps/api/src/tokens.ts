@@ -5,6 +5,7 @@ import type {
   AuditStore,
   CredentialStore,
   EventBus,
+  ModelStore,
   ObservationStore,
   RegistrationStore,
   ValueStore,
@@ -30,6 +31,9 @@ export const METRICS_REGISTRY = Symbol('MetricsRegistry');
 /** The gateway cluster's membership (GET /api/v1/cluster/nodes), as { live?() }: absent = no cluster. */
 export const CLUSTER_MEMBERSHIP = Symbol('ClusterMembership');
 
+/** The api's object models (models/api-object-models.ts ApiObjectModels). */
+export const OBJECT_MODELS = Symbol('ObjectModels');
+
 /** A port may expose ping() (Redis: PING); /readyz calls every one it finds. */
 export interface Pingable {
   ping?: () => Promise<unknown>;
@@ -53,6 +57,8 @@ export interface ApiPorts {
   audit?: AuditStore;
   /** Requests for sleeping queue-mode devices (202 + request id); absent = every operation runs at once. */
   requests?: QueuedRequests;
+  /** Object models uploaded through the api, shared with every node; absent = this process's memory. */
+  models?: ModelStore;
 }
 
 export interface ApiOptions {
@@ -66,6 +72,8 @@ export interface ApiOptions {
   sseMaxStreamsPerKey?: number;
   /** Device command timeout when ?timeout= is absent, ms (default 10000). */
   defaultTimeoutMs?: number;
+  /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry (models/omna). */
+  modelsDirs?: string[];
 }
 
 export interface ResolvedApiOptions {

@@ -129,7 +129,8 @@ describe('Read: GET .../data/{path}', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       path: '/3/0',
-      values: [{ path: '/3/0/0', value: 'Open Mobile Alliance', type: 'string' }],
+      // The resource's name from the object model (Device 1.2 has no unit for it).
+      values: [{ path: '/3/0/0', value: 'Open Mobile Alliance', type: 'string', name: 'Manufacturer' }],
       contentFormat: 110,
     });
     const cmd = ports.commands.last;
@@ -312,7 +313,28 @@ describe('Write: PUT .../data/{path}', () => {
 
   it('passes 4.05 Method Not Allowed from the device as 405', async () => {
     ports.commands.handler = (cmd) => ({ id: cmd.id, ok: false, status: 405, coapCode: '4.05' });
-    expectProblem(await api.call('PUT', '/api/v1/devices/dev1/data/3/0/0', { body: { value: 'x' } }), 405);
+    // Timezone is writable in the model; the device refuses it anyway.
+    expectProblem(await api.call('PUT', '/api/v1/devices/dev1/data/3/0/15', { body: { value: 'x' } }), 405);
+  });
+
+  it('refuses what the object model refuses before the device is asked (400 with the path)', async () => {
+    const before = ports.commands.last;
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['/3/0/0', { value: 'x' }, /"Manufacturer" is not writable \(operations R\)/],
+      ['/3/0/13', { value: 'yesterday' }, /time value must be/],
+      ['/1/0/2', { value: 1.5 }, /integer value must be an integer/],
+      ['/1/0/26', { value: 2 }, /2 is outside 0\.\.1/],
+      ['/1/0/27', { value: 256 }, /256 is outside 0\.\.255/],
+    ];
+    for (const [path, body, detail] of cases) {
+      const r = await api.call('PUT', `/api/v1/devices/dev1/data${path}`, { body });
+      expectProblem(r, 400);
+      expect(r.body.detail, path).toMatch(detail);
+    }
+    const exec = await api.call('POST', '/api/v1/devices/dev1/data/3/0/13/execute', { body: {} });
+    expectProblem(exec, 400);
+    expect(exec.body).toMatchObject({ path: '/3/0/13' });
+    expect(ports.commands.last).toBe(before);
   });
 });
 
@@ -435,7 +457,7 @@ describe('Observations', () => {
     expect(r.body).toEqual({
       id: 'obs-1',
       paths: ['/3303/0/5700'],
-      values: [{ path: '/3303/0/5700', value: 21, type: 'float' }],
+      values: [{ path: '/3303/0/5700', value: 21, type: 'float', name: 'Sensor Value' }],
       contentFormat: 110,
       existing: false,
     });
@@ -544,7 +566,7 @@ describe('Composite operations', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       paths: ['/3/0/9', '/3303/0'],
-      values: [{ path: '/3/0/9', value: 80, type: 'integer' }],
+      values: [{ path: '/3/0/9', value: 80, type: 'integer', name: 'Battery Level', unit: '/100' }],
       contentFormat: 112,
     });
     expect(ports.commands.last).toMatchObject({ op: 'read-composite', paths: ['/3/0/9', '/3303/0'] });

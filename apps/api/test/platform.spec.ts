@@ -51,6 +51,9 @@ describe('OpenAPI document', () => {
         'GET /api/v1/events',
         'GET /api/v1/cluster/nodes',
         'GET /api/v1/audit',
+        'POST /api/v1/models',
+        'GET /api/v1/models',
+        'GET /api/v1/models/{id}',
         'GET /healthz',
         'GET /readyz',
       ].sort(),
@@ -61,6 +64,13 @@ describe('OpenAPI document', () => {
     );
     expect(read.responses['504'].content['application/problem+json']).toBeDefined();
     expect(r.body.components.schemas).toHaveProperty('ProblemDto');
+    // A model upload is XML; reads carry the resource's name and unit.
+    const upload = r.body.paths['/api/v1/models'].post;
+    expect(Object.keys(upload.requestBody.content).sort()).toEqual(['application/xml', 'text/xml']);
+    expect(Object.keys(upload.responses)).toEqual(
+      expect.arrayContaining(['201', '400', '403', '409', '413']),
+    );
+    expect(r.body.components.schemas.ReadValueDto.properties).toHaveProperty('unit');
   });
 
   it('serves the interactive docs at /api/docs', async () => {

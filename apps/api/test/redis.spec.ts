@@ -50,7 +50,7 @@ describe('api over Redis', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({
       path: '/3/0/0',
-      values: [{ path: '/3/0/0', type: 'string', value: 'ACME' }],
+      values: [{ path: '/3/0/0', type: 'string', value: 'ACME', name: 'Manufacturer' }],
       contentFormat: 110,
     });
     const missing = await api.call('GET', '/api/v1/devices/redis-dev/data/3/0/99');

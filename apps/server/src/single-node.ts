@@ -207,6 +207,7 @@ async function startOn<S>(
       ...opts.sse,
       metricsRegistry,
       ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
+      ...(opts.gateway.MODELS_DIR ? { modelsDirs: opts.gateway.MODELS_DIR } : {}),
       ...(groupObserver ? { imports: [GroupObserverHttpModule.forRoot(groupObserver)] } : {}),
     },
   );

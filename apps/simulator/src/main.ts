@@ -10,9 +10,12 @@
 // Bootstrap first (LwM2M TS 1.2 Core 6.1.3), then register with the server account it wrote (--count 1):
 //   --bootstrap coap://127.0.0.1:5783
 //   --bootstrap coaps://127.0.0.1:5784 --psk-identity factory-id --psk-key 0011...   (the bootstrap credential)
+// More objects from their models (DDF XML): --objects 3328,3303 plays the newest version of each found in
+// --models-dir (default the vendored OMNA registry, models/omna), instance 0 with default values.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DatagramTransport } from '@lwm2m/coap';
+import { compareVersions, loadModelDirectories, type ObjectModel, vendoredModelsDir } from '@lwm2m/lwm2m';
 import {
   BootstrapClient,
   createDtlsTransport,
@@ -32,11 +35,32 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--lifetime seconds] [--queue] [--awake ms] [--sleep ms] [--quiet]
                [--psk-key hex [--psk-identity id] | --rpk-key pem-file [--server-key pem-file]]
                [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)
-               [--bootstrap coap[s]://host:port]  (bootstrap first; --psk-* is then the bootstrap credential)`;
+               [--bootstrap coap[s]://host:port]  (bootstrap first; --psk-* is then the bootstrap credential)
+               [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
   process.exit(2);
+}
+
+/** The models of `--objects` (newest version of each id) from `--models-dir` or the vendored registry. */
+function objectModels(objects: string | undefined, dir: string | undefined): ObjectModel[] {
+  if (objects === undefined) return [];
+  const ids = objects.split(',').map((s) => s.trim());
+  if (ids.some((id) => !/^[0-9]{1,5}$/.test(id) || Number(id) > 65535))
+    fail('--objects must be object ids separated by commas');
+  let all: ObjectModel[];
+  try {
+    all = loadModelDirectories([dir ?? vendoredModelsDir()]).models;
+  } catch (err) {
+    fail(`--models-dir: ${(err as Error).message}`);
+  }
+  return ids.map((id) => {
+    const versions = all
+      .filter((m) => m.id === Number(id))
+      .sort((a, b) => compareVersions(a.version, b.version));
+    return versions.at(-1) ?? fail(`--objects: no model of object ${id} in ${dir ?? vendoredModelsDir()}`);
+  });
 }
 
 function parse() {
@@ -61,6 +85,8 @@ function parse() {
         'server-key': { type: 'string' },
         cid: { type: 'string', default: 'on' },
         bootstrap: { type: 'string' },
+        objects: { type: 'string' },
+        'models-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -136,6 +162,7 @@ function parse() {
     sleep: int('sleep', values.sleep, 1),
     quiet: values.quiet,
     bootstrap: values.bootstrap !== undefined,
+    models: objectModels(values.objects, values['models-dir']),
   };
 }
 
@@ -242,6 +269,7 @@ async function main(): Promise<void> {
     awakeWindowMs: a.awake,
     sleepMs: a.sleep,
     requestTimeoutMs: 30_000,
+    models: a.models,
     createTransport: async (index) => {
       const udp = await UdpTransport.bind({
         address: a.host.includes(':') ? '::' : '0.0.0.0',

@@ -1,5 +1,6 @@
 // Environment parsing shared by every app: each app validates its variables once at start and stops with
 // one message naming every bad value, instead of failing later with a socket or Redis error.
+import { statSync } from 'node:fs';
 
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'log', 'debug'];
@@ -114,4 +115,26 @@ export function parseDuration(
     return fallbackMs;
   }
   return ms;
+}
+
+/**
+ * MODELS_DIR: comma-separated directories of DDF XML object models loaded at start. Unset: undefined (the
+ * app loads the vendored OMNA registry, models/omna); empty: none (only the built-in core objects).
+ */
+export function parseModelsDirs(raw: unknown, errors: EnvErrors): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const dirs = String(raw)
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
+  for (const dir of dirs) {
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDir) errors.push(`MODELS_DIR: "${dir.slice(0, 200)}" is not a readable directory`);
+  }
+  return dirs;
 }

@@ -41,3 +41,24 @@ describe('environment validation of the apps', () => {
     expect(redactRedisUrl('redis://redis:6379')).toBe('redis://redis:6379');
   });
 });
+
+describe('MODELS_DIR', () => {
+  it('is unset by default (the vendored registry), empty for none, and names a directory that is not one', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'models-'));
+    try {
+      expect(validateGatewayConfig({}).MODELS_DIR).toBeUndefined();
+      expect(validateGatewayConfig({ MODELS_DIR: '' }).MODELS_DIR).toEqual([]);
+      expect(
+        validateApiConfig({ REDIS_URL: 'redis://r:6379', MODELS_DIR: `${dir}, ${dir}` }).MODELS_DIR,
+      ).toEqual([dir, dir]);
+      expect(() => validateGatewayConfig({ MODELS_DIR: `${dir},${join(dir, 'nope')}` })).toThrow(
+        new RegExp(`MODELS_DIR: "${join(dir, 'nope')}" is not a readable directory`),
+      );
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});

@@ -7,6 +7,7 @@ import {
   parseInteger,
   parseLogFormat,
   parseLogLevel,
+  parseModelsDirs,
   parsePort,
   parseRedisUrl,
   parseSecretsKey,
@@ -99,6 +100,8 @@ export interface GatewayConfig {
   LOG_FORMAT: LogFormat;
   /** Queue mode: a device silent this long is asleep; its next uplink publishes 'awake' (TS 1.2 Core 6.5). */
   AWAKE_WINDOW_MS?: number;
+  /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry. */
+  MODELS_DIR?: string[];
   /** Observations one device may have (default 64); Observe beyond it answers 409 problem+json. */
   MAX_OBSERVATIONS_PER_DEVICE: number;
   /** allow-nosec (default): NoSec only for endpoints without a credential; require-secure: DTLS only. */
@@ -229,6 +232,7 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
       errors,
     ),
     LOG_FORMAT: parseLogFormat(env.LOG_FORMAT, errors),
+    ...withModelsDirs(parseModelsDirs(env.MODELS_DIR, errors)),
     AWAKE_WINDOW_MS: parseInteger(
       'AWAKE_WINDOW_MS',
       env.AWAKE_WINDOW_MS,
@@ -243,6 +247,10 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
     errors.push(`GATEWAY_WORKERS > 1 needs DTLS_CID_LENGTH 0 or >= ${MIN_WORKER_CID_LENGTH}, got ${cid}`);
   errors.done('gateway');
   return config;
+}
+
+function withModelsDirs(dirs: string[] | undefined): { MODELS_DIR?: string[] } {
+  return dirs === undefined ? {} : { MODELS_DIR: dirs };
 }
 
 function withSecretsKey(key: Buffer | undefined): { SECRETS_KEY?: Buffer } {

@@ -5,6 +5,7 @@ import type {
   CredentialStore,
   DeliveryLedger,
   EventBus,
+  ModelStore,
   ObservationStore,
   RegistrationStore,
   ValueStore,
@@ -20,6 +21,8 @@ export interface GatewayStores {
   credentials: CredentialStore;
   /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
   deliveries?: DeliveryLedger;
+  /** Object models uploaded through the api; absent: this process's memory (nothing uploaded reaches it). */
+  models?: ModelStore;
   /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
   cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
 }

@@ -24,11 +24,14 @@ import {
 } from '@lwm2m/cluster';
 import { rateLimitedWarnings, settleWithin } from '@lwm2m/config';
 import {
+  type DeviceCommand,
   describeLifecycleEvent,
   type EventBus,
+  InMemoryModelStore,
   LIFECYCLE_EVENTS,
   type Lwm2mEvent,
   Lwm2mServer,
+  SharedObjectModels,
 } from '@lwm2m/server';
 import type { GatewayMetricsSources, Lwm2mSecurityCounters } from '@lwm2m/metrics';
 import type { RedisCommandBus } from '@lwm2m/registry';
@@ -46,6 +49,8 @@ const SHUTDOWN_LINGER_MS = 500;
  * sessions stay as last stored and the lease lapses by itself), and a SIGTERM must still stop the process.
  */
 const DRAIN_BOUND_MS = 1000;
+/** How often a gateway looks for models uploaded meanwhile (between commands, which look first anyway). */
+const MODELS_REFRESH_MS = 5000;
 /**
  * SO_RCVBUF of the public sockets unless UDP_RECV_BUFFER_BYTES says otherwise (best effort: Linux caps it at
  * net.core.rmem_max): room for a registration storm. The fair receive queue (libs/udp) keeps a flood in
@@ -126,6 +131,9 @@ export class GatewayStack {
   readonly echo: EchoGuard;
   /** The keys derived from CLUSTER_KEY (link HMAC, sessions at rest, Echo), once. */
   private readonly clusterKeys?: ClusterKeys;
+  /** Object models: built in, MODELS_DIR, and those uploaded through any api (re-read when they change). */
+  readonly models: SharedObjectModels;
+  private modelsTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -145,6 +153,12 @@ export class GatewayStack {
       mode: config.COAP_ECHO,
       threshold: config.COAP_ECHO_THRESHOLD,
     });
+    // A DDF file that does not parse stops the start here, naming the file.
+    this.models = new SharedObjectModels({
+      store: stores.models ?? new InMemoryModelStore(),
+      ...(config.MODELS_DIR ? { dirs: config.MODELS_DIR } : {}),
+      warn: (m) => logger.warn(m),
+    });
   }
 
   /** Binds (or takes) the public transports, joins the cluster, and serves devices and commands. */
@@ -153,6 +167,9 @@ export class GatewayStack {
     // NoSec CoAP (5683) is optional: a deployment that requires DTLS sets COAP_NOSEC=false.
     if (config.COAP_NOSEC) this.udp = this.options.transports?.coap ?? (await this.bind(config.COAP_PORT));
     this.coapsUdp = this.options.transports?.coaps ?? (await this.bind(config.COAPS_PORT));
+    await this.refreshModels();
+    // Notifications and Sends are decoded with models uploaded meanwhile; a command checks before it runs.
+    this.modelsTimer = setInterval(() => void this.refreshModels(), MODELS_REFRESH_MS).unref();
     const clustered = await this.startCluster();
     this.dtls = createCoapsServer({
       transport: clustered ?? this.coapsUdp,
@@ -211,17 +228,23 @@ export class GatewayStack {
       x509EndpointFrom: config.X509_ENDPOINT_FROM,
       maxSendBytes: config.SEND_MAX_BYTES,
       echo: this.echo,
+      model: this.models.models,
     });
     this.server = server;
     // Presence: every datagram is an uplink, recorded in memory by the key the endpoint computed for it.
     endpoint.setUplinkListener((peer, peerKey) => server.touch(peerKey, peer));
     endpoint.setHandler((req) => this.mounted?.(req) ?? discovery(req) ?? server.handleRequest(req));
     server.start();
-    this.stopServing = await stores.commands.serve((cmd) => server.runCommand(cmd));
+    // A model uploaded on any api just before this command is known when it runs (one GET of the revision).
+    const run = async (cmd: DeviceCommand) => {
+      await this.refreshModels();
+      return server.runCommand(cmd);
+    };
+    this.stopServing = await stores.commands.serve(run);
     const bus = stores.commands as { serveNode?: RedisCommandBus['serveNode'] };
     if (this.membership && bus.serveNode) {
       // Commands for devices whose DTLS session this node owns (libs/registry clusterCommandRouter).
-      this.stopServingNode = await bus.serveNode(this.membership.id, (cmd) => server.runCommand(cmd));
+      this.stopServingNode = await bus.serveNode(this.membership.id, run);
     }
     const { coap, coaps } = this.addresses();
     if (coap) this.logger.log(`LwM2M server (CoAP NoSec) listening on udp ${coap.address}:${coap.port}`);
@@ -312,9 +335,19 @@ export class GatewayStack {
    * Graceful stop: commands stop, the sessions are handed over (cluster), in-flight work finishes, then the
    * sockets close. Each step that waits on Redis is bounded.
    */
+  /** Re-reads uploaded models when their revision moved; Redis being away only delays that. */
+  private async refreshModels(): Promise<void> {
+    try {
+      await this.models.refresh();
+    } catch (err) {
+      this.warnings.warn('object models not refreshed', { error: String(err) });
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.modelsTimer);
     // Each consumer's stop is bounded on its own (Redis may be gone): side by side, not one after the other.
     await Promise.all([this.stopServing?.(), this.stopServingNode?.()]);
     await this.server?.stop();

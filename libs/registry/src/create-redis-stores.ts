@@ -19,6 +19,7 @@ import { RedisCredentialStore, type RedisCredentialStoreOptions } from './redis-
 import { RedisValueStore } from './redis-value-store';
 import { RedisAuditStore, type RedisAuditStoreOptions } from './redis-audit-store';
 import { RedisBootstrapConfigStore, RedisBootstrapSessionStore } from './redis-bootstrap-stores';
+import { RedisModelStore } from './redis-model-store';
 import {
   clusterCommandRouter,
   RedisClusterSessionStore,
@@ -52,6 +53,8 @@ export interface RedisStores {
   /** Bootstrap-Server configurations and sessions (libs/bootstrap), PSKs sealed with SECRETS_KEY. */
   bootstrapConfigs: RedisBootstrapConfigStore;
   bootstrapSessions: RedisBootstrapSessionStore;
+  /** Object models uploaded through the api (POST /api/v1/models), read by every api and gateway. */
+  models: RedisModelStore;
   /** Gateway cluster: node leases and DTLS sessions (libs/cluster). */
   membership: RedisMembershipStore;
   sessions: RedisClusterSessionStore;
@@ -102,6 +105,7 @@ export function createRedisStores(
     bootstrapSessions: new RedisBootstrapSessionStore(redis, keys, {
       secretsKey: options.credentials?.secretsKey,
     }),
+    models: new RedisModelStore(redis, keys),
     events,
     commands,
     redis,

@@ -5,6 +5,7 @@ export * from './redis-observation-store';
 export * from './redis-value-store';
 export * from './redis-credential-store';
 export * from './redis-audit-store';
+export * from './redis-model-store';
 export * from './redis-event-bus';
 export * from './redis-errors';
 export * from './redis-command-bus';

@@ -75,6 +75,10 @@
 // stream's slot (connections.ts). Costs, not faults: {idx}, {sec}, {events}, {cmd} and {node} are each one
 // slot, so all their traffic goes to one master (hot shards), and list() reads records one by one (no
 // cross-slot MGET).
+//
+// 6. Object models uploaded through the api, slot {models}:
+//      <p>{models}:ddf  hash    "<objectId>:<version>" -> JSON {objectId, version, xml}
+//      <p>{models}:rev  string  counter, INCR with every put (nodes re-read the hash when it moved)
 
 export interface RegistryKeys {
   prefix: string;
@@ -107,6 +111,8 @@ export interface RegistryKeys {
   bootstrapConfigIdentities: string;
   bootstrapPskIndex: string;
   bootstrapSession(endpoint: string): string;
+  models: string;
+  modelsRevision: string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'lwm2m:';
@@ -146,5 +152,7 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     bootstrapConfigIdentities: `${prefix}{bs}:cfgid`,
     bootstrapPskIndex: `${prefix}{bs}:psk`,
     bootstrapSession: (endpoint) => `${prefix}{bs:ep:${endpoint}}:session`,
+    models: `${prefix}{models}:ddf`,
+    modelsRevision: `${prefix}{models}:rev`,
   };
 }

@@ -362,6 +362,14 @@ if not ep then return false end
 return {ep, redis.call('HGET', KEYS[1], ep)}
 `;
 
+/** KEYS: models hash, revision. ARGV: field, json, replace (1/0). 1 when written (revision bumped), else 0. */
+const MODEL_PUT = `
+if ARGV[3] ~= '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[2])
+return 1
+`;
+
 const SCRIPTS = {
   lwm2mRegister: { numberOfKeys: 4, lua: REGISTER },
   lwm2mRegisterAll: { numberOfKeys: 11, lua: REGISTER_ALL },
@@ -382,6 +390,7 @@ const SCRIPTS = {
   lwm2mSecPut: { numberOfKeys: 4, lua: SEC_PUT },
   lwm2mSecRemove: { numberOfKeys: 4, lua: SEC_REMOVE },
   lwm2mSecLookup: { numberOfKeys: 2, lua: SEC_LOOKUP },
+  lwm2mModelPut: { numberOfKeys: 2, lua: MODEL_PUT },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

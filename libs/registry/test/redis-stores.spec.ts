@@ -2,7 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import { createRedisStores } from '@lwm2m/registry';
 import { afterAll, beforeAll } from 'vitest';
-import { describeAllStoreContracts, describeAuditStoreContract } from '../../server/test/contracts';
+import {
+  describeAllStoreContracts,
+  describeAuditStoreContract,
+  describeModelStoreContract,
+} from '../../server/test/contracts';
 import { type RedisHandle, startRedis } from '../../../test/support/redis';
 
 let redis: RedisHandle;
@@ -40,4 +44,18 @@ describeAuditStoreContract('redis', async ({ maxEntries }) => {
     audit: { maxEntries },
   });
   return { audit: stores.audit, close: () => stores.close() };
+});
+
+// Uploaded object models: two clients of one Redis are two nodes.
+describeModelStoreContract('redis', async () => {
+  const keyPrefix = `t${randomBytes(4).toString('hex')}:`;
+  const node = createRedisStores(redis.url, { keyPrefix });
+  const other = createRedisStores(redis.url, { keyPrefix });
+  return {
+    store: node.models,
+    peer: other.models,
+    async close() {
+      await Promise.all([node.close(), other.close()]);
+    },
+  };
 });

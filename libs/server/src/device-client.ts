@@ -242,7 +242,7 @@ export class DeviceClient {
       const p = parsePath(path);
       const cf = opts.contentFormat ?? formatFor(reg, { single: p.depth >= 3 });
       const res = await this.send(reg, { code: CoapCode.GET, path: this.uri(reg, p), accept: cf }, opts);
-      return this.withValues(res, p, cf);
+      return this.withValues(res, p, cf, this.modelFor(reg));
     });
   }
 
@@ -256,10 +256,11 @@ export class DeviceClient {
     return this.guard(async () => {
       const p = parsePath(path);
       if (p.depth < 2) return badRequest('Write targets an object instance, resource or resource instance');
-      const node = nodeFromJsonValues(values, p, this.model);
+      const model = this.modelFor(reg);
+      const node = nodeFromJsonValues(values, p, model);
       const single = node.kind === 'singleResource' || node.kind === 'resourceInstance';
       const cf = opts.contentFormat ?? formatFor(reg, { single });
-      const payload = this.encode(node, p, cf);
+      const payload = this.encode(node, p, cf, model);
       const code = opts.replace === false ? CoapCode.POST : CoapCode.PUT;
       const res = await this.send(reg, { code, path: this.uri(reg, p), contentFormat: cf, payload }, opts);
       return this.plain(res);
@@ -296,7 +297,8 @@ export class DeviceClient {
       const p = parsePath(path);
       if (p.depth !== 1 && p.depth !== 2)
         return badRequest('Create targets an object (/o) or a new instance (/o/i)');
-      let leaves = fromJsonValues(values, this.model);
+      const model = this.modelFor(reg);
+      let leaves = fromJsonValues(values, model);
       const first = leaves[0];
       if (first === undefined) return badRequest('Create needs at least one resource value');
       const cf = opts.contentFormat ?? formatFor(reg);
@@ -318,11 +320,11 @@ export class DeviceClient {
       }
       let node: Lwm2mNode;
       try {
-        node = buildComposite(leaves, this.model, 'create', [instancePath])[0].node;
+        node = buildComposite(leaves, model, 'create', [instancePath])[0].node;
       } catch (err) {
         throw new InvalidValueError(err instanceof Error ? err.message : String(err));
       }
-      const payload = this.encode(node, clientAssigns ? instancePath : objectPath, cf);
+      const payload = this.encode(node, clientAssigns ? instancePath : objectPath, cf, model);
       const res = await this.send(
         reg,
         { code: CoapCode.POST, path: this.uri(reg, objectPath), contentFormat: cf, payload },
@@ -396,7 +398,7 @@ export class DeviceClient {
         accept: cf,
         payload: codec.encodePaths(ps),
       };
-      return this.withCompositeValues(await this.send(reg, req, opts), cf);
+      return this.withCompositeValues(await this.send(reg, req, opts), cf, this.modelFor(reg));
     });
   }
 
@@ -410,11 +412,12 @@ export class DeviceClient {
       const cf = opts.contentFormat ?? formatFor(reg, { composite: true });
       const codec = getCompositeCodec(cf);
       if (!codec) return badRequest(`Content-Format ${cf} cannot carry a Composite operation`);
-      const leaves = fromJsonValues(values, this.model);
+      const model = this.modelFor(reg);
+      const leaves = fromJsonValues(values, model);
       if (leaves.length === 0) return badRequest('Write-Composite needs values');
       let payload: Buffer;
       try {
-        payload = codec.encodeComposite(buildComposite(leaves, this.model, 'write-composite'), this.model);
+        payload = codec.encodeComposite(buildComposite(leaves, model, 'write-composite'), model);
       } catch (err) {
         throw new InvalidValueError(err instanceof Error ? err.message : String(err));
       }
@@ -523,11 +526,17 @@ export class DeviceClient {
 
   // ------------------------------------------------------------ decoding (also used by Send)
 
+  /** The object models of this device: the object versions its registration states (TS 1.1 Core 6.2.1). */
+  modelFor(reg: Pick<Registration, 'objectLinks'>): ObjectModelRegistry {
+    return this.model.forDevice?.(reg.objectLinks) ?? this.model;
+  }
+
   /** Decodes a single-path payload into JSON values. */
   decodeSingle(
     res: Pick<CoapResponse, 'code' | 'payload' | 'contentFormat' | 'observe'>,
     path: Lwm2mPath,
     requested: number,
+    model: ObjectModelRegistry = this.model,
   ): DecodedNotification {
     const out: DecodedNotification = {
       ok: codeClass(res.code) === 2,
@@ -545,7 +554,7 @@ export class DeviceClient {
     const codec = getNodeCodec(cf);
     if (!codec) return { ...out, ok: false, error: `device answered in unsupported Content-Format ${cf}` };
     try {
-      out.values = toJsonValues(codec.decode(res.payload, path, this.model), path);
+      out.values = toJsonValues(codec.decode(res.payload, path, model), path);
     } catch (err) {
       return { ...out, ok: false, error: `undecodable ${codec.name} payload: ${(err as Error).message}` };
     }
@@ -557,6 +566,7 @@ export class DeviceClient {
     res: Pick<CoapResponse, 'code' | 'payload' | 'contentFormat' | 'observe'>,
     requested: number,
     timestamped = false,
+    model: ObjectModelRegistry = this.model,
   ): DecodedNotification {
     const out: DecodedNotification = {
       ok: codeClass(res.code) === 2,
@@ -575,7 +585,7 @@ export class DeviceClient {
     if (!codec) return { ...out, ok: false, error: `Content-Format ${cf} cannot carry several paths` };
     try {
       if (timestamped) {
-        for (const group of codec.decodeTimestamped(res.payload, this.model)) {
+        for (const group of codec.decodeTimestamped(res.payload, model)) {
           for (const { path, node } of group.nodes) {
             for (const v of toJsonValues(node, path)) {
               out.values.push(group.time !== undefined ? { ...v, time: group.time } : v);
@@ -583,7 +593,7 @@ export class DeviceClient {
           }
         }
       } else {
-        for (const { path, node } of codec.decodeComposite(res.payload, this.model)) {
+        for (const { path, node } of codec.decodeComposite(res.payload, model)) {
           out.values.push(...toJsonValues(node, path));
         }
       }
@@ -621,15 +631,18 @@ export class DeviceClient {
     if (!spec.composite) {
       const p = parsePath(spec.paths[0] ?? '');
       const cf = spec.contentFormat ?? formatFor(reg, { single: p.depth >= 3 });
+      // The device's object versions, read from its links once per observation, not per notification.
+      const model = this.modelFor(reg);
       return {
         req: { code: CoapCode.GET, path: this.uri(reg, p), accept: cf },
-        decode: (res) => this.decodeSingle(res, p, cf),
+        decode: (res) => this.decodeSingle(res, p, cf, model),
       };
     }
     const ps = this.compositePaths(spec.paths);
     const cf = spec.contentFormat ?? formatFor(reg, { composite: true });
     const codec = getCompositeCodec(cf);
     if (!codec) throw new InvalidValueError(`Content-Format ${cf} cannot carry a Composite operation`);
+    const model = this.modelFor(reg);
     return {
       req: {
         code: CoapCode.FETCH,
@@ -638,7 +651,7 @@ export class DeviceClient {
         accept: cf,
         payload: codec.encodePaths(ps),
       },
-      decode: (res) => this.decodeComposite(res, cf),
+      decode: (res) => this.decodeComposite(res, cf, false, model),
     };
   }
 
@@ -662,10 +675,10 @@ export class DeviceClient {
     return paths.map(parsePath);
   }
 
-  private encode(node: Lwm2mNode, path: Lwm2mPath, cf: number): Buffer {
+  private encode(node: Lwm2mNode, path: Lwm2mPath, cf: number, model: ObjectModelRegistry): Buffer {
     const codec = getNodeCodec(cf);
     if (!codec) throw new InvalidValueError(`no encoder for Content-Format ${cf}`);
-    return codec.encode(node, path, this.model);
+    return codec.encode(node, path, model);
   }
 
   private async send(reg: Registration, req: CoapRequest, opts: OperationOptions): Promise<CoapResponse> {
@@ -741,12 +754,17 @@ export class DeviceClient {
     return out;
   }
 
-  private withValues(res: CoapResponse, path: Lwm2mPath, cf: number): OperationResult {
-    return this.fromDecoded(res, this.decodeSingle(res, path, cf));
+  private withValues(
+    res: CoapResponse,
+    path: Lwm2mPath,
+    cf: number,
+    model: ObjectModelRegistry,
+  ): OperationResult {
+    return this.fromDecoded(res, this.decodeSingle(res, path, cf, model));
   }
 
-  private withCompositeValues(res: CoapResponse, cf: number): OperationResult {
-    return this.fromDecoded(res, this.decodeComposite(res, cf));
+  private withCompositeValues(res: CoapResponse, cf: number, model: ObjectModelRegistry): OperationResult {
+    return this.fromDecoded(res, this.decodeComposite(res, cf, false, model));
   }
 
   private fromDecoded(res: CoapResponse, d: DecodedNotification): OperationResult {

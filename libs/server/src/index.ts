@@ -15,3 +15,4 @@ export * from './memory';
 export * from './security';
 export * from './credential-binding';
 export * from './presence';
+export * from './shared-object-models';

@@ -10,6 +10,7 @@ import {
   type Lwm2mValue,
   type ObjectModelRegistry,
   type PathValue,
+  rangeProblem,
   type ResourceType,
 } from '@lwm2m/lwm2m';
 import type { JsonPathValue } from './events';
@@ -147,4 +148,48 @@ export function nodeFromJsonValues(
   } catch (err) {
     throw new InvalidValueError(err instanceof Error ? err.message : String(err));
   }
+}
+
+/** A value or operation the object model refuses: the resource path and why. */
+export interface ModelProblem {
+  path: string;
+  reason: string;
+}
+
+const operationsText = (ops: string) => (ops === '' ? 'none' : ops);
+
+/**
+ * Why these leaves do not fit the object model (TS 1.2 Core Appendix D.1: the resource's Operations and its
+ * Range or Enumeration), or undefined; resources the model does not know pass. `create`: the values of a new
+ * instance, where read-only resources are set too (TS 1.2 Core 6.3.6), so only the ranges apply.
+ */
+export function writeProblem(
+  leaves: PathValue[],
+  model: ObjectModelRegistry,
+  op: 'write' | 'create' = 'write',
+): ModelProblem | undefined {
+  for (const leaf of leaves) {
+    const path = leaf.path.toString();
+    const r = model.getResource(leaf.path.objectId!, leaf.path.resourceId!);
+    if (r === undefined) continue;
+    if (op === 'write' && r.operations !== 'W' && r.operations !== 'RW') {
+      return { path, reason: `"${r.name}" is not writable (operations ${operationsText(r.operations)})` };
+    }
+    const outside = rangeProblem(r.range, leaf.value);
+    if (outside !== undefined) {
+      return { path, reason: `"${r.name}": ${outside} (RangeEnumeration "${r.rangeEnumeration}")` };
+    }
+  }
+  return undefined;
+}
+
+/** Why `path` cannot be executed by the model (Operations without E), or undefined (also when unknown). */
+export function executeProblem(path: Lwm2mPath, model: ObjectModelRegistry): ModelProblem | undefined {
+  if (path.resourceId === undefined) return undefined;
+  const r = model.getResource(path.objectId!, path.resourceId);
+  if (r === undefined || r.operations === 'E') return undefined;
+  return {
+    path: path.toString(),
+    reason: `"${r.name}" is not executable (operations ${operationsText(r.operations)})`,
+  };
 }

@@ -260,3 +260,23 @@ export function auditEntryMatches(
     (q.actor === undefined || e.actor === q.actor)
   );
 }
+
+/** One stored object definition: the DDF XML of one object version (libs/lwm2m parseDdf reads it). */
+export interface StoredModel {
+  objectId: number;
+  version: string;
+  xml: string;
+}
+
+/**
+ * Object models uploaded through the api (POST /api/v1/models), shared by every api and gateway. Keyed by
+ * object id and version; `revision` changes with every put, so a node re-reads the set only when it moved.
+ */
+export interface ModelStore {
+  /** Stores a model; false (nothing written) when one of this id and version exists and `replace` is false. */
+  put(model: StoredModel, replace: boolean): Promise<boolean>;
+  list(): Promise<StoredModel[]>;
+  /** How many models are stored. */
+  count(): Promise<number>;
+  revision(): Promise<number>;
+}

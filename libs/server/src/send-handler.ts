@@ -45,6 +45,7 @@ export class SendHandler {
       { code: CoapCode.CONTENT, payload: req.payload, contentFormat: cf },
       cf,
       true,
+      this.opts.client.modelFor(reg),
     );
     if (!decoded.ok) return refuse(CoapCode.BAD_REQUEST, decoded.error ?? 'undecodable payload');
     if (decoded.values.length === 0) return refuse(CoapCode.BAD_REQUEST, 'Send carried no value');

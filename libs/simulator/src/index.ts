@@ -6,6 +6,7 @@ export * from './dm-error';
 export * from './dm-handler';
 export * from './formats';
 export * from './object-tree';
+export * from './model-objects';
 export * from './observation-scheduler';
 export * from './registration';
 export * from './simulated-device';

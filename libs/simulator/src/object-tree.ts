@@ -28,8 +28,23 @@ export class ObjectTree {
   private readonly executables = new Map<string, ExecuteHandler>();
   private readonly factories = new Map<number, InstanceFactory>();
   private readonly beforeRead: Array<() => void> = [];
+  /** Object versions announced at Register ("ver", Core 6.2.1), for objects played from a model. */
+  private readonly versions = new Map<number, string>();
 
   constructor(readonly model: StaticObjectModelRegistry) {}
+
+  setObjectVersion(objectId: number, version: string): void {
+    this.versions.set(objectId, version);
+  }
+
+  objectVersion(objectId: number): string | undefined {
+    return this.versions.get(objectId);
+  }
+
+  /** Whether an Execute handler is installed at `path`. */
+  hasHandler(path: string): boolean {
+    return this.executables.has(Lwm2mPath.parse(path).toString());
+  }
 
   addObject(obj: Lwm2mObject): void {
     this.objects.set(obj.id, obj);

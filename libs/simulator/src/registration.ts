@@ -47,7 +47,9 @@ export function registrationLinks(tree: ObjectTree, version: Lwm2mVersion, forma
   }
   for (const oid of tree.objectIds()) {
     if (oid === 0) continue;
-    const ver = objectVersion(version, oid);
+    // An object played from a model announces its version unless 1.0 (absent means 1.0).
+    const played = tree.objectVersion(oid);
+    const ver = played !== undefined ? (played === '1.0' ? undefined : played) : objectVersion(version, oid);
     const instances = tree.instanceIds(oid);
     if (ver !== undefined || instances.length === 0) {
       links.push(lwm2mLink(new Lwm2mPath(oid), ver !== undefined ? { ver } : {}));

@@ -22,7 +22,9 @@ import {
   type Lwm2mNode,
   type Lwm2mObject,
   Lwm2mPath,
+  type ObjectModel,
 } from '@lwm2m/lwm2m';
+import { addModelObject } from './model-objects';
 import { AttributeStore } from './attributes';
 import { populateDeviceObjects, stepTemperatures } from './device-objects';
 import { DmHandler, type DmListener, type Lwm2mVersion } from './dm-handler';
@@ -79,6 +81,11 @@ export interface SimulatedDeviceOptions {
    * defaults, so the device holds the server accounts the Bootstrap-Server wrote.
    */
   bootstrapped?: Lwm2mObject[];
+  /**
+   * More objects to play, from their models (e.g. parsed DDF files): instance 0 of each, default values per
+   * type, its version announced at Register. A model of 3303 replaces the built-in Temperature 1.0.
+   */
+  models?: ObjectModel[];
   now?: () => number;
   random?: () => number;
   logger?: CoapLogger;
@@ -198,6 +205,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       Math.round((18 + this.random() * 6) * 100) / 100,
     );
     for (const obj of opts.bootstrapped ?? []) this.tree.addObject(obj);
+    for (const m of opts.models ?? []) addModelObject(this.tree, m, [0], this.now());
     this.installExecutables();
     this.tree.onBeforeRead(() => {
       // Current Time is optional and writable: a Replace of /3/0 without it removes it (Core 5.4.3).

@@ -84,7 +84,10 @@ export function describeLwm2mFlows(start: () => Promise<TestServer<unknown>>): v
       const put = await server.api('PUT', `/api/v1/devices/${ep}/data/3/0/15`, { value: 'Europe/Berlin' });
       expect(put.status).toBe(204);
       const res = await server.api<Values>('GET', `/api/v1/devices/${ep}/data/3/0/15`);
-      expect(res.body.values).toEqual([{ path: '/3/0/15', value: 'Europe/Berlin', type: 'string' }]);
+      // The name comes from the object model (Device, object 3).
+      expect(res.body.values).toEqual([
+        { path: '/3/0/15', value: 'Europe/Berlin', type: 'string', name: 'Timezone' },
+      ]);
     });
 
     it('executes /3/0/4 (reboot) on the device', async () => {

@@ -19,6 +19,7 @@ export const AUDIT_ACTIONS = [
   'bootstrap-trigger',
   'request-cancel',
   'requests-cancel-all',
+  'model-upload',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -51,8 +51,14 @@ export class DeviceCommandsService {
   }
 
   /** Resolves with a successful result; throws a ProblemException for every failure. */
-  async run(endpoint: string, spec: CommandSpec, query: CommandQuery = {}): Promise<DeviceCommandResult> {
-    const reg = await this.requireDevice(endpoint);
+  /** `known`: the registration the caller already read (the model checks need it), not read again. */
+  async run(
+    endpoint: string,
+    spec: CommandSpec,
+    query: CommandQuery = {},
+    known?: Registration,
+  ): Promise<DeviceCommandResult> {
+    const reg = known ?? (await this.requireDevice(endpoint));
     const cmd: DeviceCommand = {
       ...spec,
       id: randomUUID(),

@@ -38,7 +38,7 @@ import { Audited } from '../audit/audited';
 import { AdminOnly } from '../auth/api-key.guard';
 import { ApiProblems } from '../problem/problem.dto';
 import { ProblemException, ProblemType } from '../problem/problem';
-import { OBSERVATION_STORE, REGISTRATION_STORE, VALUE_STORE } from '../tokens';
+import { OBJECT_MODELS, OBSERVATION_STORE, REGISTRATION_STORE, VALUE_STORE } from '../tokens';
 import { DeviceCommandsService } from './device-commands.service';
 import {
   AcceptedDto,
@@ -59,7 +59,9 @@ import {
   WriteQueryDto,
 } from './dto/data.dto';
 import { DeviceDto, DeviceListDto, DeviceListQueryDto, toDevice, toDeviceSummary } from './dto/device.dto';
-import { toJsonPathValues } from './json-values';
+import { modelProblem, toJsonPathValues, withNamesAndUnits } from './json-values';
+import { executeProblem } from '@lwm2m/server';
+import type { ApiObjectModels } from '../models/api-object-models';
 import { parseObjectIdParam, parsePathParam } from './lwm2m-path-param';
 import { Lwm2mPath } from '@lwm2m/lwm2m';
 
@@ -88,6 +90,7 @@ export class DevicesController {
     @Inject(REGISTRATION_STORE) private readonly registrations: RegistrationStore,
     @Inject(OBSERVATION_STORE) private readonly observations: ObservationStore,
     @Inject(VALUE_STORE) private readonly values: ValueStore,
+    @Inject(OBJECT_MODELS) private readonly models: ApiObjectModels,
   ) {}
 
   @Get()
@@ -136,7 +139,9 @@ export class DevicesController {
   @Get(':endpoint/data/*path')
   @ApiOperation({
     summary: 'Read',
-    description: 'LwM2M Read of an object, instance, resource or resource instance.',
+    description:
+      'LwM2M Read of an object, instance, resource or resource instance. Each value carries the name and unit ' +
+      'of its resource from the object model of the version the device registered (ver), when known.',
   })
   @ENDPOINT
   @PATH
@@ -150,10 +155,12 @@ export class DevicesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<ReadResultDto | AcceptedDto> {
     const path = parsePathParam(rawPath);
-    const r = await this.commands.run(endpoint, { op: 'read', path: path.toString() }, query);
+    const reg = await this.commands.requireDevice(endpoint);
+    const r = await this.commands.run(endpoint, { op: 'read', path: path.toString() }, query, reg);
     if (r.status === 202) return accepted(r, res);
     res.status(successStatus(r, 200));
-    return { path: path.toString(), values: r.values ?? [], contentFormat: r.contentFormat ?? null };
+    const values = withNamesAndUnits(r.values ?? [], await this.models.forDevice(reg));
+    return { path: path.toString(), values, contentFormat: r.contentFormat ?? null };
   }
 
   @Put(':endpoint/data/*path')
@@ -161,7 +168,9 @@ export class DevicesController {
   @ApiOperation({
     summary: 'Write',
     description:
-      'Body {value} for one resource or {values:[{path?, value, type?}]}. ?replace=false for a partial update.',
+      'Body {value} for one resource or {values:[{path?, value, type?}]}. ?replace=false for a partial update. ' +
+      'Checked against the object model of the version the device registered: a value of the wrong type, ' +
+      "outside the resource's range, or a resource that is not writable is 400 (with its path) before anything is sent.",
   })
   @ENDPOINT
   @PATH
@@ -182,13 +191,16 @@ export class DevicesController {
     }
     if (!hasValue && body.type !== undefined)
       throw badBody('"type" goes with "value"; in "values" give it per item');
+    const reg = await this.commands.requireDevice(endpoint);
+    const model = await this.models.forDevice(reg);
     const values = hasValue
-      ? toJsonPathValues(path, [{ value: body.value, ...(body.type ? { type: body.type } : {}) }])
-      : toJsonPathValues(path, body.values!);
+      ? toJsonPathValues(path, [{ value: body.value, ...(body.type ? { type: body.type } : {}) }], model)
+      : toJsonPathValues(path, body.values!, model);
     const r = await this.commands.run(
       endpoint,
       { op: 'write', path: path.toString(), values, replace: query.replace ?? true },
       query,
+      reg,
     );
     return noContent(r, res);
   }
@@ -197,7 +209,8 @@ export class DevicesController {
   @Audited('execute')
   @ApiOperation({
     summary: 'Execute',
-    description: "Body {args?}: arguments like 0='text',1 (TS 1.2 Core 5.4.5).",
+    description:
+      "Body {args?}: arguments like 0='text',1 (TS 1.2 Core 5.4.5). A resource the object model does not mark executable (E) is 400.",
   })
   @ENDPOINT
   @PATH
@@ -214,10 +227,14 @@ export class DevicesController {
   ): Promise<AcceptedDto | undefined> {
     const path = parsePathParam(rawPath, 3);
     if (path.depth !== 3) throw badPath(`Execute targets a resource: ${path} is not one`);
+    const reg = await this.commands.requireDevice(endpoint);
+    const problem = executeProblem(path, await this.models.forDevice(reg));
+    if (problem !== undefined) throw modelProblem(problem);
     const r = await this.commands.run(
       endpoint,
       { op: 'execute', path: path.toString(), ...(body.args !== undefined ? { args: body.args } : {}) },
       query,
+      reg,
     );
     return noContent(r, res);
   }
@@ -245,9 +262,15 @@ export class DevicesController {
     // Without instanceId the values sit under a provisional /o/0 and the command path stays /o: the gateway
     // then leaves the id to the device (TLV) or names a free one (SenML, LwM2M CBOR; libs/server create()).
     const instance = object.child(body.instanceId ?? 0);
-    const values = toJsonPathValues(instance, body.values);
+    const reg = await this.commands.requireDevice(endpoint);
+    const values = toJsonPathValues(instance, body.values, await this.models.forDevice(reg), 'create');
     const target = body.instanceId !== undefined ? instance : object;
-    const r = await this.commands.run(endpoint, { op: 'create', path: target.toString(), values }, query);
+    const r = await this.commands.run(
+      endpoint,
+      { op: 'create', path: target.toString(), values },
+      query,
+      reg,
+    );
     if (r.status === 202) return accepted(r, res);
     const created = r.location ?? (body.instanceId !== undefined ? instance.toString() : undefined);
     if (created) {
@@ -354,10 +377,12 @@ export class DevicesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<ObservationCreatedDto | AcceptedDto> {
     const paths = normalizePaths(body.paths);
+    const reg = await this.commands.requireDevice(endpoint);
     const r = await this.commands.run(
       endpoint,
       paths.length === 1 ? { op: 'observe', path: paths[0] } : { op: 'observe-composite', paths },
       query,
+      reg,
     );
     if (r.status === 202) return accepted(r, res);
     if (!r.observationId) {
@@ -375,7 +400,7 @@ export class DevicesController {
     return {
       id: r.observationId,
       paths,
-      values: r.values ?? [],
+      values: withNamesAndUnits(r.values ?? [], await this.models.forDevice(reg)),
       contentFormat: r.contentFormat ?? null,
       existing: r.reused === true,
     };
@@ -457,10 +482,12 @@ export class DevicesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<CompositeReadResultDto | AcceptedDto> {
     const paths = normalizePaths(body.paths);
-    const r = await this.commands.run(endpoint, { op: 'read-composite', paths }, query);
+    const reg = await this.commands.requireDevice(endpoint);
+    const r = await this.commands.run(endpoint, { op: 'read-composite', paths }, query, reg);
     if (r.status === 202) return accepted(r, res);
     res.status(successStatus(r, 200));
-    return { paths, values: r.values ?? [], contentFormat: r.contentFormat ?? null };
+    const values = withNamesAndUnits(r.values ?? [], await this.models.forDevice(reg));
+    return { paths, values, contentFormat: r.contentFormat ?? null };
   }
 
   @Put(':endpoint/composite')
@@ -479,8 +506,10 @@ export class DevicesController {
     @Body() body: CompositeWriteBodyDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<AcceptedDto | undefined> {
-    const values: JsonPathValue[] = toJsonPathValues(Lwm2mPath.ROOT, body.values);
-    const r = await this.commands.run(endpoint, { op: 'write-composite', values }, query);
+    const reg = await this.commands.requireDevice(endpoint);
+    const model = await this.models.forDevice(reg);
+    const values: JsonPathValue[] = toJsonPathValues(Lwm2mPath.ROOT, body.values, model);
+    const r = await this.commands.run(endpoint, { op: 'write-composite', values }, query, reg);
     return noContent(r, res);
   }
 }

@@ -2,6 +2,7 @@
 // (github.com/OpenMobileAlliance/lwm2m-registry 0.xml-7.xml, LWM2M_Security-v1_1_1.xml), written as compact tables.
 import type { ResourceType } from '../value';
 import type { ObjectModel, ResourceModel, ResourceOperations } from './object-model';
+import { parseRangeEnumeration } from './range';
 
 /** [id, name, operations, multiple, mandatory, type, rangeEnumeration, units] */
 type Row = [number, string, ResourceOperations, 'S' | 'M', 'M' | 'O', ResourceType, string?, string?];
@@ -26,7 +27,11 @@ function define(head: ObjectHead, rows: Row[]): ObjectModel {
       mandatory: mandatory === 'M',
       type,
     };
-    if (range) r.rangeEnumeration = range;
+    if (range) {
+      r.rangeEnumeration = range;
+      const limits = parseRangeEnumeration(range, type);
+      if (limits) r.range = limits;
+    }
     if (units) r.units = units;
     resources.set(id, r);
   }

@@ -1,5 +1,6 @@
 // LwM2M TS 1.2 Core section 6 / Appendix D (Object definition): what the codecs need to know about objects.
 import type { ResourceType } from '../value';
+import type { ValueRange } from './range';
 
 /** Operations a resource supports (Appendix D "Operations"). */
 export type ResourceOperations = '' | 'R' | 'W' | 'RW' | 'E';
@@ -12,6 +13,8 @@ export interface ResourceModel {
   mandatory: boolean;
   type: ResourceType;
   rangeEnumeration?: string;
+  /** The RangeEnumeration as limits a Write is checked against, when its form is understood (range.ts). */
+  range?: ValueRange;
   units?: string;
   description?: string;
 }
@@ -26,6 +29,7 @@ export interface ObjectModel {
   mandatory: boolean;
   resources: Map<number, ResourceModel>;
   urn?: string;
+  description?: string;
 }
 
 /**
@@ -35,4 +39,9 @@ export interface ObjectModel {
 export interface ObjectModelRegistry {
   getObject(objectId: number): ObjectModel | undefined;
   getResource(objectId: number, resourceId: number): ResourceModel | undefined;
+  /**
+   * The registry of one device, whose registration's object links may state object versions ("ver");
+   * absent: the same answers for every device.
+   */
+  forDevice?(links: Iterable<{ path: string; attributes: Record<string, string> }>): ObjectModelRegistry;
 }

@@ -7,6 +7,7 @@ import { InMemoryRegistrationStore } from './registration-store';
 import { InMemoryCredentialStore } from './credential-store';
 import { InMemoryValueStore } from './value-store';
 import { InMemoryAuditStore } from './audit-store';
+import { InMemoryModelStore } from './model-store';
 
 export interface InMemoryStores {
   registrations: InMemoryRegistrationStore;
@@ -16,6 +17,7 @@ export interface InMemoryStores {
   commands: InMemoryCommandBus;
   credentials: InMemoryCredentialStore;
   audit: InMemoryAuditStore;
+  models: InMemoryModelStore;
 }
 
 export function createInMemoryStores(): InMemoryStores {
@@ -29,5 +31,6 @@ export function createInMemoryStores(): InMemoryStores {
     commands: new InMemoryCommandBus(),
     credentials: new InMemoryCredentialStore(),
     audit: new InMemoryAuditStore(),
+    models: new InMemoryModelStore(),
   };
 }

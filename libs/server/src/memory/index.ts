@@ -7,3 +7,4 @@ export * from './command-bus';
 export * from './credential-store';
 export * from './audit-store';
 export * from './create-in-memory-stores';
+export * from './model-store';

@@ -24,3 +24,4 @@ export function describeAllStoreContracts(name: string, factory: FixtureFactory)
   describeCommandBusContract(name, factory);
   describeCredentialStoreContract(name, factory);
 }
+export * from './model-store.contract';

@@ -294,11 +294,19 @@ export class ValueDto {
   time?: number;
 }
 
+/** A value read from a device, with its resource's name and unit from the object model. */
+export class ReadValueDto extends ValueDto {
+  @ApiPropertyOptional({ example: 'Sensor Value', description: 'Resource name in the object model' })
+  name?: string;
+  @ApiPropertyOptional({ example: 'Cel', description: 'Units of the resource in the object model' })
+  unit?: string;
+}
+
 export class ReadResultDto {
   @ApiProperty({ example: '/3/0' })
   path!: string;
-  @ApiProperty({ type: [ValueDto] })
-  values!: ValueDto[];
+  @ApiProperty({ type: [ReadValueDto] })
+  values!: ReadValueDto[];
   @ApiProperty({
     type: Number,
     nullable: true,
@@ -311,8 +319,8 @@ export class ReadResultDto {
 export class CompositeReadResultDto {
   @ApiProperty({ type: [String] })
   paths!: string[];
-  @ApiProperty({ type: [ValueDto] })
-  values!: ValueDto[];
+  @ApiProperty({ type: [ReadValueDto] })
+  values!: ReadValueDto[];
   @ApiProperty({ type: Number, nullable: true })
   contentFormat!: number | null;
 }
@@ -344,7 +352,7 @@ export class ObservationCreatedDto {
   @ApiProperty({ type: [String] })
   paths!: string[];
   @ApiProperty({
-    type: [ValueDto],
+    type: [ReadValueDto],
     description: 'Values of the first response (an existing observation: the latest known values)',
   })
   values!: ValueDto[];
