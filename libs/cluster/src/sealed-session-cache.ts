@@ -71,6 +71,8 @@ export class SealedSessionCache implements SessionCache {
 function identityTo(i: PeerIdentity): Stored['identity'] {
   if (i.type === 'psk') return i;
   if (i.type === 'rpk') return { type: 'rpk', publicKey: i.publicKey.toString('hex') };
+  // A DTLS session never holds an OSCORE identity (that one is per request).
+  if (i.type === 'oscore') throw new Error('an OSCORE identity is not a DTLS session identity');
   return { type: 'x509', subject: i.subject, certificate: i.certificate.toString('hex') };
 }
 

@@ -50,14 +50,14 @@ import {
 import { type DerivedTimes, deriveTimes, resolveParams, type TransmissionParams } from './params';
 import type { PeerState } from './peer-state';
 import { badOption, EMPTY, type ResponseParts, toParts } from './response-parts';
-import { IDENTITY_SEAM, type MessageSeam } from './seam';
+import { IDENTITY_SEAM, type MessageSeam, type SeamPeer } from './seam';
 import { PeriodicSweep, TimerWheel, type WheelEntry } from './timer-wheel';
 import { TokenSource, tokenKey } from './token-source';
 import { type DatagramTransport, defaultPeerKey, type Peer } from '@lwm2m/transport';
 
 export type { AdoptResponse } from './adoption';
 export type { Block1Gate, RequestBodyLimit } from './blockwise-server';
-export type { MessageSeam, SeamPeer } from './seam';
+export type { MessageSeam, SeamInbound, SeamPeer } from './seam';
 
 const silentLogger: CoapLogger = { debug: () => undefined, warn: () => undefined };
 
@@ -489,9 +489,42 @@ export class CoapEndpoint implements MessageLayerUpper {
   }
 
   /** @internal MessageLayerUpper: a deduplicated CON/NON request or response. */
-  onMessage(raw: CoapMessage, ps: PeerState, peer: Peer, entry: DedupEntry): void {
-    const msg = this.seam.inbound(raw, { key: ps.key, peer });
-    if (msg === undefined) return;
+  onMessage(raw: CoapMessage, ps: PeerState, from: Peer, entry: DedupEntry): void {
+    const seen: SeamPeer = { key: ps.key, peer: from };
+    const out = this.seam.inbound(raw, seen, (res) => this.seamReply(raw, res, from, entry));
+    if (out instanceof Promise) {
+      out.then(
+        (msg) => {
+          if (msg !== undefined && !this.closed) this.onInbound(msg, ps, seen.peer, entry);
+        },
+        (err: unknown) => {
+          this.stats.internalErrors++;
+          this.log.warn('coap: seam failed', { peer: ps.key, error: String(err) });
+        },
+      );
+    } else if (out !== undefined) {
+      this.onInbound(out, ps, seen.peer, entry);
+    }
+  }
+
+  /** A seam's own answer to a request (seam.ts `reply`): piggybacked on a CON's ACK, else a NON. */
+  private seamReply(req: CoapMessage, res: CoapMessage, peer: Peer, entry: DedupEntry): void {
+    if (!isRequestCode(req.code) || this.closed) return;
+    const msg: CoapMessage = { ...res, token: req.token };
+    if (req.type === CoapType.CON) {
+      msg.type = CoapType.ACK;
+      msg.messageId = req.messageId;
+      const data = encodeMessage(msg);
+      entry.reply = data;
+      this.ml.sendRaw(data, peer);
+    } else {
+      msg.type = CoapType.NON;
+      const ps = this.ml.peers.intern(this.peerKey(peer), peer, false);
+      this.ml.sendNon(ps, peer, msg);
+    }
+  }
+
+  private onInbound(msg: CoapMessage, ps: PeerState, peer: Peer, entry: DedupEntry): void {
     if (isRequestCode(msg.code)) {
       this.serveRequest(msg, peer, ps.key, entry).catch((err: unknown) => {
         this.stats.internalErrors++;
@@ -504,8 +537,21 @@ export class CoapEndpoint implements MessageLayerUpper {
 
   /** @internal MessageLayerUpper: a response piggybacked on an ACK. */
   onPiggybacked(raw: CoapMessage, ps: PeerState, peer: Peer): void {
-    const msg = this.seam.inbound(raw, { key: ps.key, peer });
-    if (msg !== undefined) this.deliverResponse(msg, ps, tokenKey(msg.token), peer);
+    const seen: SeamPeer = { key: ps.key, peer };
+    const out = this.seam.inbound(raw, seen, () => undefined);
+    if (out instanceof Promise) {
+      out.then(
+        (msg) => {
+          if (msg !== undefined && !this.closed) this.deliverResponse(msg, ps, tokenKey(msg.token), seen.peer);
+        },
+        (err: unknown) => {
+          this.stats.internalErrors++;
+          this.log.warn('coap: seam failed', { peer: ps.key, error: String(err) });
+        },
+      );
+    } else if (out !== undefined) {
+      this.deliverResponse(out, ps, tokenKey(out.token), seen.peer);
+    }
   }
 
   // ---------------------------------------------------------------- client internals

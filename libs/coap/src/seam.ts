@@ -13,14 +13,24 @@ export interface SeamPeer {
   peer: Peer;
 }
 
+/** The inbound message the layers above see, or undefined to drop it. */
+export type SeamInbound = CoapMessage | undefined;
+
 export interface MessageSeam {
-  /** A request or response on its way out; returns the message to send (the same or a new one). */
+  /**
+   * A request or response on its way out; returns the message to send (the same or a new one). Throwing
+   * fails the request (a peer that must not be sent to in the clear, and no key for it).
+   */
   outbound(msg: CoapMessage, peer: SeamPeer): CoapMessage;
   /**
    * A request or response on its way in; returns the message the layers above see, or undefined to drop
-   * it (e.g. it failed verification; the seam does its own counting and error reply).
+   * it (e.g. it failed verification; the seam does its own counting and error reply). It may set
+   * `from.peer` to the peer the layers above see (OSCORE: the same address with the identity the request
+   * authenticated). A promise (a key looked up in a store) holds the message meanwhile: a duplicate CON is
+   * dropped until it settles. `reply` answers a request with this message as is (an unprotected error, an
+   * Echo challenge), piggybacked on a CON's ACK or as a NON; it is never passed to `outbound`.
    */
-  inbound(msg: CoapMessage, peer: SeamPeer): CoapMessage | undefined;
+  inbound(msg: CoapMessage, from: SeamPeer, reply: (res: CoapMessage) => void): SeamInbound | Promise<SeamInbound>;
 }
 
 /** No transformation: what an endpoint without OSCORE uses. */

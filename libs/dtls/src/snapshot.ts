@@ -60,6 +60,8 @@ function identityToJson(i: PeerIdentity | undefined): DtlsSessionSnapshot['ident
   if (i === undefined) return undefined;
   if (i.type === 'psk') return i;
   if (i.type === 'rpk') return { type: 'rpk', publicKey: i.publicKey.toString('hex') };
+  // A DTLS session never holds an OSCORE identity (that one is per request).
+  if (i.type === 'oscore') throw new Error('an OSCORE identity is not a DTLS session identity');
   return { type: 'x509', subject: i.subject, certificate: i.certificate.toString('hex') };
 }
 

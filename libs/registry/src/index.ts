@@ -4,6 +4,7 @@ export { decodeRecord, encodeRecord } from './registration-record';
 export * from './redis-observation-store';
 export * from './redis-value-store';
 export * from './redis-credential-store';
+export * from './redis-sequence-lease-store';
 export * from './redis-audit-store';
 export * from './redis-model-store';
 export * from './redis-event-bus';

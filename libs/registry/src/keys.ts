@@ -45,6 +45,10 @@
 //      <p>{sec}:psk    hash  PSK identity -> endpoint
 //      <p>{sec}:rpk    hash  SubjectPublicKeyInfo DER hex -> endpoint
 //      <p>{sec}:x509   hash  certificate identity value (SAN or CN) -> endpoint
+//      <p>{sec}:oscore hash  OSCORE Recipient ID (the device's kid) hex -> endpoint; the record holds the
+//                            ids in clear and the Master Secret and Salt sealed with SECRETS_KEY
+//      <p>{oscseq:<context>}:end  string  end of the OSCORE context's last Sender Sequence Number lease
+//                            (RFC 8613 section 7.5; INCRBY, redis-sequence-lease-store.ts)
 //      <p>{sec}:keycheck string  a known text sealed with SECRETS_KEY: a wrong key fails at start
 //    One slot, so put (conflict check + replace + un-index the old identity) and remove are each one Lua
 //    script: atomic. PSKs are sealed (AES-256-GCM under SECRETS_KEY, redis-credential-store.ts).
@@ -101,6 +105,9 @@ export interface RegistryKeys {
   pskIndex: string;
   rpkIndex: string;
   x509Index: string;
+  oscoreIndex: string;
+  /** RFC 8613 section 7.5: the end of the last Sender Sequence Number lease of an OSCORE context. */
+  oscoreSequence: (contextKey: string) => string;
   secretsKeyCheck: string;
   nodeIds: string;
   nodeCommandStream(id: number): string;
@@ -142,6 +149,8 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     pskIndex: `${prefix}{sec}:psk`,
     rpkIndex: `${prefix}{sec}:rpk`,
     x509Index: `${prefix}{sec}:x509`,
+    oscoreIndex: `${prefix}{sec}:oscore`,
+    oscoreSequence: (contextKey) => `${prefix}{oscseq:${contextKey}}:end`,
     secretsKeyCheck: `${prefix}{sec}:keycheck`,
     nodeIds: `${prefix}{node}:ids`,
     nodeCommandStream: (id) => `${prefix}{cmd:node:${id}}:stream`,

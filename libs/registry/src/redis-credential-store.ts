@@ -13,24 +13,51 @@ import {
   credentialIndexValue,
   type SecurityMode,
   type CredentialStore,
+  type OscoreCredential,
+  type OscoreCredentialInfo,
+  oscoreKidIndex,
 } from '@lwm2m/server';
 import { openAtRest, sealAtRest } from '@lwm2m/bytes';
 import type { RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 import { RegistryScripts } from './scripts';
 
-/** The stored record. `s`: the PSK sealed (base64 of iv|ciphertext|tag); `k`: a legacy plain hex PSK. */
+/**
+ * The stored record. `s`: the PSK, or the OSCORE Master Secret and Salt (JSON {ms, salt} in hex), sealed
+ * (base64 of iv|ciphertext|tag); `k`: a legacy plain hex PSK; `o`: the OSCORE context's public parameters.
+ */
 interface StoredCredential {
   t: SecurityMode;
   ix: string;
   s?: string;
   k?: string;
+  o?: StoredOscore;
+}
+
+/** OSCORE ids in hex, AEAD COSE id, HKDF hash. */
+interface StoredOscore {
+  sid: string;
+  rid: string;
+  ctx?: string;
+  aead?: number;
+  hkdf?: 'sha256' | 'sha512';
+}
+
+function oscoreInfo(o: StoredOscore): OscoreCredentialInfo {
+  return {
+    senderId: Buffer.from(o.sid, 'hex'),
+    recipientId: Buffer.from(o.rid, 'hex'),
+    ...(o.ctx !== undefined ? { idContext: Buffer.from(o.ctx, 'hex') } : {}),
+    ...(o.aead !== undefined ? { aead: o.aead } : {}),
+    ...(o.hkdf !== undefined ? { hkdf: o.hkdf } : {}),
+  };
 }
 
 /** The record without its secret. */
 function toInfo(json: string): CredentialInfo {
   const s = JSON.parse(json) as StoredCredential;
   if (s.t === 'psk') return { type: 'psk', identity: s.ix };
+  if (s.t === 'oscore') return { type: 'oscore', oscore: oscoreInfo(s.o!) };
   if (s.t === 'rpk') return { type: 'rpk', publicKey: Buffer.from(s.ix, 'hex') };
   return { type: 'x509', subject: s.ix };
 }
@@ -89,6 +116,24 @@ export class RedisCredentialStore implements CredentialStore {
 
   private toStored(endpoint: string, c: Credential): StoredCredential {
     const ix = credentialIndexValue(c);
+    if (c.type === 'oscore') {
+      if (this.secretsKey === undefined)
+        throw new SecretsKeyError('SECRETS_KEY is not set: an OSCORE Master Secret can only be stored sealed with it');
+      const o = c.oscore;
+      const secret = Buffer.from(
+        JSON.stringify({ ms: o.masterSecret.toString('hex'), salt: o.masterSalt?.toString('hex') }),
+      );
+      const stored: StoredOscore = { sid: o.senderId.toString('hex'), rid: o.recipientId.toString('hex') };
+      if (o.idContext !== undefined) stored.ctx = o.idContext.toString('hex');
+      if (o.aead !== undefined) stored.aead = o.aead;
+      if (o.hkdf !== undefined) stored.hkdf = o.hkdf;
+      return {
+        t: 'oscore',
+        ix,
+        s: sealAtRest(this.secretsKey, secret, this.aad(endpoint)).toString('base64'),
+        o: stored,
+      };
+    }
     if (c.type !== 'psk') return { t: c.type, ix };
     if (this.secretsKey === undefined)
       throw new SecretsKeyError('SECRETS_KEY is not set: a PSK can only be stored sealed with it');
@@ -181,7 +226,7 @@ export class RedisCredentialStore implements CredentialStore {
 
   private get allKeys(): string[] {
     const k = this.keys;
-    return [k.securityCredentials, k.pskIndex, k.rpkIndex, k.x509Index];
+    return [k.securityCredentials, k.pskIndex, k.rpkIndex, k.x509Index, k.oscoreIndex];
   }
 
   async put(endpoint: string, credential: Credential): Promise<{ replaced?: CredentialInfo }> {
@@ -225,5 +270,51 @@ export class RedisCredentialStore implements CredentialStore {
 
   async endpointBySubject(subject: string): Promise<string | undefined> {
     return (await this.redis.hget(this.keys.x509Index, subject)) ?? undefined;
+  }
+
+  async endpointByOscoreKid(kid: Buffer): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.oscoreIndex, oscoreKidIndex(kid))) ?? undefined;
+  }
+
+  async oscoreByKid(kid: Buffer): Promise<{ endpoint: string; oscore: OscoreCredential } | undefined> {
+    const ix = oscoreKidIndex(kid);
+    const found = (await this.scripts.run(
+      'lwm2mSecLookup',
+      [this.keys.securityCredentials, this.keys.oscoreIndex],
+      [ix],
+    )) as [string, string | null] | null;
+    if (found === null || found[1] === null) return undefined;
+    const s = JSON.parse(found[1]) as StoredCredential;
+    if (s.t !== 'oscore' || s.ix !== ix) return undefined;
+    const oscore = this.openOscore(found[0], s);
+    return oscore === undefined ? undefined : { endpoint: found[0], oscore };
+  }
+
+  async oscoreOf(endpoint: string): Promise<OscoreCredential | undefined> {
+    const json = await this.redis.hget(this.keys.securityCredentials, endpoint);
+    if (json === null) return undefined;
+    const s = JSON.parse(json) as StoredCredential;
+    return s.t === 'oscore' ? this.openOscore(endpoint, s) : undefined;
+  }
+
+  /** The OSCORE record with its Master Secret and Salt opened; undefined (counted) when they do not open. */
+  private openOscore(endpoint: string, s: StoredCredential): OscoreCredential | undefined {
+    const opened =
+      this.secretsKey === undefined || s.s === undefined || s.o === undefined
+        ? undefined
+        : openAtRest(this.secretsKey, Buffer.from(s.s, 'base64'), this.aad(endpoint));
+    if (opened === undefined) {
+      this.counters.unopenable++;
+      this.warnOnce('unopenable-oscore', 'credentials: a sealed OSCORE secret does not open with this SECRETS_KEY', {
+        endpoint: endpoint.slice(0, 64),
+      });
+      return undefined;
+    }
+    const secret = JSON.parse(opened.toString()) as { ms: string; salt?: string };
+    return {
+      ...oscoreInfo(s.o!),
+      masterSecret: Buffer.from(secret.ms, 'hex'),
+      ...(secret.salt !== undefined ? { masterSalt: Buffer.from(secret.salt, 'hex') } : {}),
+    };
   }
 }

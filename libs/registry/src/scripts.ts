@@ -324,7 +324,7 @@ return 1
 
 // Security credentials (keys.ts slot {sec}). KEYS: cred psk rpk x509 in every script; a record is JSON
 // {t, ix, ...} where t names the index hash and ix the field in it.
-const SEC_INDEXES = `local idx = {psk = KEYS[2], rpk = KEYS[3], x509 = KEYS[4]}`;
+const SEC_INDEXES = `local idx = {psk = KEYS[2], rpk = KEYS[3], x509 = KEYS[4], oscore = KEYS[5]}`;
 
 /**
  * ARGV: endpoint type ix json. {0, holder} when another endpoint holds ix; else {1, previous json or nil}
@@ -387,8 +387,8 @@ const SCRIPTS = {
   lwm2mObsRemove: { numberOfKeys: 1, lua: OBS_REMOVE },
   lwm2mObsIndexAdd: { numberOfKeys: 2, lua: OBS_INDEX_ADD },
   lwm2mObsIndexDrop: { numberOfKeys: 2, lua: OBS_INDEX_DROP },
-  lwm2mSecPut: { numberOfKeys: 4, lua: SEC_PUT },
-  lwm2mSecRemove: { numberOfKeys: 4, lua: SEC_REMOVE },
+  lwm2mSecPut: { numberOfKeys: 5, lua: SEC_PUT },
+  lwm2mSecRemove: { numberOfKeys: 5, lua: SEC_REMOVE },
   lwm2mSecLookup: { numberOfKeys: 2, lua: SEC_LOOKUP },
   lwm2mModelPut: { numberOfKeys: 2, lua: MODEL_PUT },
 } as const;

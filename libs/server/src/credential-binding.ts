@@ -76,6 +76,8 @@ export class CredentialBinding {
         }
         return undefined;
       }
+      case 'oscore':
+        return this.store.endpointByOscoreKid(identity.kid);
     }
   }
 
@@ -99,7 +101,7 @@ export class CredentialBinding {
         (await this.store?.get(endpoint)) !== undefined;
       if (!secured) return undefined;
       this.counters.insecure++;
-      return `ep "${endpoint.slice(0, 64)}" must use its secured (DTLS) connection`;
+      return `ep "${endpoint.slice(0, 64)}" must use its secured (DTLS or OSCORE) connection`;
     }
     this.counters.checked++;
     if (identity.type === 'x509') return this.x509Refusal(identity, endpoint);
@@ -153,6 +155,7 @@ export class CredentialBinding {
 export function describeIdentity(identity: PeerIdentity | undefined): string {
   if (identity === undefined) return 'nosec';
   if (identity.type === 'psk') return `psk:${identity.identity}`;
+  if (identity.type === 'oscore') return `oscore:kid:${identity.kid.toString('hex')}`;
   if (identity.type === 'rpk') {
     return `rpk:sha256:${createHash('sha256').update(identity.publicKey).digest('hex').slice(0, 16)}`;
   }

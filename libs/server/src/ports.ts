@@ -3,7 +3,7 @@
 import type { DeviceCommand, DeviceCommandResult } from './commands';
 import type { JsonPathValue, Lwm2mEvent, StoredEvent } from './events';
 import type { Presence, PresenceResult, Registration } from './registration';
-import type { Credential, CredentialInfo } from './security';
+import type { Credential, CredentialInfo, OscoreCredential } from './security';
 
 export interface ListQuery {
   limit: number;
@@ -181,6 +181,14 @@ export interface CredentialStore {
   endpointByPublicKey(publicKey: Buffer): Promise<string | undefined>;
   /** The endpoint provisioned for an X.509 subject Common Name. */
   endpointBySubject(subject: string): Promise<string | undefined>;
+  /** The endpoint whose OSCORE context has Recipient ID `kid` (the device's Sender ID). */
+  endpointByOscoreKid(kid: Buffer): Promise<string | undefined>;
+  /**
+   * The OSCORE gateway's lookups (RFC 8613 section 8.2 step 2): the context of `kid`, or of `endpoint`,
+   * with its Master Secret. The two reads besides pskByIdentity that return key material.
+   */
+  oscoreByKid(kid: Buffer): Promise<{ endpoint: string; oscore: OscoreCredential } | undefined>;
+  oscoreOf(endpoint: string): Promise<OscoreCredential | undefined>;
 }
 
 /** What the audit trail records of an operator's action: who, when, on what, and how it ended. */

@@ -53,7 +53,7 @@ export interface Registration {
   /** Which gateway node took the latest datagram (cluster mode). */
   gatewayNode?: string;
   /** How the client authenticated ('nosec' on UDP 5683). */
-  security: 'nosec' | 'psk' | 'rpk' | 'x509';
+  security: 'nosec' | 'psk' | 'rpk' | 'x509' | 'oscore';
   /** Any other query parameter of the Register request. */
   extraAttributes?: Record<string, string>;
 }

@@ -7,7 +7,64 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, id_ce_subjectAltName, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import type { PeerIdentity } from '@lwm2m/coap';
 
-export type SecurityMode = 'psk' | 'rpk' | 'x509';
+export type SecurityMode = 'psk' | 'rpk' | 'x509' | 'oscore';
+
+/**
+ * An OSCORE security context's input parameters (RFC 8613 section 3.2; LwM2M object 21, OSCORE Security),
+ * from the server's point of view: `senderId` is the server's Sender ID (the device's Recipient ID) and
+ * `recipientId` the device's Sender ID, the 'kid' of its requests, by which the context is found.
+ */
+export interface OscoreCredential {
+  /** Secret: never logged, never returned. */
+  masterSecret: Buffer;
+  /** Secret too (kept sealed with the Master Secret); default empty. */
+  masterSalt?: Buffer;
+  senderId: Buffer;
+  recipientId: Buffer;
+  idContext?: Buffer;
+  /** COSE algorithm id of the AEAD (default 10, AES-CCM-16-64-128). */
+  aead?: number;
+  /** HKDF hash (default sha256). */
+  hkdf?: 'sha256' | 'sha512';
+}
+
+/** An OSCORE credential without the Master Secret and Salt. */
+export type OscoreCredentialInfo = Omit<OscoreCredential, 'masterSecret' | 'masterSalt'>;
+
+/** RFC 8613 section 3.3 / 5.2: with a 13-byte nonce (every AEAD the server offers) an ID has at most 7 bytes. */
+export const MAX_OSCORE_ID_BYTES = 7;
+export const MAX_OSCORE_SECRET_BYTES = 64;
+export const MAX_OSCORE_ID_CONTEXT_BYTES = 32;
+
+/** Validates an OSCORE credential's sizes; throws InvalidCredentialError (never naming key bytes). */
+export function checkOscore(c: OscoreCredential): void {
+  if (c.masterSecret.length < 16 || c.masterSecret.length > MAX_OSCORE_SECRET_BYTES)
+    throw new InvalidCredentialError(`the OSCORE masterSecret must have 16..${MAX_OSCORE_SECRET_BYTES} bytes`);
+  if ((c.masterSalt?.length ?? 0) > MAX_OSCORE_SECRET_BYTES)
+    throw new InvalidCredentialError(`the OSCORE masterSalt must have at most ${MAX_OSCORE_SECRET_BYTES} bytes`);
+  for (const [name, id] of [
+    ['senderId', c.senderId],
+    ['recipientId', c.recipientId],
+  ] as const) {
+    if (id.length > MAX_OSCORE_ID_BYTES)
+      throw new InvalidCredentialError(`the OSCORE ${name} must have at most ${MAX_OSCORE_ID_BYTES} bytes`);
+  }
+  // RFC 8613 Appendix D.4: nonces are unique only when the two IDs differ.
+  if (c.senderId.equals(c.recipientId))
+    throw new InvalidCredentialError('the OSCORE senderId and recipientId must differ');
+  if ((c.idContext?.length ?? 0) > MAX_OSCORE_ID_CONTEXT_BYTES)
+    throw new InvalidCredentialError(`the OSCORE idContext must have at most ${MAX_OSCORE_ID_CONTEXT_BYTES} bytes`);
+}
+
+function oscoreInfo(c: OscoreCredentialInfo): OscoreCredentialInfo {
+  return {
+    senderId: Buffer.from(c.senderId),
+    recipientId: Buffer.from(c.recipientId),
+    ...(c.idContext !== undefined ? { idContext: Buffer.from(c.idContext) } : {}),
+    ...(c.aead !== undefined ? { aead: c.aead } : {}),
+    ...(c.hkdf !== undefined ? { hkdf: c.hkdf } : {}),
+  };
+}
 
 /** What an operator provisions for an endpoint. */
 export type Credential =
@@ -30,11 +87,19 @@ export type Credential =
        * DNS name, or the subject Common Name, as X509_ENDPOINT_FROM selects (x509EndpointIdentities).
        */
       subject: string;
+    }
+  | {
+      type: 'oscore';
+      /** RFC 8613 section 3.2 input parameters; the Master Secret and Salt are sealed at rest. */
+      oscore: OscoreCredential;
     };
 
 /** A credential as every read API returns it: without the PSK. */
 export type CredentialInfo =
-  { type: 'psk'; identity: string } | { type: 'rpk'; publicKey: Buffer } | { type: 'x509'; subject: string };
+  | { type: 'psk'; identity: string }
+  | { type: 'rpk'; publicKey: Buffer }
+  | { type: 'x509'; subject: string }
+  | { type: 'oscore'; oscore: OscoreCredentialInfo };
 
 /** Strips the secret. */
 export function credentialInfo(c: Credential): CredentialInfo {
@@ -45,6 +110,8 @@ export function credentialInfo(c: Credential): CredentialInfo {
       return { type: 'rpk', publicKey: Buffer.from(c.publicKey) };
     case 'x509':
       return { type: 'x509', subject: c.subject };
+    case 'oscore':
+      return { type: 'oscore', oscore: oscoreInfo(c.oscore) };
   }
 }
 
@@ -52,7 +119,13 @@ export function credentialInfo(c: Credential): CredentialInfo {
 export function credentialIndexValue(c: Credential | CredentialInfo): string {
   if (c.type === 'psk') return c.identity;
   if (c.type === 'rpk') return c.publicKey.toString('hex');
+  if (c.type === 'oscore') return oscoreKidIndex(c.oscore.recipientId);
   return c.subject;
+}
+
+/** The index value of an OSCORE context: the kid the device sends (its Sender ID), hex. Unique per server. */
+export function oscoreKidIndex(kid: Buffer): string {
+  return kid.toString('hex');
 }
 
 /** Two endpoints can't share a PSK identity, a public key or a certificate subject. */
@@ -63,7 +136,7 @@ export class CredentialConflictError extends Error {
     readonly holder: string,
   ) {
     super(
-      `this ${type === 'psk' ? 'PSK identity' : type === 'rpk' ? 'public key' : 'subject'} belongs to another endpoint`,
+      `this ${type === 'psk' ? 'PSK identity' : type === 'rpk' ? 'public key' : type === 'oscore' ? 'OSCORE recipientId (kid)' : 'subject'} belongs to another endpoint`,
     );
     this.name = 'CredentialConflictError';
   }

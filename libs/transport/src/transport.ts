@@ -9,10 +9,19 @@ import { addressRef, formatSessionRef, type SessionRef } from './session-ref';
  * certificate (DER), whose structured subject and subjectAltName say who it is, and its subject rendered as
  * text for logs only (the text can't tell an attribute from a value containing "CN=").
  */
-export type PeerIdentity =
+export type DtlsPeerIdentity =
   | { type: 'psk'; identity: string }
   | { type: 'rpk'; publicKey: Buffer }
   | { type: 'x509'; subject: string; certificate: Buffer };
+
+/** A DTLS identity, or one an OSCORE-protected request proved (RFC 8613). */
+export type PeerIdentity =
+  | DtlsPeerIdentity
+  /**
+   * An OSCORE-protected request (RFC 8613) that verified with the Recipient Context of `kid` (the peer's
+   * Sender ID), provisioned for `endpoint`. It is per request, set by the OSCORE seam above the datagram.
+   */
+  | { type: 'oscore'; kid: Buffer; endpoint: string };
 
 /** Where a datagram came from or goes to. A DTLS transport may add fields (e.g. its session). */
 export interface Peer {

@@ -12,7 +12,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import {
+  checkOscore,
   checkPsk,
+  type OscoreCredential,
   type Credential,
   type CredentialInfo,
   type CredentialStore,
@@ -43,7 +45,9 @@ export class CredentialsController {
   @ApiOperation({
     summary: 'Set the security credential',
     description:
-      'Exactly one of {psk:{identity, key}}, {rpk:{publicKey}} or {x509:{subject?}}; replaces any previous ' +
+      'Exactly one of {psk:{identity, key}}, {rpk:{publicKey}}, {x509:{subject?}} or {oscore:{masterSecret, ' +
+      'masterSalt?, senderId, recipientId, idContext?, aead?, hkdf?}} (OSCORE ids from the server\'s point of ' +
+      'view: recipientId is the device\'s Sender ID, its kid); replaces any previous ' +
       'credential of the endpoint (its old identity stops authenticating). The endpoint need not be registered. ' +
       'Requires the admin role when API keys are configured.',
   })
@@ -57,10 +61,24 @@ export class CredentialsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<CredentialsDto> {
     checkEndpoint(endpoint);
-    const given = (['psk', 'rpk', 'x509'] as const).filter((k) => body[k] !== undefined);
-    if (given.length !== 1) throw invalid('give exactly one of "psk", "rpk" or "x509"');
+    const given = (['psk', 'rpk', 'x509', 'oscore'] as const).filter((k) => body[k] !== undefined);
+    if (given.length !== 1) throw invalid('give exactly one of "psk", "rpk", "x509" or "oscore"');
     let credential: Credential;
-    if (body.psk) {
+    if (body.oscore) {
+      const o = body.oscore;
+      const hex = (v: string) => Buffer.from(v, 'hex');
+      const oscore: OscoreCredential = {
+        masterSecret: hex(o.masterSecret),
+        senderId: hex(o.senderId),
+        recipientId: hex(o.recipientId),
+        ...(o.masterSalt !== undefined ? { masterSalt: hex(o.masterSalt) } : {}),
+        ...(o.idContext !== undefined ? { idContext: hex(o.idContext) } : {}),
+        ...(o.aead !== undefined ? { aead: o.aead } : {}),
+        ...(o.hkdf !== undefined ? { hkdf: o.hkdf } : {}),
+      };
+      checkOscore(oscore);
+      credential = { type: 'oscore', oscore };
+    } else if (body.psk) {
       const key = Buffer.from(body.psk.key, 'hex');
       checkPsk(body.psk.identity, key);
       credential = { type: 'psk', identity: body.psk.identity, key };
@@ -115,6 +133,20 @@ export class CredentialsController {
 function toDto(c: Credential | CredentialInfo): CredentialsDto {
   if (c.type === 'psk') return { type: 'psk', identity: c.identity };
   if (c.type === 'rpk') return { type: 'rpk', publicKey: rpkToPem(c.publicKey) };
+  if (c.type === 'oscore') {
+    const o = c.oscore;
+    return {
+      type: 'oscore',
+      oscore: {
+        senderId: o.senderId.toString('hex'),
+        recipientId: o.recipientId.toString('hex'),
+        ...(o.idContext !== undefined ? { idContext: o.idContext.toString('hex') } : {}),
+        ...(o.aead !== undefined ? { aead: o.aead } : {}),
+        ...(o.hkdf !== undefined ? { hkdf: o.hkdf } : {}),
+        keySet: true,
+      },
+    };
+  }
   return { type: 'x509', subject: c.subject };
 }
 

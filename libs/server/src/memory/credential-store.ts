@@ -6,13 +6,28 @@ import {
   type CredentialInfo,
   credentialIndexValue,
   credentialInfo,
+  oscoreKidIndex,
+  type OscoreCredential,
   type SecurityMode,
 } from '../security';
 
 function copy(c: Credential): Credential {
   if (c.type === 'psk') return { type: 'psk', identity: c.identity, key: Buffer.from(c.key) };
   if (c.type === 'rpk') return { type: 'rpk', publicKey: Buffer.from(c.publicKey) };
+  if (c.type === 'oscore') return { type: 'oscore', oscore: copyOscore(c.oscore) };
   return { type: 'x509', subject: c.subject };
+}
+
+function copyOscore(o: OscoreCredential): OscoreCredential {
+  const b = (x: Buffer | undefined) => (x === undefined ? undefined : Buffer.from(x));
+  return {
+    ...o,
+    masterSecret: Buffer.from(o.masterSecret),
+    senderId: Buffer.from(o.senderId),
+    recipientId: Buffer.from(o.recipientId),
+    ...(o.masterSalt !== undefined ? { masterSalt: b(o.masterSalt) } : {}),
+    ...(o.idContext !== undefined ? { idContext: b(o.idContext) } : {}),
+  };
 }
 
 export class InMemoryCredentialStore implements CredentialStore {
@@ -21,6 +36,7 @@ export class InMemoryCredentialStore implements CredentialStore {
     psk: new Map(),
     rpk: new Map(),
     x509: new Map(),
+    oscore: new Map(),
   };
 
   async put(endpoint: string, credential: Credential): Promise<{ replaced?: CredentialInfo }> {
@@ -61,6 +77,21 @@ export class InMemoryCredentialStore implements CredentialStore {
 
   async endpointBySubject(subject: string): Promise<string | undefined> {
     return this.index.x509.get(subject);
+  }
+
+  async endpointByOscoreKid(kid: Buffer): Promise<string | undefined> {
+    return this.index.oscore.get(oscoreKidIndex(kid));
+  }
+
+  async oscoreByKid(kid: Buffer): Promise<{ endpoint: string; oscore: OscoreCredential } | undefined> {
+    const endpoint = this.index.oscore.get(oscoreKidIndex(kid));
+    const oscore = endpoint === undefined ? undefined : await this.oscoreOf(endpoint);
+    return endpoint === undefined || oscore === undefined ? undefined : { endpoint, oscore };
+  }
+
+  async oscoreOf(endpoint: string): Promise<OscoreCredential | undefined> {
+    const c = this.byEndpoint.get(endpoint);
+    return c?.type === 'oscore' ? copyOscore(c.oscore) : undefined;
   }
 
   private unindex(endpoint: string, c: Credential): void {
