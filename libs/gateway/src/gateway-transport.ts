@@ -69,6 +69,9 @@ export class GatewayTransport implements DatagramTransport {
   }
 
   private isSecured(peer: Peer): boolean {
-    return peer.secure === true || peer.identity !== undefined || isDtlsPeer(peer);
+    // An OSCORE identity protects the message, not the datagram: it goes over CoAP (5683).
+    return (
+      peer.secure === true || (peer.identity !== undefined && peer.identity.type !== 'oscore') || isDtlsPeer(peer)
+    );
   }
 }

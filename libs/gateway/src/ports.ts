@@ -1,5 +1,6 @@
 // What a gateway stack works on: the shared state (Redis in the product, in-memory in tests) and a logger.
 import type { ClusterSessionStore, MembershipStore, SealedBlobStore } from '@lwm2m/cluster';
+import type { SequenceLeaseStore } from '@lwm2m/oscore';
 import type {
   CommandBus,
   CredentialStore,
@@ -19,6 +20,11 @@ export interface GatewayStores {
   commands: CommandBus;
   /** Security credentials: DTLS PSK lookups and the endpoint binding of secured registrations. */
   credentials: CredentialStore;
+  /**
+   * OSCORE Sender Sequence Number leases (RFC 8613 section 7.5; libs/registry RedisSequenceLeaseStore).
+   * Absent: this process's memory, so a restart reuses nonces: only for tests and memory mode.
+   */
+  oscoreSequences?: SequenceLeaseStore;
   /** Queue mode: fences and records the delivery of queued requests (libs/scheduler RedisRequestStore). */
   deliveries?: DeliveryLedger;
   /** Object models uploaded through the api; absent: this process's memory (nothing uploaded reaches it). */

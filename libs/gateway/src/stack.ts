@@ -40,6 +40,8 @@ import { UdpTransport } from '@lwm2m/udp';
 import { createCoapsServer } from './coaps';
 import type { GatewayConfig } from './config';
 import { GatewayTransport } from './gateway-transport';
+import { createGatewayOscoreSeam, OscoreContexts } from './oscore';
+import { InMemorySequenceLeaseStore, type OscoreSeam } from '@lwm2m/oscore';
 import type { GatewayLogger, GatewayStores } from './ports';
 
 /** Cluster mode: how long a stopping gateway still serves what is in flight after its hand-over. */
@@ -123,6 +125,9 @@ export class GatewayStack {
   readonly events: Record<string, number> = {};
   endpoint?: CoapEndpoint;
   server?: Lwm2mServer;
+  /** LwM2M over OSCORE (RFC 8613): the devices' contexts and the CoAP seam that uses them. */
+  oscoreContexts?: OscoreContexts;
+  oscore?: OscoreSeam;
   private mounted?: (req: IncomingRequest) => Promise<OutgoingResponse> | OutgoingResponse | undefined;
   /**
    * RFC 9175 Echo of NoSec peers. Its key comes from CLUSTER_KEY in a cluster, so a client's repeated
@@ -208,7 +213,13 @@ export class GatewayStack {
       this.dtls,
       keeper ? async (cid) => (await keeper.route(cid)).kind === 'local' : undefined,
     );
-    const endpoint = new CoapEndpoint({ transport, logger: this.log });
+    this.oscoreContexts = new OscoreContexts({
+      credentials: stores.credentials,
+      sequences: stores.oscoreSequences ?? new InMemorySequenceLeaseStore(),
+      warn: (m, c) => this.log.warn(m, c),
+    });
+    this.oscore = createGatewayOscoreSeam(this.oscoreContexts);
+    const endpoint = new CoapEndpoint({ transport, logger: this.log, seam: this.oscore });
     this.endpoint = endpoint;
     this.prioritizeKnownSources();
     const server = new Lwm2mServer({
@@ -236,8 +247,11 @@ export class GatewayStack {
     endpoint.setHandler((req) => this.mounted?.(req) ?? discovery(req) ?? server.handleRequest(req));
     server.start();
     // A model uploaded on any api just before this command is known when it runs (one GET of the revision).
+    const oscore = this.oscoreContexts;
     const run = async (cmd: DeviceCommand) => {
       await this.refreshModels();
+      // An OSCORE device's context is in memory before the command protects its request (after a restart).
+      if (cmd.endpoint !== undefined) await oscore.prepare(cmd.endpoint).catch(() => undefined);
       return server.runCommand(cmd);
     };
     this.stopServing = await stores.commands.serve(run);

@@ -26,3 +26,4 @@ export * from './rederivation';
 export * from './outer-block';
 export * from './signature';
 export * from './group';
+export * from './seam';

@@ -8,6 +8,7 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import Redis, { type RedisOptions } from 'ioredis';
+import { RedisSequenceLeaseStore } from './redis-sequence-lease-store';
 import { createRedisClient, isRedisClient, type RedisClient } from './redis-client';
 import { DEFAULT_KEY_PREFIX, type RegistryKeys, registryKeys } from './keys';
 import { isReachable, settleWithin } from './connections';
@@ -48,6 +49,8 @@ export interface RedisStores {
   events: EventBus & RedisEventBus;
   commands: CommandBus & RedisCommandBus;
   credentials: CredentialStore & RedisCredentialStore;
+  /** OSCORE Sender Sequence Number leases (RFC 8613 section 7.5). */
+  oscoreSequences: RedisSequenceLeaseStore;
   /** The operators' audit trail (GET /api/v1/audit). */
   audit: RedisAuditStore;
   /** Bootstrap-Server configurations and sessions (libs/bootstrap), PSKs sealed with SECRETS_KEY. */
@@ -98,6 +101,7 @@ export function createRedisStores(
     observations: new RedisObservationStore(redis, keys),
     values: new RedisValueStore(redis, keys, events),
     credentials: new RedisCredentialStore(redis, keys, options.credentials),
+    oscoreSequences: new RedisSequenceLeaseStore(redis, keys),
     audit: new RedisAuditStore(redis, keys, options.audit),
     bootstrapConfigs: new RedisBootstrapConfigStore(redis, keys, {
       secretsKey: options.credentials?.secretsKey,

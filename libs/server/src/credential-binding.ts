@@ -77,7 +77,7 @@ export class CredentialBinding {
         return undefined;
       }
       case 'oscore':
-        return this.store.endpointByOscoreKid(identity.kid);
+        return identity.kid === undefined ? undefined : this.store.endpointByOscoreKid(identity.kid);
     }
   }
 
@@ -155,7 +155,7 @@ export class CredentialBinding {
 export function describeIdentity(identity: PeerIdentity | undefined): string {
   if (identity === undefined) return 'nosec';
   if (identity.type === 'psk') return `psk:${identity.identity}`;
-  if (identity.type === 'oscore') return `oscore:kid:${identity.kid.toString('hex')}`;
+  if (identity.type === 'oscore') return `oscore:kid:${identity.kid?.toString('hex') ?? ''}`;
   if (identity.type === 'rpk') {
     return `rpk:sha256:${createHash('sha256').update(identity.publicKey).digest('hex').slice(0, 16)}`;
   }

@@ -618,6 +618,11 @@ export class DeviceClient {
   private peer(reg: Registration, seen?: Peer): Peer {
     // The recorded peer key lets a DTLS transport find the session by its CID even when the address is stale.
     const peer: Peer = seen ?? { address: reg.address.address, port: reg.address.port, ref: reg.session };
+    // A device that registered over OSCORE is addressed with its endpoint's OSCORE context (the gateway's
+    // seam protects the request; none is sent in the clear).
+    if (reg.security === 'oscore') {
+      return peer.identity?.type === 'oscore' ? peer : { ...peer, identity: { type: 'oscore', endpoint: reg.endpoint } };
+    }
     // A device that registered over DTLS is only ever addressed over DTLS (libs/coap Peer.secure).
     if (reg.security !== 'nosec' && peer.secure !== true) return { ...peer, secure: true };
     return peer;

@@ -18,10 +18,11 @@ export type DtlsPeerIdentity =
 export type PeerIdentity =
   | DtlsPeerIdentity
   /**
-   * An OSCORE-protected request (RFC 8613) that verified with the Recipient Context of `kid` (the peer's
-   * Sender ID), provisioned for `endpoint`. It is per request, set by the OSCORE seam above the datagram.
+   * Incoming: an OSCORE-protected request (RFC 8613) that verified with the Recipient Context of `kid` (the
+   * peer's Sender ID), provisioned for `endpoint`; set per request by the OSCORE seam above the datagram.
+   * Outgoing: the device is addressed with its endpoint's OSCORE context (no `kid` needed).
    */
-  | { type: 'oscore'; kid: Buffer; endpoint: string };
+  | { type: 'oscore'; kid?: Buffer; endpoint: string };
 
 /** Where a datagram came from or goes to. A DTLS transport may add fields (e.g. its session). */
 export interface Peer {

@@ -97,12 +97,15 @@ export function describeRequest(
       break;
     case 'credential-put': {
       // The credential's kind and public identifier only: the PSK key never enters an entry.
-      const kind = (['psk', 'rpk', 'x509'] as const).find((k) => body[k] !== undefined);
+      const kind = (['psk', 'rpk', 'x509', 'oscore'] as const).find((k) => body[k] !== undefined);
       if (kind) details.type = kind;
       const psk = asObject(body.psk);
       if (kind === 'psk' && typeof psk.identity === 'string') details.identity = text(psk.identity, 128);
       const x509 = asObject(body.x509);
       if (kind === 'x509' && typeof x509.subject === 'string') details.subject = text(x509.subject, 128);
+      // OSCORE: the kid (the device's Sender ID) only; never the Master Secret or Salt.
+      const oscore = asObject(body.oscore);
+      if (kind === 'oscore' && typeof oscore.recipientId === 'string') details.kid = text(oscore.recipientId, 16);
       break;
     }
     case 'request-cancel':
