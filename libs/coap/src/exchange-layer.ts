@@ -100,7 +100,12 @@ export class ExchangeLayer {
       ps.exchanges.set(key, ex);
       signal?.addEventListener('abort', onAbort, { once: true });
       // The seam (seam.ts): after token matching is set up, before Message IDs and retransmission.
-      msg = this.seam.outbound(msg, { key: peerKey, peer: ps.addressOr(peer) });
+      // The latest address, with the identity the caller addressed the peer by (OSCORE finds its context so).
+      const to = ps.addressOr(peer);
+      msg = this.seam.outbound(msg, {
+        key: peerKey,
+        peer: to === peer || peer.identity === undefined ? to : { ...to, identity: peer.identity },
+      });
       if (confirmable) {
         tx = this.ml.sendConfirmable(ps, peer, msg, {
           onAck: () => undefined,

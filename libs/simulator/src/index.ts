@@ -14,3 +14,4 @@ export * from './sleeping-transport';
 export * from './temperature-object';
 export * from './dtls-transport';
 export * from './bootstrap-client';
+export * from './oscore';

@@ -33,7 +33,14 @@ import { ObjectTree } from './object-tree';
 import { ObservationScheduler } from './observation-scheduler';
 import { registerQuery, registrationPayload } from './registration';
 import { SleepingTransport } from './sleeping-transport';
+import { deviceOscoreSeam, type DeviceOscoreParams, type DeviceOscoreState } from './oscore';
 import { simulatorObjectModelRegistry, TEMPERATURE_OBJECT_ID } from './temperature-object';
+
+/**
+ * OSCORE (RFC 8613) from the DEVICE's point of view (LwM2M object 21): `senderId` is the device's Sender ID
+ * (the kid of its requests, the server's Recipient ID), `recipientId` the server's Sender ID.
+ */
+export type DeviceOscore = DeviceOscoreParams;
 
 export interface SimulatedDeviceOptions {
   /** Endpoint Client Name ("ep"). */
@@ -73,6 +80,11 @@ export interface SimulatedDeviceOptions {
    */
   recoverAfterTimeouts?: number;
   coapParams?: Partial<TransmissionParams>;
+  /**
+   * Speak OSCORE with the server: Register, Update, Send and every response and notification protected,
+   * the server's requests and responses verified; unprotected requests are answered 4.01.
+   */
+  oscore?: DeviceOscore;
   manufacturer?: string;
   modelNumber?: string;
   firmwareVersion?: string;
@@ -163,6 +175,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   private readonly opts: SimulatedDeviceOptions;
   private readonly transport: SleepingTransport;
+  /** OSCORE: the device's security context and seam (its counters tell what was protected or refused). */
+  readonly oscore?: DeviceOscoreState;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly scheduler: ObservationScheduler;
@@ -221,7 +235,9 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       lwm2mVersion: this.lwm2mVersion,
       listener: this.dmListener(),
     });
+    if (opts.oscore !== undefined) this.oscore = deviceOscoreSeam(opts.oscore);
     const coapOptions: CoapEndpointOptions = {
+      ...(this.oscore !== undefined ? { seam: this.oscore.seam } : {}),
       transport: this.transport,
       handler: (req) => handler.handle(req),
       params: opts.coapParams,
@@ -260,6 +276,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   /** Registers, then keeps the registration alive (Update before the lifetime ends; queue-mode sleep). */
   async start(): Promise<void> {
     this.started = true;
+    await this.oscore?.ready;
     this.startSensor();
     await this.register();
     if (this.queueMode) this.startAwakeWindow();
