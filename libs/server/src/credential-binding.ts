@@ -101,7 +101,7 @@ export class CredentialBinding {
         (await this.store?.get(endpoint)) !== undefined;
       if (!secured) return undefined;
       this.counters.insecure++;
-      return `ep "${endpoint.slice(0, 64)}" must use its secured (DTLS or OSCORE) connection`;
+      return `ep "${endpoint.slice(0, 64)}" must use its secured (DTLS) connection or OSCORE`;
     }
     this.counters.checked++;
     if (identity.type === 'x509') return this.x509Refusal(identity, endpoint);
