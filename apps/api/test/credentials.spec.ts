@@ -228,6 +228,59 @@ describe('GET and DELETE /api/v1/devices/{endpoint}/credentials', () => {
   });
 });
 
+describe('OSCORE credentials (issue 14 item 3)', () => {
+  const oscore = (over: Record<string, unknown> = {}) => ({
+    oscore: { masterSecret: KEY_HEX, masterSalt: 'a1b2', senderId: '01', recipientId: 'c1', ...over },
+  });
+
+  it('sets an OSCORE context, answering the ids and keySet, never the Master Secret or Salt', async () => {
+    const r = await call('PUT', `${BASE}/urn:dev:osc-1/credentials`, { body: oscore({ idContext: '37cbf3210017a2d3' }) });
+    expect(r.status).toBe(201);
+    expect(r.body).toEqual({
+      type: 'oscore',
+      oscore: { senderId: '01', recipientId: 'c1', idContext: '37cbf3210017a2d3', keySet: true },
+    });
+    const g = await call('GET', `${BASE}/urn:dev:osc-1/credentials`);
+    expect(g.body).toEqual(r.body);
+    expect(g.text).not.toContain('a1b2');
+    // The store has it, secret included, for the gateway's lookup by kid.
+    const held = await ports.credentials.oscoreByKid(Buffer.from('c1', 'hex'));
+    expect(held?.endpoint).toBe('urn:dev:osc-1');
+    expect(held?.oscore.masterSecret.equals(KEY)).toBe(true);
+  });
+
+  it('refuses bad hex, short secrets, long ids, equal ids, unknown algorithms and two modes (400)', async () => {
+    for (const body of [
+      oscore({ masterSecret: 'zz' }),
+      oscore({ masterSecret: '0011' }),
+      oscore({ senderId: '0102030405060708' }),
+      oscore({ recipientId: '01' }),
+      oscore({ aead: 99 }),
+      oscore({ hkdf: 'md5' }),
+      oscore({ idContext: 'abc' }),
+      { ...oscore(), psk: { identity: 'x', key: KEY_HEX } },
+      { oscore: { masterSecret: KEY_HEX, senderId: '01' } },
+    ]) {
+      const r = await call('PUT', `${BASE}/osc-bad/credentials`, { body });
+      expectProblem(r, 400);
+    }
+    expect(await ports.credentials.get('osc-bad')).toBeUndefined();
+  });
+
+  it('answers 409 when another endpoint holds the kid (recipientId)', async () => {
+    await call('PUT', `${BASE}/osc-holder/credentials`, { body: oscore({ recipientId: 'd1' }) });
+    const r = await call('PUT', `${BASE}/osc-thief/credentials`, { body: oscore({ recipientId: 'd1', senderId: '02' }) });
+    expectProblem(r, 409, 'urn:lwm2m-cluster:problem:credential-conflict');
+    expect(await ports.credentials.endpointByOscoreKid(Buffer.from('d1', 'hex'))).toBe('osc-holder');
+  });
+
+  it('is documented in the OpenAPI document, the secret write-only', async () => {
+    const r = await api.call('GET', '/api/docs-json');
+    expect(r.body.components.schemas.OscoreBodyDto.properties.masterSecret.writeOnly).toBe(true);
+    expect(r.body.components.schemas.OscoreBodyDto.properties.recipientId.description).toContain('kid');
+  });
+});
+
 describe('the pre-shared key', () => {
   it('appeared in no answer and no log line of this file', () => {
     expect(answers.length).toBeGreaterThan(20);
