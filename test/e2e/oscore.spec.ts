@@ -19,6 +19,7 @@ import {
   type CoapMessage,
 } from '@lwm2m/coap';
 import { createGatewayStack, type GatewayStack, validateGatewayConfig } from '@lwm2m/gateway';
+import { gatewayMetricSpecs } from '@lwm2m/metrics';
 import { protectRequest, SecurityContext, verifyResponse } from '@lwm2m/oscore';
 import { createRedisStores, type RedisStores } from '@lwm2m/registry';
 import type { DeviceCommand } from '@lwm2m/server';
@@ -197,6 +198,9 @@ describe('LwM2M over OSCORE', () => {
     const refused = await rawExchange(udp, replay);
     expect(refused.code).toBe(CoapCode.UNAUTHORIZED);
     expect(refused.payload.toString()).toBe('Replay detected');
+    // oscore_requests_total{result="replay"} (libs/metrics), read as a scrape does.
+    const spec = gatewayMetricSpecs(stack.counters()).find((m) => m.name === 'oscore_requests_total')!;
+    expect(spec.read()).toContainEqual({ labels: { result: 'replay' }, value: 1 });
   });
 
   it('refuses a wrong key (4.00), an unknown kid (4.01), and A registering as B (4.03)', async () => {

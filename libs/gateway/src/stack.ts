@@ -447,6 +447,7 @@ export class GatewayStack {
       ...(this.echo.mode !== 'off' ? { echo: this.echo.counters } : {}),
       block1: this.endpoint.block1Status,
       observationsRefused: this.server.observationsRefused,
+      ...(this.oscore ? { oscore: this.oscore.counters } : {}),
     };
   }
 

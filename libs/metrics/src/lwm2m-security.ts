@@ -12,6 +12,18 @@ export interface Lwm2mSecurityCounters {
   block1?: { transfers: number; bufferedBytes: number; evicted: number; tooLarge: number };
   /** Lwm2mServer.observationsRefused: Observe refused by MAX_OBSERVATIONS_PER_DEVICE. */
   observationsRefused?: number;
+  /** libs/oscore OscoreSeam.counters: OSCORE requests and responses by result (RFC 8613 section 8). */
+  oscore?: {
+    requests: Partial<Record<string, number>>;
+    responses: Partial<Record<string, number>>;
+    protected: number;
+  };
+}
+
+function byResult(counts: Partial<Record<string, number>> | undefined) {
+  return (
+    counts && Object.entries(counts).map(([result, value]) => ({ labels: { result }, value: value ?? 0 }))
+  );
 }
 
 export function lwm2mSecurityMetricSpecs(
@@ -48,6 +60,20 @@ export function lwm2mSecurityMetricSpecs(
           ]
         );
       },
+    },
+    {
+      name: 'oscore_requests_total',
+      help: 'CoAP requests with the OSCORE option (and unprotected ones an OSCORE-only peer refused), by result: ok, context-not-found, replay, decrypt, decode, echo-required (RFC 8613 B.1.2), bad-plaintext, unprotected',
+      type: 'counter',
+      labelNames: ['result'],
+      read: () => byResult(read()?.oscore?.requests),
+    },
+    {
+      name: 'oscore_responses_total',
+      help: 'Responses and notifications to OSCORE requests this gateway sent, by result (ok, decrypt, replay, unmatched, unprotected, ...)',
+      type: 'counter',
+      labelNames: ['result'],
+      read: () => byResult(read()?.oscore?.responses),
     },
     {
       name: 'lwm2m_observations_refused_total',
