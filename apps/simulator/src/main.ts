@@ -10,6 +10,9 @@
 // Bootstrap first (LwM2M TS 1.2 Core 6.1.3), then register with the server account it wrote (--count 1):
 //   --bootstrap coap://127.0.0.1:5783
 //   --bootstrap coaps://127.0.0.1:5784 --psk-identity factory-id --psk-key 0011...   (the bootstrap credential)
+// LwM2M over OSCORE (RFC 8613) on CoAP (--count 1), ids from the DEVICE's point of view (--oscore-sender is
+// the device's Sender ID, the kid the server looks up: the server's recipientId in its credential):
+//   --oscore-secret 0102...10 --oscore-sender a1 --oscore-recipient 01 [--oscore-salt hex] [--oscore-context hex]
 // More objects from their models (DDF XML): --objects 3328,3303 plays the newest version of each found in
 // --models-dir (default the vendored OMNA registry, models/omna), instance 0 with default values.
 import { readFileSync } from 'node:fs';
@@ -22,6 +25,7 @@ import {
   peerOfUri,
   SimulatedDevice as Device,
   DeviceFleet,
+  type DeviceOscore,
   type DeviceSecurity,
   type Lwm2mVersion,
   PREFERRED_FORMATS,
@@ -36,6 +40,8 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--psk-key hex [--psk-identity id] | --rpk-key pem-file [--server-key pem-file]]
                [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)
                [--bootstrap coap[s]://host:port]  (bootstrap first; --psk-* is then the bootstrap credential)
+               [--oscore-secret hex --oscore-sender hex --oscore-recipient hex [--oscore-salt hex]
+                [--oscore-context hex]]   (OSCORE on coap://, --count 1)
                [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)`;
 
 function fail(message: string): never {
@@ -87,6 +93,11 @@ function parse() {
         bootstrap: { type: 'string' },
         objects: { type: 'string' },
         'models-dir': { type: 'string' },
+        'oscore-secret': { type: 'string' },
+        'oscore-sender': { type: 'string' },
+        'oscore-recipient': { type: 'string' },
+        'oscore-salt': { type: 'string' },
+        'oscore-context': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -134,6 +145,9 @@ function parse() {
       security.rpk = { privateKey, ...(serverPublicKey ? { serverPublicKey } : {}) };
     }
   }
+  const oscore = parseOscore(values);
+  if (oscore !== undefined && (secure || values.bootstrap !== undefined))
+    fail('--oscore-* runs on coap:// (not with coaps or --bootstrap)');
   const version = values.version as Lwm2mVersion;
   if (!['1.0', '1.1', '1.2'].includes(version)) fail('--version must be 1.0, 1.1 or 1.2');
   const format = values.format === undefined ? undefined : PREFERRED_FORMATS[values.format];
@@ -163,6 +177,36 @@ function parse() {
     quiet: values.quiet,
     bootstrap: values.bootstrap !== undefined,
     models: objectModels(values.objects, values['models-dir']),
+    oscore,
+  };
+}
+
+/** --oscore-*: the device's OSCORE context (RFC 8613 section 3.2 inputs), or undefined when none is given. */
+function parseOscore(v: Record<string, string | boolean | undefined>): DeviceOscore | undefined {
+  const names = ['oscore-secret', 'oscore-sender', 'oscore-recipient', 'oscore-salt', 'oscore-context'];
+  if (names.every((n) => v[n] === undefined)) return undefined;
+  const hex = (name: string, min: number, max: number): Buffer | undefined => {
+    const value = v[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !new RegExp(`^(?:[0-9a-fA-F]{2}){${min},${max}}$`).test(value))
+      fail(`--${name} must be ${min}..${max} bytes of hex`);
+    return Buffer.from(value, 'hex');
+  };
+  const masterSecret = hex('oscore-secret', 16, 64);
+  const senderId = hex('oscore-sender', 0, 7);
+  const recipientId = hex('oscore-recipient', 0, 7);
+  if (masterSecret === undefined || senderId === undefined || recipientId === undefined)
+    fail('OSCORE needs --oscore-secret, --oscore-sender and --oscore-recipient');
+  if (senderId.equals(recipientId)) fail('--oscore-sender and --oscore-recipient must differ');
+  if (v.count !== '1') fail('--oscore-* gives every device the same context: use it with --count 1');
+  const masterSalt = hex('oscore-salt', 0, 64);
+  const idContext = hex('oscore-context', 0, 32);
+  return {
+    masterSecret,
+    senderId,
+    recipientId,
+    ...(masterSalt !== undefined ? { masterSalt } : {}),
+    ...(idContext !== undefined ? { idContext } : {}),
   };
 }
 
@@ -270,6 +314,7 @@ async function main(): Promise<void> {
     sleepMs: a.sleep,
     requestTimeoutMs: 30_000,
     models: a.models,
+    ...(a.oscore !== undefined ? { oscore: a.oscore } : {}),
     createTransport: async (index) => {
       const udp = await UdpTransport.bind({
         address: a.host.includes(':') ? '::' : '0.0.0.0',
@@ -283,7 +328,7 @@ async function main(): Promise<void> {
   fleet.on('failed', (e) => log(`${e.endpoint} failed to start: ${e.error}`));
   log(
     `simulating ${a.count} LwM2M ${a.version} client(s) -> ${a.security ? 'coaps' : 'coap'}://${a.host}:${a.port} ` +
-      `(lifetime ${a.lifetime}s${a.security ? `, DTLS ${a.security.rpk ? 'RPK' : 'PSK'} CID ${a.security.connectionId ? 'on' : 'off'}` : ''}${a.queue ? ', queue mode' : ''}${a.formatName ? `, format ${a.formatName}` : ''})`,
+      `(lifetime ${a.lifetime}s${a.oscore ? `, OSCORE kid ${a.oscore.senderId.toString('hex')}` : ''}${a.security ? `, DTLS ${a.security.rpk ? 'RPK' : 'PSK'} CID ${a.security.connectionId ? 'on' : 'off'}` : ''}${a.queue ? ', queue mode' : ''}${a.formatName ? `, format ${a.formatName}` : ''})`,
   );
   let stopping = false;
   const shutdown = async (): Promise<void> => {
