@@ -234,7 +234,9 @@ describe('OSCORE credentials (issue 14 item 3)', () => {
   });
 
   it('sets an OSCORE context, answering the ids and keySet, never the Master Secret or Salt', async () => {
-    const r = await call('PUT', `${BASE}/urn:dev:osc-1/credentials`, { body: oscore({ idContext: '37cbf3210017a2d3' }) });
+    const r = await call('PUT', `${BASE}/urn:dev:osc-1/credentials`, {
+      body: oscore({ idContext: '37cbf3210017a2d3' }),
+    });
     expect(r.status).toBe(201);
     expect(r.body).toEqual({
       type: 'oscore',
@@ -269,7 +271,9 @@ describe('OSCORE credentials (issue 14 item 3)', () => {
 
   it('answers 409 when another endpoint holds the kid (recipientId)', async () => {
     await call('PUT', `${BASE}/osc-holder/credentials`, { body: oscore({ recipientId: 'd1' }) });
-    const r = await call('PUT', `${BASE}/osc-thief/credentials`, { body: oscore({ recipientId: 'd1', senderId: '02' }) });
+    const r = await call('PUT', `${BASE}/osc-thief/credentials`, {
+      body: oscore({ recipientId: 'd1', senderId: '02' }),
+    });
     expectProblem(r, 409, 'urn:lwm2m-cluster:problem:credential-conflict');
     expect(await ports.credentials.endpointByOscoreKid(Buffer.from('d1', 'hex'))).toBe('osc-holder');
   });

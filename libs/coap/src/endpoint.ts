@@ -542,7 +542,8 @@ export class CoapEndpoint implements MessageLayerUpper {
     if (out instanceof Promise) {
       out.then(
         (msg) => {
-          if (msg !== undefined && !this.closed) this.deliverResponse(msg, ps, tokenKey(msg.token), seen.peer);
+          if (msg !== undefined && !this.closed)
+            this.deliverResponse(msg, ps, tokenKey(msg.token), seen.peer);
         },
         (err: unknown) => {
           this.stats.internalErrors++;

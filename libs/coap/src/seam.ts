@@ -30,7 +30,11 @@ export interface MessageSeam {
    * dropped until it settles. `reply` answers a request with this message as is (an unprotected error, an
    * Echo challenge), piggybacked on a CON's ACK or as a NON; it is never passed to `outbound`.
    */
-  inbound(msg: CoapMessage, from: SeamPeer, reply: (res: CoapMessage) => void): SeamInbound | Promise<SeamInbound>;
+  inbound(
+    msg: CoapMessage,
+    from: SeamPeer,
+    reply: (res: CoapMessage) => void,
+  ): SeamInbound | Promise<SeamInbound>;
 }
 
 /** No transformation: what an endpoint without OSCORE uses. */

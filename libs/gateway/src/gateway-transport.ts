@@ -71,7 +71,9 @@ export class GatewayTransport implements DatagramTransport {
   private isSecured(peer: Peer): boolean {
     // An OSCORE identity protects the message, not the datagram: it goes over CoAP (5683).
     return (
-      peer.secure === true || (peer.identity !== undefined && peer.identity.type !== 'oscore') || isDtlsPeer(peer)
+      peer.secure === true ||
+      (peer.identity !== undefined && peer.identity.type !== 'oscore') ||
+      isDtlsPeer(peer)
     );
   }
 }

@@ -90,7 +90,8 @@ export class OscoreContexts {
     const hit = this.byKid.get(k);
     const now = this.now();
     if (hit !== undefined) {
-      if (now - hit.loadedAt > this.refreshMs) void this.load(k, () => this.opts.credentials.oscoreByKid(kid));
+      if (now - hit.loadedAt > this.refreshMs)
+        void this.load(k, () => this.opts.credentials.oscoreByKid(kid));
       return hit;
     }
     const until = this.unknown.get(k);

@@ -159,7 +159,11 @@ export class OscoreSeam implements MessageSeam {
     return r.message;
   }
 
-  inbound(msg: CoapMessage, from: SeamPeer, reply: (res: CoapMessage) => void): SeamInbound | Promise<SeamInbound> {
+  inbound(
+    msg: CoapMessage,
+    from: SeamPeer,
+    reply: (res: CoapMessage) => void,
+  ): SeamInbound | Promise<SeamInbound> {
     return isRequestCode(msg.code) ? this.inboundRequest(msg, from, reply) : this.inboundResponse(msg, from);
   }
 

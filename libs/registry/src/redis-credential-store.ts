@@ -118,7 +118,9 @@ export class RedisCredentialStore implements CredentialStore {
     const ix = credentialIndexValue(c);
     if (c.type === 'oscore') {
       if (this.secretsKey === undefined)
-        throw new SecretsKeyError('SECRETS_KEY is not set: an OSCORE Master Secret can only be stored sealed with it');
+        throw new SecretsKeyError(
+          'SECRETS_KEY is not set: an OSCORE Master Secret can only be stored sealed with it',
+        );
       const o = c.oscore;
       const secret = Buffer.from(
         JSON.stringify({ ms: o.masterSecret.toString('hex'), salt: o.masterSalt?.toString('hex') }),
@@ -305,9 +307,13 @@ export class RedisCredentialStore implements CredentialStore {
         : openAtRest(this.secretsKey, Buffer.from(s.s, 'base64'), this.aad(endpoint));
     if (opened === undefined) {
       this.counters.unopenable++;
-      this.warnOnce('unopenable-oscore', 'credentials: a sealed OSCORE secret does not open with this SECRETS_KEY', {
-        endpoint: endpoint.slice(0, 64),
-      });
+      this.warnOnce(
+        'unopenable-oscore',
+        'credentials: a sealed OSCORE secret does not open with this SECRETS_KEY',
+        {
+          endpoint: endpoint.slice(0, 64),
+        },
+      );
       return undefined;
     }
     const secret = JSON.parse(opened.toString()) as { ms: string; salt?: string };

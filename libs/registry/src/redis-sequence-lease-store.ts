@@ -14,7 +14,8 @@ export class RedisSequenceLeaseStore implements SequenceLeaseStore {
   ) {}
 
   async reserve(contextKey: string, block: number): Promise<number> {
-    if (!Number.isSafeInteger(block) || block <= 0) throw new RangeError(`lease block ${block} is not positive`);
+    if (!Number.isSafeInteger(block) || block <= 0)
+      throw new RangeError(`lease block ${block} is not positive`);
     const end = await this.redis.incrby(this.keys.oscoreSequence(contextKey), block);
     return end - block;
   }

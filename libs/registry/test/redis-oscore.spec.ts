@@ -98,7 +98,11 @@ describe('RedisSequenceLeaseStore', () => {
     // Crash: the process goes without writing anything back.
     await first.close();
     const second = stores(prefix);
-    const after = await leasedSequence({ store: second.oscoreSequences, contextKey: 'dev-1:01:', block: 100 });
+    const after = await leasedSequence({
+      store: second.oscoreSequences,
+      contextKey: 'dev-1:01:',
+      block: 100,
+    });
     const next = after.take()!;
     expect(next).toBeGreaterThan(Math.max(...used));
     // The key is one per context with its own hash tag (cluster slot per context).

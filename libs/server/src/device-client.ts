@@ -621,7 +621,9 @@ export class DeviceClient {
     // A device that registered over OSCORE is addressed with its endpoint's OSCORE context (the gateway's
     // seam protects the request; none is sent in the clear).
     if (reg.security === 'oscore') {
-      return peer.identity?.type === 'oscore' ? peer : { ...peer, identity: { type: 'oscore', endpoint: reg.endpoint } };
+      return peer.identity?.type === 'oscore'
+        ? peer
+        : { ...peer, identity: { type: 'oscore', endpoint: reg.endpoint } };
     }
     // A device that registered over DTLS is only ever addressed over DTLS (libs/coap Peer.secure).
     if (reg.security !== 'nosec' && peer.secure !== true) return { ...peer, secure: true };

@@ -39,9 +39,13 @@ export const MAX_OSCORE_ID_CONTEXT_BYTES = 32;
 /** Validates an OSCORE credential's sizes; throws InvalidCredentialError (never naming key bytes). */
 export function checkOscore(c: OscoreCredential): void {
   if (c.masterSecret.length < 16 || c.masterSecret.length > MAX_OSCORE_SECRET_BYTES)
-    throw new InvalidCredentialError(`the OSCORE masterSecret must have 16..${MAX_OSCORE_SECRET_BYTES} bytes`);
+    throw new InvalidCredentialError(
+      `the OSCORE masterSecret must have 16..${MAX_OSCORE_SECRET_BYTES} bytes`,
+    );
   if ((c.masterSalt?.length ?? 0) > MAX_OSCORE_SECRET_BYTES)
-    throw new InvalidCredentialError(`the OSCORE masterSalt must have at most ${MAX_OSCORE_SECRET_BYTES} bytes`);
+    throw new InvalidCredentialError(
+      `the OSCORE masterSalt must have at most ${MAX_OSCORE_SECRET_BYTES} bytes`,
+    );
   for (const [name, id] of [
     ['senderId', c.senderId],
     ['recipientId', c.recipientId],
@@ -53,7 +57,9 @@ export function checkOscore(c: OscoreCredential): void {
   if (c.senderId.equals(c.recipientId))
     throw new InvalidCredentialError('the OSCORE senderId and recipientId must differ');
   if ((c.idContext?.length ?? 0) > MAX_OSCORE_ID_CONTEXT_BYTES)
-    throw new InvalidCredentialError(`the OSCORE idContext must have at most ${MAX_OSCORE_ID_CONTEXT_BYTES} bytes`);
+    throw new InvalidCredentialError(
+      `the OSCORE idContext must have at most ${MAX_OSCORE_ID_CONTEXT_BYTES} bytes`,
+    );
 }
 
 function oscoreInfo(c: OscoreCredentialInfo): OscoreCredentialInfo {

@@ -105,7 +105,8 @@ export function describeRequest(
       if (kind === 'x509' && typeof x509.subject === 'string') details.subject = text(x509.subject, 128);
       // OSCORE: the kid (the device's Sender ID) only; never the Master Secret or Salt.
       const oscore = asObject(body.oscore);
-      if (kind === 'oscore' && typeof oscore.recipientId === 'string') details.kid = text(oscore.recipientId, 16);
+      if (kind === 'oscore' && typeof oscore.recipientId === 'string')
+        details.kid = text(oscore.recipientId, 16);
       break;
     }
     case 'request-cancel':

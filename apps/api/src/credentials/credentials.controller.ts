@@ -46,8 +46,8 @@ export class CredentialsController {
     summary: 'Set the security credential',
     description:
       'Exactly one of {psk:{identity, key}}, {rpk:{publicKey}}, {x509:{subject?}} or {oscore:{masterSecret, ' +
-      'masterSalt?, senderId, recipientId, idContext?, aead?, hkdf?}} (OSCORE ids from the server\'s point of ' +
-      'view: recipientId is the device\'s Sender ID, its kid); replaces any previous ' +
+      "masterSalt?, senderId, recipientId, idContext?, aead?, hkdf?}} (OSCORE ids from the server's point of " +
+      "view: recipientId is the device's Sender ID, its kid); replaces any previous " +
       'credential of the endpoint (its old identity stops authenticating). The endpoint need not be registered. ' +
       'Requires the admin role when API keys are configured.',
   })

@@ -65,13 +65,19 @@ export class OscoreBodyDto {
   @Matches(HEX(16, 64), { message: 'masterSecret must be 16..64 bytes of hex' })
   masterSecret!: string;
 
-  @ApiPropertyOptional({ description: 'Master Salt, hex, 0..64 bytes (default empty). Write-only.', writeOnly: true })
+  @ApiPropertyOptional({
+    description: 'Master Salt, hex, 0..64 bytes (default empty). Write-only.',
+    writeOnly: true,
+  })
   @IsOptional()
   @IsString()
   @Matches(HEX(0, 64), { message: 'masterSalt must be 0..64 bytes of hex' })
   masterSalt?: string;
 
-  @ApiProperty({ example: '01', description: "The server's Sender ID, hex, 0..7 bytes (the device's Recipient ID)" })
+  @ApiProperty({
+    example: '01',
+    description: "The server's Sender ID, hex, 0..7 bytes (the device's Recipient ID)",
+  })
   @IsString()
   @Matches(HEX(0, 7), { message: 'senderId must be 0..7 bytes of hex' })
   senderId!: string;
@@ -93,7 +99,8 @@ export class OscoreBodyDto {
   idContext?: string;
 
   @ApiPropertyOptional({
-    description: 'AEAD algorithm, COSE id: 10 (AES-CCM-16-64-128, default), 11, 30, 1 (A128GCM), 3, 24 (ChaCha20/Poly1305)',
+    description:
+      'AEAD algorithm, COSE id: 10 (AES-CCM-16-64-128, default), 11, 30, 1 (A128GCM), 3, 24 (ChaCha20/Poly1305)',
   })
   @IsOptional()
   @IsIn([10, 11, 30, 1, 3, 24])
@@ -147,5 +154,12 @@ export class CredentialsDto {
     description:
       'oscore: senderId, recipientId, idContext (hex), aead, hkdf and keySet: true; never the Master Secret or Salt',
   })
-  oscore?: { senderId: string; recipientId: string; idContext?: string; aead?: number; hkdf?: string; keySet: true };
+  oscore?: {
+    senderId: string;
+    recipientId: string;
+    idContext?: string;
+    aead?: number;
+    hkdf?: string;
+    keySet: true;
+  };
 }
