@@ -172,6 +172,10 @@ describe('LwM2M over OSCORE', () => {
     await expect.poll(() => stack.notifications, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     // The first response and the notifications verified with the observation's binding (section 8.4.2).
     expect(stack.oscore!.counters.responses.ok).toBeGreaterThanOrEqual(3);
+    // Send (TS 1.2 Core 6.4.4) over OSCORE: the data reaches the server's event stream.
+    const sendsBefore = stack.events.send ?? 0;
+    expect(await devA.send(['/3303/0/5700'])).toBe(CoapCode.CHANGED);
+    expect((stack.events.send ?? 0) - sendsBefore).toBe(1);
   }, 30_000);
 
   it('refuses a replayed request with 4.01 "Replay detected"', async () => {

@@ -13,6 +13,7 @@ import {
   defaultPeerKey,
   formatSessionRef,
   type Peer,
+  securedTransport,
 } from '@lwm2m/transport';
 import { type DtlsPeer, isDtlsPeer, type DtlsServer } from '@lwm2m/dtls';
 
@@ -70,10 +71,6 @@ export class GatewayTransport implements DatagramTransport {
 
   private isSecured(peer: Peer): boolean {
     // An OSCORE identity protects the message, not the datagram: it goes over CoAP (5683).
-    return (
-      peer.secure === true ||
-      (peer.identity !== undefined && peer.identity.type !== 'oscore') ||
-      isDtlsPeer(peer)
-    );
+    return securedTransport(peer) || isDtlsPeer(peer);
   }
 }

@@ -3,7 +3,7 @@
 // Redis), so a device costs at most one presence write per second however often it speaks. Until the
 // write, this node's readers get the newest presence from memory (presenceAware), so a device that moved
 // is reached at its new address at once here, and within a second on other nodes.
-import { type Peer, type SessionRef, sessionRefOf } from '@lwm2m/transport';
+import { type Peer, securedTransport, type SessionRef, sessionRefOf } from '@lwm2m/transport';
 import type { RegistrationStore } from './ports';
 import { type Presence, type Registration, withPresence } from './registration';
 
@@ -142,6 +142,6 @@ function sameAddressSession(ref: SessionRef, peer: Peer): boolean {
     ref.kind === 'address' &&
     ref.address === peer.address &&
     ref.port === peer.port &&
-    ref.secure === (peer.identity !== undefined || peer.secure === true)
+    ref.secure === securedTransport(peer)
   );
 }

@@ -3,6 +3,7 @@
 // turns a SessionRef into text (map keys, the registration record in a store) and text back into one.
 
 /** The session of a peer, typed. */
+import type { PeerIdentity } from './transport';
 export type SessionRef =
   | {
       readonly kind: 'address';
@@ -108,8 +109,16 @@ export function sessionRefOf(peer: {
   address: string;
   port: number;
   ref?: SessionRef;
-  identity?: unknown;
+  identity?: PeerIdentity;
   secure?: boolean;
 }): SessionRef {
-  return peer.ref ?? addressRef(peer, peer.identity !== undefined || peer.secure === true);
+  return peer.ref ?? addressRef(peer, securedTransport(peer));
+}
+
+/**
+ * Whether the peer is reached over a secured transport (DTLS). An OSCORE identity protects messages, not
+ * datagrams: such a peer is on plain CoAP, keyed by its address like a NoSec one.
+ */
+export function securedTransport(peer: { identity?: PeerIdentity; secure?: boolean }): boolean {
+  return peer.secure === true || (peer.identity !== undefined && peer.identity.type !== 'oscore');
 }
