@@ -66,7 +66,7 @@ export class DeviceDto extends DeviceSummaryDto {
   rootPath!: string;
   @ApiProperty({ type: [Number], description: 'Content-Formats the device declared (ct)' })
   supportedContentFormats!: number[];
-  @ApiProperty({ enum: ['nosec', 'psk', 'rpk', 'x509'] })
+  @ApiProperty({ enum: ['nosec', 'psk', 'rpk', 'x509', 'oscore'] })
   security!: string;
   @ApiPropertyOptional()
   smsNumber?: string;
