@@ -25,6 +25,7 @@ import { createRedisStores, type RedisStores } from '@lwm2m/registry';
 import type { DeviceCommand } from '@lwm2m/server';
 import { SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
+import { mutate, prng } from '../support/fuzz';
 import { freeUdpPort } from '../support/ports';
 import { type RedisHandle, startRedis } from '../support/redis';
 
@@ -250,6 +251,33 @@ describe('LwM2M over OSCORE', () => {
     expect(res.code).toBe(CoapCode.FORBIDDEN);
     expect(res.payload.toString()).toContain('OSCORE');
   });
+
+  it('survives mutated protected datagrams on 5683: counted, no internal error, the device still served', async () => {
+    const rand = prng(0x0c0e);
+    const ctxs = [deviceContext(B), deviceContext({ ...B, device: 'ee' }), deviceContext(A, randomBytes(16))];
+    for (const c of ctxs) for (let i = 0; i < 2000; i++) c.sequence.take();
+    const pool: Buffer[] = [];
+    for (let i = 0; i < 12; i++) {
+      const p = protectRequest(ctxs[i % 3]!, registerMessage(B.ep, 400 + i));
+      if (p.ok) pool.push(encodeMessage(p.message));
+    }
+    const udp = await UdpTransport.bind({ port: 0, address: '127.0.0.1' });
+    open.push(udp);
+    const counted = () => Object.values(stack.oscore!.counters.requests).reduce((a, b) => a + (b ?? 0), 0);
+    const before = counted();
+    const internalBefore = stack.counters().coap()!.internalErrors;
+    for (let i = 0; i < 3000; i++) {
+      const bytes = mutate(rand, pool[(rand() * pool.length) | 0]!, pool);
+      // A new Message ID each, so deduplication (RFC 7252 4.5) does not answer them from its cache.
+      if (bytes.length >= 4) bytes.writeUInt16BE(1000 + i, 2);
+      await udp.send(bytes, { address: '127.0.0.1', port });
+      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(counted() - before).toBeGreaterThan(500);
+    expect(stack.counters().coap()!.internalErrors).toBe(internalBefore);
+    expect(await stores.commands.execute(command(A.ep, 'read', '/3/0/0'))).toMatchObject({ ok: true });
+  }, 30_000);
 
   it('keeps the device working across a gateway restart, with no new key material', async () => {
     const before = stack.oscoreContexts!;
