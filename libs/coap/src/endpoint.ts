@@ -266,7 +266,15 @@ export class CoapEndpoint implements MessageLayerUpper {
         applyBlock2: (parts, requested, req, key) => this.blockServer.applyBlock2(parts, requested, req, key),
         send: (peerKey, fallback, msg, con, drop) => {
           const ps = this.ml.peers.intern(peerKey, fallback, false);
-          const out = this.seam.outbound(msg, { key: peerKey, peer: ps.addressOr(fallback) });
+          let out: CoapMessage;
+          try {
+            out = this.seam.outbound(msg, { key: peerKey, peer: ps.addressOr(fallback) });
+          } catch (err) {
+            // The seam can't protect it (e.g. no OSCORE sequence number now): nothing goes out in the
+            // clear, and the observation ends like an unacknowledged one (RFC 7641 4.2).
+            this.log.warn('coap: notification not sent', { peer: peerKey, error: String(err) });
+            return drop();
+          }
           if (con) {
             this.ml.sendConfirmable(ps, fallback, out, {
               onAck: () => undefined,
