@@ -5,3 +5,4 @@ export * from './coaps';
 export * from './gateway-transport';
 export * from './ports';
 export * from './stack';
+export * from './workers';
