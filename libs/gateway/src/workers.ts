@@ -84,7 +84,9 @@ export class GatewayWorkers {
   membership?: ClusterMembership;
   private pool!: WorkerPool;
   private readonly latest = new Map<number, WorkerCounters>();
-  private readonly waiting = new Map<number, (m: GatewayWorkerMessage | undefined) => void>();
+  private readonly waiting = new Map<number, (m: GatewayWorkerMessage | 'exited' | undefined) => void>();
+  /** The requests each worker was handed and has not answered (failed at once when it dies). */
+  private readonly asked = new Map<number, Set<number>>();
   private seq = 0;
   private stopServing: (() => Promise<void>)[] = [];
   private drained = false;
@@ -151,6 +153,9 @@ export class GatewayWorkers {
         return { config, nodeId, testHooks: this.opts.testHooks === true } satisfies GatewayWorkerData;
       },
       onMessage: (index, m) => this.onWorkerMessage(index, m as GatewayWorkerMessage),
+      onExit: (index) => {
+        for (const id of this.asked.get(index) ?? []) this.waiting.get(id)?.('exited');
+      },
     });
     try {
       await this.pool.ready();
@@ -210,6 +215,14 @@ export class GatewayWorkers {
     const reply = await this.ask(index, (id) => ({ type: 'command', id, cmd }), deadline - Date.now());
     if (reply === 'down')
       return { id: cmd.id, ok: false, status: 503, error: `gateway worker ${index} is restarting` };
+    // Not retried: the device may have seen it (a Write, an Execute), and commands run at most once.
+    if (reply === 'exited')
+      return {
+        id: cmd.id,
+        ok: false,
+        status: 503,
+        error: `gateway worker ${index} stopped while running the command`,
+      };
     if (reply === undefined || reply.type !== 'result')
       return { id: cmd.id, ok: false, status: 504, error: `gateway worker ${index} did not answer` };
     return reply.result;
@@ -220,25 +233,30 @@ export class GatewayWorkers {
     index: number,
     message: (id: number) => GatewayWorkerMessage,
     timeoutMs: number,
-  ): Promise<GatewayWorkerMessage | 'down' | undefined> {
+  ): Promise<GatewayWorkerMessage | 'down' | 'exited' | undefined> {
     const id = ++this.seq;
-    const answer = new Promise<GatewayWorkerMessage | undefined>((resolve) => {
+    let asked = this.asked.get(index);
+    if (asked === undefined) this.asked.set(index, (asked = new Set()));
+    const answer = new Promise<GatewayWorkerMessage | 'exited' | undefined>((resolve) => {
       const timer = setTimeout(() => done(undefined), timeoutMs);
-      const done = (m: GatewayWorkerMessage | undefined) => {
+      const done = (m: GatewayWorkerMessage | 'exited' | undefined) => {
         clearTimeout(timer);
         this.waiting.delete(id);
+        asked.delete(id);
         resolve(m);
       };
       this.waiting.set(id, done);
     });
     const until = Date.now() + WORKER_WAIT_MS;
     while (!this.pool.post(index, message(id))) {
+      asked.delete(id);
       if (Date.now() > until || this.closed) {
         this.waiting.get(id)?.(undefined);
         return 'down';
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    asked.add(id);
     return answer;
   }
 

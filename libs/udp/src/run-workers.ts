@@ -41,6 +41,8 @@ export interface RunWorkersOptions {
   init?: (addresses: Record<string, Peer>) => Promise<unknown>;
   /** A message a worker posted with WorkerContext.post (counters, a command's result). */
   onMessage?: (index: number, message: unknown) => void;
+  /** Worker `index` exited (it is restarted unless the pool is closing): what it was asked is lost. */
+  onExit?: (index: number) => void;
   /** Modules required before the entry; default ['tsx/cjs'] for a .ts entry (tests, benches), none else. */
   preload?: string[];
   /** Datagrams in flight to one worker at most (WorkerDispatcherOptions.maxInFlight). */
@@ -178,6 +180,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
       if (threads[index] !== worker) return;
       threads[index] = undefined;
       dispatcher.detach(index);
+      opts.onExit?.(index);
       if (closing) return;
       if (!everReady[index]) {
         const err = new Error(
