@@ -199,7 +199,7 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
         }
       : {}),
     UDP_RECV_PER_SOURCE: parseInteger('UDP_RECV_PER_SOURCE', env.UDP_RECV_PER_SOURCE, 32, 0, 65_536, errors),
-    // `auto`: one worker per core this process is given (cgroup CPU limits included, Node's availableParallelism).
+    // `auto`: one worker per CPU this process may run on (Node's availableParallelism).
     GATEWAY_WORKERS:
       String(env.GATEWAY_WORKERS ?? '')
         .trim()
