@@ -7,7 +7,7 @@
 //  - /metrics sums both workers' counters;
 //  - one worker thread is killed: it is restarted, and its devices carry on (the DTLS sessions are taken back
 //    from Redis with no handshake);
-//  - SIGTERM stops the workers cleanly, the sessions written back.
+//  - POST /drain writes the sessions back and releases the lease; SIGTERM stops the workers cleanly.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workerOfCid } from '@lwm2m/cluster';
@@ -212,12 +212,29 @@ describe('a gateway process with GATEWAY_WORKERS=2', () => {
     if (securedVictims > 0)
       await expect.poll(() => metric('dtls_session_takeovers_total'), { timeout: 5000 }).toBe(securedVictims);
     expect(gateway.child.exitCode).toBeNull();
+    const ready = await fetch(`http://127.0.0.1:${gateway.metricsPort}/readyz`);
+    expect(ready.status).toBe(200);
   }, 60_000);
 
+  it('drains on POST /drain: the sessions written back, the lease released, readiness off', async () => {
+    const res = await fetch(`http://127.0.0.1:${gateway.metricsPort}/drain`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${gateway.metricsPort}/readyz`)).status).toBe(503);
+    expect((await stores.membership.live()).map((n) => n.id)).not.toContain(1);
+    for (const d of secure()) {
+      const cid = d.dtls!.session(server())!.peerCid!.toString('hex');
+      expect(await stores.sessions.owner(cid)).toBe(1);
+    }
+    // A drained node still serves what it holds until it stops (nothing in flight is lost).
+    expect(await readAll(secure().slice(0, 2))).toEqual([200, 200]);
+  });
+
   it('stops cleanly on SIGTERM with every DTLS session written back to Redis', async () => {
+    const t0 = Date.now();
     await gateway.kill('SIGTERM');
-    // Nest's shutdown hooks re-raise the signal once everything is closed.
+    // Nest's shutdown hooks re-raise the signal once everything is closed: no worker left hanging.
     expect(gateway.child.exitCode === 0 || gateway.child.signalCode === 'SIGTERM').toBe(true);
+    expect(Date.now() - t0).toBeLessThan(10_000);
     for (const d of secure()) {
       const cid = d.dtls!.session(server())!.peerCid!.toString('hex');
       expect(await stores.sessions.owner(cid)).toBe(1);

@@ -49,6 +49,7 @@ async function bootstrap(): Promise<void> {
       'GET /healthz': () => ({ status: 200, body: 'ok' }),
       'GET /readyz': async () => {
         if (!svc.serving) return { status: 503, body: 'draining' };
+        if (workers && workers.workersDown > 0) return { status: 503, body: 'worker restarting' };
         try {
           await Promise.race([
             stores.redis.ping(),

@@ -284,6 +284,13 @@ export class GatewayWorkers {
     return this.membership === undefined || !this.drained;
   }
 
+  /** Workers down now (restarting): their devices' datagrams are dropped meanwhile (readiness). */
+  get workersDown(): number {
+    let down = 0;
+    for (let i = 0; i < this.workers; i++) if (!this.pool.dispatcher.isReady(i)) down++;
+    return down;
+  }
+
   /**
    * Cluster mode: every worker writes its sessions back (and forwards records of others from then on), then
    * the node's lease goes, so other nodes take the sessions over at once.
