@@ -241,3 +241,54 @@ describe('a gateway process with GATEWAY_WORKERS=2', () => {
     }
   }, 30_000);
 });
+
+describe('GATEWAY_WORKERS=2 without a cluster (Redis, no CLUSTER_KEY)', () => {
+  it('issues CIDs naming the worker, and runs every read on the worker holding the device', async () => {
+    const port = await stableUdpPort();
+    const gw = await startGateway({
+      redisUrl: redis.url,
+      name: 'solo-7',
+      env: { GATEWAY_WORKERS: '2', CLUSTER_KEY: '', COAP_NOSEC: 'true', COAP_PORT: String(port) },
+    });
+    const mine: Device[] = [];
+    try {
+      expect(gw.output()).not.toContain('cluster link');
+      for (let i = 0; i < 6; i++) {
+        const ep = `wk-solo-${i}`;
+        const udp = await UdpTransport.bind({ port: 0, address: '127.0.0.1' });
+        let dtls: DtlsClient | undefined;
+        if (i % 2 === 1) {
+          const key = randomBytes(16);
+          const put = await api.api('PUT', `/api/v1/devices/${ep}/credentials`, {
+            psk: { identity: ep, key: key.toString('hex') },
+          });
+          expect(put.status).toBeLessThan(300);
+          dtls = new DtlsClient({ transport: udp, psk: { identity: ep, key }, connectionId: true });
+        }
+        const sim = new SimulatedDevice({
+          endpoint: ep,
+          transport: dtls ?? udp,
+          server: { address: '127.0.0.1', port: dtls ? gw.coapsPort : port },
+          lifetime: 600,
+          updateAt: 0,
+          requestTimeoutMs: 20_000,
+        });
+        await sim.start();
+        mine.push({ ep, sim, udp, ...(dtls ? { dtls } : {}) });
+      }
+      for (const d of mine.filter((x) => x.dtls)) {
+        const cid = d.dtls!.session({ address: '127.0.0.1', port: gw.coapsPort })!.peerCid!;
+        expect(cid[0]).toBe(2); // layout version 2: node, worker
+        expect(cid.readUInt16BE(1)).toBe(7); // the node id from NODE_ID's number
+        expect(cid[3]).toBeLessThan(2);
+      }
+      const statuses = await Promise.all(
+        mine.map(async (d) => (await api.api('GET', `/api/v1/devices/${d.ep}/data/3/0/0?timeout=8s`)).status),
+      );
+      expect(statuses).toEqual(mine.map(() => 200));
+    } finally {
+      await Promise.all(mine.map((d) => d.sim.close().catch(() => undefined)));
+      await gw.kill('SIGTERM');
+    }
+  }, 60_000);
+});
