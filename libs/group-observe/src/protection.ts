@@ -1,4 +1,4 @@
-// Sections 6, 7 and 9: the place of an end-to-end protection layer (Group OSCORE, a later issue).
+// Sections 6, 7 and 9: the place of an end-to-end protection layer (Group OSCORE: group-oscore.ts).
 // The server protects the phantom requests and every multicast notification; the client verifies
 // the rebuilt phantom request, the rebuilt latest notification and each multicast notification.
 import type { CoapMessage } from '@lwm2m/coap';
