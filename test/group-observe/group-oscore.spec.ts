@@ -323,6 +323,39 @@ for (const alg of [SignatureAlgorithms.EdDSA_Ed25519, SignatureAlgorithms.ES256]
       }
     });
 
+    it('the protected multicast 5.03 ends the observation; a plain 5.03 with the same T does not', async () => {
+      s.topics.set('ps/end', { payload: Buffer.from('e'), contentFormat: 0 });
+      const ends: { code?: number }[] = [];
+      const p = new GroupOscoreClient({ context: GroupSecurityContext.fromConfig(k.cfg, k.clients[2]) });
+      const c = await startClient({ protection: p });
+      try {
+        await c.client.observe(s.peer, '/ps/end', {
+          onNotification: () => undefined,
+          onEnd: (e) => ends.push(e),
+        });
+        const t = Buffer.from(s.group.get('ps/end')!.token, 'hex');
+        const forged: CoapMessage = {
+          type: CoapType.NON,
+          code: CoapCode.SERVICE_UNAVAILABLE,
+          messageId: 99,
+          token: t,
+          options: [],
+          payload: Buffer.alloc(0),
+        };
+        await s.udp.send(encodeMessage(forged), GROUP);
+        await until(() => p.stats.rejected.decode >= 1, 'the plain 5.03 to be refused');
+        expect(ends).toHaveLength(0);
+        const phantoms = protection.stats.phantomRequests;
+        expect(await s.group.cancel('ps/end')).toBe(true);
+        // Section 6.2.4: the phantom cancellation request consumed an SN of its own.
+        expect(protection.stats.phantomRequests).toBe(phantoms + 1);
+        await until(() => ends.length === 1, 'the protected 5.03');
+        expect(ends[0].code).toBe(CoapCode.SERVICE_UNAVAILABLE);
+      } finally {
+        await c.close();
+      }
+    });
+
     it('a key update mid-stream: clients with the new material continue, the one without stops', async () => {
       const cfg2 = groupConfig(alg, [k.server, ...k.clients], '57ab2f', 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf');
       protection.rekey(GroupSecurityContext.fromConfig(cfg2, k.server));
@@ -364,6 +397,34 @@ for (const alg of [SignatureAlgorithms.EdDSA_Ed25519, SignatureAlgorithms.ES256]
     });
   });
 }
+
+describe('Group OSCORE sequence numbers', () => {
+  it('a notification the server cannot protect (no SN left) is not sent, counted, and never unprotected', async () => {
+    const k = keying(SignatureAlgorithms.EdDSA_Ed25519);
+    // Two numbers: the phantom request and INIT_NOTIF; the next notification finds none.
+    const ctx = GroupSecurityContext.fromConfig(k.cfg, k.server, { sequence: new SenderSequence(0, 2) });
+    const GROUP = testGroup(33);
+    const s = await startServer(GROUP, { protection: new GroupOscoreServer({ context: ctx }) });
+    const sniffer = await groupSniffer(GROUP);
+    const c = await startClient({
+      protection: new GroupOscoreClient({ context: GroupSecurityContext.fromConfig(k.cfg, k.clients[0]) }),
+    });
+    try {
+      s.topics.set('ps/x', { payload: Buffer.from('1'), contentFormat: 0 });
+      const seen: GroupNotification[] = [];
+      await c.client.observe(s.peer, '/ps/x', { onNotification: (n) => seen.push(n) });
+      await s.publish('/ps/x', '2');
+      await until(() => s.group.stats.sendErrors === 1, 'the failed notification to be counted');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(sniffer.messages).toHaveLength(0);
+      expect(seen.map((n) => n.payload.toString())).toEqual(['1']);
+    } finally {
+      await c.close();
+      await sniffer.close();
+      await s.close();
+    }
+  });
+});
 
 describe('Group OSCORE notification verification, fuzzed', () => {
   for (const alg of [SignatureAlgorithms.EdDSA_Ed25519, SignatureAlgorithms.ES256]) {
