@@ -114,6 +114,9 @@ describe('apps/group-observer with GROUP_OSCORE=on', () => {
     expect(() => validateGroupObserverConfig({ ...oscoreEnv, GROUP_OSCORE_MEMBERS: '{"a":1}' })).toThrow(
       /GROUP_OSCORE_MEMBERS/,
     );
+    expect(() =>
+      validateGroupObserverConfig({ ...oscoreEnv, GROUP_OSCORE_MEMBERS: '[{"x":"s3cr3t' }),
+    ).toThrow(/^(?!.*s3cr3t).*GROUP_OSCORE_MEMBERS.*not JSON/);
     expect(() => validateGroupObserverConfig({ ...oscoreEnv, GROUP_OSCORE_SEC_GP: undefined })).toThrow(
       /go together/,
     );

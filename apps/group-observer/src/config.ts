@@ -110,9 +110,9 @@ function groupOscore(env: Record<string, unknown>, errors: string[]): GroupOscor
         return { senderId: id, publicKey, credential: credential ?? publicKey };
       });
     } catch (err) {
-      errors.push(
-        `GROUP_OSCORE_MEMBERS must be a JSON array of {senderId, publicKey, credential?}: ${String(err)}`,
-      );
+      // JSON.parse's message quotes the input: only our own reasons are echoed.
+      const why = err instanceof SyntaxError ? 'not JSON' : err instanceof Error ? err.message : 'invalid';
+      errors.push(`GROUP_OSCORE_MEMBERS must be a JSON array of {senderId, publicKey, credential?}: ${why}`);
     }
   }
   if (!gid || !masterSecret || !senderId || !privateKey || !alg) return undefined;
