@@ -30,6 +30,9 @@ import {
   GroupObserveError,
   GroupOscoreClient,
   GroupOscoreServer,
+  decodeMessageInfo,
+  encodeMessageInfo,
+  rebuildMessage,
 } from '@lwm2m/group-observe';
 import { DecodeError } from '@lwm2m/bytes';
 import {
@@ -506,4 +509,50 @@ describe('Group OSCORE notification verification, fuzzed', () => {
       expect(client.stats.rejected.replay).toBe(1);
     });
   }
+
+  it('mutated ph_req serializations never throw and verify only with the OSCORE option and ciphertext intact', () => {
+    const k = keying(SignatureAlgorithms.EdDSA_Ed25519);
+    const server = new GroupOscoreServer({ context: GroupSecurityContext.fromConfig(k.cfg, k.server) });
+    const phantom = server.protectPhantomRequest({
+      type: CoapType.NON,
+      code: CoapCode.GET,
+      messageId: 0,
+      token: h('7b'),
+      options: [
+        { number: O.OBSERVE, value: Buffer.alloc(0) },
+        { number: O.URI_PATH, value: Buffer.from('r') },
+      ],
+      payload: Buffer.alloc(0),
+    });
+    const info = encodeMessageInfo(phantom);
+    const client = new GroupOscoreClient({ context: GroupSecurityContext.fromConfig(k.cfg, k.clients[0]) });
+    expect(
+      client.verifyPhantomRequest(rebuildMessage(decodeMessageInfo(info, 'ph_req'), h('7b'))),
+    ).toBeDefined();
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(info.length - 1), fc.integer({ min: 1, max: 255 })), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        (flips) => {
+          const data = Buffer.from(info);
+          for (const [i, x] of flips) data[i] ^= x;
+          let rebuilt: CoapMessage;
+          try {
+            rebuilt = rebuildMessage(decodeMessageInfo(data, 'ph_req'), h('7b'));
+          } catch (err) {
+            if (err instanceof DecodeError) return;
+            throw err;
+          }
+          const out = client.verifyPhantomRequest(rebuilt);
+          if (out !== undefined) {
+            expect(getOption(out, O.OSCORE)).toEqual(getOption(phantom, O.OSCORE));
+            expect(out.payload).toEqual(phantom.payload);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 6 },
+    );
+  });
 });
