@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   CoapCode,
+  CoapEndpoint,
   CoapType,
   decodeMessage,
   encodeMessage,
@@ -30,13 +31,17 @@ import {
   GroupObserveError,
   GroupOscoreClient,
   GroupOscoreServer,
+  GroupObserveClient,
+  GroupObserveProxy,
   decodeMessageInfo,
   encodeMessageInfo,
   rebuildMessage,
 } from '@lwm2m/group-observe';
 import { DecodeError } from '@lwm2m/bytes';
+import { UdpMulticastReceiver, UdpTransport } from '@lwm2m/udp';
 import {
   groupSniffer,
+  LOOPBACK,
   startClient,
   startServer,
   testGroup,
@@ -400,6 +405,45 @@ for (const alg of [SignatureAlgorithms.EdDSA_Ed25519, SignatureAlgorithms.ES256]
     });
   });
 }
+
+describe('a section 8 proxy that is a member of the OSCORE group', () => {
+  it('verifies upstream and serves its plain observers the values (not end-to-end: section 9 is not done)', async () => {
+    const k = keying(SignatureAlgorithms.EdDSA_Ed25519);
+    const GROUP = testGroup(34);
+    const s = await startServer(GROUP, {
+      protection: new GroupOscoreServer({ context: GroupSecurityContext.fromConfig(k.cfg, k.server) }),
+    });
+    s.topics.set('ps/temp', { payload: Buffer.from('20.0'), contentFormat: 0 });
+    const down = await UdpTransport.bind({ address: LOOPBACK });
+    const downstream = new CoapEndpoint({ transport: down });
+    const upstream = new CoapEndpoint({ transport: await UdpTransport.bind({ address: LOOPBACK }) });
+    const member = new GroupOscoreClient({ context: GroupSecurityContext.fromConfig(k.cfg, k.clients[0]) });
+    const upstreamClient = new GroupObserveClient({
+      endpoint: upstream,
+      receiver: new UdpMulticastReceiver({ interface: LOOPBACK }),
+      protection: member,
+    });
+    const proxy = new GroupObserveProxy({ downstream, upstream: upstreamClient, origin: s.peer });
+    downstream.setHandler((req) => proxy.handle(req) ?? { code: 0x84 });
+    const device = new CoapEndpoint({ transport: await UdpTransport.bind({ address: LOOPBACK }) });
+    try {
+      const seen: string[] = [];
+      const h = await device.observe(down.address(), { path: '/ps/temp' }, (res) =>
+        seen.push(res.payload.toString()),
+      );
+      expect(h.response.payload.toString()).toBe('20.0');
+      await s.publish('/ps/temp', '21.0');
+      await until(() => seen.at(-1) === '21.0', 'the device behind the proxy');
+      expect(member.stats.notifications).toBe(2);
+    } finally {
+      await device.close();
+      await upstreamClient.close();
+      await downstream.close();
+      await upstream.close();
+      await s.close();
+    }
+  });
+});
 
 describe('Group OSCORE sequence numbers', () => {
   it('a notification the server cannot protect (no SN left) is not sent, counted, and never unprotected', async () => {
