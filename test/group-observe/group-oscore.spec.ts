@@ -326,6 +326,13 @@ for (const alg of [SignatureAlgorithms.EdDSA_Ed25519, SignatureAlgorithms.ES256]
           before,
         );
         expect(obs.map((o) => o.seen.length)).toEqual(values);
+        // The informative response is not protected by Group OSCORE: a genuine phantom request of the other
+        // topic swapped into it is refused by the resource check.
+        const swapped = decodeMessage(encodeMessage(phantomOf('ps/other')));
+        const p = obs[0].protection;
+        expect(p.verifyPhantomRequest(swapped, undefined, ['ps', 'temp'])).toBeUndefined();
+        expect(p.stats.rejected['wrong-resource']).toBe(1);
+        expect(p.verifyPhantomRequest(swapped, undefined, ['ps', 'other'])).toBe(swapped);
       } finally {
         await other.c.close();
       }

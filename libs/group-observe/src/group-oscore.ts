@@ -142,6 +142,7 @@ export type GroupOscoreRejection =
   | 'no-binding'
   | 'decode'
   | 'not-a-registration'
+  | 'wrong-resource'
   | 'wrong-sender'
   | 'unknown-context'
   | 'replay'
@@ -192,6 +193,7 @@ export class GroupOscoreClient implements GroupProtectionClient {
       'no-binding': 0,
       decode: 0,
       'not-a-registration': 0,
+      'wrong-resource': 0,
       'wrong-sender': 0,
       'unknown-context': 0,
       replay: 0,
@@ -228,7 +230,11 @@ export class GroupOscoreClient implements GroupProtectionClient {
   }
 
   /** Section 6.3.1: decrypt and verify, no replay check, no window update, nothing delivered. */
-  verifyPhantomRequest(phantom: CoapMessage, group?: OscoreGroupInfo): CoapMessage | undefined {
+  verifyPhantomRequest(
+    phantom: CoapMessage,
+    group?: OscoreGroupInfo,
+    path?: readonly string[],
+  ): CoapMessage | undefined {
     if (group !== undefined) {
       if (this.opts.secGp !== undefined && group.secGp !== this.opts.secGp) return this.reject('wrong-group');
       if (group.csAlg !== undefined && group.csAlg !== this.ctx.signature.id) return this.reject('algorithm');
@@ -245,6 +251,14 @@ export class GroupOscoreClient implements GroupProtectionClient {
     // Section 2.1 step 1: a GET with Observe 0 (register), protected as FETCH.
     if (v.message.code !== CoapCode.GET || getObserve(v.message) !== 0)
       return this.reject('not-a-registration');
+    // The informative response travels outside this protection: a genuine phantom request of another
+    // resource of the same server would otherwise pass (and bind the client to that resource's notifications).
+    if (path !== undefined) {
+      const inner = v.message.options.filter((o) => o.number === OptionNumber.URI_PATH);
+      const same =
+        inner.length === path.length && inner.every((o, i) => o.value.toString('utf8') === path[i]);
+      if (!same) return this.reject('wrong-resource');
+    }
     this.phantoms.set(phantom, {
       kid: v.binding.kid,
       piv: v.binding.piv,

@@ -14,8 +14,15 @@ export interface GroupProtectionServer {
 }
 
 export interface GroupProtectionClient {
-  /** Section 6.3.1: verifies the rebuilt phantom request (no replay check); undefined when it fails. */
-  verifyPhantomRequest(phantom: CoapMessage, group?: OscoreGroupInfo): CoapMessage | undefined;
+  /**
+   * Section 6.3.1: verifies the rebuilt phantom request (no replay check); undefined when it fails.
+   * `path` is the resource the client registered at: a protected phantom request for another one is refused.
+   */
+  verifyPhantomRequest(
+    phantom: CoapMessage,
+    group?: OscoreGroupInfo,
+    path?: readonly string[],
+  ): CoapMessage | undefined;
   /** Section 6.3.2: verifies a (rebuilt or received) multicast notification; undefined when it fails. */
   unprotectNotification(notification: CoapMessage, phantom: CoapMessage): CoapMessage | undefined;
 }
