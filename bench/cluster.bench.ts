@@ -16,7 +16,7 @@ import { DtlsClient } from '@lwm2m/dtls';
 import { createGatewayStack, validateGatewayConfig } from '@lwm2m/gateway';
 import { createRedisStores, type RedisStores, startLocalRedis } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
-import { coapLoad, fmt } from './harness';
+import { coapLoad, fmt, median } from './harness';
 
 const KEY = Buffer.from('bench-psk-0123456789');
 const DEVICES = 300;
@@ -121,7 +121,6 @@ export async function runClusterBench(): Promise<void> {
     relay.state.target = otherThanOwner;
     forwardingRuns.push(await measure(1500));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const pinned = median(pinnedRuns);
   const forwarding = median(forwardingRuns);
   const forwarded =

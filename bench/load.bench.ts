@@ -13,18 +13,12 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startLocalRedis } from '@lwm2m/registry';
 import { freeTcpPort, freeUdpPort } from '../test/support/ports';
-import { fmt } from './harness';
+import { benchFlags, fmt } from './harness';
 import type { JobResult } from './load/generator';
 import { ROOT, startEchoServer, startGenerator } from './load/processes';
 
 const MAIN = join(ROOT, 'dist/apps/server/src/main.js');
-const flags = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .filter((a) => a.startsWith('--'))
-    .map((a) => a.slice(2).split('=') as [string, string]),
-);
-const num = (name: string, dflt: number) => (flags[name] !== undefined ? Number(flags[name]) : dflt);
+const { flags, num } = benchFlags();
 const MS = num('ms', 3000);
 const ROUNDS = num('rounds', 1);
 const CLIENTS = num('clients', 1000);
