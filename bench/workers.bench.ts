@@ -18,22 +18,16 @@ import { availableParallelism } from 'node:os';
 import { validateGatewayConfig } from '@lwm2m/gateway';
 import { createRedisStores, type LocalRedis, startLocalRedis } from '@lwm2m/registry';
 import { freeUdpPort } from '../test/support/ports';
-import { fmt } from './harness';
+import { benchFlags, fmt, median } from './harness';
 import type { JobResult } from './load/generator';
 import { ROOT, startEchoServer, startGenerator } from './load/processes';
 
-const flags = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .filter((a) => a.startsWith('--'))
-    .map((a) => a.slice(2).split('=') as [string, string]),
-);
-const MS = Number(flags.ms ?? 3000);
-const CLIENTS = Number(flags.clients ?? 200);
+const { flags, num } = benchFlags();
+const MS = num('ms', 3000);
+const CLIENTS = num('clients', 200);
 const GATEWAY = 'gateway' in flags;
 const CONFIGS = (flags.workers ?? (GATEWAY ? '1,2' : '0,1,2')).split(',').map(Number);
-const ROUNDS = Number(flags.rounds ?? 1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const ROUNDS = num('rounds', 1);
 const PSK = '000102030405060708090a0b0c0d0e0f';
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */

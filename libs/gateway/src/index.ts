@@ -1,5 +1,6 @@
 // @lwm2m/gateway: the gateway's datagram pipeline as one framework-free stack (createGatewayStack), its
 // configuration, and the pieces it is built from.
+export * from './bootstrap';
 export * from './config';
 export * from './coaps';
 export * from './gateway-transport';
