@@ -1,18 +1,18 @@
 import 'reflect-metadata';
-import { ConsoleLogger } from '@nestjs/common';
+import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { nestLogLevels } from '@lwm2m/config';
 import { type MetricsRoute, startGatewayMetrics } from '@lwm2m/metrics';
+import { createGatewayStores, gatewayProbeRoutes } from '@lwm2m/gateway';
 import { validateGatewayConfig } from './config';
 import { CoapServerService } from './coap-server.service';
 import { GatewayModule } from './gateway.module';
 import { GatewayWorkersService } from './gateway-workers.service';
-import { createGatewayStores } from './stores';
 
 /** The gateway as its own process (cluster mode): REDIS_URL is required. */
 async function bootstrap(): Promise<void> {
   const config = validateGatewayConfig(process.env);
-  const { stores, ports } = createGatewayStores(config);
+  const { stores, ports } = createGatewayStores(config, (line) => new Logger('gateway').warn(line));
   // A wrong SECRETS_KEY, or none while the PSKs in Redis are sealed, stops the gateway with a clear message.
   await stores.credentials.verifySecretsKey();
   // GATEWAY_WORKERS > 1: the stacks run in worker threads sharing the ports; this thread routes to them.
@@ -46,25 +46,12 @@ async function bootstrap(): Promise<void> {
     defaultLabels: { node: svc.membership?.name ?? config.NODE_ID },
     sources: workers ? workers.counters() : single!.metricSources(),
     routes: {
-      'GET /healthz': () => ({ status: 200, body: 'ok' }),
-      'GET /readyz': async () => {
-        if (!svc.serving) return { status: 503, body: 'draining' };
-        if (workers && workers.workersDown > 0) return { status: 503, body: 'worker restarting' };
-        try {
-          await Promise.race([
-            stores.redis.ping(),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
-          ]);
-          return { status: 200, body: 'ready' };
-        } catch {
-          return { status: 503, body: 'redis unreachable' };
-        }
-      },
-      // preStop (k8s/base/gateway.yaml): hand the sessions over before SIGTERM.
-      'POST /drain': async () => {
-        await svc.drain();
-        return { status: 200, body: 'drained' };
-      },
+      ...gatewayProbeRoutes({
+        serving: () => svc.serving,
+        drain: () => svc.drain(),
+        ping: () => stores.redis.ping(),
+        ...(workers ? { workersDown: () => workers.workersDown } : {}),
+      }),
       ...testRoutes,
     },
   });

@@ -3,9 +3,8 @@
 // thread holds the lifecycle, and a worker stops when the pool closes.
 import { ConsoleLogger } from '@nestjs/common';
 import { nestLogLevels } from '@lwm2m/config';
-import { type GatewayWorkerData, runGatewayWorker } from '@lwm2m/gateway';
+import { createGatewayStores, type GatewayWorkerData, runGatewayWorker } from '@lwm2m/gateway';
 import { workerContext } from '@lwm2m/udp';
-import { createGatewayStores } from './stores';
 
 const ctx = workerContext();
 const { config } = ctx.data as GatewayWorkerData;
@@ -16,7 +15,7 @@ const logger = new ConsoleLogger(`gateway-worker-${ctx.index}`, {
 
 runGatewayWorker(
   (cfg) => {
-    const { stores, ports } = createGatewayStores(cfg);
+    const { stores, ports } = createGatewayStores(cfg, (line) => logger.warn(line));
     return { ...ports, close: () => stores.close() };
   },
   {

@@ -5,5 +5,6 @@ export * from './config';
 export * from './coaps';
 export * from './gateway-transport';
 export * from './ports';
+export * from './redis-stores';
 export * from './stack';
 export * from './workers';
