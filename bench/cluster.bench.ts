@@ -1,6 +1,6 @@
 // Cluster forwarding benchmark (`npx tsx bench/cluster.bench.ts`, also part of `npm run bench`). Three
-// gateway nodes (the gateway stack of libs/gateway, as in production, on one local redis-server) and 300 DTLS
-// devices with Connection IDs, all in this process. Each device reaches the nodes through a relay standing in
+// gateway nodes, each in its own process (bench/load/cluster-node.ts: the gateway stack of libs/gateway, as in
+// production, on one local redis-server), and 300 DTLS devices with Connection IDs in this process. Each device reaches the nodes through a relay standing in
 // for the UDP load balancer. CoAP CON GET round trips/s are measured twice over the same sessions:
 //  - pinned: the relay sends each device to the node that owns its session;
 //  - forwarding: the relay sends each device to another node (as after a NAT rebinding), which forwards
@@ -9,40 +9,57 @@
 // The ratio of the medians of 4 alternating 1.5 s rounds is the cost of forwarding (Californium reports
 // about 20 %). Both share the relay hop and the
 // client work, and everything shares the machine's cores.
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { CoapCode, CoapEndpoint } from '@lwm2m/coap';
+import { join } from 'node:path';
+import { CoapEndpoint } from '@lwm2m/coap';
 import { DtlsClient } from '@lwm2m/dtls';
-import { createGatewayStack, validateGatewayConfig } from '@lwm2m/gateway';
-import { createRedisStores, type RedisStores, startLocalRedis } from '@lwm2m/registry';
+import { createRedisStores, startLocalRedis } from '@lwm2m/registry';
 import { UdpTransport } from '@lwm2m/udp';
-import { coapLoad, fmt } from './harness';
+import { coapLoad, fmt, median } from './harness';
 
 const KEY = Buffer.from('bench-psk-0123456789');
 const DEVICES = 300;
 
-/** A gateway node as production builds it (libs/gateway), answering every CoAP request with a reading. */
-async function startNode(id: number, stores: RedisStores) {
-  const config = validateGatewayConfig({
-    COAP_NOSEC: 'false',
-    COAP_HOST: '127.0.0.1',
-    COAPS_PORT: '0',
-    CLUSTER_PORT: '0',
-    CLUSTER_ADVERTISE_HOST: '127.0.0.1',
-    CLUSTER_KEY: 'bench-cluster-key-0123456789',
-    NODE_ID: `node-${id}`,
-    // Every device comes from 127.0.0.1 through the relay: no per-address handshake budget.
-    DTLS_CLIENT_HELLO_RATE: '1000000',
-    DTLS_MAX_HANDSHAKES_PER_ADDRESS: '1000',
-    UDP_RECV_PER_SOURCE: '0',
-  });
-  const stack = createGatewayStack(config, {
-    ...stores,
-    cluster: { membership: stores.membership, sessions: stores.sessions, resumption: stores.resumption },
-  });
-  await stack.start();
-  stack.mount(() => ({ code: CoapCode.CONTENT, payload: '21.5', contentFormat: 0 }));
-  return { id, stack, port: stack.addresses().coaps.port };
+type NodeReply = { ready?: number; quiet?: boolean; forwarded?: number; handshakes?: number };
+
+/** A gateway node in its own process (bench/load/cluster-node.ts), driven over IPC. */
+async function startNode(id: number, redisUrl: string, secretsKey: Buffer) {
+  const child = fork(
+    join(__dirname, 'load/cluster-node.ts'),
+    [String(id), redisUrl, secretsKey.toString('hex')],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const ask = (cmd: string, want: keyof NodeReply) =>
+    new Promise<NodeReply>((ok, fail) => {
+      const on = (m: NodeReply) => {
+        if (m[want] === undefined) return;
+        child.off('message', on);
+        ok(m);
+      };
+      child.on('message', on);
+      child.once('exit', (code) => fail(new Error(`cluster node ${id} exited (${code})`)));
+      if (cmd !== '') child.send({ cmd });
+    });
+  const port = (await ask('', 'ready')).ready!;
+  return {
+    id,
+    port,
+    quiet: () => ask('quiet', 'quiet'),
+    counters: async () => {
+      const r = await ask('counters', 'handshakes');
+      return { forwarded: r.forwarded!, handshakes: r.handshakes! };
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        child.once('exit', () => ok());
+        child.send({ cmd: 'close' });
+      }),
+  };
 }
 
 /** One upstream socket per device, like a load balancer's flow; `target(i)` picks the node's port. */
@@ -74,16 +91,19 @@ async function startRelay(target: (device: number) => number) {
   };
 }
 
-export async function runClusterBench(): Promise<void> {
-  console.log('\n== Cluster: CoAP over DTLS through 3 nodes, pinned vs forwarded by Connection ID ==');
+export async function runClusterBench(): Promise<{ pinned: number; forwarding: number }> {
+  console.log(
+    '\n== Cluster: CoAP over DTLS through 3 nodes (each its own process), pinned vs forwarded by Connection ID ==',
+  );
   const redis = await startLocalRedis();
-  const stores = createRedisStores(redis.url, { credentials: { secretsKey: randomBytes(32) } });
+  const secretsKey = randomBytes(32);
+  const stores = createRedisStores(redis.url, { credentials: { secretsKey } });
   for (let i = 0; i < DEVICES; i++)
     await stores.credentials.put(`dev${i}`, { type: 'psk', identity: `dev${i}`, key: KEY });
-  const nodes = [await startNode(1, stores), await startNode(2, stores), await startNode(3, stores)];
+  const nodes = await Promise.all([1, 2, 3].map((id) => startNode(id, redis.url, secretsKey)));
   // One heartbeat round so every view holds every node, then none during the run.
   await new Promise((r) => setTimeout(r, 1200));
-  for (const n of nodes) await n.stack.membership!.stop();
+  for (const n of nodes) await n.quiet();
   const owner = (i: number) => nodes[i % 3]!;
   const relay = await startRelay((i) => owner(i).port);
   const to = { address: '127.0.0.1', port: relay.port };
@@ -114,19 +134,25 @@ export async function runClusterBench(): Promise<void> {
   // Alternating rounds, medians: the machine's noise hits both modes alike.
   const pinnedRuns: number[] = [];
   const forwardingRuns: number[] = [];
-  const forwardedBefore = nodes.reduce((n, x) => n + x.stack.clusterTransport!.counters.cidForwarded, 0);
+  const totals = async () => {
+    const all = await Promise.all(nodes.map((n) => n.counters()));
+    return {
+      forwarded: all.reduce((n, c) => n + c.forwarded, 0),
+      handshakes: all.reduce((n, c) => n + c.handshakes, 0),
+    };
+  };
+  const forwardedBefore = (await totals()).forwarded;
   for (let round = 0; round < 4; round++) {
     relay.state.target = pinnedTo;
     pinnedRuns.push(await measure(1500));
     relay.state.target = otherThanOwner;
     forwardingRuns.push(await measure(1500));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const pinned = median(pinnedRuns);
   const forwarding = median(forwardingRuns);
-  const forwarded =
-    nodes.reduce((n, x) => n + x.stack.clusterTransport!.counters.cidForwarded, 0) - forwardedBefore;
-  const handshakes = nodes.reduce((n, x) => n + x.stack.dtls!.counters.handshakesCompleted, 0);
+  const after = await totals();
+  const forwarded = after.forwarded - forwardedBefore;
+  const handshakes = after.handshakes;
   console.log(
     `pinned to the owner node                ${fmt(pinned).padStart(8)} round trips/s   (baseline)`,
   );
@@ -137,9 +163,10 @@ export async function runClusterBench(): Promise<void> {
   );
   relay.close();
   await Promise.all(devices.map((d) => d.coap.close()));
-  for (const n of nodes) await n.stack.close();
+  await Promise.all(nodes.map((n) => n.close()));
   await stores.close();
   await redis.stop();
+  return { pinned, forwarding };
 }
 
 if (require.main === module)

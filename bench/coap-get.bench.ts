@@ -4,43 +4,18 @@
 // so the ratio GET/echo stays comparable across machines. No build step, no Redis.
 // Flags: --ms=3000 (each window), --rounds=3 (medians), --clients=1000, --prof=<dir> (the CoAP server runs
 // with --cpu-prof into <dir>; its top self-time functions are printed).
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fmt } from './harness';
-import type { Job, JobResult } from './load/generator';
+import { benchFlags, fmt, median } from './harness';
+import type { JobResult } from './load/generator';
+import { ROOT, startGenerator } from './load/processes';
 
-const ROOT = resolve(__dirname, '..');
-const flags = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .filter((a) => a.startsWith('--'))
-    .map((a) => a.slice(2).split('=') as [string, string]),
-);
-const num = (name: string, dflt: number) => (flags[name] !== undefined ? Number(flags[name]) : dflt);
+const { flags, num } = benchFlags();
 const MS = num('ms', 3000);
 const ROUNDS = num('rounds', 3);
 const CLIENTS = num('clients', 1000);
 const PROF = flags.prof !== undefined ? resolve(flags.prof) : undefined;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-
-function startGenerator(): { run(job: Job): Promise<JobResult>; child: ChildProcess } {
-  const child = fork(join(__dirname, 'load/generator.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return {
-    child,
-    run: (job) =>
-      new Promise((ok, fail) => {
-        child.once('message', (m: { ok: boolean; result?: JobResult; error?: string }) =>
-          m.ok ? ok(m.result!) : fail(new Error(m.error)),
-        );
-        child.send(job);
-      }),
-  };
-}
 
 /** The CoAP server's datagrams received and CPU µs so far (bench/load/coap-server.ts, SIGUSR2). */
 function serverStats(child: ChildProcess): Promise<{ datagrams: number; cpuUs: number }> {

@@ -81,3 +81,17 @@ export async function coapLoad(
     timeouts: clients.reduce((n, c, i) => n + c.stats.transmitTimeouts - before[i]![1], 0),
   };
 }
+
+/** `--name=value` flags of a bench's command line, and a numeric one with its default. */
+export function benchFlags(argv = process.argv.slice(2)): {
+  flags: Record<string, string>;
+  num(name: string, dflt: number): number;
+} {
+  const flags = Object.fromEntries(
+    argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=') as [string, string]),
+  );
+  return { flags, num: (name, dflt) => (flags[name] !== undefined ? Number(flags[name]) : dflt) };
+}
+
+/** The median of a bench's rounds (alternating rounds share the machine's noise). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;

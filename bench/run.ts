@@ -9,4 +9,6 @@ void runGroupObserveBench()
   .then(() => import('./cluster.bench'))
   .then((m) => m.runClusterBench())
   .then(() => import('./oscore.bench'))
-  .then((m) => m.runOscoreBench());
+  .then((m) => m.runOscoreBench())
+  .then(() => import('./group-oscore.bench'))
+  .then((m) => m.runGroupOscoreBench());

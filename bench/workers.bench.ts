@@ -6,27 +6,28 @@
 // server process, measured in the same run just before each configuration.
 // Flags: --ms=3000 (each window), --clients=200, --workers=0,1,2 (configurations), --rounds=1 (the
 // configurations alternate round after round; the summary takes medians of the ratios).
+// --gateway: the compiled gateway (`node dist/apps/gateway/src/main.js`, `npx nest build server` first) on a
+// private redis-server instead of the bench stack; --workers are then GATEWAY_WORKERS values (1: the stack on
+// the main thread; default 1,2); the GET is the gateway's discovery, the DTLS clients' PSKs are provisioned.
 // On a 2-core machine the generator, the main thread and the workers share two cores: read the ratios as
 // what this machine gives, not as what a pod with N dedicated cores gives.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { fmt } from './harness';
+import { validateGatewayConfig } from '@lwm2m/gateway';
+import { createRedisStores, type LocalRedis, startLocalRedis } from '@lwm2m/registry';
+import { freeUdpPort } from '../test/support/ports';
+import { benchFlags, fmt, median } from './harness';
 import type { JobResult } from './load/generator';
 import { ROOT, startEchoServer, startGenerator } from './load/processes';
 
-const flags = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .filter((a) => a.startsWith('--'))
-    .map((a) => a.slice(2).split('=') as [string, string]),
-);
-const MS = Number(flags.ms ?? 3000);
-const CLIENTS = Number(flags.clients ?? 200);
-const CONFIGS = (flags.workers ?? '0,1,2').split(',').map(Number);
-const ROUNDS = Number(flags.rounds ?? 1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const { flags, num } = benchFlags();
+const MS = num('ms', 3000);
+const CLIENTS = num('clients', 200);
+const GATEWAY = 'gateway' in flags;
+const CONFIGS = (flags.workers ?? (GATEWAY ? '1,2' : '0,1,2')).split(',').map(Number);
+const ROUNDS = num('rounds', 1);
 const PSK = '000102030405060708090a0b0c0d0e0f';
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
@@ -57,6 +58,55 @@ async function measured(
   };
 }
 
+const SECRETS_KEY = 'bench-secrets-key-0123456789abcdef';
+
+/** --gateway: a redis-server with the generator's PSKs (load-psk-<i>) provisioned. */
+async function startGatewayRedis(): Promise<LocalRedis> {
+  const redis = await startLocalRedis();
+  const stores = createRedisStores(redis.url, {
+    credentials: { secretsKey: validateGatewayConfig({ SECRETS_KEY }).SECRETS_KEY },
+  });
+  const key = Buffer.from(PSK, 'hex');
+  for (let i = 0; i < CLIENTS; i++)
+    await stores.credentials.put(`load-psk-${i}`, { type: 'psk', identity: `load-psk-${i}`, key });
+  await stores.close();
+  return redis;
+}
+
+/** --gateway: the compiled gateway process with GATEWAY_WORKERS=`workers`. */
+async function startGatewayProcess(
+  workers: number,
+  redisUrl: string,
+): Promise<{ coap: number; coaps: number; echo: undefined; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/apps/gateway/src/main.js')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      SECRETS_KEY,
+      GATEWAY_WORKERS: String(workers),
+      COAP_HOST: '127.0.0.1',
+      COAP_PORT: String(await freeUdpPort()),
+      COAPS_PORT: String(await freeUdpPort()),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+      // every client comes from 127.0.0.1: no per-address handshake limit
+      DTLS_CLIENT_HELLO_RATE: '1000000',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [coap, coaps] = await new Promise<number[]>((ok, fail) => {
+    child.once('exit', (code) => fail(new Error(`gateway exited with ${code}`)));
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /coaps udp [^:]+:(\d+), coap udp [^:]+:(\d+)/.exec(out);
+      if (m) ok([Number(m[2]), Number(m[1])]);
+    });
+  });
+  return { coap: coap!, coaps: coaps!, echo: undefined, child };
+}
+
 async function startServer(
   workers: number,
 ): Promise<{ coap: number; coaps: number; echo: number; child: ChildProcess }> {
@@ -75,6 +125,12 @@ async function startServer(
   return { coap: coap!, coaps: coaps!, echo: echo!, child };
 }
 
+/** 0 workers (bench stack) and GATEWAY_WORKERS=1 (gateway) both run the stack on the main thread. */
+function label(workers: number): string {
+  if (workers === 0 || (GATEWAY && workers === 1)) return 'main thread';
+  return `${workers} worker(s)`;
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -86,10 +142,11 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function main(): Promise<void> {
   const echoServer = await startEchoServer();
+  const gatewayRedis = GATEWAY ? await startGatewayRedis() : undefined;
   const gen = startGenerator();
   console.log(
-    `== bench:workers: ${CLIENTS} clients, ${MS} ms windows, ${availableParallelism()} cores for generator, ` +
-      `echo server and server process alike ==`,
+    `== bench:workers${GATEWAY ? ' --gateway (compiled gateway, GATEWAY_WORKERS)' : ''}: ${CLIENTS} clients, ` +
+      `${MS} ms windows, ${availableParallelism()} cores for generator, echo server and server process alike ==`,
   );
   const losses = (r: JobResult) =>
     r.retransmissions || r.timeouts ? `, ${r.retransmissions ?? 0} retx, ${r.timeouts ?? 0} timeouts` : '';
@@ -107,15 +164,21 @@ async function main(): Promise<void> {
           gen.child,
           echoServer.child,
         );
-        const server = await startServer(workers);
+        const server = gatewayRedis
+          ? await startGatewayProcess(workers, gatewayRedis.url)
+          : await startServer(workers);
         try {
           // warm-up (JIT, the workers' TypeScript loader), not counted
           await gen.run({ kind: 'get', port: server.coap, clients: CLIENTS, ms: 1000 });
-          const relayed = await measured(
-            () => gen.run({ kind: 'echo', port: server.echo, clients: CLIENTS, ms: MS }),
-            gen.child,
-            server.child,
-          );
+          const echoPort = server.echo;
+          const relayed =
+            echoPort === undefined
+              ? undefined
+              : await measured(
+                  () => gen.run({ kind: 'echo', port: echoPort, clients: CLIENTS, ms: MS }),
+                  gen.child,
+                  server.child,
+                );
           const get = await measured(
             () => gen.run({ kind: 'get', port: server.coap, clients: CLIENTS, ms: MS }),
             gen.child,
@@ -136,10 +199,10 @@ async function main(): Promise<void> {
             console.log(
               `  ${what.padEnd(44)} ${fmt(r.rate!).padStart(7)}/s  x${(r.rate! / echo.rate!).toFixed(3)}  ${cpu(r)}${losses(r)}`,
             );
-          const what = workers === 0 ? 'main thread, no workers' : `${workers} worker thread(s)`;
+          const what = label(workers);
           console.log(ROUNDS > 1 ? `round ${round + 1}, ${what}:` : `${what}:`);
           line('raw UDP echo, separate echo process (baseline)', echo);
-          line('UDP echo through this server', relayed);
+          if (relayed) line('UDP echo through this server', relayed);
           line('CoAP CON GET .well-known/core', get);
           line('CoAP GET over DTLS (PSK, CID)', dtls);
         } finally {
@@ -150,12 +213,12 @@ async function main(): Promise<void> {
     for (const workers of CONFIGS) {
       const mine = rows.filter((r) => r.workers === workers);
       console.log(
-        `  ${(workers === 0 ? 'main thread' : `${workers} worker(s)`).padEnd(12)} GET x${median(mine.map((r) => r.get)).toFixed(3)}` +
+        `  ${label(workers).padEnd(12)} GET x${median(mine.map((r) => r.get)).toFixed(3)}` +
           `  DTLS x${median(mine.map((r) => r.dtls)).toFixed(3)}`,
       );
     }
     const last = CONFIGS[CONFIGS.length - 1]!;
-    if (last > 0) {
+    if (last > (GATEWAY ? 1 : 0)) {
       const mine = rows.filter((r) => r.workers === last);
       const get = median(mine.map((r) => r.get));
       const dtls = median(mine.map((r) => r.dtls));
@@ -168,6 +231,7 @@ async function main(): Promise<void> {
   } finally {
     gen.child.kill('SIGTERM');
     echoServer.child.kill('SIGTERM');
+    await gatewayRedis?.stop();
   }
 }
 

@@ -113,6 +113,42 @@ describe('memory mode: what it refuses', () => {
       }),
     ).rejects.toThrow(/CLUSTER_KEY.*REDIS_URL/);
   });
+
+  it('refuses gateway worker threads (GATEWAY_WORKERS > 1), which share their state in Redis', async () => {
+    await expect(
+      startSingleNode({
+        memory: true,
+        gateway: validateGatewayConfig({
+          COAP_PORT: '0',
+          COAPS_PORT: '0',
+          COAP_HOST: '127.0.0.1',
+          GATEWAY_WORKERS: '2',
+        }),
+        http: { port: 0, host: '127.0.0.1' },
+        logger: false,
+      }),
+    ).rejects.toThrow(/invalid configuration: GATEWAY_WORKERS > 1 needs Redis.*REDIS_URL/);
+  });
+
+  it('npm start without Redis stops at once on GATEWAY_WORKERS=2, naming the setting', async () => {
+    const emptyBin = mkdtempSync(join(tmpdir(), 'no-redis-bin-'));
+    try {
+      const { REDIS_URL: _r, REDIS_SENTINELS: _s, REDIS_CLUSTER_NODES: _c, ...rest } = process.env;
+      const child = spawn(process.execPath, ['dist/apps/server/src/main.js'], {
+        cwd: resolve(__dirname, '../..'),
+        env: { ...rest, PATH: emptyBin, GATEWAY_WORKERS: '2', COAP_HOST: '127.0.0.1', HTTP_PORT: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code).not.toBe(0);
+      expect(out).toMatch(/GATEWAY_WORKERS > 1 needs Redis/);
+    } finally {
+      rmSync(emptyBin, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('npm start without Redis (compiled: node dist/apps/server/src/main.js)', () => {

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { BootstrapServerService } from './bootstrap-server.service';
 import { CoapServerService } from './coap-server.service';
+import { GatewayWorkersService } from './gateway-workers.service';
 import type { GatewayConfig } from './config';
 import { GATEWAY_CONFIG, GATEWAY_PORTS, type GatewayPorts } from './tokens';
 
@@ -17,6 +18,20 @@ export class GatewayModule {
         BootstrapServerService,
       ],
       exports: [CoapServerService, BootstrapServerService],
+    };
+  }
+
+  /** GATEWAY_WORKERS > 1: the stacks run in worker threads; this process's main thread routes to them. */
+  static forWorkers(opts: { ports: GatewayPorts; config: GatewayConfig }): DynamicModule {
+    return {
+      module: GatewayModule,
+      providers: [
+        { provide: GATEWAY_PORTS, useValue: opts.ports },
+        { provide: GATEWAY_CONFIG, useValue: opts.config },
+        GatewayWorkersService,
+        BootstrapServerService,
+      ],
+      exports: [GatewayWorkersService, BootstrapServerService],
     };
   }
 }

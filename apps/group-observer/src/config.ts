@@ -1,5 +1,24 @@
 // The group-observer's environment (draft-tiloca-core-observe-multicast-notifications), validated once.
+import {
+  aeadAlgorithm,
+  type GroupManagerConfig,
+  type SignatureAlgorithm,
+  SignatureAlgorithms,
+} from '@lwm2m/oscore';
 import { parseApiKeys } from '../../api/src/auth/api-keys';
+
+/**
+ * Section 6 of the draft: the OSCORE group multicast notifications are protected in. The keying material
+ * is configured (joining through the ACE Group Manager is out of scope). Holds secrets: never logged.
+ */
+export interface GroupOscoreSettings {
+  group: GroupManagerConfig;
+  /** The server's Sender ID and signing key in the group (hex). */
+  senderId: string;
+  privateKey: string;
+  /** Section 6.1: announced in informative responses when both are set. */
+  join?: { joinUri: string; secGp: string };
+}
 
 export interface GroupObserverConfig {
   /** GRP_ADDR: an IPv4 239.255.x.y (site-local scope, section 2.4) or IPv6 multicast group. */
@@ -35,6 +54,94 @@ export interface GroupObserverConfig {
   REDIS_URL?: string;
   /** Raw API_KEYS, the api's syntax and roles (never logged); unset = the REST routes are open. */
   API_KEYS?: string;
+  /** GROUP_OSCORE=on: multicast notifications protected with Group OSCORE (default off: sections 2-3 as is). */
+  GROUP_OSCORE?: GroupOscoreSettings;
+}
+
+const HEX = /^([0-9a-f]{2})*$/i;
+
+function signatureAlg(raw: string | undefined): SignatureAlgorithm | undefined {
+  if (raw === undefined || raw === '-8' || raw === 'EdDSA') return SignatureAlgorithms.EdDSA_Ed25519;
+  if (raw === '-7' || raw === 'ES256') return SignatureAlgorithms.ES256;
+  return undefined;
+}
+
+/** GROUP_OSCORE_*: the group's keying material, as a Group Manager would hand it out. */
+function groupOscore(env: Record<string, unknown>, errors: string[]): GroupOscoreSettings | undefined {
+  const on = str(env, 'GROUP_OSCORE');
+  if (on === undefined || on === 'off' || on === 'false' || on === '0') return undefined;
+  if (on !== 'on' && on !== 'true' && on !== '1') {
+    errors.push(`GROUP_OSCORE must be on or off, got "${on}"`);
+    return undefined;
+  }
+  // Values are never echoed back in errors: some of them are secrets.
+  const hex = (name: string, required: boolean): string | undefined => {
+    const v = str(env, name);
+    if (v === undefined) {
+      if (required) errors.push(`${name} is required with GROUP_OSCORE=on`);
+      return undefined;
+    }
+    if (!HEX.test(v)) errors.push(`${name} must be hex`);
+    return v.toLowerCase();
+  };
+  const gid = hex('GROUP_OSCORE_GID', true);
+  const masterSecret = hex('GROUP_OSCORE_MASTER_SECRET', true);
+  const masterSalt = hex('GROUP_OSCORE_MASTER_SALT', false);
+  const senderId = hex('GROUP_OSCORE_SENDER_ID', true);
+  const privateKey = hex('GROUP_OSCORE_PRIVATE_KEY', true);
+  const gmCredential = hex('GROUP_OSCORE_GM_CREDENTIAL', false) ?? '';
+  const alg = signatureAlg(str(env, 'GROUP_OSCORE_SIGNATURE_ALG'));
+  if (alg === undefined) errors.push('GROUP_OSCORE_SIGNATURE_ALG must be -8 (EdDSA) or -7 (ES256)');
+  const enc = num(env, 'GROUP_OSCORE_ENCRYPTION_ALG', 10, errors, Number.isInteger);
+  if (aeadAlgorithm(enc) === undefined) errors.push(`GROUP_OSCORE_ENCRYPTION_ALG ${enc} is not supported`);
+  let members: GroupManagerConfig['members'] = [];
+  const rawMembers = str(env, 'GROUP_OSCORE_MEMBERS');
+  if (rawMembers !== undefined) {
+    try {
+      const list = JSON.parse(rawMembers) as unknown;
+      if (!Array.isArray(list)) throw new Error('not an array');
+      members = list.map((m: unknown) => {
+        const { senderId: id, publicKey, credential } = (m ?? {}) as Record<string, unknown>;
+        if (typeof id !== 'string' || !HEX.test(id) || typeof publicKey !== 'string' || !HEX.test(publicKey))
+          throw new Error('each member needs hex senderId and publicKey');
+        if (credential !== undefined && (typeof credential !== 'string' || !HEX.test(credential)))
+          throw new Error('a member credential must be hex');
+        // The credential defaults to the raw public key (a CCS would be given as credential).
+        return { senderId: id, publicKey, credential: credential ?? publicKey };
+      });
+    } catch (err) {
+      // JSON.parse's message quotes the input: only our own reasons are echoed.
+      const why = err instanceof SyntaxError ? 'not JSON' : err instanceof Error ? err.message : 'invalid';
+      errors.push(`GROUP_OSCORE_MEMBERS must be a JSON array of {senderId, publicKey, credential?}: ${why}`);
+    }
+  }
+  if (!gid || !masterSecret || !senderId || !privateKey || !alg) return undefined;
+  let publicKey: string;
+  try {
+    publicKey = Buffer.from(alg.publicKey(Buffer.from(privateKey, 'hex'))).toString('hex');
+  } catch {
+    errors.push(`GROUP_OSCORE_PRIVATE_KEY is not a ${alg.name} private key`);
+    return undefined;
+  }
+  const self = { senderId, publicKey, credential: publicKey };
+  const joinUri = str(env, 'GROUP_OSCORE_JOIN_URI');
+  const secGp = str(env, 'GROUP_OSCORE_SEC_GP');
+  if ((joinUri === undefined) !== (secGp === undefined))
+    errors.push('GROUP_OSCORE_JOIN_URI and GROUP_OSCORE_SEC_GP go together (section 6.1)');
+  return {
+    group: {
+      gid,
+      masterSecret,
+      ...(masterSalt !== undefined ? { masterSalt } : {}),
+      groupEncryptionAlg: enc,
+      signatureAlg: alg.id,
+      gmCredential,
+      members: [self, ...members.filter((m) => m.senderId.toLowerCase() !== senderId)],
+    },
+    senderId,
+    privateKey,
+    ...(joinUri !== undefined && secGp !== undefined ? { join: { joinUri, secGp } } : {}),
+  };
 }
 
 function num(
@@ -113,6 +220,8 @@ export function validateGroupObserverConfig(env: Record<string, unknown>): Group
       errors.push(err instanceof Error ? err.message : String(err));
     }
   }
+  const oscore = groupOscore(env, errors);
+  if (oscore !== undefined) config.GROUP_OSCORE = oscore;
   if (errors.length) throw new Error(`invalid configuration: ${errors.join('; ')}`);
   return config;
 }

@@ -13,6 +13,7 @@ import {
   configureGroupObserveNumbers,
   type GroupObservationStore,
   GroupObserveServer,
+  GroupOscoreServer,
   InMemoryGroupObservationStore,
   transportMulticastSender,
   type GroupObservationInfo,
@@ -20,10 +21,12 @@ import {
   type Representation,
 } from '@lwm2m/group-observe';
 import { encodeCbor } from '@lwm2m/lwm2m';
+import { GroupSecurityContext, leasedSequence } from '@lwm2m/oscore';
 import {
   groupObserveKeys,
   RedisGroupObservationStore,
   RedisMulticastLeg,
+  RedisSequenceLeaseStore,
   RedisTopicStore,
   type TopicRecord,
 } from '@lwm2m/registry';
@@ -85,6 +88,8 @@ export interface GroupObserver {
   list(): TopicView[];
   get(name: string): TopicView | undefined;
   readonly server: GroupObserveServer;
+  /** GROUP_OSCORE=on: the protection layer (its `rekey()` takes the Group Manager's next context). */
+  readonly groupOscore?: GroupOscoreServer;
   close(): Promise<void>;
 }
 
@@ -133,6 +138,39 @@ export class InMemoryTopicStore implements TopicStore {
 }
 
 /**
+ * Section 6: the server's Group OSCORE context from the configured keying material. Its sender sequence
+ * is leased from Redis (RFC 8613 B.1.1), so a restart never reuses a (Sender ID, Partial IV) nonce.
+ */
+async function groupOscoreServer(
+  config: GroupObserverConfig,
+  redis: RedisClient | undefined,
+  keys: ReturnType<typeof groupObserveKeys>,
+  logger: GroupObserveLogger | undefined,
+): Promise<GroupOscoreServer | undefined> {
+  const g = config.GROUP_OSCORE;
+  if (!g) return undefined;
+  if (!redis) throw new Error('GROUP_OSCORE=on needs Redis (REDIS_URL) for its sender sequence leases');
+  const sequence = await leasedSequence({
+    store: new RedisSequenceLeaseStore(redis, keys.sequence),
+    contextKey: `${g.group.gid}:${g.senderId}`,
+    onError: (err) => logger?.warn('group-oscore: sequence lease failed', { error: String(err) }),
+  });
+  const privateKey = Buffer.from(g.privateKey, 'hex');
+  const self = g.group.members.find((m) => m.senderId === g.senderId)!;
+  const context = GroupSecurityContext.fromConfig(
+    g.group,
+    {
+      senderId: Buffer.from(g.senderId, 'hex'),
+      privateKey,
+      publicKey: Buffer.from(self.publicKey, 'hex'),
+      credential: Buffer.from(self.credential, 'hex'),
+    },
+    { sequence },
+  );
+  return new GroupOscoreServer({ context, ...(g.join ? { join: g.join } : {}) });
+}
+
+/**
  * Builds the group-observer on an existing endpoint, restores topics and group observations from
  * Redis (same T, Observe numbers and counters as before the restart) and returns its handler.
  */
@@ -171,8 +209,10 @@ export async function mountGroupObserver(opts: MountGroupObserverOptions): Promi
     const t = topics.get(path[1]);
     return t && { payload: Buffer.from(t.payload, 'base64'), contentFormat: t.contentFormat };
   };
+  const groupOscore = await groupOscoreServer(config, redis, keys, opts.logger);
   const server = new GroupObserveServer({
     endpoint,
+    ...(groupOscore ? { protection: groupOscore } : {}),
     sender: leg ? leg.sender(srv) : transportMulticastSender(udp),
     group: { address: config.MULTICAST_GROUP_ADDR, port: config.MULTICAST_GROUP_PORT },
     server: srv,
@@ -224,6 +264,7 @@ export async function mountGroupObserver(opts: MountGroupObserverOptions): Promi
 
   return {
     server,
+    ...(groupOscore ? { groupOscore } : {}),
     handle(req) {
       const res = server.handle(req);
       if (res !== undefined || req.path[0] !== TOPIC_PREFIX) return res;

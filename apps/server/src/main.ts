@@ -29,6 +29,13 @@ async function main(): Promise<void> {
   let redisUrl = gatewayConfig.REDIS_URL;
   // Memory mode: no REDIS_URL and no redis-server to start.
   const memory = !redisUrl && !hasRedisServer();
+  // The worker threads run in the standalone gateway (npm run start:gateway); this process runs one stack.
+  if (gatewayConfig.GATEWAY_WORKERS > 1)
+    throw new Error(
+      memory
+        ? 'invalid configuration: GATEWAY_WORKERS > 1 needs Redis (the worker threads share sessions, registrations and commands there); set REDIS_URL, or GATEWAY_WORKERS=1'
+        : 'invalid configuration: GATEWAY_WORKERS > 1 runs in the standalone gateway (npm run start:gateway); npm start runs one gateway thread, set GATEWAY_WORKERS=1',
+    );
   if (!redisUrl && !memory) {
     local = await startLocalRedis({ dir: dataDir, appendonly: true });
     redisUrl = local.url;

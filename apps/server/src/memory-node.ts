@@ -29,6 +29,11 @@ export function createMemoryState(
   if (opts.gateway.CLUSTER_KEY !== undefined) {
     throw new Error('CLUSTER_KEY: a gateway cluster shares its state in Redis; set REDIS_URL');
   }
+  if (opts.gateway.GATEWAY_WORKERS > 1) {
+    throw new Error(
+      'invalid configuration: GATEWAY_WORKERS > 1 needs Redis (the worker threads share sessions, registrations and commands there); set REDIS_URL, or GATEWAY_WORKERS=1',
+    );
+  }
   if (opts.groupObserver?.GROUP_OBSERVE_LEG === 'redis') {
     throw new Error('GROUP_OBSERVE_LEG=redis needs Redis; set REDIS_URL');
   }

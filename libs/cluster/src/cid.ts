@@ -62,7 +62,15 @@ export function workerOfCid(cid: Buffer): number | undefined {
 export function workerOfDatagram(datagram: Buffer, cidLength: number, workers: number): number | undefined {
   const cid = peekCid(datagram, cidLength);
   if (cid === undefined) return undefined;
-  const named = workerOfCid(cid);
+  return workerOfSession(cid, workers);
+}
+
+/**
+ * The worker thread that holds the DTLS session of `cid` (of `workers`): the records of the session go there
+ * (workerOfDatagram), and so must the commands to its device (libs/gateway workers.ts).
+ */
+export function workerOfSession(cid: Uint8Array, workers: number): number {
+  const named = workerOfCid(Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength));
   // A CID naming a worker beyond the count (GATEWAY_WORKERS lowered since) is placed by its bytes too.
   if (named !== undefined && named < workers) return named;
   let h = 0x811c9dc5; // FNV-1a

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { workerOfCid, workerOfDatagram } from '@lwm2m/cluster';
+import { cidGenerator, workerOfCid, workerOfDatagram, workerOfSession } from '@lwm2m/cluster';
 import { DtlsClient } from '@lwm2m/dtls';
 import { addressWorker, runWorkers, UdpTransport } from '@lwm2m/udp';
 
@@ -96,5 +96,24 @@ describe('DTLS CID records across worker threads', () => {
     }
     expect(pool.dispatcher.counters.unavailable).toBe(0);
     expect(pool.counters.restarts).toBe(0); // the junk crashed nothing
+  });
+});
+
+describe('the worker of a session (commands go where its records go)', () => {
+  it('is the worker its CID names, and for any other CID the one its records are placed on', () => {
+    const record = (cid: Buffer) =>
+      Buffer.concat([Buffer.from([25, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 7]), cid, Buffer.from([0, 0])]);
+    for (let w = 0; w < 4; w++) {
+      const cid = cidGenerator(3, w)(8);
+      expect(workerOfSession(cid, 4)).toBe(w);
+      expect(workerOfDatagram(record(cid), 8, 4)).toBe(w);
+    }
+    // A CID naming worker 5 of a pool now 4 wide, a v1 CID, random bytes: placed by their bytes, alike.
+    for (const cid of [cidGenerator(3, 5)(8), cidGenerator(3)(8), randomBytes(8)]) {
+      const w = workerOfSession(cid, 4);
+      expect(w).toBeGreaterThanOrEqual(0);
+      expect(w).toBeLessThan(4);
+      expect(workerOfDatagram(record(cid), 8, 4)).toBe(w);
+    }
   });
 });

@@ -7,6 +7,33 @@ import { DtlsServer, type DtlsLogger, type SessionCache } from '@lwm2m/dtls';
 import { type CredentialStore, MAX_PSK_IDENTITY_BYTES, normalizeRpk } from '@lwm2m/server';
 import type { GatewayConfig } from './config';
 
+/** The server's PEM key, certificate chain and client trust anchors (DTLS_KEY_FILE, _CERT_FILE, _CA_FILE). */
+export function serverKeyFiles(config: GatewayConfig): {
+  privateKey?: string;
+  chain?: string;
+  anchors?: string;
+} {
+  const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file, 'utf8'));
+  const files = {
+    privateKey: pem(config.DTLS_KEY_FILE),
+    chain: pem(config.DTLS_CERT_FILE),
+    anchors: pem(config.DTLS_CA_FILE),
+  };
+  return Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined));
+}
+
+/** CID length and the handshake limits every DTLS port of the gateway applies (the trust issue's). */
+export function dtlsLimits(config: GatewayConfig) {
+  return {
+    cidLength: config.DTLS_CID_LENGTH,
+    maxHandshakes: config.DTLS_MAX_HANDSHAKES,
+    maxHandshakesPerAddress: config.DTLS_MAX_HANDSHAKES_PER_ADDRESS,
+    halfOpenTimeoutMs: config.DTLS_HALF_OPEN_TIMEOUT_MS,
+    clientHelloRate: { perSecond: config.DTLS_CLIENT_HELLO_RATE, burst: 2 * config.DTLS_CLIENT_HELLO_RATE },
+    helloVerifyRate: { perSecond: config.DTLS_HELLO_VERIFY_RATE, burst: 2 * config.DTLS_HELLO_VERIFY_RATE },
+  };
+}
+
 export function createCoapsServer(opts: {
   transport: DatagramTransport;
   credentials: CredentialStore;
@@ -18,19 +45,11 @@ export function createCoapsServer(opts: {
   sessionCache?: SessionCache;
 }): DtlsServer {
   const { credentials, config, logger } = opts;
-  const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file, 'utf8'));
-  const privateKey = pem(config.DTLS_KEY_FILE);
-  const chain = pem(config.DTLS_CERT_FILE);
-  const anchors = pem(config.DTLS_CA_FILE);
+  const { privateKey, chain, anchors } = serverKeyFiles(config);
   return new DtlsServer({
     transport: opts.transport,
     logger,
-    cidLength: config.DTLS_CID_LENGTH,
-    maxHandshakes: config.DTLS_MAX_HANDSHAKES,
-    maxHandshakesPerAddress: config.DTLS_MAX_HANDSHAKES_PER_ADDRESS,
-    halfOpenTimeoutMs: config.DTLS_HALF_OPEN_TIMEOUT_MS,
-    clientHelloRate: { perSecond: config.DTLS_CLIENT_HELLO_RATE, burst: 2 * config.DTLS_CLIENT_HELLO_RATE },
-    helloVerifyRate: { perSecond: config.DTLS_HELLO_VERIFY_RATE, burst: 2 * config.DTLS_HELLO_VERIFY_RATE },
+    ...dtlsLimits(config),
     ...(opts.cidGenerator ? { cidGenerator: opts.cidGenerator } : {}),
     ...(opts.sessionCache ? { sessionCache: opts.sessionCache } : {}),
     psk: async (identity) => {

@@ -1,5 +1,6 @@
 // The gateway's environment, validated once at boot: a bad value stops the process with a clear message
 // instead of surfacing later as a socket error.
+import { availableParallelism } from 'node:os';
 import {
   EnvErrors,
   type LogFormat,
@@ -91,7 +92,8 @@ export interface GatewayConfig {
   /**
    * Worker threads sharing the public UDP ports (libs/udp runWorkers: the main thread owns the sockets and
    * hands each datagram to a worker, a DTLS record to the worker its CID names). Default 1 (the stack on the
-   * main thread, as before); more needs DTLS_CID_LENGTH 0 or >= 8 (the CID carries the worker index).
+   * main thread, as before); more needs DTLS_CID_LENGTH 0 or >= 8 (the CID carries the worker index) and
+   * Redis (the workers share their state there). `auto`: the cores this process is given.
    */
   GATEWAY_WORKERS: number;
   /** Prometheus metrics on http://<COAP_HOST>:METRICS_PORT/metrics; 0 picks a free port, unset = 9464. */
@@ -197,7 +199,13 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
         }
       : {}),
     UDP_RECV_PER_SOURCE: parseInteger('UDP_RECV_PER_SOURCE', env.UDP_RECV_PER_SOURCE, 32, 0, 65_536, errors),
-    GATEWAY_WORKERS: parseInteger('GATEWAY_WORKERS', env.GATEWAY_WORKERS, 1, 1, MAX_WORKERS, errors),
+    // `auto`: one worker per CPU this process may run on (Node's availableParallelism).
+    GATEWAY_WORKERS:
+      String(env.GATEWAY_WORKERS ?? '')
+        .trim()
+        .toLowerCase() === 'auto'
+        ? Math.min(MAX_WORKERS, availableParallelism())
+        : parseInteger('GATEWAY_WORKERS', env.GATEWAY_WORKERS, 1, 1, MAX_WORKERS, errors),
     LOG_LEVEL: parseLogLevel(env.LOG_LEVEL, errors),
     MAX_OBSERVATIONS_PER_DEVICE: parseInteger(
       'MAX_OBSERVATIONS_PER_DEVICE',

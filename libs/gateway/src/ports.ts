@@ -1,4 +1,5 @@
 // What a gateway stack works on: the shared state (Redis in the product, in-memory in tests) and a logger.
+import type { BootstrapConfigStore, BootstrapSessionStore } from '@lwm2m/bootstrap';
 import type { ClusterSessionStore, MembershipStore, SealedBlobStore } from '@lwm2m/cluster';
 import type { SequenceLeaseStore } from '@lwm2m/oscore';
 import type {
@@ -29,6 +30,9 @@ export interface GatewayStores {
   deliveries?: DeliveryLedger;
   /** Object models uploaded through the api; absent: this process's memory (nothing uploaded reaches it). */
   models?: ModelStore;
+  /** The Bootstrap-Server's stores (BOOTSTRAP_ENABLED): without them it does not start. */
+  bootstrapConfigs?: BootstrapConfigStore;
+  bootstrapSessions?: BootstrapSessionStore;
   /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
   cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
 }

@@ -19,12 +19,14 @@ import {
   type ClusterKeys,
   deriveClusterKeys,
   MIN_CLUSTER_CID_LENGTH,
+  MIN_WORKER_CID_LENGTH,
   SealedSessionCache,
   SessionKeeper,
 } from '@lwm2m/cluster';
 import { rateLimitedWarnings, settleWithin } from '@lwm2m/config';
 import {
   type DeviceCommand,
+  type DeviceCommandResult,
   describeLifecycleEvent,
   type EventBus,
   InMemoryModelStore,
@@ -84,6 +86,17 @@ export interface GatewayStackOptions {
   transports?: { coap?: PublicTransport; coaps?: PublicTransport; link?: PublicTransport };
   /** Another process took this node's lease. Default: log and exit (serving on would fight it). */
   onLeaseLost?: () => void;
+  /**
+   * A worker thread of a gateway process (GATEWAY_WORKERS > 1, workers.ts): the node's lease is the main
+   * thread's (this stack only observes the membership), and its CIDs name node `nodeId` and worker `index`,
+   * so the main thread hands each record of a session to the worker that holds it.
+   */
+  worker?: { index: number; nodeId: number };
+  /**
+   * Take commands from the command bus (default true). A worker does not: the main thread takes them and
+   * hands each to the worker holding the device's session (runCommand).
+   */
+  serveCommands?: boolean;
 }
 
 /** The counters the stack keeps, read at scrape time (libs/metrics registerGatewayMetrics). */
@@ -181,10 +194,7 @@ export class GatewayStack {
       credentials: stores.credentials,
       config,
       logger: this.log,
-      // CIDs name this node (the cluster link routes by it); a lone node with short CIDs keeps random ones.
-      ...(this.membership && config.DTLS_CID_LENGTH >= MIN_CLUSTER_CID_LENGTH
-        ? { cidGenerator: cidGenerator(this.membership.id) }
-        : {}),
+      ...this.cidOption(),
       // A device resuming by session id may land on any node: the cache is shared (sealed) in cluster mode.
       sessionCache:
         this.membership && stores.cluster?.resumption
@@ -246,23 +256,40 @@ export class GatewayStack {
     endpoint.setUplinkListener((peer, peerKey) => server.touch(peerKey, peer));
     endpoint.setHandler((req) => this.mounted?.(req) ?? discovery(req) ?? server.handleRequest(req));
     server.start();
-    // A model uploaded on any api just before this command is known when it runs (one GET of the revision).
-    const oscore = this.oscoreContexts;
-    const run = async (cmd: DeviceCommand) => {
-      await this.refreshModels();
-      // An OSCORE device's context is in memory before the command protects its request (after a restart).
-      if (cmd.endpoint !== undefined) await oscore.prepare(cmd.endpoint).catch(() => undefined);
-      return server.runCommand(cmd);
-    };
-    this.stopServing = await stores.commands.serve(run);
+    const run = (cmd: DeviceCommand) => this.runCommand(cmd);
+    if (this.options.serveCommands !== false) this.stopServing = await stores.commands.serve(run);
     const bus = stores.commands as { serveNode?: RedisCommandBus['serveNode'] };
-    if (this.membership && bus.serveNode) {
+    if (this.membership && bus.serveNode && this.options.serveCommands !== false) {
       // Commands for devices whose DTLS session this node owns (libs/registry clusterCommandRouter).
       this.stopServingNode = await bus.serveNode(this.membership.id, run);
     }
     const { coap, coaps } = this.addresses();
     if (coap) this.logger.log(`LwM2M server (CoAP NoSec) listening on udp ${coap.address}:${coap.port}`);
     this.logger.log(`LwM2M server (CoAP over DTLS) listening on udp ${coaps.address}:${coaps.port}`);
+  }
+
+  /** Runs a device command on this stack (the command bus, or a worker's main thread, hands it over). */
+  async runCommand(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+    if (!this.server) throw new Error('gateway stack not started');
+    // A model uploaded on any api just before this command is known when it runs (one GET of the revision).
+    await this.refreshModels();
+    // An OSCORE device's context is in memory before the command protects its request (after a restart).
+    if (cmd.endpoint !== undefined) await this.oscoreContexts?.prepare(cmd.endpoint).catch(() => undefined);
+    return this.server.runCommand(cmd);
+  }
+
+  /**
+   * The CIDs this stack issues. In a cluster they name this node (the link routes by it); in a worker they
+   * also name the worker (the main thread routes by it); a lone node with short CIDs keeps random ones.
+   */
+  private cidOption(): { cidGenerator?: (length: number) => Buffer } {
+    const { config, membership } = this;
+    const worker = this.options.worker;
+    if (worker && config.DTLS_CID_LENGTH >= MIN_WORKER_CID_LENGTH)
+      return { cidGenerator: cidGenerator(membership?.id ?? worker.nodeId, worker.index) };
+    if (membership && config.DTLS_CID_LENGTH >= MIN_CLUSTER_CID_LENGTH)
+      return { cidGenerator: cidGenerator(membership.id) };
+    return {};
   }
 
   /** The public sockets serve their sources fairly; the cluster link (one source per node) does not. */
@@ -302,6 +329,8 @@ export class GatewayStack {
     this.membership = new ClusterMembership({
       store: stores.cluster.membership,
       name: config.NODE_ID,
+      // A worker keeps the view only: the main thread holds the node's lease under this id (workers.ts).
+      ...(this.options.worker ? { id: this.options.worker.nodeId, observer: true } : {}),
       linkHost: config.CLUSTER_ADVERTISE_HOST,
       // A lone node has no link: port 0 tells any other node there is nothing to forward to.
       linkPort: link?.address().port ?? 0,

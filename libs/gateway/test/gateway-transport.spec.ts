@@ -1,10 +1,12 @@
 // The gateway's one transport over NoSec UDP and DTLS: which socket a datagram leaves by, and the peer keys.
+import { availableParallelism } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cidRef, type Peer } from '@lwm2m/transport';
 import { DtlsServer } from '@lwm2m/dtls';
 import { UdpTransport } from '@lwm2m/udp';
 import { validateGatewayConfig } from '../src/config';
 import { GatewayTransport } from '../src/gateway-transport';
+import { sumObjects } from '../src/workers';
 
 let plain: UdpTransport;
 let dtls: DtlsServer;
@@ -83,6 +85,25 @@ describe('gateway configuration of worker threads', () => {
     );
     // one worker: a 7-byte cluster CID is still fine
     expect(validateGatewayConfig({ DTLS_CID_LENGTH: '7' }).DTLS_CID_LENGTH).toBe(7);
+  });
+
+  it('reads GATEWAY_WORKERS=auto as the cores this process is given', () => {
+    expect(validateGatewayConfig({ GATEWAY_WORKERS: 'auto' }).GATEWAY_WORKERS).toBe(availableParallelism());
+    expect(validateGatewayConfig({ GATEWAY_WORKERS: ' AUTO ' }).GATEWAY_WORKERS).toBe(availableParallelism());
+    expect(() => validateGatewayConfig({ GATEWAY_WORKERS: 'autox' })).toThrow(/GATEWAY_WORKERS/);
+  });
+});
+
+describe("summing the workers' counters (GATEWAY_WORKERS /metrics)", () => {
+  it('adds numbers leaf by leaf, keeps keys only some workers have, and skips absent parts', () => {
+    expect(sumObjects([undefined, undefined])).toBeUndefined();
+    expect(sumObjects([3, undefined, 4])).toBe(7);
+    expect(
+      sumObjects([
+        { sessions: 2, nested: { a: 1 } },
+        { sessions: 3, nested: { a: 2, b: 5 }, extra: 1 },
+      ]),
+    ).toEqual({ sessions: 5, nested: { a: 3, b: 5 }, extra: 1 });
   });
 });
 

@@ -315,6 +315,7 @@ export class GroupObserveClient {
       phantom = this.protection.verifyPhantomRequest(
         rebuildMessage(decodeMessageInfo(ir.phReq, 'ph_req'), tp.token),
         oscoreGroup,
+        reg.path,
       );
       if (phantom === undefined) throw new DecodeError('unverified', 'phantom request fails verification');
       if (phantom.code !== CoapCode.GET && phantom.code !== CoapCode.FETCH) {

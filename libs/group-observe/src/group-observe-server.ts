@@ -505,13 +505,21 @@ export class GroupObserveServer {
     // Section 2.4: no more than one multicast notification per minIntervalMs.
     const wait = g.record.lastSentAt + this.minIntervalMs - this.now();
     if (wait <= 0) {
-      void this.flush(g);
+      this.flushSafely(g);
       return;
     }
     g.timer = setTimeout(() => {
       g.timer = undefined;
-      void this.flush(g);
+      this.flushSafely(g);
     }, wait);
+  }
+
+  /** A protection layer may fail (its sequence numbers not leased yet): the value waits for the next. */
+  private flushSafely(g: GroupObservation): void {
+    this.flush(g).catch((err: unknown) => {
+      this.stats.sendErrors++;
+      this.log.warn('group-observe: notification not sent', { error: String(err) });
+    });
   }
 
   private buildNotification(g: GroupObservation, rep: Representation, withMrfd: boolean): CoapMessage {

@@ -10,3 +10,4 @@ export * from './token-space';
 export * from './group-observe-server';
 export * from './group-observe-client';
 export * from './group-observe-proxy';
+export * from './group-oscore';

@@ -1,4 +1,4 @@
-// Sections 6, 7 and 9: the place of an end-to-end protection layer (Group OSCORE, a later issue).
+// Sections 6, 7 and 9: the place of an end-to-end protection layer (Group OSCORE: group-oscore.ts).
 // The server protects the phantom requests and every multicast notification; the client verifies
 // the rebuilt phantom request, the rebuilt latest notification and each multicast notification.
 import type { CoapMessage } from '@lwm2m/coap';
@@ -14,8 +14,15 @@ export interface GroupProtectionServer {
 }
 
 export interface GroupProtectionClient {
-  /** Section 6.3.1: verifies the rebuilt phantom request (no replay check); undefined when it fails. */
-  verifyPhantomRequest(phantom: CoapMessage, group?: OscoreGroupInfo): CoapMessage | undefined;
+  /**
+   * Section 6.3.1: verifies the rebuilt phantom request (no replay check); undefined when it fails.
+   * `path` is the resource the client registered at: a protected phantom request for another one is refused.
+   */
+  verifyPhantomRequest(
+    phantom: CoapMessage,
+    group?: OscoreGroupInfo,
+    path?: readonly string[],
+  ): CoapMessage | undefined;
   /** Section 6.3.2: verifies a (rebuilt or received) multicast notification; undefined when it fails. */
   unprotectNotification(notification: CoapMessage, phantom: CoapMessage): CoapMessage | undefined;
 }

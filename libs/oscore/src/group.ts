@@ -488,11 +488,17 @@ export function groupProtectRequest(
   };
 }
 
-/** Sections 7.2 and 8.2: `lookup` finds the group's context by the request's 'kid context' (the Gid). */
+/**
+ * Sections 7.2 and 8.2: `lookup` finds the group's context by the request's 'kid context' (the Gid).
+ * `replay: false` skips the replay check and leaves the window as it is: the phantom request of
+ * draft-tiloca-core-observe-multicast-notifications section 6.3.1, rebuilt by every client that joins.
+ */
 export function groupVerifyRequest(
   request: CoapMessage,
   lookup: (gid: Buffer) => GroupSecurityContext | undefined,
+  opts: { replay?: boolean } = {},
 ): GroupVerifyRequestResult {
+  const replay = opts.replay ?? true;
   const read = readGroupOption(request);
   if ('ok' in read) return read;
   const { partialIv: piv, kid, kidContext, group } = read.value;
@@ -509,7 +515,7 @@ export function groupVerifyRequest(
   if (ctx === undefined || sender === undefined)
     return failure('context-not-found', CoapCode.UNAUTHORIZED, 'Security context not found');
   const seq = partialIvNumber(piv);
-  if (!sender.replay.check(seq)) return failure('replay', CoapCode.UNAUTHORIZED, 'Replay detected');
+  if (replay && !sender.replay.check(seq)) return failure('replay', CoapCode.UNAUTHORIZED, 'Replay detected');
   const mode: GroupMode = group ? 'group' : 'pairwise';
   const plain = openGroup({
     ctx,
@@ -525,7 +531,7 @@ export function groupVerifyRequest(
     requestKidContext: kidContext,
   });
   if (!Buffer.isBuffer(plain)) return plain;
-  sender.replay.accept(seq);
+  if (replay) sender.replay.accept(seq);
   let inner;
   try {
     inner = decodePlaintext(plain);

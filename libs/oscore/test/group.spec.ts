@@ -218,6 +218,24 @@ for (const alg of [SignatureAlgorithms.EdDSA_Ed25519, SignatureAlgorithms.ES256]
       expect(groupVerifyRequest(sent, lookup(B)).ok).toBe(true);
     });
 
+    it('replay: false verifies a request as often as it comes and leaves the window alone (a phantom request)', () => {
+      const { a, A, B } = group(alg);
+      const r = groupProtectRequest(A, req('x'));
+      if (!r.ok) throw new Error(r.reason);
+      const sent = wire(r.message);
+      for (let i = 0; i < 3; i++)
+        expect(groupVerifyRequest(sent, lookup(B), { replay: false }).ok).toBe(true);
+      expect(B.recipient(a.senderId)!.replay.state()!.top).toBe(-1);
+      const payload = Buffer.from(sent.payload);
+      payload[0] ^= 1;
+      expect(groupVerifyRequest({ ...sent, payload }, lookup(B), { replay: false })).toMatchObject({
+        reason: 'decrypt',
+      });
+      // The ordinary check still applies afterwards: once, then a replay.
+      expect(groupVerifyRequest(sent, lookup(B)).ok).toBe(true);
+      expect(groupVerifyRequest(sent, lookup(B))).toMatchObject({ reason: 'replay' });
+    });
+
     it('an unknown Gid or Sender ID is 4.01 "Security context not found"', () => {
       const { A, B } = group(alg);
       const r = groupProtectRequest(A, req('x'));

@@ -101,7 +101,7 @@ export function createRedisStores(
     observations: new RedisObservationStore(redis, keys),
     values: new RedisValueStore(redis, keys, events),
     credentials: new RedisCredentialStore(redis, keys, options.credentials),
-    oscoreSequences: new RedisSequenceLeaseStore(redis, keys),
+    oscoreSequences: new RedisSequenceLeaseStore(redis, keys.oscoreSequence),
     audit: new RedisAuditStore(redis, keys, options.audit),
     bootstrapConfigs: new RedisBootstrapConfigStore(redis, keys, {
       secretsKey: options.credentials?.secretsKey,

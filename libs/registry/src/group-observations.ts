@@ -7,6 +7,7 @@
 //   <p>{grpobs}:observations   hash  resource -> GroupObservationRecord JSON
 //   <p>{grpobs}:topics         hash  topic name -> TopicRecord JSON
 //   <p>{grpobs}:mc:<addr>:<port>  pub/sub channel standing in for the multicast group
+//   <p>{grpobs}:oscore-seq:<ctx>  string  end of the last Group OSCORE sender sequence lease (RFC 8613 B.1.1)
 import { duplicateConnection } from './connections';
 import type { Peer } from '@lwm2m/coap';
 import type {
@@ -23,6 +24,7 @@ export interface GroupObserveKeys {
   observations: string;
   topics: string;
   channel(group: Peer): string;
+  sequence(contextKey: string): string;
 }
 
 export function groupObserveKeys(prefix: string = DEFAULT_KEY_PREFIX): GroupObserveKeys {
@@ -31,6 +33,7 @@ export function groupObserveKeys(prefix: string = DEFAULT_KEY_PREFIX): GroupObse
     observations: `${prefix}{grpobs}:observations`,
     topics: `${prefix}{grpobs}:topics`,
     channel: (group) => `${prefix}{grpobs}:mc:${group.address}:${group.port}`,
+    sequence: (contextKey) => `${prefix}{grpobs}:oscore-seq:${contextKey}`,
   };
 }
 

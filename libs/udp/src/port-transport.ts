@@ -32,6 +32,10 @@ export interface WorkerContext {
   ready(): void;
   /** Runs when the pool closes (the worker exits once every handler settled, or is terminated after a grace). */
   onClose(handler: () => Promise<unknown> | void): void;
+  /** Posts to the main thread (RunWorkersOptions.onMessage). */
+  post(message: unknown): void;
+  /** Messages of the main thread (WorkerPool.post). */
+  onMessage(handler: (message: unknown) => void): void;
 }
 
 /** The datagrams of one worker, both ways, over its channel. */
@@ -139,8 +143,12 @@ export function workerContext(logger?: Logger): WorkerContext {
     transports[p.name] = t;
   });
   const closeHandlers: (() => Promise<unknown> | void)[] = [];
-  parentPort?.on('message', (m: WorkerMessage) => {
-    if (m.type !== 'close') return;
+  const messageHandlers: ((message: unknown) => void)[] = [];
+  parentPort?.on('message', (m: WorkerMessage | unknown) => {
+    if ((m as WorkerMessage | undefined)?.type !== 'close') {
+      for (const h of messageHandlers) h(m);
+      return;
+    }
     void Promise.allSettled(closeHandlers.map(async (h) => h())).then(() => process.exit(0));
   });
   context = {
@@ -150,6 +158,8 @@ export function workerContext(logger?: Logger): WorkerContext {
     data: boot.data,
     ready: () => channel.ready(),
     onClose: (h) => void closeHandlers.push(h),
+    post: (m) => parentPort?.postMessage(m),
+    onMessage: (h) => void messageHandlers.push(h),
   };
   return context;
 }

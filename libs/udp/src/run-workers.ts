@@ -33,6 +33,16 @@ export interface RunWorkersOptions {
   ports: WorkerPortOptions[];
   /** Passed to every worker (structured-cloned). */
   data?: unknown;
+  /**
+   * Runs once the ports are bound and before any worker starts; what it resolves to is the workers' data
+   * (instead of `data`). The gateway claims its node lease here: the lease names the link port, the workers
+   * need the node id.
+   */
+  init?: (addresses: Record<string, Peer>) => Promise<unknown>;
+  /** A message a worker posted with WorkerContext.post (counters, a command's result). */
+  onMessage?: (index: number, message: unknown) => void;
+  /** Worker `index` exited (it is restarted unless the pool is closing): what it was asked is lost. */
+  onExit?: (index: number) => void;
   /** Modules required before the entry; default ['tsx/cjs'] for a .ts entry (tests, benches), none else. */
   preload?: string[];
   /** Datagrams in flight to one worker at most (WorkerDispatcherOptions.maxInFlight). */
@@ -57,6 +67,8 @@ export interface WorkerPool {
   readonly sockets: Record<string, UdpTransport>;
   /** The thread id of worker `index` now (a restarted worker has a new one). */
   threadId(index: number): number | undefined;
+  /** Posts to worker `index` (WorkerContext.onMessage); false when it is down (restarting). */
+  post(index: number, message: unknown): boolean;
   /**
    * Resolves once every worker is ready (called WorkerContext.ready()); rejects when a worker dies before it
    * was ever ready (its entry does not load or throws while building its stack).
@@ -110,6 +122,15 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
     addresses[p.name] = sockets[i]!.address();
     byName[p.name] = sockets[i]!;
   });
+  let data = opts.data;
+  if (opts.init) {
+    try {
+      data = await opts.init(addresses);
+    } catch (err) {
+      await Promise.all(sockets.map((s) => s.close()));
+      throw err;
+    }
+  }
   const counters: WorkerPoolCounters = { restarts: 0 };
   const threads: (Worker | undefined)[] = new Array<Worker | undefined>(n).fill(undefined);
   const readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -135,7 +156,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
       })),
       channel: port2,
       entry: resolve(opts.entry), // the bootstrap's require() would resolve a relative path from elsewhere
-      data: opts.data,
+      data,
       preload,
     };
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: boot, transferList: [port2] });
@@ -149,6 +170,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
         checkReady();
       }
     });
+    worker.on('message', (m: unknown) => opts.onMessage?.(index, m));
     worker.on('error', (err) => {
       lastError = err;
       logger.warn('udp: worker failed', { worker: index, error: String(err) });
@@ -158,6 +180,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
       if (threads[index] !== worker) return;
       threads[index] = undefined;
       dispatcher.detach(index);
+      opts.onExit?.(index);
       if (closing) return;
       if (!everReady[index]) {
         const err = new Error(
@@ -184,6 +207,12 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
     counters,
     sockets: byName,
     threadId: (i) => threads[i]?.threadId,
+    post(i, message) {
+      const w = threads[i];
+      if (w === undefined || !dispatcher.isReady(i)) return false;
+      w.postMessage(message);
+      return true;
+    },
     ready: () =>
       new Promise<void>((resolve, reject) => {
         readyWaiters.push({ resolve, reject });

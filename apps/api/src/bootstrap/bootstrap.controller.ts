@@ -27,7 +27,7 @@ import { Audited } from '../audit/audited';
 import { DeviceCommandsService } from '../devices/device-commands.service';
 import type { HttpResponse as Response } from '../http';
 import { ApiProblems } from '../problem/problem.dto';
-import { ProblemException, ProblemType } from '../problem/problem';
+import { invalidRequest, ProblemException, ProblemType } from '../problem/problem';
 import { BOOTSTRAP_CONFIGS } from '../tokens';
 
 const ENDPOINT = ApiParam({
@@ -67,7 +67,7 @@ const CONFIG_SCHEMA = {
 function storeKey(endpoint: string): string {
   // eslint-disable-next-line no-control-regex
   if (endpoint.length === 0 || endpoint.length > 128 || /[\u0000-\u001f\u007f]/.test(endpoint))
-    throw invalid('the endpoint name must have 1..128 characters and no control characters');
+    throw invalidRequest('the endpoint name must have 1..128 characters and no control characters');
   return endpoint === 'default' ? DEFAULT_CONFIG : endpoint;
 }
 
@@ -111,7 +111,7 @@ export class BootstrapController {
     try {
       config = parseBootstrapConfig(body);
     } catch (err) {
-      if (err instanceof InvalidBootstrapConfigError) throw invalid(err.message);
+      if (err instanceof InvalidBootstrapConfigError) throw invalidRequest(err.message);
       throw err;
     }
     const existed = (await this.store.get(key).catch(() => undefined)) !== undefined;
@@ -190,15 +190,6 @@ export class BootstrapTriggerController {
     const iid = link ? Number(link[1]) : 0;
     await this.commands.run(endpoint, { op: 'execute', path: `/1/${iid}/9` });
   }
-}
-
-function invalid(detail: string): ProblemException {
-  return new ProblemException({
-    type: ProblemType.VALIDATION,
-    title: 'Invalid request',
-    status: 400,
-    detail,
-  });
 }
 
 function noConfig(endpoint: string): ProblemException {

@@ -37,7 +37,7 @@ import type { HttpResponse as Response } from '../http';
 import { Audited } from '../audit/audited';
 import { AdminOnly } from '../auth/api-key.guard';
 import { ApiProblems } from '../problem/problem.dto';
-import { ProblemException, ProblemType } from '../problem/problem';
+import { invalidRequest, ProblemException, ProblemType } from '../problem/problem';
 import { OBJECT_MODELS, OBSERVATION_STORE, REGISTRATION_STORE, VALUE_STORE } from '../tokens';
 import { DeviceCommandsService } from './device-commands.service';
 import {
@@ -187,10 +187,10 @@ export class DevicesController {
     const path = parsePathParam(rawPath);
     const hasValue = body.value !== undefined;
     if (hasValue === (body.values !== undefined)) {
-      throw badBody('give either "value" (one resource) or "values" (a list), not both or neither');
+      throw invalidRequest('give either "value" (one resource) or "values" (a list), not both or neither');
     }
     if (!hasValue && body.type !== undefined)
-      throw badBody('"type" goes with "value"; in "values" give it per item');
+      throw invalidRequest('"type" goes with "value"; in "values" give it per item');
     const reg = await this.commands.requireDevice(endpoint);
     const model = await this.models.forDevice(reg);
     const values = hasValue
@@ -343,7 +343,7 @@ export class DevicesController {
     const attributes: Record<string, number | null> = {};
     for (const name of ATTRIBUTE_NAMES) if (body[name] !== undefined) attributes[name] = body[name] ?? null;
     if (Object.keys(attributes).length === 0)
-      throw badBody(`give at least one of ${ATTRIBUTE_NAMES.join(', ')}`);
+      throw invalidRequest(`give at least one of ${ATTRIBUTE_NAMES.join(', ')}`);
     const r = await this.commands.run(
       endpoint,
       { op: 'write-attributes', path: path.toString(), attributes },
@@ -559,15 +559,6 @@ function parseLinks(text: string): DiscoverResultDto['items'] {
   } catch {
     return [];
   }
-}
-
-function badBody(detail: string): ProblemException {
-  return new ProblemException({
-    type: ProblemType.VALIDATION,
-    title: 'Invalid request',
-    status: 400,
-    detail,
-  });
 }
 
 function badPath(detail: string): ProblemException {

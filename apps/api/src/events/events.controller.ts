@@ -21,7 +21,7 @@ import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import type { Registry } from 'prom-client';
 import type { HttpRequest as Request, HttpResponse as Response } from '../http';
 import { ApiProblems } from '../problem/problem.dto';
-import { ProblemException, ProblemType } from '../problem/problem';
+import { invalidRequest, ProblemException, ProblemType } from '../problem/problem';
 import { API_OPTIONS, EVENT_BUS, METRICS_REGISTRY, type ResolvedApiOptions } from '../tokens';
 import { SseLimiter } from './sse-limiter';
 
@@ -103,12 +103,7 @@ export class EventsController {
     const lastEventId = lastEventIdHeader?.trim() || query.lastEventId;
     // Checked before the headers go out: a bad id is a 400, not an error event that ends the stream.
     if (lastEventId !== undefined && !(EVENT_ID.test(lastEventId) && isStreamId(lastEventId))) {
-      throw new ProblemException({
-        type: ProblemType.VALIDATION,
-        title: 'Invalid request',
-        status: 400,
-        detail: 'Last-Event-ID is not an event id ("<milliseconds>-<sequence>")',
-      });
+      throw invalidRequest('Last-Event-ID is not an event id ("<milliseconds>-<sequence>")');
     }
     const slot = this.limiter.acquire(this.ownerOf(req));
     if (!slot.ok) {

@@ -17,7 +17,7 @@ import type { HttpResponse as Response } from '../http';
 import { AdminOnly } from '../auth/api-key.guard';
 import { Audited } from '../audit/audited';
 import { ApiProblems } from '../problem/problem.dto';
-import { ProblemException, ProblemType } from '../problem/problem';
+import { invalidRequest, ProblemException, ProblemType } from '../problem/problem';
 import { OBJECT_MODELS } from '../tokens';
 import { XML_MEDIA_TYPES } from '../content-type';
 import type { ApiObjectModels } from './api-object-models';
@@ -152,12 +152,7 @@ export class ModelsController {
   async get(@Param('id') rawId: string, @Query() query: ModelQueryDto): Promise<ModelDto> {
     const id = /^[0-9]{1,5}$/.test(rawId) ? Number(rawId) : NaN;
     if (!(id <= 65535)) {
-      throw new ProblemException({
-        type: ProblemType.VALIDATION,
-        title: 'Invalid request',
-        status: 400,
-        detail: `object id "${rawId.slice(0, 16)}" is not 0..65535`,
-      });
+      throw invalidRequest(`object id "${rawId.slice(0, 16)}" is not 0..65535`);
     }
     await this.shared.sync();
     const models = this.shared.models;

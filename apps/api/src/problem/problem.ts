@@ -42,6 +42,17 @@ export class ProblemException extends HttpException {
   }
 }
 
+/** The 400 of a request that does not validate (one title and type for every route). */
+export function invalidRequest(detail: string, extensions: Record<string, unknown> = {}): ProblemException {
+  return new ProblemException({
+    type: ProblemType.VALIDATION,
+    title: 'Invalid request',
+    status: 400,
+    detail,
+    ...extensions,
+  });
+}
+
 /** Titles for statuses when no specific type applies (RFC 9110 reason phrases). */
 export const STATUS_TITLES: Record<number, string> = {
   400: 'Bad Request',

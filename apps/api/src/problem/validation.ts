@@ -1,7 +1,7 @@
 // The global ValidationPipe: unknown fields are refused (forbidNonWhitelisted), values are converted to the
 // DTO's types, and failures become one 400 problem listing every field.
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { ProblemException, ProblemType } from './problem';
+import { invalidRequest } from './problem';
 
 export interface FieldError {
   field: string;
@@ -26,11 +26,7 @@ export function createValidationPipe(): ValidationPipe {
     transformOptions: { enableImplicitConversion: false },
     exceptionFactory: (errors) => {
       const fields = flatten(errors);
-      return new ProblemException({
-        type: ProblemType.VALIDATION,
-        title: 'Invalid request',
-        status: 400,
-        detail: fields.map((f) => f.messages.join(', ')).join('; ') || 'invalid request',
+      return invalidRequest(fields.map((f) => f.messages.join(', ')).join('; ') || 'invalid request', {
         errors: fields,
       });
     },

@@ -1,0 +1,64 @@
+// The gateway's LwM2M Bootstrap-Server (libs/bootstrap) on its own ports: NoSec UDP BOOTSTRAP_PORT (5783)
+// and DTLS BOOTSTRAP_SECURE_PORT (5784: PSK identities of the bootstrap configurations, X.509 when the
+// gateway has a key and trust anchors, with CID), under the same handshake limits as COAPS_PORT.
+import { bootstrapPskLookup, createBootstrapServer, type RunningBootstrapServer } from '@lwm2m/bootstrap';
+import { DtlsServer, IdentifiedDtlsTransport } from '@lwm2m/dtls';
+import { UdpTransport } from '@lwm2m/udp';
+import { dtlsLimits, serverKeyFiles } from './coaps';
+import type { GatewayConfig } from './config';
+import type { GatewayLogger, GatewayStores } from './ports';
+
+export interface GatewayBootstrap {
+  running: RunningBootstrapServer;
+  addresses: { port: number; securePort: number };
+  close(): Promise<void>;
+}
+
+/** Binds both ports and serves bootstrap on the shared stores; undefined when BOOTSTRAP_ENABLED is off. */
+export async function startGatewayBootstrap(
+  config: GatewayConfig,
+  stores: GatewayStores,
+  logger: GatewayLogger,
+): Promise<GatewayBootstrap | undefined> {
+  if (!config.BOOTSTRAP_ENABLED) return undefined;
+  const { bootstrapConfigs: configs, bootstrapSessions: sessions } = stores;
+  if (configs === undefined || sessions === undefined)
+    throw new Error('BOOTSTRAP_ENABLED: the gateway was given no bootstrap stores');
+  const host = config.COAP_HOST;
+  const bind = (port: number) =>
+    UdpTransport.bind({ type: host.includes(':') ? 'udp6' : 'udp4', address: host, port });
+  const udp = await bind(config.BOOTSTRAP_PORT);
+  const secureUdp = await bind(config.BOOTSTRAP_SECURE_PORT);
+  const log = {
+    debug: (m: string, c?: Record<string, unknown>) => logger.debug?.(`${m} ${JSON.stringify(c ?? {})}`),
+    warn: (m: string, c?: Record<string, unknown>) => logger.warn(`${m} ${JSON.stringify(c ?? {})}`),
+  };
+  const { privateKey, chain, anchors } = serverKeyFiles(config);
+  const dtls = new DtlsServer({
+    transport: secureUdp,
+    psk: bootstrapPskLookup(configs, (err) =>
+      log.warn('bootstrap: PSK lookup failed', { error: String(err) }),
+    ),
+    ...dtlsLimits(config),
+    // X.509 clients (a certificate naming the endpoint) when the gateway has a key and trust anchors.
+    ...(privateKey !== undefined && anchors !== undefined
+      ? {
+          certificate: { privateKey, ...(chain !== undefined ? { chain: [chain] } : {}) },
+          trustAnchors: [anchors],
+        }
+      : {}),
+    logger: log,
+  });
+  const running = createBootstrapServer({
+    transports: [udp, new IdentifiedDtlsTransport(dtls)],
+    configs,
+    sessions,
+    credentials: stores.credentials,
+    events: stores.events,
+    nodeId: config.NODE_ID,
+    logger: log,
+  });
+  const addresses = { port: udp.address().port, securePort: secureUdp.address().port };
+  logger.log(`Bootstrap-Server on udp ${host}:${addresses.port} and dtls ${host}:${addresses.securePort}`);
+  return { running, addresses, close: () => running.close() };
+}
