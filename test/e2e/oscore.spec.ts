@@ -152,7 +152,7 @@ afterAll(async () => {
 describe('LwM2M over OSCORE', () => {
   let devA: SimulatedDevice;
 
-  it('registers over OSCORE (after the Echo round trip), and the api reads /3/0 and observes', async () => {
+  it('registers over OSCORE (after the Echo round trip), and the api reads /3/0, writes /3/0/15 and observes', async () => {
     devA = device(A, await UdpTransport.bind({ port: 0, address: '127.0.0.1' }));
     await devA.start();
     const reg = await stores.registrations.getByEndpoint(A.ep);
@@ -167,6 +167,15 @@ describe('LwM2M over OSCORE', () => {
     // The device verified a protected request and answered it protected.
     expect(devA.oscore!.seam.counters.requests.ok).toBeGreaterThanOrEqual(1);
     expect(devA.oscore!.seam.counters.protected).toBeGreaterThanOrEqual(2);
+
+    // A Write over OSCORE (/3/0/15 Timezone): protected by the server, verified by the device, then read back.
+    const write = await stores.commands.execute({
+      ...command(A.ep, 'write', '/3/0/15'),
+      values: [{ path: '/3/0/15', type: 'string', value: 'Asia/Tokyo' }],
+    });
+    expect(write).toMatchObject({ ok: true, status: 204 });
+    const back = await stores.commands.execute(command(A.ep, 'read', '/3/0/15'));
+    expect(JSON.stringify(back)).toContain('Asia/Tokyo');
 
     const obs = await stores.commands.execute(command(A.ep, 'observe', '/3303/0/5700'));
     expect(obs).toMatchObject({ ok: true });
