@@ -27,7 +27,7 @@ import { Audited } from '../audit/audited';
 import { DeviceCommandsService } from '../devices/device-commands.service';
 import type { HttpResponse as Response } from '../http';
 import { ApiProblems } from '../problem/problem.dto';
-import { invalidRequest, ProblemException, ProblemType } from '../problem/problem';
+import { invalidRequest, ProblemException, ProblemType, secretsUnavailable } from '../problem/problem';
 import { BOOTSTRAP_CONFIGS } from '../tokens';
 
 const ENDPOINT = ApiParam({
@@ -125,13 +125,7 @@ export class BootstrapController {
           status: 409,
           detail: err.message,
         });
-      if (err instanceof SecretsKeyError)
-        throw new ProblemException({
-          type: ProblemType.BLANK,
-          title: 'Service Unavailable',
-          status: 503,
-          detail: err.message,
-        });
+      if (err instanceof SecretsKeyError) throw secretsUnavailable(err);
       throw err;
     }
     res.status(existed ? 200 : 201);

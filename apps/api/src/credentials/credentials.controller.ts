@@ -26,7 +26,7 @@ import { AdminOnly } from '../auth/api-key.guard';
 import { Audited } from '../audit/audited';
 import type { HttpResponse as Response } from '../http';
 import { ApiProblems } from '../problem/problem.dto';
-import { ProblemException, ProblemType } from '../problem/problem';
+import { invalidRequest, ProblemException, ProblemType, secretsUnavailable } from '../problem/problem';
 import { CREDENTIAL_STORE } from '../tokens';
 import { CredentialsBodyDto, CredentialsDto } from './credentials.dto';
 
@@ -62,7 +62,7 @@ export class CredentialsController {
   ): Promise<CredentialsDto> {
     checkEndpoint(endpoint);
     const given = (['psk', 'rpk', 'x509', 'oscore'] as const).filter((k) => body[k] !== undefined);
-    if (given.length !== 1) throw invalid('give exactly one of "psk", "rpk", "x509" or "oscore"');
+    if (given.length !== 1) throw invalidRequest('give exactly one of "psk", "rpk", "x509" or "oscore"');
     let credential: Credential;
     if (body.oscore) {
       const o = body.oscore;
@@ -89,13 +89,7 @@ export class CredentialsController {
     }
     const { replaced } = await this.store.put(endpoint, credential).catch((err: unknown) => {
       // A PSK is only ever stored sealed: without SECRETS_KEY this api can't take one (a deployment fault).
-      if (err instanceof SecretsKeyError)
-        throw new ProblemException({
-          type: ProblemType.BLANK,
-          title: 'Service Unavailable',
-          status: 503,
-          detail: err.message,
-        });
+      if (err instanceof SecretsKeyError) throw secretsUnavailable(err);
       throw err;
     });
     res.status(replaced ? 200 : 201);
@@ -154,17 +148,8 @@ function toDto(c: Credential | CredentialInfo): CredentialsDto {
 function checkEndpoint(endpoint: string): void {
   // eslint-disable-next-line no-control-regex
   if (endpoint.length === 0 || endpoint.length > 255 || /[\u0000-\u001f\u007f]/.test(endpoint)) {
-    throw invalid('the endpoint name must have 1..255 characters and no control characters');
+    throw invalidRequest('the endpoint name must have 1..255 characters and no control characters');
   }
-}
-
-function invalid(detail: string): ProblemException {
-  return new ProblemException({
-    type: ProblemType.VALIDATION,
-    title: 'Invalid request',
-    status: 400,
-    detail,
-  });
 }
 
 function noCredential(endpoint: string): ProblemException {

@@ -53,6 +53,16 @@ export function invalidRequest(detail: string, extensions: Record<string, unknow
   });
 }
 
+/** The 503 of an api that cannot seal or open secrets (SECRETS_KEY missing or wrong): a deployment fault. */
+export function secretsUnavailable(err: Error): ProblemException {
+  return new ProblemException({
+    type: ProblemType.BLANK,
+    title: 'Service Unavailable',
+    status: 503,
+    detail: err.message,
+  });
+}
+
 /** Titles for statuses when no specific type applies (RFC 9110 reason phrases). */
 export const STATUS_TITLES: Record<number, string> = {
   400: 'Bad Request',
