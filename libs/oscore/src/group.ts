@@ -11,12 +11,13 @@ import { encodeUint, OptionNumber } from '@lwm2m/coap';
 import { encStructure } from './aad';
 import { type AeadAlgorithm, aeadAlgorithm, aeadOpen, aeadSeal, hkdf, type HkdfHash } from './algorithms';
 import { aeadNonce, cbor, encodePartialIv, hkdfInfo, partialIvNumber } from './context';
-import { decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './option';
+import { encodeOscoreOption, type OscoreOptionValue } from './option';
 import { decodePlaintext, encodePlaintext } from './plaintext';
 import {
   failure,
   first,
   keptOuter,
+  readOscoreOption,
   type OscoreFailure,
   sorted,
   splitOptions,
@@ -412,21 +413,6 @@ function openGroup(p: OpenParams): Buffer | OscoreFailure {
   return plain ?? failure('decrypt', CoapCode.BAD_REQUEST, 'Decryption failed');
 }
 
-function readGroupOption(msg: CoapMessage): { option: Buffer; value: OscoreOptionValue } | OscoreFailure {
-  const o = first(msg.options, O.OSCORE);
-  const bad = (error: DecodeError) =>
-    failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', { error });
-  if (o === undefined) return bad(new DecodeError('missing-option', 'no OSCORE option', 'oscore'));
-  if (msg.payload.length === 0)
-    return bad(new DecodeError('no-payload', 'OSCORE message without payload', 'oscore'));
-  try {
-    return { option: o.value, value: decodeOscoreOption(o.value) };
-  } catch (err) {
-    if (err instanceof DecodeError) return bad(err);
-    throw err;
-  }
-}
-
 /**
  * Section 7.1 (group mode) or 8.1 (pairwise mode, to the member with Sender ID `to`): the Group OSCORE
  * request and its binding. Requests always carry 'kid context' = Gid (section 3.2).
@@ -499,7 +485,7 @@ export function groupVerifyRequest(
   opts: { replay?: boolean } = {},
 ): GroupVerifyRequestResult {
   const replay = opts.replay ?? true;
-  const read = readGroupOption(request);
+  const read = readOscoreOption(request);
   if ('ok' in read) return read;
   const { partialIv: piv, kid, kidContext, group } = read.value;
   if (piv === undefined || kid === undefined || kidContext === undefined)
@@ -645,7 +631,7 @@ export function groupVerifyResponse(
   response: CoapMessage,
   opts: { context?: GroupSecurityContext } = {},
 ): GroupVerifyResponseResult {
-  const read = readGroupOption(response);
+  const read = readOscoreOption(response);
   if ('ok' in read) return { ok: false, reason: read.reason, ...(read.error ? { error: read.error } : {}) };
   const { partialIv: piv, kid, kidContext, group } = read.value;
   const ctx = opts.context ?? binding.context;

@@ -205,31 +205,35 @@ function newBinding(
   };
 }
 
-/** The OSCORE option of a message and its decoding, or the failure (section 8.2 step 2). */
-function readOption(msg: CoapMessage): { value: OscoreOptionValue } | OscoreFailure {
+/**
+ * The OSCORE option of a message and its decoding, or the failure (section 8.2 step 2): shared by OSCORE and
+ * Group OSCORE (group.ts), which each decide what the Group Flag means for them.
+ */
+export function readOscoreOption(
+  msg: CoapMessage,
+): { option: Buffer; value: OscoreOptionValue } | OscoreFailure {
+  const bad = (error: DecodeError) =>
+    failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', { error });
   const option = first(msg.options, O.OSCORE);
-  if (option === undefined)
-    return failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', {
-      error: new DecodeError('missing-option', 'no OSCORE option', 'oscore'),
-    });
+  if (option === undefined) return bad(new DecodeError('missing-option', 'no OSCORE option', 'oscore'));
   // Section 2: an OSCORE message without payload is malformed.
   if (msg.payload.length === 0)
-    return failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', {
-      error: new DecodeError('no-payload', 'OSCORE message without payload', 'oscore'),
-    });
+    return bad(new DecodeError('no-payload', 'OSCORE message without payload', 'oscore'));
   try {
-    const value = decodeOscoreOption(option.value);
-    // A Group OSCORE message (group mode) is not one of ours: libs/oscore group.ts verifies those.
-    if (value.group)
-      return failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', {
-        error: new DecodeError('group-flag', 'Group Flag set in an OSCORE message', 'oscore'),
-      });
-    return { value };
+    return { option: option.value, value: decodeOscoreOption(option.value) };
   } catch (err) {
-    if (err instanceof DecodeError)
-      return failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', { error: err });
+    if (err instanceof DecodeError) return bad(err);
     throw err;
   }
+}
+
+/** readOscoreOption for a pairwise OSCORE message: one in group mode is not ours (group.ts verifies it). */
+function readOption(msg: CoapMessage): { value: OscoreOptionValue } | OscoreFailure {
+  const read = readOscoreOption(msg);
+  if (!('value' in read) || !read.value.group) return read;
+  return failure('decode', CoapCode.BAD_OPTION, 'Failed to decode COSE', {
+    error: new DecodeError('group-flag', 'Group Flag set in an OSCORE message', 'oscore'),
+  });
 }
 
 /** Outer options kept on reception: Class U only (section 8.2 step 1 discards Code and Class E ones). */
