@@ -139,16 +139,18 @@ export class OscoreSeam implements MessageSeam {
   }
 
   outbound(msg: CoapMessage, to: SeamPeer): CoapMessage {
-    const key = bindingKey(to.key, msg.token);
+    // Every message of every peer passes here: the (peer, token) key is built only when OSCORE may apply.
     if (isRequestCode(msg.code)) {
       const ctx = this.opts.contextFor(to);
       if (ctx === undefined) return msg;
       const r = protectRequest(ctx, msg);
       if (!r.ok) throw new Error(`OSCORE: the request could not be protected (${r.reason})`);
       this.counters.protected++;
-      this.sent.set(key, r.binding);
+      this.sent.set(bindingKey(to.key, msg.token), r.binding);
       return r.message;
     }
+    if (this.served.size === 0) return msg;
+    const key = bindingKey(to.key, msg.token);
     const binding = this.served.get(key);
     if (binding === undefined) return msg;
     // An observation lives on while responses carry Observe (RFC 7641 3.2); any other response ends it.
@@ -220,6 +222,8 @@ export class OscoreSeam implements MessageSeam {
   }
 
   private inboundResponse(msg: CoapMessage, from: SeamPeer): SeamInbound {
+    // No OSCORE request in flight: a plain response passes without building a key.
+    if (this.sent.size === 0 && !hasOscore(msg)) return msg;
     const key = bindingKey(from.key, msg.token);
     const binding = this.sent.get(key);
     if (binding === undefined) {
