@@ -65,6 +65,10 @@ export class SseTokenDto {
     description: 'After this it opens no new stream (open ones stay open)',
   })
   expiresAt!: string;
+  @ApiProperty({ description: 'The name of the key that minted it (what the audit trail records)' })
+  name!: string;
+  @ApiProperty({ enum: ['read', 'write', 'admin'], description: 'Its role: what the dashboard offers' })
+  role!: string;
 }
 
 export class SseEventDoc {
@@ -112,8 +116,14 @@ export class EventsController {
   @ApiProblems(401)
   mintToken(@Req() req: Request, @Res({ passthrough: true }) res: Response): SseTokenDto {
     res.setHeader('Cache-Control', 'no-store');
-    const minted = mintSseToken(this.options.apiKeys, principalOf(req));
-    return { token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() };
+    const key = principalOf(req);
+    const minted = mintSseToken(this.options.apiKeys, key);
+    return {
+      token: minted.token,
+      expiresAt: new Date(minted.expiresAt).toISOString(),
+      name: key.name,
+      role: key.role,
+    };
   }
 
   @Get()
