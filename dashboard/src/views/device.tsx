@@ -61,8 +61,8 @@ interface QueuedRequest {
   error?: string;
 }
 
-/** How long the page waits for the device before the api answers 504 (or queues for a sleeper). */
-const TIMEOUT = '10s';
+/** How long the api waits for the device before it answers 504 (a sleeping device's request is queued: 202). */
+const TIMEOUTS = ['2s', '10s', '30s', '60s'];
 const MAX_POINTS = 120;
 
 interface LogEntry {
@@ -84,6 +84,7 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
   const [series, setSeries] = useState<Record<string, Array<{ t: number; v: number }>>>({});
   const [chartPath, setChartPath] = useState<string>();
   const [requests, setRequests] = useState<QueuedRequest[]>([]);
+  const [timeout, setTimeout_] = useState('10s');
   const seq = useRef(0);
   const ep = { endpoint };
 
@@ -96,9 +97,29 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
     const r = await call<{ items: Observation[] }>('observations', { params: ep });
     if (r.ok) setObservations(r.body.items);
   };
+  // The api lists the requests still waiting; those that finished while the page was open stay, with the
+  // state their last "request" event gave.
   const loadRequests = async () => {
     const r = await call<{ items: QueuedRequest[] }>('deviceRequests', { params: ep });
-    if (r.ok) setRequests(r.body.items);
+    if (!r.ok) return;
+    setRequests((old) => {
+      const waiting = new Set(r.body.items.map((x) => x.id));
+      const finished = old.filter((x) => !waiting.has(x.id) && !['queued', 'delivering'].includes(x.state));
+      return [...r.body.items, ...finished];
+    });
+  };
+  const requestEvent = (e: LiveEvent) => {
+    const id = String(e.requestId);
+    const patch = { state: String(e.state), ...(e.error ? { error: String(e.error) } : {}) };
+    setRequests((old) =>
+      old.some((x) => x.id === id)
+        ? old.map((x) => (x.id === id ? { ...x, ...patch } : x))
+        : [...old, { id, op: String(e.op), acceptedAt: new Date().toISOString(), attempts: 0, ...patch }],
+    );
+    // A delivered read brings its values.
+    const result = e.result as { values?: Value[] } | undefined;
+    if (Array.isArray(result?.values)) mergeValues(result.values);
+    void loadRequests();
   };
   const mergeValues = (vs: Value[], at = Date.now()) => {
     setValues((old) => {
@@ -125,6 +146,7 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
     setSeries({});
     setChartPath(undefined);
     setNotifications([]);
+    setRequests([]);
     void loadDevice();
     void loadObservations();
     void loadRequests();
@@ -142,9 +164,13 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
     for (const id of ids) {
       if (id in models) continue;
       const ver = device.objectLinks.find((l) => l.path === `/${id}`)?.attributes.ver;
-      void call<Model>('model', { params: { id }, query: { version: ver } }).then((r) =>
-        setModels((m) => ({ ...m, [id]: r.ok ? r.body : null })),
-      );
+      // The version the device registered; when the server has no model of it, its newest stands in (as
+      // the api does for reads and writes).
+      void (async () => {
+        let r = await call<Model>('model', { params: { id }, query: { version: ver } });
+        if (r.status === 404 && ver !== undefined) r = await call<Model>('model', { params: { id } });
+        setModels((m) => ({ ...m, [id]: r.ok ? r.body : null }));
+      })();
     }
   }, [device]);
 
@@ -154,7 +180,7 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
       if (e.type === 'notification' || e.type === 'send') {
         setNotifications((n) => [e, ...n].slice(0, 30));
         mergeValues(e.values ?? [], typeof e.at === 'number' ? e.at : Date.now());
-      } else if (e.type === 'request') void loadRequests();
+      } else if (e.type === 'request') requestEvent(e);
       else if (['registered', 'updated', 'awake', 'deregistered', 'expired'].includes(e.type))
         void loadDevice();
       if (e.type === 'reobserved' || e.type === 'registered') void loadObservations();
@@ -181,10 +207,12 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
     if (reply.ok && reply.status === 201 && body?.path) entry.detail = `created ${body.path}`;
     setLog((l) => l.map((x) => (x.id === id ? entry : x)));
     if (reply.status === 202) void loadRequests();
+    // A 504 or a queued request: the server now takes the device for asleep (TS 1.2 Core 6.5).
+    if (reply.status === 202 || reply.status === 504) void loadDevice();
     after?.(reply);
   };
 
-  const q = { timeout: TIMEOUT };
+  const q = { timeout };
   const ops = {
     read: (path: string) => run(`Read ${path}`, () => call('read', { params: { ...ep, path }, query: q })),
     discover: (path: string) =>
@@ -289,6 +317,16 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
       </Section>
 
       <Section title="Operations" id="ops">
+        <label>
+          Wait for the device{' '}
+          <select value={timeout} onChange={(e) => setTimeout_((e.target as HTMLSelectElement).value)}>
+            {TIMEOUTS.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
         <ol class="oplog" aria-live="polite" data-testid="oplog">
           {log.length === 0 ? <li class="muted">No operation yet.</li> : null}
           {log.map((e) => (
