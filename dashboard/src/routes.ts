@@ -14,7 +14,7 @@ export interface RouteDef {
   /** Served by the api without a key on purpose (Prometheus scrapes /metrics). */
   public?: true;
   /** Built by another feature; the page says "not available" when the server answers 404. */
-  feature?: 'groups' | 'campaigns';
+  feature?: 'groups' | 'campaigns' | 'firmware';
 }
 
 const r = (method: Method, path: string, role: Role, extra: Partial<RouteDef> = {}): RouteDef => ({
@@ -52,9 +52,17 @@ export const ROUTES = {
   clusterNodes: r('GET', '/api/v1/cluster/nodes', 'read'),
   bootstrapConfig: r('GET', '/api/v1/bootstrap/configs/{endpoint}', 'admin'),
   deleteBootstrapConfig: r('DELETE', '/api/v1/bootstrap/configs/{endpoint}', 'admin'),
+  // Group operations (branch group-ops): groups, a request across one, its progress, its cancel.
   groups: r('GET', '/api/v1/groups', 'read', { feature: 'groups' }),
-  groupRequests: r('GET', '/api/v1/group-requests', 'read', { feature: 'groups' }),
+  groupOperation: r('POST', '/api/v1/groups/{name}/{op}', 'write', { feature: 'groups' }),
+  groupRequest: r('GET', '/api/v1/group-requests/{id}', 'read', { feature: 'groups' }),
+  cancelGroupRequest: r('DELETE', '/api/v1/group-requests/{id}', 'write', { feature: 'groups' }),
+  // Firmware campaigns (branches firmware-delivery and campaigns).
   campaigns: r('GET', '/api/v1/campaigns', 'read', { feature: 'campaigns' }),
+  pauseCampaign: r('POST', '/api/v1/campaigns/{id}/pause', 'write', { feature: 'campaigns' }),
+  resumeCampaign: r('POST', '/api/v1/campaigns/{id}/resume', 'write', { feature: 'campaigns' }),
+  cancelCampaign: r('POST', '/api/v1/campaigns/{id}/cancel', 'write', { feature: 'campaigns' }),
+  firmwareImages: r('GET', '/api/v1/firmware', 'read', { feature: 'firmware' }),
   metrics: r('GET', '/metrics', 'read', { public: true }),
 } satisfies Record<string, RouteDef>;
 

@@ -8,7 +8,7 @@ import { fakePorts, registration } from '../../apps/api/test/fakes';
 import { startApi, type TestApi } from '../../apps/api/test/harness';
 import { type RouteDef, ROUTES, routeUrl } from '../../dashboard/src/routes';
 
-const SAMPLE = { endpoint: 'dev1', path: '3/0/15', objectId: 3, id: '1' };
+const SAMPLE = { endpoint: 'dev1', path: '3/0/15', objectId: 3, id: '1', name: 'g1', op: 'read' };
 let api: TestApi;
 let documented: Set<string>;
 
