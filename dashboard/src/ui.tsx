@@ -12,7 +12,10 @@ export function Spinner({ label = 'Waiting for the device' }: { label?: string }
 }
 
 /** An operation's outcome: waiting, done, queued for a sleeping device (202), timed out (504), refused. */
-export type Outcome = { state: 'pending'; what: string } | { state: 'done'; what: string; reply: ApiReply };
+export type Outcome =
+  | { state: 'pending'; what: string }
+  /** accepted: what a 202 means when it is not a request queued for a sleeping device. */
+  | { state: 'done'; what: string; reply: ApiReply; accepted?: string };
 
 export function OutcomeLine({ outcome }: { outcome: Outcome }) {
   if (outcome.state === 'pending') return <Spinner label={outcome.what} />;
@@ -20,7 +23,10 @@ export function OutcomeLine({ outcome }: { outcome: Outcome }) {
   const body = reply.body as { requestId?: string } | undefined;
   let cls = 'ok';
   let text = `${what}: ${reply.status}`;
-  if (reply.status === 202) {
+  if (reply.status === 202 && outcome.accepted) {
+    cls = 'queued';
+    text = `${what}: ${outcome.accepted}`;
+  } else if (reply.status === 202) {
     cls = 'queued';
     text = `${what}: queued for the sleeping device (request ${body?.requestId ?? '?'}); delivered when it wakes up`;
   } else if (reply.status === 504) {

@@ -158,7 +158,11 @@ function GroupOperationForm({
         const body =
           op === 'write' ? { path, value } : op === 'execute' && value ? { path, args: value } : { path };
         const r = await call<GroupRequest>('groupOperation', { params: { name: group, op }, body });
-        onStarted({ state: 'done', what, reply: r }, r.ok ? r.body.id : undefined);
+        const accepted = r.ok ? `started, request ${r.body.id} (followed below)` : undefined;
+        onStarted(
+          { state: 'done', what, reply: r, ...(accepted ? { accepted } : {}) },
+          r.ok ? r.body.id : undefined,
+        );
       }}
     >
       <label>
