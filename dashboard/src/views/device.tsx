@@ -1,6 +1,7 @@
 // One device: its registration, the object tree named by the object models (names, units, operations), every
 // DM operation the key's role allows, latest values and live notifications (with a chart of a numeric
 // resource), queued requests, credentials (never secrets: the api returns none) and its audit entries.
+import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiReply, call, type LiveEvent } from '../api';
 import { useCan, useEvents } from '../app-context';
@@ -817,10 +818,10 @@ function Credentials({ endpoint }: { endpoint: string }) {
         <dl class="facts">
           {/* The api never returns a secret (PSK, private key, master secret); identities only. */}
           {Object.entries(cred.body).map(([k, v]) => (
-            <>
-              <dt key={`k${k}`}>{k}</dt>
-              <dd key={`v${k}`}>{show(v)}</dd>
-            </>
+            <Fragment key={k}>
+              <dt>{k}</dt>
+              <dd>{show(v)}</dd>
+            </Fragment>
           ))}
         </dl>
       )}
