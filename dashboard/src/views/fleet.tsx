@@ -24,7 +24,7 @@ export function FleetView() {
   const [q, setQ] = useState('');
   const [stateFilter, setStateFilter] = useState('');
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const [page, setPage] = useState<{ items: DeviceSummary[]; nextCursor: string | null }>();
+  const [page, setPage] = useState<{ items: DeviceSummary[]; nextCursor: string | null; total?: number }>();
   const [error, setError] = useState<string>();
   const [loading, setLoading] = useState(false);
   const reloadTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -32,7 +32,7 @@ export function FleetView() {
 
   const load = async () => {
     setLoading(true);
-    const r = await call<{ items: DeviceSummary[]; nextCursor: string | null }>('devices', {
+    const r = await call<{ items: DeviceSummary[]; nextCursor: string | null; total?: number }>('devices', {
       query: { limit: PAGE, q: q || undefined, cursor },
     });
     setLoading(false);
@@ -85,6 +85,7 @@ export function FleetView() {
         {loading ? <Spinner label="Loading" /> : null}
       </form>
       <p class="totals" aria-live="polite" data-testid="totals">
+        {page?.total !== undefined ? <strong>{page.total} registered in all. </strong> : null}
         This page: {page?.items.length ?? 0} devices: {totals.online ?? 0} online, {totals.asleep ?? 0}{' '}
         asleep, {totals.offline ?? 0} offline
         {page?.nextCursor ? ' (more on the next pages)' : ''}

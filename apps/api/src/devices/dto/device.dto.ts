@@ -86,6 +86,8 @@ export class DeviceDto extends DeviceSummaryDto {
 export class DeviceListDto {
   @ApiProperty({ type: [DeviceSummaryDto] })
   items!: DeviceSummaryDto[];
+  @ApiPropertyOptional({ description: 'Registered devices in all, whatever q and the page' })
+  total?: number;
   @ApiProperty({
     type: String,
     nullable: true,
