@@ -59,11 +59,23 @@ async function newPage(): Promise<Page> {
   return page;
 }
 
+/** Signs in with the keyboard only: Tab to the key's field, type, Enter. */
 async function signIn(page: Page, key: string): Promise<void> {
   await page.goto(server.http);
-  await page.getByLabel('API key').fill(key);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('API key').waitFor();
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(key);
+  await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+}
+
+/** Form controls without an accessible name (a <label> or aria-label): none expected. */
+function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select, textarea')]
+      .filter((el) => el.labels?.length === 0 && !el.getAttribute('aria-label'))
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
 }
 
 /** The points the chart has drawn (its svg carries the count). */
@@ -99,6 +111,7 @@ describe('the dashboard in headless Chromium', () => {
       .poll(() => page.getByTestId('totals').textContent())
       .toMatch(/2 registered in all.*2 devices: 2 online/);
     await shot(page, '1-fleet');
+    expect(await unlabelledControls(page)).toEqual([]);
 
     await page.getByRole('link', { name: 'dash-1' }).click();
     await page.getByRole('heading', { name: 'Device dash-1' }).waitFor();
@@ -124,6 +137,7 @@ describe('the dashboard in headless Chromium', () => {
     const before = await chartPoints(page);
     await expect.poll(() => chartPoints(page), { timeout: 10_000 }).toBeGreaterThan(before + 1);
     await shot(page, '2-device');
+    expect(await unlabelledControls(page)).toEqual([]);
 
     // The audit trail (admin) names the key that wrote.
     await page.getByRole('button', { name: 'Refresh' }).click();
