@@ -56,6 +56,8 @@ export async function startGatewayBootstrap(
     credentials: stores.credentials,
     events: stores.events,
     nodeId: config.NODE_ID,
+    // A session of a node killed mid-sequence is continued elsewhere once this has passed, as DTLS sessions are.
+    leaseMs: config.CLUSTER_LEASE_MS,
     logger: log,
   });
   const addresses = { port: udp.address().port, securePort: secureUdp.address().port };

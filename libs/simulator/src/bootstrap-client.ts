@@ -45,6 +45,11 @@ export interface BootstrapClientOptions {
   finishCode?: number;
   /** Test hook: answer each operation after this delay, ms (a slow link). */
   answerDelayMs?: number;
+  /**
+   * Test hook: an operation ("POST /bs", "PUT /0/1", ...) for which it returns true is ignored as if its
+   * datagram had been lost: neither applied nor answered (the server's retransmissions are ignored too).
+   */
+  lose?: (operation: string) => boolean;
   coapParams?: Partial<TransmissionParams>;
   logger?: CoapLogger;
 }
@@ -117,7 +122,10 @@ export class BootstrapClient {
     const done = new Promise<{ code: number; reason?: string }>((resolve) => (this.finished = resolve));
     let attempt = 0;
     for (;;) {
-      const server = this.opts.servers[attempt % this.opts.servers.length];
+      const server = this.opts.servers[attempt % this.opts.servers.length]!;
+      // A repeated Bootstrap-Request starts a new DTLS session: the server of the old one may be gone (a
+      // load balancer then sends us to another node, which knows no session of ours).
+      if (attempt > 0) this.newSession(server);
       attempt++;
       const query = [`ep=${this.opts.endpoint}`];
       if (this.opts.preferredContentFormat !== undefined)
@@ -142,6 +150,12 @@ export class BootstrapClient {
         if (Date.now() - this.lastActivity > (this.opts.retryAfterMs ?? 5_000)) break;
       }
     }
+  }
+
+  private newSession(server: Peer): void {
+    const dtls = this.opts.transport as { reconnect?: (server: Peer) => Promise<unknown> };
+    // Not awaited: the request below waits for the handshake (and fails with it when nobody answers).
+    if (typeof dtls.reconnect === 'function') void dtls.reconnect(server).catch(() => undefined);
   }
 
   /** What the client holds now. */
@@ -183,7 +197,9 @@ export class BootstrapClient {
     if (silentAfter !== undefined && this.operations.length >= silentAfter)
       return new Promise(() => undefined);
     const path = '/' + req.path.join('/');
-    this.operations.push(`${methodName(req.code)} ${path}`);
+    const operation = `${methodName(req.code)} ${path}`;
+    if (this.opts.lose?.(operation) === true) return new Promise(() => undefined);
+    this.operations.push(operation);
     this.lastActivity = Date.now();
     let p: Lwm2mPath;
     try {
