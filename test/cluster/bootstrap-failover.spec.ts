@@ -135,6 +135,10 @@ describe('bootstrap on a 3-gateway cluster behind a UDP load balancer', () => {
 
       const outcome = await run;
       const tookMs = Date.now() - killedAt;
+      // The client has answered the Finish; the node records it as the 2.04 reaches it.
+      await expect
+        .poll(async () => (await stores.bootstrapSessions.get(ep))?.state, { timeout: 5000 })
+        .toBe('finished');
       const after = (await stores.bootstrapSessions.get(ep))!;
       console.log(
         `bootstrap: ${victim.proc.name} killed at Bootstrap-Finish; ${after.node} finished the session ` +

@@ -74,6 +74,15 @@ async function device(endpoint: string, client: BootstrapClient, psk?: { identit
   });
 }
 
+/** A series of the node's /metrics (the whole process), 0 when it has none yet. */
+async function metric(name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${server.http}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && l.includes(labels));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
 describe('bootstrap against the product (Redis, gateway)', () => {
   it('a DTLS PSK bootstrap moves to a second node mid-sequence, then the device registers with the PSK written', async () => {
     const a = await bootstrapNode('bs-a');
@@ -199,6 +208,115 @@ describe('bootstrap against the product (Redis, gateway)', () => {
       expect(JSON.stringify(got.body)).not.toContain(outcome.servers[0]!.psk!.key.toString('hex'));
     } finally {
       await client.close();
+    }
+  });
+
+  it('a device with a wrong bootstrap credential is refused, and the refusals are counted on /metrics', async () => {
+    const { securePort, port } = server.node.gateway.get(BootstrapServerService).addresses()!;
+    const factory = { identity: 'e2e-wrong-factory', key: randomBytes(16) };
+    const put = await server.api('PUT', '/api/v1/bootstrap/configs/e2e-wrong', {
+      servers: [{ shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk' }],
+      bootstrapPsk: { identity: factory.identity, key: factory.key.toString('hex') },
+    });
+    expect(put.status).toBe(201);
+    await server.api('PUT', '/api/v1/bootstrap/configs/e2e-wrong-other', {
+      servers: [{ shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk' }],
+      bootstrapPsk: { identity: 'e2e-wrong-other-factory', key: randomBytes(16).toString('hex') },
+    });
+    const refusedBefore = await metric('bootstrap_refused_total', 'reason="security"');
+    // Each attempt from its own loopback address: the per-source Bootstrap-Request rate is not what refuses.
+    const attempt = async (
+      address: string,
+      bsPort: number,
+      psk?: { identity: string; key: Buffer },
+      endpoint = 'e2e-wrong',
+    ) => {
+      const udp = await UdpTransport.bind({ address, port: 0 });
+      const client = new BootstrapClient({
+        endpoint,
+        transport: psk ? createDtlsTransport(udp, { psk }) : udp,
+        servers: [{ address: '127.0.0.1', port: bsPort }],
+        timeoutMs: 5000,
+        coapParams: { ackTimeout: 300, maxRetransmit: 2 },
+      });
+      try {
+        return await client.run().then(
+          () => 'bootstrapped',
+          (err: unknown) => (err as { code?: number }).code ?? 'no answer',
+        );
+      } finally {
+        await client.close();
+      }
+    };
+    // The right identity with a guessed key: the DTLS handshake fails, nothing reaches the Bootstrap-Server.
+    expect(await attempt('127.0.0.11', securePort, { ...factory, key: randomBytes(16) })).toBe('no answer');
+    // Over NoSec, for an endpoint with a bootstrap credential: 4.00.
+    expect(await attempt('127.0.0.12', port)).toBe(CoapCode.BAD_REQUEST);
+    // Another endpoint's valid bootstrap credential: 4.00.
+    const other = (await configs.get('e2e-wrong-other'))!.bootstrapPsk!;
+    expect(await attempt('127.0.0.14', securePort, other)).toBe(CoapCode.BAD_REQUEST);
+    expect(await metric('bootstrap_refused_total', 'reason="security"')).toBe(refusedBefore + 2);
+    const events = (await stores.events.recent(100, 'e2e-wrong')).filter((e) =>
+      e.type.startsWith('bootstrap'),
+    );
+    expect(events).toEqual([]);
+    expect((await server.api('GET', '/api/v1/devices/e2e-wrong/credentials')).status).toBe(404);
+    // The right credential bootstraps.
+    const finishedBefore = await metric('bootstrap_finished_total');
+    expect(await attempt('127.0.0.15', securePort, factory)).toBe('bootstrapped');
+    await expect.poll(() => metric('bootstrap_finished_total')).toBe(finishedBefore + 1);
+  });
+
+  it('a config change reaches the device on its next bootstrap (server-initiated by the trigger)', async () => {
+    const { port } = server.node.gateway.get(BootstrapServerService).addresses()!;
+    const configOf = (lifetime: number) => ({
+      servers: [
+        { shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk', lifetime },
+      ],
+      allowNoSec: true,
+    });
+    expect((await server.api('PUT', '/api/v1/bootstrap/configs/e2e-change', configOf(60))).status).toBe(201);
+    const bootstrap = async (address: string) => {
+      const client = new BootstrapClient({
+        endpoint: 'e2e-change',
+        transport: await UdpTransport.bind({ address, port: 0 }),
+        servers: [{ address: '127.0.0.1', port }],
+        timeoutMs: 10_000,
+      });
+      await client.run().finally(() => client.close());
+      return client;
+    };
+    const first = await bootstrap('127.0.0.21');
+    const dev = await device('e2e-change', first);
+    await dev.start();
+    expect((await stores.registrations.getByEndpoint('e2e-change'))?.lifetime).toBe(60);
+
+    // The operator changes the configuration, then asks the device to bootstrap again (/1/0/9).
+    expect((await server.api('PUT', '/api/v1/bootstrap/configs/e2e-change', configOf(90))).status).toBe(200);
+    const triggered = new Promise<void>((resolve) => dev.once('bootstrapTrigger', () => resolve()));
+    expect((await server.api('POST', '/api/v1/devices/e2e-change/bootstrap-trigger')).status).toBe(204);
+    await triggered;
+    await dev.stop();
+    const second = await bootstrap('127.0.0.22');
+    const [was, now] = [first.outcome().servers[0]!, second.outcome().servers[0]!];
+    expect(was.lifetime).toBe(60);
+    expect(now.lifetime).toBe(90);
+    // A new PSK per bootstrap: the LwM2M server now accepts the new one, and no longer the old one.
+    expect(now.psk!.key.equals(was.psk!.key)).toBe(false);
+    const stale = await device('e2e-change', first);
+    await expect(stale.start()).rejects.toThrow();
+    await stale.stop();
+    const again = await device('e2e-change', second);
+    await again.start();
+    try {
+      expect((await stores.registrations.getByEndpoint('e2e-change'))?.lifetime).toBe(90);
+      const read = await server.api<{ values: Array<{ value: unknown }> }>(
+        'GET',
+        '/api/v1/devices/e2e-change/data/1/0/1',
+      );
+      expect(read.body.values[0]?.value).toBe(90);
+    } finally {
+      await again.stop();
     }
   });
 
