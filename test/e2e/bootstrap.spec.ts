@@ -320,6 +320,94 @@ describe('bootstrap against the product (Redis, gateway)', () => {
     }
   });
 
+  it('an OSCORE account: /21 written and linked from /0/x/17, then the device registers over OSCORE with exactly that context', async () => {
+    const { securePort } = server.node.gateway.get(BootstrapServerService).addresses()!;
+    const factory = { identity: 'e2e-osc-factory', key: randomBytes(16) };
+    const salt = randomBytes(8);
+    const put = await server.api('PUT', '/api/v1/bootstrap/configs/e2e-osc', {
+      servers: [
+        {
+          shortServerId: 1,
+          uri: `coap://127.0.0.1:${server.coapPort}`,
+          security: 'oscore',
+          lifetime: 70,
+          // The Master Secret and the device's Sender ID are generated per bootstrap.
+          oscore: { masterSalt: salt.toString('hex'), senderId: '0b' },
+        },
+      ],
+      bootstrapPsk: { identity: factory.identity, key: factory.key.toString('hex') },
+    });
+    expect(put.status).toBe(201);
+    const client = new BootstrapClient({
+      endpoint: 'e2e-osc',
+      transport: createDtlsTransport(await UdpTransport.bind({ address: '127.0.0.31', port: 0 }), {
+        psk: factory,
+      }),
+      servers: [{ address: '127.0.0.1', port: securePort }],
+      preferredContentFormat: 112,
+      timeoutMs: 10_000,
+    });
+    let dev: SimulatedDevice | undefined;
+    try {
+      const outcome = await client.run();
+      const account = outcome.servers[0]!;
+      expect(account.securityMode).toBe(3);
+      const osc = account.oscore!;
+      expect(osc.masterSecret.length).toBe(16);
+      expect(osc.recipientId).toEqual(Buffer.from('0b', 'hex'));
+      expect(osc.masterSalt).toEqual(salt);
+      expect(client.operations.indexOf('PUT /21/0')).toBeGreaterThanOrEqual(0);
+      expect(client.operations.indexOf('PUT /21/0')).toBeLessThan(client.operations.indexOf('PUT /0/1'));
+      // The LwM2M server's credential is that context (ids from its point of view), its secret never shown.
+      const cred = await server.api('GET', '/api/v1/devices/e2e-osc/credentials');
+      expect(cred.body).toEqual({
+        type: 'oscore',
+        oscore: { senderId: '0b', recipientId: osc.senderId.toString('hex'), keySet: true },
+      });
+      const cfg = await server.api('GET', '/api/v1/bootstrap/configs/e2e-osc');
+      expect((cfg.body as { servers: Array<{ oscore: unknown }> }).servers[0]!.oscore).toEqual({
+        senderId: '0b',
+        keySet: false,
+      });
+
+      const oscoreDevice = (masterSecret: Buffer) =>
+        UdpTransport.bind({ address: '127.0.0.1', port: 0 }).then(
+          (udp) =>
+            new SimulatedDevice({
+              endpoint: 'e2e-osc',
+              transport: udp,
+              server: peerOfUri(account.uri),
+              lifetime: account.lifetime,
+              updateAt: 0,
+              requestTimeoutMs: 3000,
+              oscore: { ...osc, masterSecret },
+              bootstrapped: outcome.objects,
+            }),
+        );
+      // The same kid with a guessed Master Secret does not register.
+      const impostor = await oscoreDevice(randomBytes(16));
+      await expect(impostor.start()).rejects.toThrow();
+      await impostor.stop();
+      dev = await oscoreDevice(osc.masterSecret);
+      await dev.start();
+      expect(await stores.registrations.getByEndpoint('e2e-osc')).toMatchObject({
+        security: 'oscore',
+        lifetime: 70,
+      });
+      const read = await server.api<{ values: Array<{ value: unknown }> }>(
+        'GET',
+        '/api/v1/devices/e2e-osc/data/1/0/1',
+      );
+      expect(read.body.values[0]?.value).toBe(70);
+      const all = JSON.stringify(await stores.events.recent(500));
+      expect(all).not.toContain(osc.masterSecret.toString('hex'));
+      expect(all).not.toContain(osc.masterSecret.toString('base64'));
+    } finally {
+      await dev?.stop();
+      await client.close();
+    }
+  });
+
   it('the simulator CLI bootstraps (--bootstrap) and registers with the PSK it was given', async () => {
     const ports = server.node.gateway.get(BootstrapServerService).addresses()!;
     await server.api('PUT', '/api/v1/bootstrap/configs/cli-bs', {

@@ -269,6 +269,8 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
   const device = new Device({
     endpoint: a.endpoint,
     transport: account.psk ? createDtlsTransport(udp, { psk: account.psk }) : udp,
+    // An OSCORE account (/0/x/17 -> /21): Register and the rest over coap:// protected with that context.
+    ...(account.oscore ? { oscore: account.oscore } : {}),
     server: peerOfUri(account.uri),
     lwm2mVersion: a.version,
     ...(a.format !== undefined ? { contentFormat: a.format } : {}),

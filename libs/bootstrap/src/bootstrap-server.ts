@@ -30,7 +30,15 @@ import {
 import { type CredentialStore, type EventBus, toJsonValues, x509EndpointIdentities } from '@lwm2m/server';
 import { parseBootstrapQuery } from './bootstrap-request';
 import { type BootstrapConfig, carriesSecrets, DEFAULT_CONFIG } from './config';
-import { type BootstrapStep, chooseInstances, packNodes, planSteps, pskOf, stepName } from './plan';
+import {
+  type BootstrapStep,
+  chooseInstances,
+  credentialOf,
+  generatedKeys,
+  packNodes,
+  planSteps,
+  stepName,
+} from './plan';
 import type { BootstrapConfigStore, BootstrapSession, BootstrapSessionStore } from './ports';
 
 export interface BootstrapLogger {
@@ -187,11 +195,7 @@ export class BootstrapServer {
     if (resumable) {
       session = { ...prev, node: this.opts.nodeId, leaseUntil: lease, updatedAt: now };
     } else {
-      const keys: Record<number, Buffer> = {};
-      for (const s of config.servers) {
-        if (s.security === 'psk' && s.psk?.key === undefined)
-          keys[s.shortServerId] = randomBytes(this.opts.generatedKeyBytes ?? 16);
-      }
+      const keys = generatedKeys(config, this.opts.generatedKeyBytes ?? 16, randomBytes);
       session = {
         id: randomUUID(),
         endpoint,
@@ -464,20 +468,18 @@ export class BootstrapServer {
     }
   }
 
-  /** The first PSK account's credential becomes the endpoint's LwM2M credential (what the LwM2M server accepts). */
+  /**
+   * The first PSK or OSCORE account's credential becomes the endpoint's LwM2M credential (what the LwM2M server
+   * accepts: the DTLS PSK lookup, or the OSCORE context of the device's kid).
+   */
   private async storeCredential(
     config: BootstrapConfig,
     session: BootstrapSession,
   ): Promise<string | undefined> {
-    const account = config.servers.find((s) => s.security === 'psk');
-    const psk = account && pskOf(account, session.endpoint, session.keys);
-    if (psk === undefined) return 'no PSK to store';
+    const credential = credentialOf(config, session.endpoint, session.keys);
+    if (credential === undefined) return 'no PSK or OSCORE context to store';
     try {
-      await this.opts.credentials.put(session.endpoint, {
-        type: 'psk',
-        identity: psk.identity,
-        key: psk.key,
-      });
+      await this.opts.credentials.put(session.endpoint, credential);
     } catch (err) {
       return `the credential was not stored: ${(err as Error).message}`;
     }
@@ -537,10 +539,7 @@ export class BootstrapServer {
     const cf = req.accept ?? ContentFormat.SENML_CBOR;
     if (!PACK_FORMATS.includes(cf)) return { code: CoapCode.NOT_ACCEPTABLE };
     const now = this.now();
-    const keys: Record<number, Buffer> = {};
-    for (const s of config.servers) {
-      if (s.security === 'psk' && s.psk?.key === undefined) keys[s.shortServerId] = randomBytes(16);
-    }
+    const keys = generatedKeys(config, this.opts.generatedKeyBytes ?? 16, randomBytes);
     const session: BootstrapSession = {
       id: randomUUID(),
       endpoint,
@@ -566,7 +565,7 @@ export class BootstrapServer {
     });
     const nodes = packNodes(config, session).map((node) => ({ path: new Lwm2mPath(node.id), node }));
     const payload = getCompositeCodec(cf)!.encodeComposite(nodes, this.model);
-    if (config.servers.some((s) => s.security === 'psk')) {
+    if (carriesSecrets(config)) {
       const problem = await this.storeCredential(config, session);
       if (problem !== undefined) {
         await this.fail(session, 'credentials', problem);
@@ -599,7 +598,10 @@ function fitsInstances(config: BootstrapConfig, session: BootstrapSession): bool
   if (ids === undefined) return true;
   return (
     config.servers.every(
-      (s) => ids.security[s.shortServerId] !== undefined && ids.server[s.shortServerId] !== undefined,
+      (s) =>
+        ids.security[s.shortServerId] !== undefined &&
+        ids.server[s.shortServerId] !== undefined &&
+        (s.security !== 'oscore' || ids.oscore?.[s.shortServerId] !== undefined),
     ) && ids.acl.length === (config.acls ?? []).length
   );
 }

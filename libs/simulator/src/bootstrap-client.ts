@@ -17,6 +17,7 @@ import {
 import {
   ContentFormat,
   getNodeCodec,
+  isObjectLink,
   lwm2mObject,
   type Lwm2mObject,
   type Lwm2mObjectInstance,
@@ -61,6 +62,17 @@ export interface BootstrappedServer {
   /** 0 PSK, 1 RPK, 2 Certificate, 3 NoSec (TS 1.2 Core E.1). */
   securityMode: number;
   psk?: { identity: string; key: Buffer };
+  /**
+   * OSCORE (/0/x/17 links a /21 instance; TS 1.1 Core E.1, E.9), from the device's point of view: senderId is
+   * the device's Sender ID (the kid of its requests), as SimulatedDeviceOptions.oscore takes it.
+   */
+  oscore?: {
+    masterSecret: Buffer;
+    senderId: Buffer;
+    recipientId: Buffer;
+    masterSalt?: Buffer;
+    idContext?: Buffer;
+  };
   lifetime?: number;
   binding?: string;
 }
@@ -81,8 +93,8 @@ export class BootstrapError extends Error {
   }
 }
 
-/** The objects the Bootstrap interface may change (TS 1.2 Core 6.1.7): Security, Server, Access Control. */
-const BOOTSTRAP_OBJECTS = [0, 1, 2];
+/** The objects the Bootstrap interface may change (TS 1.2 Core 6.1.7): Security, Server, Access Control, OSCORE. */
+const BOOTSTRAP_OBJECTS = [0, 1, 2, 21];
 
 export class BootstrapClient {
   /** Operations received, in order ("DELETE /", "PUT /0/1", "GET /1", "POST /bs"). */
@@ -114,6 +126,7 @@ export class BootstrapClient {
     );
     this.objects.set(1, lwm2mObject(1, []));
     this.objects.set(2, lwm2mObject(2, []));
+    this.objects.set(21, lwm2mObject(21, []));
   }
 
   /** Runs the bootstrap to Bootstrap-Finish; rejects with BootstrapError on a refusal or timeout. */
@@ -171,6 +184,24 @@ export class BootstrapClient {
         s.psk = {
           identity: (value(sec, 3) as Buffer).toString('utf8'),
           key: Buffer.from(value(sec, 5) as Buffer),
+        };
+      }
+      const link = value(sec, 17);
+      const osc =
+        isObjectLink(link) && link.objectId === 21
+          ? this.objects.get(21)!.instances.get(link.instanceId)
+          : undefined;
+      if (osc) {
+        const bytes = (rid: number) => {
+          const v = value(osc, rid);
+          return Buffer.isBuffer(v) ? Buffer.from(v) : undefined;
+        };
+        s.oscore = {
+          masterSecret: bytes(0) ?? Buffer.alloc(0),
+          senderId: bytes(1) ?? Buffer.alloc(0),
+          recipientId: bytes(2) ?? Buffer.alloc(0),
+          ...(bytes(5) !== undefined ? { masterSalt: bytes(5)! } : {}),
+          ...(bytes(6) !== undefined ? { idContext: bytes(6)! } : {}),
         };
       }
       if (srv) {
