@@ -21,6 +21,8 @@ class CapturingLogger implements LoggerService {
 
 const KEY = randomBytes(16).toString('hex');
 const BKEY = randomBytes(16).toString('hex');
+const OSECRET = randomBytes(16).toString('hex');
+const OSALT = randomBytes(8).toString('hex');
 const ADMIN = 'admin-key-0123456789';
 const WRITER = 'write-key-0123456789';
 const BASE = '/api/v1/bootstrap/configs';
@@ -115,6 +117,37 @@ describe('bootstrap configurations over REST', () => {
     expect((await api.call('PUT', `${BASE}/dev-3`, { body: valid() })).status).toBe(401);
   });
 
+  it('an OSCORE account: stored sealed, answered with its ids and keySet only; bad ones are a 400 naming the field', async () => {
+    const oscore = { masterSecret: OSECRET, masterSalt: OSALT, senderId: '01', recipientId: '5a', aead: 10 };
+    const body = {
+      servers: [{ shortServerId: 1, uri: 'coap://lwm2m.example.com', security: 'oscore', oscore }],
+    };
+    const r = await call('PUT', `${BASE}/dev-osc`, { body });
+    expect(r.status).toBe(201);
+    expect(r.body.servers[0].oscore).toEqual({ senderId: '01', recipientId: '5a', aead: 10, keySet: true });
+    expect((await configs.get('dev-osc'))?.servers[0]?.oscore?.masterSecret?.toString('hex')).toBe(OSECRET);
+    expect((await call('GET', `${BASE}/dev-osc`)).body.servers[0].oscore.keySet).toBe(true);
+    const account = body.servers[0]!;
+    const bad: Array<[unknown, RegExp]> = [
+      [{ ...account, uri: 'coaps://x' }, /coap:\/\//],
+      [{ ...account, security: 'nosec' }, /oscore is for security "oscore" only/],
+      [{ ...account, oscore: { ...oscore, masterSecret: '00ff' } }, /masterSecret must have 16\.\.64 bytes/],
+      [{ ...account, oscore: { ...oscore, recipientId: '01' } }, /must differ/],
+      [
+        { ...account, oscore: { ...oscore, senderId: '0011223344556677' } },
+        /senderId must have 0\.\.7 bytes/,
+      ],
+      [{ ...account, oscore: { ...oscore, aead: 99 } }, /aead must be one of/],
+      [{ ...account, oscore: { ...oscore, kid: '01' } }, /unknown field/],
+    ];
+    for (const [server, detail] of bad) {
+      const res = await call('PUT', `${BASE}/dev-osc-bad`, { body: { servers: [server] } });
+      expect(res.status).toBe(400);
+      expect(res.body.detail).toMatch(detail);
+    }
+    expect(await configs.get('dev-osc-bad')).toBeUndefined();
+  });
+
   it('DELETE removes it (then 404)', async () => {
     expect((await call('DELETE', `${BASE}/dev-1`)).status).toBe(204);
     expect((await call('DELETE', `${BASE}/dev-1`)).status).toBe(404);
@@ -122,7 +155,7 @@ describe('bootstrap configurations over REST', () => {
 
   it('no answer and no log line holds key material', () => {
     const text = answers.map((a) => a.text).join('\n') + logger.lines.join('\n');
-    for (const k of [KEY, BKEY]) {
+    for (const k of [KEY, BKEY, OSECRET, OSALT]) {
       expect(text).not.toContain(k);
       expect(text).not.toContain(Buffer.from(k, 'hex').toString('base64'));
     }
