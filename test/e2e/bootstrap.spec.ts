@@ -408,38 +408,49 @@ describe('bootstrap against the product (Redis, gateway)', () => {
     }
   });
 
-  it('the simulator CLI bootstraps (--bootstrap) and registers with the PSK it was given', async () => {
-    const ports = server.node.gateway.get(BootstrapServerService).addresses()!;
-    await server.api('PUT', '/api/v1/bootstrap/configs/cli-bs', {
-      servers: [{ shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk' }],
-      allowNoSec: true,
-    });
-    const cli = spawn(
-      process.execPath,
-      [
-        join(process.cwd(), 'node_modules/tsx/dist/cli.mjs'),
-        'apps/simulator/src/main.ts',
-        '--bootstrap',
-        `coap://127.0.0.1:${ports.port}`,
-        '--endpoint',
-        'cli-bs',
-        '--quiet',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => cli.on('exit', (code) => r(code)));
-    try {
-      await expect.poll(() => out, { timeout: 20_000 }).toMatch(/cli-bs registered at \/rd\//);
-      expect(out).toMatch(/cli-bs bootstrapped: server 1 coaps:/);
-      const dev = await server.api<{ security: string }>('GET', '/api/v1/devices/cli-bs');
-      expect(dev.body.security).toBe('psk');
-      cli.kill('SIGINT');
-      expect(await exited).toBe(0);
-    } finally {
-      cli.kill('SIGKILL');
-    }
-  }, 40_000);
+  it.each([
+    ['psk', 'cli-bs', (): object => ({ uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk' })],
+    [
+      'oscore',
+      'cli-bs-osc',
+      (): object => ({ uri: `coap://127.0.0.1:${server.coapPort}`, security: 'oscore' }),
+    ],
+  ])(
+    'the simulator CLI bootstraps (--bootstrap) and registers over %s with what it was given',
+    async (security, ep, account) => {
+      const ports = server.node.gateway.get(BootstrapServerService).addresses()!;
+      await server.api('PUT', `/api/v1/bootstrap/configs/${ep}`, {
+        servers: [{ shortServerId: 1, ...account() }],
+        allowNoSec: true,
+      });
+      const cli = spawn(
+        process.execPath,
+        [
+          join(process.cwd(), 'node_modules/tsx/dist/cli.mjs'),
+          'apps/simulator/src/main.ts',
+          '--bootstrap',
+          `coap://127.0.0.1:${ports.port}`,
+          '--endpoint',
+          ep,
+          '--quiet',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => cli.on('exit', (code) => r(code)));
+      try {
+        await expect.poll(() => out, { timeout: 20_000 }).toMatch(new RegExp(`${ep} registered at /rd/`));
+        expect(out).toMatch(new RegExp(`${ep} bootstrapped: server 1 coaps?:`));
+        const dev = await server.api<{ security: string }>('GET', `/api/v1/devices/${ep}`);
+        expect(dev.body.security).toBe(security);
+        cli.kill('SIGINT');
+        expect(await exited).toBe(0);
+      } finally {
+        cli.kill('SIGKILL');
+      }
+    },
+    40_000,
+  );
 });
