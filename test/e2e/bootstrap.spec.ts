@@ -3,7 +3,9 @@
 // registers with the gateway's DTLS port using the PSK the bootstrap wrote; a guessed PSK is refused. The
 // events are on the Redis stream the api serves.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBootstrapServer, type RunningBootstrapServer } from '@lwm2m/bootstrap';
@@ -22,6 +24,11 @@ import { BootstrapServerService } from '../../apps/gateway/src/bootstrap-server.
 import { startTestServer, type TestServer } from '../support/single-node';
 
 const secretsKey = randomBytes(32);
+// The gateway's own key (DTLS_KEY_FILE): RPK accounts pin its public half.
+const keyDir = mkdtempSync(join(tmpdir(), 'bootstrap-e2e-'));
+const gatewayKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const gatewayKeyFile = join(keyDir, 'gateway-key.pem');
+writeFileSync(gatewayKeyFile, gatewayKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
 let server: TestServer;
 let stores: RedisStores;
 let configs: RedisBootstrapConfigStore;
@@ -49,7 +56,12 @@ async function bootstrapNode(
 beforeAll(async () => {
   server = await startTestServer({
     secretsKey,
-    gateway: { BOOTSTRAP_ENABLED: 'true', BOOTSTRAP_PORT: '0', BOOTSTRAP_SECURE_PORT: '0' },
+    gateway: {
+      BOOTSTRAP_ENABLED: 'true',
+      BOOTSTRAP_PORT: '0',
+      BOOTSTRAP_SECURE_PORT: '0',
+      DTLS_KEY_FILE: gatewayKeyFile,
+    },
   });
   stores = createRedisStores(server.redis.url, { credentials: { secretsKey } });
   configs = new RedisBootstrapConfigStore(stores.redis, stores.keys, { secretsKey });
@@ -402,6 +414,75 @@ describe('bootstrap against the product (Redis, gateway)', () => {
       const all = JSON.stringify(await stores.events.recent(500));
       expect(all).not.toContain(osc.masterSecret.toString('hex'));
       expect(all).not.toContain(osc.masterSecret.toString('base64'));
+    } finally {
+      await dev?.stop();
+      await client.close();
+    }
+  });
+
+  it('an RPK account: a key pair generated for the device, the gateway key pinned, the device registers with that key', async () => {
+    const { port } = server.node.gateway.get(BootstrapServerService).addresses()!;
+    const put = await server.api('PUT', '/api/v1/bootstrap/configs/e2e-rpk', {
+      servers: [
+        { shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'rpk', lifetime: 80 },
+      ],
+      allowNoSec: true,
+    });
+    expect(put.status).toBe(201);
+    const client = new BootstrapClient({
+      endpoint: 'e2e-rpk',
+      transport: await UdpTransport.bind({ address: '127.0.0.41', port: 0 }),
+      servers: [{ address: '127.0.0.1', port }],
+      timeoutMs: 10_000,
+    });
+    let dev: SimulatedDevice | undefined;
+    try {
+      const outcome = await client.run();
+      const account = outcome.servers[0]!;
+      expect(account.securityMode).toBe(1);
+      const rpk = account.rpk!;
+      expect(rpk.serverPublicKey).toEqual(gatewayKey.publicKey.export({ type: 'spki', format: 'der' }));
+      const devicePublic = createPublicKey(
+        createPrivateKey({ key: rpk.privateKey, format: 'der', type: 'pkcs8' }),
+      ).export({
+        type: 'spki',
+        format: 'der',
+      });
+      const cred = await server.api<{ type: string; publicKey: string }>(
+        'GET',
+        '/api/v1/devices/e2e-rpk/credentials',
+      );
+      expect(cred.body.type).toBe('rpk');
+      expect(JSON.stringify(cred.body)).toContain(devicePublic.toString('base64').slice(0, 40));
+      const rpkDevice = (privateKey: Buffer) =>
+        UdpTransport.bind({ address: '127.0.0.1', port: 0 }).then(
+          (udp) =>
+            new SimulatedDevice({
+              endpoint: 'e2e-rpk',
+              transport: createDtlsTransport(udp, { rpk: { ...rpk, privateKey } }),
+              server: peerOfUri(account.uri),
+              lifetime: account.lifetime,
+              updateAt: 0,
+              requestTimeoutMs: 3000,
+              bootstrapped: outcome.objects,
+            }),
+        );
+      // Another key pair does not register as this endpoint.
+      const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'der',
+      });
+      const impostor = await rpkDevice(other);
+      await expect(impostor.start()).rejects.toThrow();
+      await impostor.stop();
+      dev = await rpkDevice(rpk.privateKey);
+      await dev.start();
+      expect(await stores.registrations.getByEndpoint('e2e-rpk')).toMatchObject({
+        security: 'rpk',
+        lifetime: 80,
+      });
+      const all = JSON.stringify(await stores.events.recent(500));
+      expect(all).not.toContain(rpk.privateKey.toString('base64'));
     } finally {
       await dev?.stop();
       await client.close();

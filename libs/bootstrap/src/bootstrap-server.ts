@@ -71,6 +71,11 @@ export interface BootstrapServerOptions {
   maxSessions?: number;
   /** Bytes of a generated PSK (default 16). */
   generatedKeyBytes?: number;
+  /**
+   * The LwM2M server's public key (SubjectPublicKeyInfo DER; the gateway's DTLS_KEY_FILE), written as /0/x/4 of
+   * RPK accounts whose configuration names none.
+   */
+  lwm2mServerPublicKey?: Buffer;
 }
 
 export interface BootstrapCounters {
@@ -275,7 +280,21 @@ export class BootstrapServer {
     }
     const contentFormat =
       pct !== undefined && WRITE_FORMATS.includes(pct) && getNodeCodec(pct) ? pct : ContentFormat.TLV;
-    return { endpoint, config, usesDefault: own === undefined, contentFormat };
+    return { endpoint, config: this.withServerKey(config), usesDefault: own === undefined, contentFormat };
+  }
+
+  /** RPK accounts without a server public key get the LwM2M server's own (lwm2mServerPublicKey). */
+  private withServerKey(config: BootstrapConfig): BootstrapConfig {
+    const key = this.opts.lwm2mServerPublicKey;
+    if (key === undefined) return config;
+    return {
+      ...config,
+      servers: config.servers.map((s) =>
+        s.security === 'rpk' && s.rpk?.serverPublicKey === undefined
+          ? { ...s, rpk: { ...s.rpk, serverPublicKey: key } }
+          : s,
+      ),
+    };
   }
 
   private async checkSecurity(

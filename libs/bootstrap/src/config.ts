@@ -2,12 +2,14 @@
 // writes into a client: LwM2M Server accounts (a Security /0 and a Server /1 instance each), the objects to
 // delete first, Access Control /2 instances, optionally the client's own Bootstrap-Server account. One
 // configuration per endpoint and a default one; PSKs are secrets: sealed at rest, never returned by a read.
+import { createPrivateKey } from 'node:crypto';
 import {
   MAX_OSCORE_ID_BYTES,
   MAX_OSCORE_ID_CONTEXT_BYTES,
   MAX_OSCORE_SECRET_BYTES,
   MAX_PSK_IDENTITY_BYTES,
   MAX_PSK_KEY_BYTES,
+  normalizeRpk,
 } from '@lwm2m/server';
 
 /**
@@ -15,7 +17,7 @@ import {
  * NoSec at the transport with /0/x/17 linking its /21 instance (TS 1.1 Core E.1, resource 17).
  */
 export const SECURITY_MODE = { psk: 0, rpk: 1, x509: 2, nosec: 3, oscore: 3 } as const;
-export type BootstrapSecurity = 'nosec' | 'psk' | 'oscore';
+export type BootstrapSecurity = 'nosec' | 'psk' | 'rpk' | 'oscore';
 
 /**
  * An OSCORE account's context (RFC 8613 section 3.2), from the LwM2M server's point of view as in the
@@ -49,6 +51,13 @@ export interface ServerAccount {
    * accepts exactly what the client was given.
    */
   psk?: { identity?: string; key?: Buffer };
+  /**
+   * RPK mode (coaps:// URI, TS 1.2 Core E.1 resources 3-5): the LwM2M server's public key the client pins
+   * (SubjectPublicKeyInfo DER; default: the gateway's DTLS_KEY_FILE public key) and the client's P-256 private
+   * key (PKCS#8 DER, secret; absent: generated per bootstrap). Its public key is stored as the endpoint's RPK
+   * credential.
+   */
+  rpk?: { serverPublicKey?: Buffer; privateKey?: Buffer };
   /**
    * OSCORE mode (coap:// URI): the context to write; the parts absent are generated per bootstrap. Stored as
    * the endpoint's OSCORE credential, so the LwM2M server accepts exactly this context.
@@ -109,8 +118,9 @@ export interface OscoreAccountInfo {
 
 export interface BootstrapConfigInfo extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
   servers: Array<
-    Omit<ServerAccount, 'psk' | 'oscore'> & {
+    Omit<ServerAccount, 'psk' | 'rpk' | 'oscore'> & {
       psk?: { identity?: string; keySet: boolean };
+      rpk?: { serverPublicKey?: string; keySet: boolean };
       oscore?: OscoreAccountInfo;
     }
   >;
@@ -121,8 +131,16 @@ export function configInfo(c: BootstrapConfig): BootstrapConfigInfo {
   const { servers, bootstrapPsk, ...rest } = c;
   const info: BootstrapConfigInfo = {
     ...rest,
-    servers: servers.map(({ psk, oscore, ...s }) => ({
+    servers: servers.map(({ psk, rpk, oscore, ...s }) => ({
       ...s,
+      ...(rpk !== undefined
+        ? {
+            rpk: {
+              ...(rpk.serverPublicKey ? { serverPublicKey: rpk.serverPublicKey.toString('base64') } : {}),
+              keySet: rpk.privateKey !== undefined,
+            },
+          }
+        : {}),
       ...(psk !== undefined
         ? { psk: { ...(psk.identity ? { identity: psk.identity } : {}), keySet: psk.key !== undefined } }
         : {}),
@@ -179,6 +197,34 @@ function keyOf(v: unknown, name: string, min = 1, max = MAX_PSK_KEY_BYTES): Buff
 const OSCORE_AEADS = [10, 11, 30, 1, 3, 24];
 const OSCORE_FIELDS = new Set(['masterSecret', 'masterSalt', 'senderId', 'recipientId', 'idContext', 'aead']);
 
+function rpkOf(v: Record<string, unknown>, at: string): NonNullable<ServerAccount['rpk']> {
+  for (const k of Object.keys(v))
+    if (k !== 'serverPublicKey' && k !== 'privateKey') fail(`${at}: unknown field "${k.slice(0, 32)}"`);
+  const out: NonNullable<ServerAccount['rpk']> = {};
+  if (v.serverPublicKey !== undefined) {
+    if (typeof v.serverPublicKey !== 'string') fail(`${at}.serverPublicKey must be a string`);
+    try {
+      out.serverPublicKey = normalizeRpk(v.serverPublicKey);
+    } catch {
+      fail(`${at}.serverPublicKey must be a P-256 public key (SubjectPublicKeyInfo: PEM, hex or base64)`);
+    }
+  }
+  if (v.privateKey !== undefined) {
+    const bad = () => fail(`${at}.privateKey must be a P-256 private key (PKCS#8 DER in hex or base64)`);
+    if (typeof v.privateKey !== 'string') bad();
+    const text = v.privateKey as string;
+    const der = /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+    try {
+      const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') bad();
+    } catch {
+      bad();
+    }
+    out.privateKey = der;
+  }
+  return out;
+}
+
 function oscoreOf(v: unknown, at: string): OscoreAccount {
   if (!isRecord(v)) fail(`${at} must be an object`);
   for (const k of Object.keys(v)) if (!OSCORE_FIELDS.has(k)) fail(`${at}: unknown field "${k.slice(0, 32)}"`);
@@ -217,6 +263,7 @@ const SERVER_FIELDS = new Set([
   'uri',
   'security',
   'psk',
+  'rpk',
   'oscore',
   'lifetime',
   'binding',
@@ -246,11 +293,15 @@ export function parseBootstrapConfig(body: unknown): BootstrapConfig {
     ids.add(shortServerId);
     if (typeof s.uri !== 'string' || s.uri.length > 255 || !URI.test(s.uri))
       fail(`${at}.uri must be a coap:// or coaps:// URI of at most 255 bytes`);
-    if (s.security !== 'nosec' && s.security !== 'psk' && s.security !== 'oscore')
-      fail(`${at}.security must be "nosec", "psk" or "oscore"`);
-    if ((s.security === 'psk') !== s.uri.startsWith('coaps:'))
-      fail(`${at}: a psk account needs a coaps:// URI, a nosec or oscore one a coap:// URI`);
+    if (s.security !== 'nosec' && s.security !== 'psk' && s.security !== 'rpk' && s.security !== 'oscore')
+      fail(`${at}.security must be "nosec", "psk", "rpk" or "oscore"`);
+    if ((s.security === 'psk' || s.security === 'rpk') !== s.uri.startsWith('coaps:'))
+      fail(`${at}: a psk or rpk account needs a coaps:// URI, a nosec or oscore one a coap:// URI`);
     const out: ServerAccount = { shortServerId, uri: s.uri, security: s.security };
+    if (s.rpk !== undefined) {
+      if (s.security !== 'rpk' || !isRecord(s.rpk)) fail(`${at}.rpk is for security "rpk" only`);
+      out.rpk = rpkOf(s.rpk, `${at}.rpk`);
+    }
     if (s.oscore !== undefined) {
       if (s.security !== 'oscore') fail(`${at}.oscore is for security "oscore" only`);
       out.oscore = oscoreOf(s.oscore, `${at}.oscore`);
@@ -323,5 +374,5 @@ function paths(v: unknown, name: string, allowed: (p: string) => boolean): strin
 
 /** Whether writing this configuration puts key material on the wire (refused over NoSec unless allowNoSec). */
 export function carriesSecrets(c: BootstrapConfig): boolean {
-  return c.servers.some((s) => s.security === 'psk' || s.security === 'oscore');
+  return c.servers.some((s) => s.security !== 'nosec');
 }

@@ -2,7 +2,7 @@
 // after answering the Bootstrap-Request with 2.04: Bootstrap-Read (1.1), Bootstrap-Delete, Bootstrap-Discover,
 // Bootstrap-Write of the /0, /1 and /2 instances, then Bootstrap-Finish. Deterministic from the configuration
 // and the session, so a node that takes a session over rebuilds the same plan and continues at session.step.
-import { hkdfSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync } from 'node:crypto';
 import {
   lwm2mObject,
   type Lwm2mNode,
@@ -72,27 +72,55 @@ export function oscoreOf(
   };
 }
 
-/** The LwM2M credential a bootstrap with this configuration stores: the first PSK or OSCORE account's. */
+/**
+ * The RPK key material of an RPK account: the client's private key (configured, else generated for the
+ * session; PKCS#8 DER), its public key and the server's (SubjectPublicKeyInfo DER).
+ */
+export function rpkOf(
+  account: ServerAccount,
+  keys: Record<number, Buffer>,
+): { privateKey: Buffer; publicKey: Buffer; serverPublicKey?: Buffer } | undefined {
+  if (account.security !== 'rpk') return undefined;
+  const privateKey = account.rpk?.privateKey ?? keys[account.shortServerId];
+  if (privateKey === undefined) return undefined;
+  const publicKey = createPublicKey(
+    createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' }),
+  ).export({
+    type: 'spki',
+    format: 'der',
+  });
+  const server = account.rpk?.serverPublicKey;
+  return { privateKey, publicKey, ...(server !== undefined ? { serverPublicKey: server } : {}) };
+}
+
+/** The LwM2M credential a bootstrap with this configuration stores: the first secured account's. */
 export function credentialOf(
   config: BootstrapConfig,
   endpoint: string,
   keys: Record<number, Buffer>,
 ): Credential | undefined {
-  const account = config.servers.find((s) => s.security === 'psk' || s.security === 'oscore');
+  const account = config.servers.find((s) => s.security !== 'nosec');
   if (account === undefined) return undefined;
   const psk = pskOf(account, endpoint, keys);
   if (psk) return { type: 'psk', identity: psk.identity, key: psk.key };
+  const rpk = rpkOf(account, keys);
+  if (rpk) return { type: 'rpk', publicKey: rpk.publicKey };
   const oscore = oscoreOf(account, endpoint, keys);
   return oscore && { type: 'oscore', oscore };
 }
 
-/** Key material generated for a new session: a PSK or an OSCORE Master Secret per account that names none. */
+/** Key material generated for a new session: a PSK, an RPK private key or an OSCORE Master Secret per account that names none. */
 export function generatedKeys(config: BootstrapConfig, bytes: number, random: (n: number) => Buffer) {
   const keys: Record<number, Buffer> = {};
   for (const s of config.servers) {
     if (s.security === 'psk' && s.psk?.key === undefined) keys[s.shortServerId] = random(bytes);
     if (s.security === 'oscore' && s.oscore?.masterSecret === undefined)
       keys[s.shortServerId] = random(Math.max(16, bytes));
+    if (s.security === 'rpk' && s.rpk?.privateKey === undefined)
+      keys[s.shortServerId] = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'der',
+      });
   }
   return keys;
 }
@@ -135,8 +163,7 @@ export function planSteps(config: BootstrapConfig, session: BootstrapSession): B
       ]),
     });
   });
-  if (config.servers.some((s) => s.security === 'psk' || s.security === 'oscore'))
-    steps.push({ kind: 'credentials' });
+  if (config.servers.some((s) => s.security !== 'nosec')) steps.push({ kind: 'credentials' });
   steps.push({ kind: 'finish' });
   return steps;
 }
@@ -144,14 +171,21 @@ export function planSteps(config: BootstrapConfig, session: BootstrapSession): B
 /** TS 1.2 Core E.1: the Security instance of an LwM2M Server account (Bootstrap-Server resource false). */
 function securityInstance(iid: number, s: ServerAccount, session: BootstrapSession): Lwm2mObjectInstance {
   const psk = pskOf(s, session.endpoint, session.keys);
+  const rpk = rpkOf(s, session.keys);
+  // TS 1.2 Core E.1: PSK mode: /0/x/3 the PSK identity (UTF-8 bytes), /0/x/5 the key. RPK mode: /0/x/3 the
+  // client's public key, /0/x/4 the server's (SubjectPublicKeyInfo DER), /0/x/5 the client's private key.
+  const [identity, serverKey, secret] = psk
+    ? [Buffer.from(psk.identity, 'utf8'), Buffer.alloc(0), Buffer.from(psk.key)]
+    : rpk
+      ? [rpk.publicKey, rpk.serverPublicKey ?? Buffer.alloc(0), Buffer.from(rpk.privateKey)]
+      : [Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)];
   return objectInstance(iid, [
     singleResource(0, 'string', s.uri),
     singleResource(1, 'boolean', false),
     singleResource(2, 'integer', SECURITY_MODE[s.security]),
-    // PSK mode: /0/x/3 is the PSK identity (UTF-8 bytes), /0/x/5 the key (TS 1.2 Core E.1).
-    singleResource(3, 'opaque', psk ? Buffer.from(psk.identity, 'utf8') : Buffer.alloc(0)),
-    singleResource(4, 'opaque', Buffer.alloc(0)),
-    singleResource(5, 'opaque', psk ? Buffer.from(psk.key) : Buffer.alloc(0)),
+    singleResource(3, 'opaque', identity),
+    singleResource(4, 'opaque', serverKey),
+    singleResource(5, 'opaque', secret),
     singleResource(10, 'integer', s.shortServerId),
     ...(s.security === 'oscore' && session.instances?.oscore?.[s.shortServerId] !== undefined
       ? [

@@ -93,8 +93,10 @@ interface StoredOscore {
 /** The stored JSON form of a configuration: keys sealed. */
 interface StoredConfig extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
   servers: Array<
-    Omit<BootstrapConfig['servers'][0], 'psk' | 'oscore'> & {
+    Omit<BootstrapConfig['servers'][0], 'psk' | 'rpk' | 'oscore'> & {
       psk?: { identity?: string; s?: string };
+      /** serverPublicKey in base64, the private key sealed. */
+      rpk?: { serverPublicKey?: string; s?: string };
       oscore?: StoredOscore;
     }
   >;
@@ -129,9 +131,16 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   async put(endpoint: string, config: BootstrapConfig): Promise<void> {
     const stored: StoredConfig = {
       ...config,
-      servers: config.servers.map(({ psk, oscore, ...s }) => {
+      servers: config.servers.map(({ psk, rpk, oscore, ...s }) => {
         const out: StoredConfig['servers'][0] = { ...s };
         if (oscore !== undefined) out.oscore = this.sealOscore(endpoint, s.shortServerId, oscore);
+        if (rpk !== undefined)
+          out.rpk = defined({
+            serverPublicKey: rpk.serverPublicKey?.toString('base64'),
+            s:
+              rpk.privateKey &&
+              this.sealer.seal(rpk.privateKey, this.aad(endpoint, `rpk:${s.shortServerId}`)),
+          });
         if (psk === undefined) return out;
         const p: { identity?: string; s?: string } = {};
         if (psk.identity !== undefined) p.identity = psk.identity;
@@ -164,9 +173,18 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     const s = JSON.parse(json) as StoredConfig;
     const config: BootstrapConfig = {
       ...s,
-      servers: s.servers.map(({ psk, oscore, ...a }) => {
+      servers: s.servers.map(({ psk, rpk, oscore, ...a }) => {
         const out: BootstrapConfig['servers'][0] = { ...a };
         if (oscore !== undefined) out.oscore = this.openOscore(endpoint, a.shortServerId, oscore);
+        if (rpk !== undefined)
+          out.rpk = defined({
+            serverPublicKey:
+              rpk.serverPublicKey === undefined ? undefined : Buffer.from(rpk.serverPublicKey, 'base64'),
+            privateKey:
+              rpk.s === undefined
+                ? undefined
+                : this.sealer.open(rpk.s, this.aad(endpoint, `rpk:${a.shortServerId}`)),
+          });
         if (psk === undefined) return out;
         const p: { identity?: string; key?: Buffer } = {};
         if (psk.identity !== undefined) p.identity = psk.identity;

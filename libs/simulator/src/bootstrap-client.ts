@@ -62,6 +62,8 @@ export interface BootstrappedServer {
   /** 0 PSK, 1 RPK, 2 Certificate, 3 NoSec (TS 1.2 Core E.1). */
   securityMode: number;
   psk?: { identity: string; key: Buffer };
+  /** RPK (mode 1): the device's private key (PKCS#8 DER) and the server's public key to pin, when written. */
+  rpk?: { privateKey: Buffer; serverPublicKey?: Buffer };
   /**
    * OSCORE (/0/x/17 links a /21 instance; TS 1.1 Core E.1, E.9), from the device's point of view: senderId is
    * the device's Sender ID (the kid of its requests), as SimulatedDeviceOptions.oscore takes it.
@@ -184,6 +186,13 @@ export class BootstrapClient {
         s.psk = {
           identity: (value(sec, 3) as Buffer).toString('utf8'),
           key: Buffer.from(value(sec, 5) as Buffer),
+        };
+      }
+      if (mode === 1) {
+        const server = value(sec, 4) as Buffer | undefined;
+        s.rpk = {
+          privateKey: Buffer.from(value(sec, 5) as Buffer),
+          ...(server !== undefined && server.length > 0 ? { serverPublicKey: Buffer.from(server) } : {}),
         };
       }
       const link = value(sec, 17);
