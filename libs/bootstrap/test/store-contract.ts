@@ -70,6 +70,20 @@ export function bootstrapStoreContract(
       expect(got?.servers[0]?.oscore).toEqual(oscore);
       expect(got?.servers[1]?.oscore).toEqual({ senderId: Buffer.alloc(0) });
     });
+
+    it('keeps an RPK account: the server key and the client private key', async () => {
+      const { configs } = await make();
+      const rpk = { serverPublicKey: randomBytes(91), privateKey: randomBytes(138) };
+      await configs.put('ep-rpk', {
+        servers: [
+          { shortServerId: 1, uri: 'coaps://h', security: 'rpk', rpk },
+          { shortServerId: 2, uri: 'coaps://h', security: 'rpk', rpk: {} },
+        ],
+      });
+      const got = await configs.get('ep-rpk');
+      expect(got?.servers[0]?.rpk).toEqual(rpk);
+      expect(got?.servers[1]?.rpk).toEqual({});
+    });
   });
 
   describe(`${name}: bootstrap sessions`, () => {
