@@ -236,6 +236,7 @@ describe('bootstrap against the product (Redis, gateway)', () => {
       bootstrapPsk: { identity: 'e2e-wrong-other-factory', key: randomBytes(16).toString('hex') },
     });
     const refusedBefore = await metric('bootstrap_refused_total', 'reason="security"');
+    const handshakesFailedBefore = await metric('bootstrap_dtls_handshakes_failed_total');
     // Each attempt from its own loopback address: the per-source Bootstrap-Request rate is not what refuses.
     const attempt = async (
       address: string,
@@ -262,6 +263,9 @@ describe('bootstrap against the product (Redis, gateway)', () => {
     };
     // The right identity with a guessed key: the DTLS handshake fails, nothing reaches the Bootstrap-Server.
     expect(await attempt('127.0.0.11', securePort, { ...factory, key: randomBytes(16) })).toBe('no answer');
+    await expect
+      .poll(() => metric('bootstrap_dtls_handshakes_failed_total'))
+      .toBeGreaterThan(handshakesFailedBefore);
     // Over NoSec, for an endpoint with a bootstrap credential: 4.00.
     expect(await attempt('127.0.0.12', port)).toBe(CoapCode.BAD_REQUEST);
     // Another endpoint's valid bootstrap credential: 4.00.

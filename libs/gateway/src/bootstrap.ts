@@ -11,6 +11,8 @@ import type { GatewayLogger, GatewayStores } from './ports';
 
 export interface GatewayBootstrap {
   running: RunningBootstrapServer;
+  /** The bootstrap port's DTLS server (its counters: handshakes a wrong bootstrap key fails). */
+  dtls: DtlsServer;
   addresses: { port: number; securePort: number };
   close(): Promise<void>;
 }
@@ -67,5 +69,5 @@ export async function startGatewayBootstrap(
   });
   const addresses = { port: udp.address().port, securePort: secureUdp.address().port };
   logger.log(`Bootstrap-Server on udp ${host}:${addresses.port} and dtls ${host}:${addresses.securePort}`);
-  return { running, addresses, close: () => running.close() };
+  return { running, dtls, addresses, close: () => running.close() };
 }

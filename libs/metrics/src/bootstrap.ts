@@ -16,6 +16,8 @@ export interface BootstrapMetricCounters {
   insecure: number;
   busy: number;
   packs: number;
+  /** DTLS handshakes the bootstrap port failed (a wrong bootstrap key, an unknown identity, a timeout). */
+  dtlsHandshakesFailed?: number;
 }
 
 export function bootstrapMetricSpecs(
@@ -54,6 +56,12 @@ export function bootstrapMetricSpecs(
       'finished',
     ),
     counter('bootstrap_packs_total', 'Bootstrap-Pack-Requests served', 'packs'),
+    {
+      name: 'bootstrap_dtls_handshakes_failed_total',
+      help: 'DTLS handshakes failed on the bootstrap port: a wrong bootstrap key, an unknown PSK identity, a timeout',
+      type: 'counter',
+      read: () => read()?.dtlsHandshakesFailed,
+    },
     {
       name: 'bootstrap_failed_total',
       help: 'Bootstraps failed, by the step that failed (read, delete, discover, write, credentials, finish, start)',
