@@ -1,7 +1,7 @@
 // PUT/GET/DELETE /api/v1/bootstrap/configs/{endpoint} and POST /api/v1/devices/{ep}/bootstrap-trigger (issue 16
 // item 1): validation as problem+json, the admin role to write, and keys never leaving the api: not in an
 // answer, an error or a log line.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { LoggerService } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, InMemoryBootstrapConfigStore } from '@lwm2m/bootstrap';
@@ -21,6 +21,13 @@ class CapturingLogger implements LoggerService {
 
 const KEY = randomBytes(16).toString('hex');
 const BKEY = randomBytes(16).toString('hex');
+const OSECRET = randomBytes(16).toString('hex');
+const OSALT = randomBytes(8).toString('hex');
+const rpkPair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const RPK_PRIVATE = rpkPair.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('hex');
+const RPK_SERVER = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'der' })
+  .toString('base64');
 const ADMIN = 'admin-key-0123456789';
 const WRITER = 'write-key-0123456789';
 const BASE = '/api/v1/bootstrap/configs';
@@ -115,6 +122,74 @@ describe('bootstrap configurations over REST', () => {
     expect((await api.call('PUT', `${BASE}/dev-3`, { body: valid() })).status).toBe(401);
   });
 
+  it('an OSCORE account: stored sealed, answered with its ids and keySet only; bad ones are a 400 naming the field', async () => {
+    const oscore = { masterSecret: OSECRET, masterSalt: OSALT, senderId: '01', recipientId: '5a', aead: 10 };
+    const body = {
+      servers: [{ shortServerId: 1, uri: 'coap://lwm2m.example.com', security: 'oscore', oscore }],
+    };
+    const r = await call('PUT', `${BASE}/dev-osc`, { body });
+    expect(r.status).toBe(201);
+    expect(r.body.servers[0].oscore).toEqual({ senderId: '01', recipientId: '5a', aead: 10, keySet: true });
+    expect((await configs.get('dev-osc'))?.servers[0]?.oscore?.masterSecret?.toString('hex')).toBe(OSECRET);
+    expect((await call('GET', `${BASE}/dev-osc`)).body.servers[0].oscore.keySet).toBe(true);
+    const account = body.servers[0]!;
+    const bad: Array<[unknown, RegExp]> = [
+      [{ ...account, uri: 'coaps://x' }, /coap:\/\//],
+      [{ ...account, security: 'nosec' }, /oscore is for security "oscore" only/],
+      [{ ...account, oscore: { ...oscore, masterSecret: '00ff' } }, /masterSecret must have 16\.\.64 bytes/],
+      [{ ...account, oscore: { ...oscore, recipientId: '01' } }, /must differ/],
+      [
+        { ...account, oscore: { ...oscore, senderId: '0011223344556677' } },
+        /senderId must have 0\.\.7 bytes/,
+      ],
+      [{ ...account, oscore: { ...oscore, aead: 99 } }, /aead must be one of/],
+      [{ ...account, oscore: { ...oscore, kid: '01' } }, /unknown field/],
+    ];
+    for (const [server, detail] of bad) {
+      const res = await call('PUT', `${BASE}/dev-osc-bad`, { body: { servers: [server] } });
+      expect(res.status).toBe(400);
+      expect(res.body.detail).toMatch(detail);
+    }
+    expect(await configs.get('dev-osc-bad')).toBeUndefined();
+  });
+
+  it('an RPK account: the private key stored sealed and never answered; a key that is not P-256 is a 400', async () => {
+    const body = {
+      servers: [
+        {
+          shortServerId: 1,
+          uri: 'coaps://lwm2m.example.com',
+          security: 'rpk',
+          rpk: { privateKey: RPK_PRIVATE, serverPublicKey: RPK_SERVER },
+        },
+      ],
+    };
+    const r = await call('PUT', `${BASE}/dev-rpk`, { body });
+    expect(r.status).toBe(201);
+    expect(r.body.servers[0].rpk).toEqual({ serverPublicKey: RPK_SERVER, keySet: true });
+    expect((await configs.get('dev-rpk'))?.servers[0]?.rpk?.privateKey?.toString('hex')).toBe(RPK_PRIVATE);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'der',
+    });
+    const bad: Array<[unknown, RegExp]> = [
+      [
+        { ...body.servers[0], rpk: { privateKey: rsa.toString('hex') } },
+        /privateKey must be a P-256 private key/,
+      ],
+      [
+        { ...body.servers[0], rpk: { serverPublicKey: 'nope' } },
+        /serverPublicKey must be a P-256 public key/,
+      ],
+      [{ ...body.servers[0], uri: 'coap://x' }, /coaps/],
+    ];
+    for (const [server, detail] of bad) {
+      const res = await call('PUT', `${BASE}/dev-rpk-bad`, { body: { servers: [server] } });
+      expect(res.status).toBe(400);
+      expect(res.body.detail).toMatch(detail);
+    }
+  });
+
   it('DELETE removes it (then 404)', async () => {
     expect((await call('DELETE', `${BASE}/dev-1`)).status).toBe(204);
     expect((await call('DELETE', `${BASE}/dev-1`)).status).toBe(404);
@@ -122,7 +197,7 @@ describe('bootstrap configurations over REST', () => {
 
   it('no answer and no log line holds key material', () => {
     const text = answers.map((a) => a.text).join('\n') + logger.lines.join('\n');
-    for (const k of [KEY, BKEY]) {
+    for (const k of [KEY, BKEY, OSECRET, OSALT, RPK_PRIVATE]) {
       expect(text).not.toContain(k);
       expect(text).not.toContain(Buffer.from(k, 'hex').toString('base64'));
     }

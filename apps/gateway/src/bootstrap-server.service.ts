@@ -23,8 +23,15 @@ export class BootstrapServerService implements OnModuleInit, OnApplicationShutdo
     return this.bootstrap?.addresses;
   }
 
+  /** The Bootstrap-Server's counters and its DTLS port's failed handshakes (libs/metrics bootstrap_*). */
   counters() {
-    return this.bootstrap?.running.server.counters;
+    const b = this.bootstrap;
+    return (
+      b && {
+        ...b.running.server.counters,
+        dtlsHandshakesFailed: b.dtls.counters.handshakesFailed,
+      }
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -5,6 +5,7 @@ import { nestLogLevels } from '@lwm2m/config';
 import { type MetricsRoute, startGatewayMetrics } from '@lwm2m/metrics';
 import { createGatewayStores, gatewayProbeRoutes } from '@lwm2m/gateway';
 import { validateGatewayConfig } from './config';
+import { BootstrapServerService } from './bootstrap-server.service';
 import { CoapServerService } from './coap-server.service';
 import { GatewayModule } from './gateway.module';
 import { GatewayWorkersService } from './gateway-workers.service';
@@ -44,7 +45,10 @@ async function bootstrap(): Promise<void> {
   const metrics = await startGatewayMetrics({
     port: config.METRICS_PORT,
     defaultLabels: { node: svc.membership?.name ?? config.NODE_ID },
-    sources: workers ? workers.counters() : single!.metricSources(),
+    sources: {
+      ...(workers ? workers.counters() : single!.metricSources()),
+      bootstrap: () => app.get(BootstrapServerService).counters(),
+    },
     routes: {
       ...gatewayProbeRoutes({
         serving: () => svc.serving,

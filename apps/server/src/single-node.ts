@@ -13,6 +13,7 @@ import type { Registry } from 'prom-client';
 import { createApiApp } from '../../api/src/create-api-app';
 import type { ApiOptions, ApiPorts } from '../../api/src/tokens';
 import { CoapServerService } from '../../gateway/src/coap-server.service';
+import { BootstrapServerService } from '../../gateway/src/bootstrap-server.service';
 import type { GatewayConfig } from '@lwm2m/gateway';
 import { GatewayModule } from '../../gateway/src/gateway.module';
 import type { GatewayPorts } from '../../gateway/src/tokens';
@@ -180,7 +181,10 @@ async function startOn<S>(
   // One /metrics for the whole process (on the api's port): process and HTTP metrics, and the gateway's and
   // the scheduler's counters, each read at scrape time.
   const metricsRegistry = createMetricsRegistry();
-  registerGatewayMetrics(metricsRegistry, gateway.get(CoapServerService).metricSources());
+  registerGatewayMetrics(metricsRegistry, {
+    ...gateway.get(CoapServerService).metricSources(),
+    bootstrap: () => gateway.get(BootstrapServerService).counters(),
+  });
   started?.registerMetrics?.(metricsRegistry);
   // The group-observer on the same CoAP endpoint (/ps/{name} beside /rd, multicast from the NoSec socket:
   // SRV_ADDR:SRV_PORT of the draft) and its topics on the api's port and OpenAPI document. Group observation

@@ -268,7 +268,13 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
   const udp = await bind();
   const device = new Device({
     endpoint: a.endpoint,
-    transport: account.psk ? createDtlsTransport(udp, { psk: account.psk }) : udp,
+    transport: account.psk
+      ? createDtlsTransport(udp, { psk: account.psk })
+      : account.rpk
+        ? createDtlsTransport(udp, { rpk: account.rpk })
+        : udp,
+    // An OSCORE account (/0/x/17 -> /21): Register and the rest over coap:// protected with that context.
+    ...(account.oscore ? { oscore: account.oscore } : {}),
     server: peerOfUri(account.uri),
     lwm2mVersion: a.version,
     ...(a.format !== undefined ? { contentFormat: a.format } : {}),

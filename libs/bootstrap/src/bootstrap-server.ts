@@ -30,7 +30,15 @@ import {
 import { type CredentialStore, type EventBus, toJsonValues, x509EndpointIdentities } from '@lwm2m/server';
 import { parseBootstrapQuery } from './bootstrap-request';
 import { type BootstrapConfig, carriesSecrets, DEFAULT_CONFIG } from './config';
-import { type BootstrapStep, chooseInstances, packNodes, planSteps, pskOf, stepName } from './plan';
+import {
+  type BootstrapStep,
+  chooseInstances,
+  credentialOf,
+  generatedKeys,
+  packNodes,
+  planSteps,
+  stepName,
+} from './plan';
 import type { BootstrapConfigStore, BootstrapSession, BootstrapSessionStore } from './ports';
 
 export interface BootstrapLogger {
@@ -51,7 +59,11 @@ export interface BootstrapServerOptions {
   logger?: BootstrapLogger;
   /** How long the client may take to answer one operation, ms (default 10 000). */
   requestTimeoutMs?: number;
-  /** A session's lease, renewed at every step, ms (default 30 000): past it another node may continue it. */
+  /**
+   * A session's lease, ms (default 5 000): renewed at every step and, while the client takes its time, every
+   * third of it; a node that can't renew it stops driving the session at once. Past it (a node killed),
+   * another node continues the session on the client's next Bootstrap-Request.
+   */
   leaseMs?: number;
   /** Bootstrap-Requests per source address (IPv4, IPv6 /64): default 1/s sustained, burst 5. */
   rate?: RateOptions;
@@ -59,6 +71,11 @@ export interface BootstrapServerOptions {
   maxSessions?: number;
   /** Bytes of a generated PSK (default 16). */
   generatedKeyBytes?: number;
+  /**
+   * The LwM2M server's public key (SubjectPublicKeyInfo DER; the gateway's DTLS_KEY_FILE), written as /0/x/4 of
+   * RPK accounts whose configuration names none.
+   */
+  lwm2mServerPublicKey?: Buffer;
 }
 
 export interface BootstrapCounters {
@@ -67,6 +84,8 @@ export interface BootstrapCounters {
   resumed: number;
   finished: number;
   failed: number;
+  /** Failed sessions by the kind of step that failed: read, delete, discover, write, credentials, finish, start. */
+  failedByStep: Record<string, number>;
   /** Refused: 4.29 (per-source rate), 4.00 unknown endpoint, bad request, or security rules; 5.03 busy. */
   rateLimited: number;
   unknownEndpoint: number;
@@ -97,6 +116,7 @@ export class BootstrapServer {
     resumed: 0,
     finished: 0,
     failed: 0,
+    failedByStep: {},
     rateLimited: 0,
     unknownEndpoint: 0,
     badRequest: 0,
@@ -109,6 +129,7 @@ export class BootstrapServer {
   private readonly now: () => number;
   private readonly model: ObjectModelRegistry;
   private readonly limiter: SourceRateLimiter;
+  private readonly leaseMs: number;
   /** Sessions this node drives, by endpoint. */
   private readonly running = new Map<string, Promise<void>>();
   private closed = false;
@@ -119,6 +140,7 @@ export class BootstrapServer {
     this.now = opts.now ?? Date.now;
     this.model = opts.model ?? defaultObjectModelRegistry();
     this.limiter = new SourceRateLimiter(opts.rate ?? { perSecond: 1, burst: 5 }, this.now);
+    this.leaseMs = opts.leaseMs ?? 5_000;
   }
 
   /** Serves /bs and /bspack on `coap` (one call per transport: NoSec and DTLS). */
@@ -166,7 +188,7 @@ export class BootstrapServer {
     }
     const now = this.now();
     const prev = await this.opts.sessions.get(endpoint);
-    const lease = now + (this.opts.leaseMs ?? 30_000);
+    const lease = now + this.leaseMs;
     let session: BootstrapSession;
     // A running session whose node released it or went silent past its lease is continued where it stopped.
     const resumable =
@@ -178,11 +200,7 @@ export class BootstrapServer {
     if (resumable) {
       session = { ...prev, node: this.opts.nodeId, leaseUntil: lease, updatedAt: now };
     } else {
-      const keys: Record<number, Buffer> = {};
-      for (const s of config.servers) {
-        if (s.security === 'psk' && s.psk?.key === undefined)
-          keys[s.shortServerId] = randomBytes(this.opts.generatedKeyBytes ?? 16);
-      }
+      const keys = generatedKeys(config, this.opts.generatedKeyBytes ?? 16, randomBytes);
       session = {
         id: randomUUID(),
         endpoint,
@@ -262,7 +280,21 @@ export class BootstrapServer {
     }
     const contentFormat =
       pct !== undefined && WRITE_FORMATS.includes(pct) && getNodeCodec(pct) ? pct : ContentFormat.TLV;
-    return { endpoint, config, usesDefault: own === undefined, contentFormat };
+    return { endpoint, config: this.withServerKey(config), usesDefault: own === undefined, contentFormat };
+  }
+
+  /** RPK accounts without a server public key get the LwM2M server's own (lwm2mServerPublicKey). */
+  private withServerKey(config: BootstrapConfig): BootstrapConfig {
+    const key = this.opts.lwm2mServerPublicKey;
+    if (key === undefined) return config;
+    return {
+      ...config,
+      servers: config.servers.map((s) =>
+        s.security === 'rpk' && s.rpk?.serverPublicKey === undefined
+          ? { ...s, rpk: { ...s.rpk, serverPublicKey: key } }
+          : s,
+      ),
+    };
   }
 
   private async checkSecurity(
@@ -303,8 +335,10 @@ export class BootstrapServer {
 
   private async run(session: BootstrapSession, config: BootstrapConfig, peer: Peer, coap: CoapEndpoint) {
     let step: BootstrapStep | undefined;
+    const lease = this.keepLease(session);
     try {
       for (;;) {
+        if (lease.lost()) return;
         if (this.closed) {
           // Handed over: the next Bootstrap-Request, on any node, continues at session.step.
           session.leaseUntil = 0;
@@ -314,11 +348,14 @@ export class BootstrapServer {
         const steps = planSteps(config, session);
         step = steps[session.step];
         if (step === undefined) break;
-        const problem = await this.perform(step, session, config, peer, coap);
+        const problem = await this.perform(step, session, config, peer, coap, lease.signal);
+        // The lease went while the client answered: another node may drive the session now; its outcome
+        // is that node's to record.
+        if (lease.lost()) return;
         if (problem !== undefined) return await this.fail(session, stepName(step), problem);
         session.step++;
         session.updatedAt = this.now();
-        session.leaseUntil = session.updatedAt + (this.opts.leaseMs ?? 30_000);
+        session.leaseUntil = session.updatedAt + this.leaseMs;
         if (!(await this.opts.sessions.save(session))) {
           this.log.debug('bootstrap: session taken over by another node', { endpoint: session.endpoint });
           return;
@@ -335,8 +372,51 @@ export class BootstrapServer {
         servers: config.servers.length,
       });
     } catch (err) {
+      if (lease.lost()) return;
       await this.fail(session, step ? stepName(step) : 'start', String(err)).catch(() => undefined);
+    } finally {
+      lease.stop();
     }
+  }
+
+  /**
+   * Renews `session`'s lease every third of leaseMs while the node waits for the client (a slow link, CoAP
+   * retransmissions). When a renewal is refused (another node took the session over), fails, or comes too
+   * late (the lease is past), the lease is lost: the operation in flight is aborted and the node stops
+   * driving the session, so two nodes never send a client operations of one session at once.
+   */
+  private keepLease(session: BootstrapSession): { signal: AbortSignal; lost(): boolean; stop(): void } {
+    const ctl = new AbortController();
+    let renewing = false;
+    const lose = (why: string) => {
+      if (ctl.signal.aborted) return;
+      this.log.debug('bootstrap: lease lost', { endpoint: session.endpoint, why });
+      ctl.abort(new Error(`lease lost: ${why}`));
+    };
+    const every = Math.max(50, Math.floor(this.leaseMs / 3));
+    const timer = setInterval(() => {
+      // Finished, failed or handed over (lease 0): nothing to keep.
+      if (session.state !== 'running' || session.leaseUntil === 0) return;
+      // Two renewals missed: stop a tick before the lease ends, before another node may claim it.
+      if (this.now() >= session.leaseUntil - every) return lose('not renewed in time');
+      if (renewing) return;
+      renewing = true;
+      const until = this.now() + this.leaseMs;
+      this.opts.sessions
+        .save({ ...session, leaseUntil: until })
+        .then((ok) => {
+          if (!ok) return lose('taken over by another node');
+          session.leaseUntil = Math.max(session.leaseUntil, until);
+        })
+        .catch((err: unknown) => lose(String(err)))
+        .finally(() => (renewing = false));
+    }, every);
+    timer.unref();
+    return {
+      signal: ctl.signal,
+      lost: () => ctl.signal.aborted,
+      stop: () => clearInterval(timer),
+    };
   }
 
   /** Runs one step; undefined on success, else why it failed (no key material). */
@@ -346,12 +426,14 @@ export class BootstrapServer {
     config: BootstrapConfig,
     peer: Peer,
     coap: CoapEndpoint,
+    signal: AbortSignal,
   ): Promise<string | undefined> {
     const cf = session.contentFormat;
+    const ask = (req: Parameters<BootstrapServer['ask']>[2]) => this.ask(coap, peer, req, signal);
     switch (step.kind) {
       case 'read': {
         // TS 1.1 Core 5.2.7.2 Bootstrap-Read: objects 1 and 2 only.
-        const res = await this.ask(coap, peer, { code: CoapCode.GET, path: step.path, accept: cf });
+        const res = await ask({ code: CoapCode.GET, path: step.path, accept: cf });
         if (res.code !== CoapCode.CONTENT) return answered(res);
         const path = Lwm2mPath.parse(step.path);
         const codec = getNodeCodec(res.contentFormat ?? cf);
@@ -367,11 +449,11 @@ export class BootstrapServer {
         return undefined;
       }
       case 'delete': {
-        const res = await this.ask(coap, peer, { code: CoapCode.DELETE, path: step.path });
+        const res = await ask({ code: CoapCode.DELETE, path: step.path });
         return res.code === CoapCode.DELETED ? undefined : answered(res);
       }
       case 'discover': {
-        const res = await this.ask(coap, peer, {
+        const res = await ask({
           code: CoapCode.GET,
           path: step.path,
           accept: ContentFormat.LINK,
@@ -387,7 +469,7 @@ export class BootstrapServer {
         const path = Lwm2mPath.parse(step.path);
         const codec = getNodeCodec(cf)!;
         const payload = codec.encode(step.node, path, this.model);
-        const res = await this.ask(coap, peer, {
+        const res = await ask({
           code: CoapCode.PUT,
           path: step.path,
           contentFormat: cf,
@@ -398,27 +480,25 @@ export class BootstrapServer {
       case 'credentials':
         return this.storeCredential(config, session);
       case 'finish': {
-        const res = await this.ask(coap, peer, { code: CoapCode.POST, path: 'bs' });
+        const res = await ask({ code: CoapCode.POST, path: 'bs' });
         // TS 1.2 Core 6.1.7.x: 4.06 Not Acceptable (inconsistent configuration) or 5.00 end the bootstrap failed.
         return res.code === CoapCode.CHANGED ? undefined : answered(res);
       }
     }
   }
 
-  /** The first PSK account's credential becomes the endpoint's LwM2M credential (what the LwM2M server accepts). */
+  /**
+   * The first PSK or OSCORE account's credential becomes the endpoint's LwM2M credential (what the LwM2M server
+   * accepts: the DTLS PSK lookup, or the OSCORE context of the device's kid).
+   */
   private async storeCredential(
     config: BootstrapConfig,
     session: BootstrapSession,
   ): Promise<string | undefined> {
-    const account = config.servers.find((s) => s.security === 'psk');
-    const psk = account && pskOf(account, session.endpoint, session.keys);
-    if (psk === undefined) return 'no PSK to store';
+    const credential = credentialOf(config, session.endpoint, session.keys);
+    if (credential === undefined) return 'no PSK or OSCORE context to store';
     try {
-      await this.opts.credentials.put(session.endpoint, {
-        type: 'psk',
-        identity: psk.identity,
-        key: psk.key,
-      });
+      await this.opts.credentials.put(session.endpoint, credential);
     } catch (err) {
       return `the credential was not stored: ${(err as Error).message}`;
     }
@@ -429,19 +509,14 @@ export class BootstrapServer {
     coap: CoapEndpoint,
     peer: Peer,
     req: { code: number; path: string; accept?: number; contentFormat?: number; payload?: Buffer },
+    lease: AbortSignal,
   ): Promise<CoapResponse> {
     const timeout = this.opts.requestTimeoutMs ?? 10_000;
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), timeout);
-    try {
-      return await coap.request(
-        peer,
-        { ...req, path: req.path === '/' ? [] : req.path.split('/').filter((s) => s.length > 0) },
-        { timeout, signal: ctl.signal },
-      );
-    } finally {
-      clearTimeout(timer);
-    }
+    return coap.request(
+      peer,
+      { ...req, path: req.path === '/' ? [] : req.path.split('/').filter((s) => s.length > 0) },
+      { timeout, signal: AbortSignal.any([lease, AbortSignal.timeout(timeout)]) },
+    );
   }
 
   private async fail(session: BootstrapSession, step: string, error: string): Promise<void> {
@@ -451,6 +526,9 @@ export class BootstrapServer {
     session.leaseUntil = 0;
     await this.opts.sessions.save(session);
     this.counters.failed++;
+    // The kind only ("write", not "write /0/1"): a bounded label set.
+    const kind = step.split(' ')[0]!;
+    this.counters.failedByStep[kind] = (this.counters.failedByStep[kind] ?? 0) + 1;
     this.log.debug('bootstrap: failed', { endpoint: session.endpoint, step, error: session.error });
     await this.publish({
       type: 'bootstrap-failed',
@@ -480,16 +558,13 @@ export class BootstrapServer {
     const cf = req.accept ?? ContentFormat.SENML_CBOR;
     if (!PACK_FORMATS.includes(cf)) return { code: CoapCode.NOT_ACCEPTABLE };
     const now = this.now();
-    const keys: Record<number, Buffer> = {};
-    for (const s of config.servers) {
-      if (s.security === 'psk' && s.psk?.key === undefined) keys[s.shortServerId] = randomBytes(16);
-    }
+    const keys = generatedKeys(config, this.opts.generatedKeyBytes ?? 16, randomBytes);
     const session: BootstrapSession = {
       id: randomUUID(),
       endpoint,
       state: 'running',
       node: this.opts.nodeId,
-      leaseUntil: now + (this.opts.leaseMs ?? 30_000),
+      leaseUntil: now + this.leaseMs,
       step: 0,
       startedAt: now,
       updatedAt: now,
@@ -509,7 +584,7 @@ export class BootstrapServer {
     });
     const nodes = packNodes(config, session).map((node) => ({ path: new Lwm2mPath(node.id), node }));
     const payload = getCompositeCodec(cf)!.encodeComposite(nodes, this.model);
-    if (config.servers.some((s) => s.security === 'psk')) {
+    if (carriesSecrets(config)) {
       const problem = await this.storeCredential(config, session);
       if (problem !== undefined) {
         await this.fail(session, 'credentials', problem);
@@ -542,7 +617,10 @@ function fitsInstances(config: BootstrapConfig, session: BootstrapSession): bool
   if (ids === undefined) return true;
   return (
     config.servers.every(
-      (s) => ids.security[s.shortServerId] !== undefined && ids.server[s.shortServerId] !== undefined,
+      (s) =>
+        ids.security[s.shortServerId] !== undefined &&
+        ids.server[s.shortServerId] !== undefined &&
+        (s.security !== 'oscore' || ids.oscore?.[s.shortServerId] !== undefined),
     ) && ids.acl.length === (config.acls ?? []).length
   );
 }

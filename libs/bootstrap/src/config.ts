@@ -2,11 +2,41 @@
 // writes into a client: LwM2M Server accounts (a Security /0 and a Server /1 instance each), the objects to
 // delete first, Access Control /2 instances, optionally the client's own Bootstrap-Server account. One
 // configuration per endpoint and a default one; PSKs are secrets: sealed at rest, never returned by a read.
-import { MAX_PSK_IDENTITY_BYTES, MAX_PSK_KEY_BYTES } from '@lwm2m/server';
+import { createPrivateKey } from 'node:crypto';
+import {
+  MAX_OSCORE_ID_BYTES,
+  MAX_OSCORE_ID_CONTEXT_BYTES,
+  MAX_OSCORE_SECRET_BYTES,
+  MAX_PSK_IDENTITY_BYTES,
+  MAX_PSK_KEY_BYTES,
+  normalizeRpk,
+} from '@lwm2m/server';
 
-/** TS 1.2 Core E.1 resource 2 (Security Mode): 0 PSK, 1 RPK, 2 Certificate, 3 NoSec. */
-export const SECURITY_MODE = { psk: 0, rpk: 1, x509: 2, nosec: 3 } as const;
-export type BootstrapSecurity = 'nosec' | 'psk';
+/**
+ * TS 1.2 Core E.1 resource 2 (Security Mode): 0 PSK, 1 RPK, 2 Certificate, 3 NoSec. An OSCORE account is
+ * NoSec at the transport with /0/x/17 linking its /21 instance (TS 1.1 Core E.1, resource 17).
+ */
+export const SECURITY_MODE = { psk: 0, rpk: 1, x509: 2, nosec: 3, oscore: 3 } as const;
+export type BootstrapSecurity = 'nosec' | 'psk' | 'rpk' | 'oscore';
+
+/**
+ * An OSCORE account's context (RFC 8613 section 3.2), from the LwM2M server's point of view as in the
+ * credentials API: `senderId` is the server's Sender ID, `recipientId` the device's (the kid of its
+ * requests). Written to the device as a /21 instance with the two ids the other way round.
+ */
+export interface OscoreAccount {
+  /** Secret. Absent: 16 random bytes per bootstrap. */
+  masterSecret?: Buffer;
+  /** Secret too (sealed with the Master Secret). */
+  masterSalt?: Buffer;
+  /** Absent: 0x01. */
+  senderId?: Buffer;
+  /** Absent: 6 bytes derived from the Master Secret and the endpoint (unique in practice; a clash is a 409 at the credential step). */
+  recipientId?: Buffer;
+  idContext?: Buffer;
+  /** COSE AEAD algorithm (default 10, AES-CCM-16-64-128). */
+  aead?: number;
+}
 
 /** One LwM2M Server account: Security (/0) and Server (/1) instances sharing the Short Server ID. */
 export interface ServerAccount {
@@ -21,6 +51,18 @@ export interface ServerAccount {
    * accepts exactly what the client was given.
    */
   psk?: { identity?: string; key?: Buffer };
+  /**
+   * RPK mode (coaps:// URI, TS 1.2 Core E.1 resources 3-5): the LwM2M server's public key the client pins
+   * (SubjectPublicKeyInfo DER; default: the gateway's DTLS_KEY_FILE public key) and the client's P-256 private
+   * key (PKCS#8 DER, secret; absent: generated per bootstrap). Its public key is stored as the endpoint's RPK
+   * credential.
+   */
+  rpk?: { serverPublicKey?: Buffer; privateKey?: Buffer };
+  /**
+   * OSCORE mode (coap:// URI): the context to write; the parts absent are generated per bootstrap. Stored as
+   * the endpoint's OSCORE credential, so the LwM2M server accepts exactly this context.
+   */
+  oscore?: OscoreAccount;
   /** /1/x/1 Lifetime, s (default 300). */
   lifetime?: number;
   /** /1/x/7 Binding (default "U"). */
@@ -65,8 +107,23 @@ export interface BootstrapConfig {
 export const DEFAULT_CONFIG = '*default*';
 
 /** A configuration as every read returns it: keys replaced by whether one is set. */
+/** An OSCORE account as reads show it: ids in hex, no Master Secret or Salt. */
+export interface OscoreAccountInfo {
+  senderId?: string;
+  recipientId?: string;
+  idContext?: string;
+  aead?: number;
+  keySet: boolean;
+}
+
 export interface BootstrapConfigInfo extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
-  servers: Array<Omit<ServerAccount, 'psk'> & { psk?: { identity?: string; keySet: boolean } }>;
+  servers: Array<
+    Omit<ServerAccount, 'psk' | 'rpk' | 'oscore'> & {
+      psk?: { identity?: string; keySet: boolean };
+      rpk?: { serverPublicKey?: string; keySet: boolean };
+      oscore?: OscoreAccountInfo;
+    }
+  >;
   bootstrapPsk?: { identity: string; keySet: true };
 }
 
@@ -74,17 +131,34 @@ export function configInfo(c: BootstrapConfig): BootstrapConfigInfo {
   const { servers, bootstrapPsk, ...rest } = c;
   const info: BootstrapConfigInfo = {
     ...rest,
-    servers: servers.map(({ psk, ...s }) =>
-      psk === undefined
-        ? s
-        : {
-            ...s,
-            psk: { ...(psk.identity ? { identity: psk.identity } : {}), keySet: psk.key !== undefined },
-          },
-    ),
+    servers: servers.map(({ psk, rpk, oscore, ...s }) => ({
+      ...s,
+      ...(rpk !== undefined
+        ? {
+            rpk: {
+              ...(rpk.serverPublicKey ? { serverPublicKey: rpk.serverPublicKey.toString('base64') } : {}),
+              keySet: rpk.privateKey !== undefined,
+            },
+          }
+        : {}),
+      ...(psk !== undefined
+        ? { psk: { ...(psk.identity ? { identity: psk.identity } : {}), keySet: psk.key !== undefined } }
+        : {}),
+      ...(oscore !== undefined ? { oscore: oscoreInfo(oscore) } : {}),
+    })),
   };
   if (bootstrapPsk) info.bootstrapPsk = { identity: bootstrapPsk.identity, keySet: true };
   return info;
+}
+
+function oscoreInfo(o: OscoreAccount): OscoreAccountInfo {
+  return {
+    ...(o.senderId !== undefined ? { senderId: o.senderId.toString('hex') } : {}),
+    ...(o.recipientId !== undefined ? { recipientId: o.recipientId.toString('hex') } : {}),
+    ...(o.idContext !== undefined ? { idContext: o.idContext.toString('hex') } : {}),
+    ...(o.aead !== undefined ? { aead: o.aead } : {}),
+    keySet: o.masterSecret !== undefined,
+  };
 }
 
 /** A configuration the server refuses; the message names the field, never a key. */
@@ -112,11 +186,67 @@ function int(v: unknown, name: string, min: number, max: number): number {
   return v;
 }
 
-function keyOf(v: unknown, name: string): Buffer {
-  if (typeof v !== 'string' || !/^(?:[0-9a-fA-F]{2})+$/.test(v)) fail(`${name} must be hex`);
+function keyOf(v: unknown, name: string, min = 1, max = MAX_PSK_KEY_BYTES): Buffer {
+  if (typeof v !== 'string' || !/^(?:[0-9a-fA-F]{2})*$/.test(v)) fail(`${name} must be hex`);
   const key = Buffer.from(v, 'hex');
-  if (key.length > MAX_PSK_KEY_BYTES) fail(`${name} must have 1..${MAX_PSK_KEY_BYTES} bytes`);
+  if (key.length < min || key.length > max) fail(`${name} must have ${min}..${max} bytes`);
   return key;
+}
+
+/** RFC 8613 AEAD algorithms the server's OSCORE offers (COSE ids), as the credentials API checks them. */
+const OSCORE_AEADS = [10, 11, 30, 1, 3, 24];
+const OSCORE_FIELDS = new Set(['masterSecret', 'masterSalt', 'senderId', 'recipientId', 'idContext', 'aead']);
+
+function rpkOf(v: Record<string, unknown>, at: string): NonNullable<ServerAccount['rpk']> {
+  for (const k of Object.keys(v))
+    if (k !== 'serverPublicKey' && k !== 'privateKey') fail(`${at}: unknown field "${k.slice(0, 32)}"`);
+  const out: NonNullable<ServerAccount['rpk']> = {};
+  if (v.serverPublicKey !== undefined) {
+    if (typeof v.serverPublicKey !== 'string') fail(`${at}.serverPublicKey must be a string`);
+    try {
+      out.serverPublicKey = normalizeRpk(v.serverPublicKey);
+    } catch {
+      fail(`${at}.serverPublicKey must be a P-256 public key (SubjectPublicKeyInfo: PEM, hex or base64)`);
+    }
+  }
+  if (v.privateKey !== undefined) {
+    const bad = () => fail(`${at}.privateKey must be a P-256 private key (PKCS#8 DER in hex or base64)`);
+    if (typeof v.privateKey !== 'string') bad();
+    const text = v.privateKey as string;
+    const der = /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+    try {
+      const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') bad();
+    } catch {
+      bad();
+    }
+    out.privateKey = der;
+  }
+  return out;
+}
+
+function oscoreOf(v: unknown, at: string): OscoreAccount {
+  if (!isRecord(v)) fail(`${at} must be an object`);
+  for (const k of Object.keys(v)) if (!OSCORE_FIELDS.has(k)) fail(`${at}: unknown field "${k.slice(0, 32)}"`);
+  const o: OscoreAccount = {};
+  if (v.masterSecret !== undefined)
+    o.masterSecret = keyOf(v.masterSecret, `${at}.masterSecret`, 16, MAX_OSCORE_SECRET_BYTES);
+  if (v.masterSalt !== undefined)
+    o.masterSalt = keyOf(v.masterSalt, `${at}.masterSalt`, 0, MAX_OSCORE_SECRET_BYTES);
+  if (v.senderId !== undefined) o.senderId = keyOf(v.senderId, `${at}.senderId`, 0, MAX_OSCORE_ID_BYTES);
+  if (v.recipientId !== undefined)
+    o.recipientId = keyOf(v.recipientId, `${at}.recipientId`, 0, MAX_OSCORE_ID_BYTES);
+  if (v.idContext !== undefined)
+    o.idContext = keyOf(v.idContext, `${at}.idContext`, 0, MAX_OSCORE_ID_CONTEXT_BYTES);
+  if (v.aead !== undefined) {
+    if (typeof v.aead !== 'number' || !OSCORE_AEADS.includes(v.aead))
+      fail(`${at}.aead must be one of ${OSCORE_AEADS.join(', ')}`);
+    o.aead = v.aead;
+  }
+  // RFC 8613 Appendix D.4: nonces are unique only when the two ids differ.
+  if (o.senderId !== undefined && o.recipientId !== undefined && o.senderId.equals(o.recipientId))
+    fail(`${at}.senderId and recipientId must differ`);
+  return o;
 }
 
 function identityOf(v: unknown, name: string): string {
@@ -133,6 +263,8 @@ const SERVER_FIELDS = new Set([
   'uri',
   'security',
   'psk',
+  'rpk',
+  'oscore',
   'lifetime',
   'binding',
   'notificationStoring',
@@ -161,10 +293,19 @@ export function parseBootstrapConfig(body: unknown): BootstrapConfig {
     ids.add(shortServerId);
     if (typeof s.uri !== 'string' || s.uri.length > 255 || !URI.test(s.uri))
       fail(`${at}.uri must be a coap:// or coaps:// URI of at most 255 bytes`);
-    if (s.security !== 'nosec' && s.security !== 'psk') fail(`${at}.security must be "nosec" or "psk"`);
-    if ((s.security === 'psk') !== s.uri.startsWith('coaps:'))
-      fail(`${at}: a psk account needs a coaps:// URI and a nosec one a coap:// URI`);
+    if (s.security !== 'nosec' && s.security !== 'psk' && s.security !== 'rpk' && s.security !== 'oscore')
+      fail(`${at}.security must be "nosec", "psk", "rpk" or "oscore"`);
+    if ((s.security === 'psk' || s.security === 'rpk') !== s.uri.startsWith('coaps:'))
+      fail(`${at}: a psk or rpk account needs a coaps:// URI, a nosec or oscore one a coap:// URI`);
     const out: ServerAccount = { shortServerId, uri: s.uri, security: s.security };
+    if (s.rpk !== undefined) {
+      if (s.security !== 'rpk' || !isRecord(s.rpk)) fail(`${at}.rpk is for security "rpk" only`);
+      out.rpk = rpkOf(s.rpk, `${at}.rpk`);
+    }
+    if (s.oscore !== undefined) {
+      if (s.security !== 'oscore') fail(`${at}.oscore is for security "oscore" only`);
+      out.oscore = oscoreOf(s.oscore, `${at}.oscore`);
+    }
     if (s.psk !== undefined) {
       if (s.security !== 'psk' || !isRecord(s.psk)) fail(`${at}.psk is for security "psk" only`);
       out.psk = {};
@@ -233,5 +374,5 @@ function paths(v: unknown, name: string, allowed: (p: string) => boolean): strin
 
 /** Whether writing this configuration puts key material on the wire (refused over NoSec unless allowNoSec). */
 export function carriesSecrets(c: BootstrapConfig): boolean {
-  return c.servers.some((s) => s.security === 'psk');
+  return c.servers.some((s) => s.security !== 'nosec');
 }

@@ -2,6 +2,7 @@
 // after answering the Bootstrap-Request with 2.04: Bootstrap-Read (1.1), Bootstrap-Delete, Bootstrap-Discover,
 // Bootstrap-Write of the /0, /1 and /2 instances, then Bootstrap-Finish. Deterministic from the configuration
 // and the session, so a node that takes a session over rebuilds the same plan and continues at session.step.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync } from 'node:crypto';
 import {
   lwm2mObject,
   type Lwm2mNode,
@@ -11,6 +12,7 @@ import {
   objectInstance,
   singleResource,
 } from '@lwm2m/lwm2m';
+import type { Credential, OscoreCredential } from '@lwm2m/server';
 import { type BootstrapConfig, SECURITY_MODE, type ServerAccount } from './config';
 import type { BootstrapSession } from './ports';
 
@@ -19,7 +21,7 @@ export type BootstrapStep =
   | { kind: 'delete'; path: string }
   | { kind: 'discover'; path: string }
   | { kind: 'write'; path: string; node: Lwm2mObjectInstance }
-  /** Not a CoAP exchange: the PSK written is stored as the endpoint's LwM2M credential. */
+  /** Not a CoAP exchange: the PSK or OSCORE context written is stored as the endpoint's LwM2M credential. */
   | { kind: 'credentials' }
   | { kind: 'finish' };
 
@@ -41,6 +43,89 @@ export function pskOf(
 }
 
 /**
+ * The OSCORE context written for an OSCORE account, from the server's point of view (senderId: the server's
+ * Sender ID, recipientId: the device's). What the configuration leaves out comes from the session: the Master
+ * Secret generated for it, the device's Sender ID derived from that secret and the endpoint (HKDF, RFC 5869),
+ * so every node that continues the session writes and stores the same context.
+ */
+export function oscoreOf(
+  account: ServerAccount,
+  endpoint: string,
+  keys: Record<number, Buffer>,
+): OscoreCredential | undefined {
+  if (account.security !== 'oscore') return undefined;
+  const o = account.oscore ?? {};
+  const masterSecret = o.masterSecret ?? keys[account.shortServerId];
+  if (masterSecret === undefined) return undefined;
+  const recipientId =
+    o.recipientId ??
+    Buffer.from(
+      hkdfSync('sha256', masterSecret, Buffer.alloc(0), `lwm2m bootstrap oscore kid ${endpoint}`, 6),
+    );
+  return {
+    masterSecret,
+    senderId: o.senderId ?? Buffer.from([0x01]),
+    recipientId,
+    ...(o.masterSalt !== undefined ? { masterSalt: o.masterSalt } : {}),
+    ...(o.idContext !== undefined ? { idContext: o.idContext } : {}),
+    ...(o.aead !== undefined ? { aead: o.aead } : {}),
+  };
+}
+
+/**
+ * The RPK key material of an RPK account: the client's private key (configured, else generated for the
+ * session; PKCS#8 DER), its public key and the server's (SubjectPublicKeyInfo DER).
+ */
+export function rpkOf(
+  account: ServerAccount,
+  keys: Record<number, Buffer>,
+): { privateKey: Buffer; publicKey: Buffer; serverPublicKey?: Buffer } | undefined {
+  if (account.security !== 'rpk') return undefined;
+  const privateKey = account.rpk?.privateKey ?? keys[account.shortServerId];
+  if (privateKey === undefined) return undefined;
+  const publicKey = createPublicKey(
+    createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' }),
+  ).export({
+    type: 'spki',
+    format: 'der',
+  });
+  const server = account.rpk?.serverPublicKey;
+  return { privateKey, publicKey, ...(server !== undefined ? { serverPublicKey: server } : {}) };
+}
+
+/** The LwM2M credential a bootstrap with this configuration stores: the first secured account's. */
+export function credentialOf(
+  config: BootstrapConfig,
+  endpoint: string,
+  keys: Record<number, Buffer>,
+): Credential | undefined {
+  const account = config.servers.find((s) => s.security !== 'nosec');
+  if (account === undefined) return undefined;
+  const psk = pskOf(account, endpoint, keys);
+  if (psk) return { type: 'psk', identity: psk.identity, key: psk.key };
+  const rpk = rpkOf(account, keys);
+  if (rpk) return { type: 'rpk', publicKey: rpk.publicKey };
+  const oscore = oscoreOf(account, endpoint, keys);
+  return oscore && { type: 'oscore', oscore };
+}
+
+/** Key material generated for a new session: a PSK, an RPK private key or an OSCORE Master Secret per account that names none. */
+export function generatedKeys(config: BootstrapConfig, bytes: number, random: (n: number) => Buffer) {
+  const keys: Record<number, Buffer> = {};
+  for (const s of config.servers) {
+    if (s.security === 'psk' && s.psk?.key === undefined) keys[s.shortServerId] = random(bytes);
+    if (s.security === 'oscore' && s.oscore?.masterSecret === undefined)
+      keys[s.shortServerId] = random(Math.max(16, bytes));
+    if (s.security === 'rpk' && s.rpk?.privateKey === undefined)
+      keys[s.shortServerId] = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'der',
+      });
+  }
+  return keys;
+}
+
+/**
  * The steps. Until Bootstrap-Discover has answered (session.instances unset), the plan ends with it: the
  * instance ids of the writes are chosen from what the client still holds after the deletes.
  */
@@ -54,6 +139,10 @@ export function planSteps(config: BootstrapConfig, session: BootstrapSession): B
   for (const s of config.servers) {
     const sec = ids.security[s.shortServerId];
     const srv = ids.server[s.shortServerId];
+    // The /21 instance first: /0/x/17 links to it (TS 1.1 Core E.1 resource 17).
+    const osc = ids.oscore?.[s.shortServerId];
+    if (s.security === 'oscore' && osc !== undefined)
+      steps.push({ kind: 'write', path: `/21/${osc}`, node: oscoreInstance(osc, s, session) });
     steps.push({ kind: 'write', path: `/0/${sec}`, node: securityInstance(sec, s, session) });
     steps.push({ kind: 'write', path: `/1/${srv}`, node: serverInstance(srv, s) });
   }
@@ -74,7 +163,7 @@ export function planSteps(config: BootstrapConfig, session: BootstrapSession): B
       ]),
     });
   });
-  if (config.servers.some((s) => s.security === 'psk')) steps.push({ kind: 'credentials' });
+  if (config.servers.some((s) => s.security !== 'nosec')) steps.push({ kind: 'credentials' });
   steps.push({ kind: 'finish' });
   return steps;
 }
@@ -82,15 +171,45 @@ export function planSteps(config: BootstrapConfig, session: BootstrapSession): B
 /** TS 1.2 Core E.1: the Security instance of an LwM2M Server account (Bootstrap-Server resource false). */
 function securityInstance(iid: number, s: ServerAccount, session: BootstrapSession): Lwm2mObjectInstance {
   const psk = pskOf(s, session.endpoint, session.keys);
+  const rpk = rpkOf(s, session.keys);
+  // TS 1.2 Core E.1: PSK mode: /0/x/3 the PSK identity (UTF-8 bytes), /0/x/5 the key. RPK mode: /0/x/3 the
+  // client's public key, /0/x/4 the server's (SubjectPublicKeyInfo DER), /0/x/5 the client's private key.
+  const [identity, serverKey, secret] = psk
+    ? [Buffer.from(psk.identity, 'utf8'), Buffer.alloc(0), Buffer.from(psk.key)]
+    : rpk
+      ? [rpk.publicKey, rpk.serverPublicKey ?? Buffer.alloc(0), Buffer.from(rpk.privateKey)]
+      : [Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)];
   return objectInstance(iid, [
     singleResource(0, 'string', s.uri),
     singleResource(1, 'boolean', false),
     singleResource(2, 'integer', SECURITY_MODE[s.security]),
-    // PSK mode: /0/x/3 is the PSK identity (UTF-8 bytes), /0/x/5 the key (TS 1.2 Core E.1).
-    singleResource(3, 'opaque', psk ? Buffer.from(psk.identity, 'utf8') : Buffer.alloc(0)),
-    singleResource(4, 'opaque', Buffer.alloc(0)),
-    singleResource(5, 'opaque', psk ? Buffer.from(psk.key) : Buffer.alloc(0)),
+    singleResource(3, 'opaque', identity),
+    singleResource(4, 'opaque', serverKey),
+    singleResource(5, 'opaque', secret),
     singleResource(10, 'integer', s.shortServerId),
+    ...(s.security === 'oscore' && session.instances?.oscore?.[s.shortServerId] !== undefined
+      ? [
+          singleResource(17, 'objlnk', {
+            objectId: 21,
+            instanceId: session.instances.oscore[s.shortServerId]!,
+          }),
+        ]
+      : []),
+  ]);
+}
+
+/**
+ * TS 1.1 Core E.9 (object 21): the device's side of the context: its Sender ID is the server's Recipient ID.
+ */
+function oscoreInstance(iid: number, s: ServerAccount, session: BootstrapSession): Lwm2mObjectInstance {
+  const o = oscoreOf(s, session.endpoint, session.keys)!;
+  return objectInstance(iid, [
+    singleResource(0, 'opaque', Buffer.from(o.masterSecret)),
+    singleResource(1, 'opaque', Buffer.from(o.recipientId)),
+    singleResource(2, 'opaque', Buffer.from(o.senderId)),
+    ...(o.aead !== undefined ? [singleResource(3, 'integer', o.aead)] : []),
+    ...(o.masterSalt !== undefined ? [singleResource(5, 'opaque', Buffer.from(o.masterSalt))] : []),
+    ...(o.idContext !== undefined ? [singleResource(6, 'opaque', Buffer.from(o.idContext))] : []),
   ]);
 }
 
@@ -134,6 +253,7 @@ export function chooseInstances(
   for (const s of config.servers) {
     out.security[s.shortServerId] = next(0);
     out.server[s.shortServerId] = next(1);
+    if (s.security === 'oscore') (out.oscore ??= {})[s.shortServerId] = next(21);
   }
   for (let i = 0; i < (config.acls ?? []).length; i++) out.acl.push(next(2));
   return out;

@@ -32,10 +32,18 @@ export interface BootstrapSession {
   contentFormat: number;
   /** Whether the configuration applied is the default one. */
   usesDefault: boolean;
-  /** PSKs generated for this bootstrap, by Short Server ID. Secret: sealed at rest, never in events. */
+  /** PSKs or OSCORE Master Secrets generated for this bootstrap, by Short Server ID. Secret: sealed at rest, never in events. */
   keys: Record<number, Buffer>;
-  /** Instance ids chosen after Bootstrap-Discover: Security and Server by Short Server ID, ACLs in order. */
-  instances?: { security: Record<number, number>; server: Record<number, number>; acl: number[] };
+  /**
+   * Instance ids chosen after Bootstrap-Discover: Security, Server and OSCORE (21, OSCORE accounts) by Short
+   * Server ID, ACLs in order.
+   */
+  instances?: {
+    security: Record<number, number>;
+    server: Record<number, number>;
+    oscore?: Record<number, number>;
+    acl: number[];
+  };
   /** Bootstrap-Discover's answer (link format) and the Bootstrap-Read results (objects 1 and 2). */
   discovered?: string;
   read?: Record<string, JsonPathValue[]>;

@@ -10,7 +10,7 @@ import { ContentFormat, defaultObjectModelRegistry, getCompositeCodec } from '@l
 import type { StoredEvent } from '@lwm2m/server';
 import { UdpTransport } from '@lwm2m/udp';
 import { BootstrapError } from '@lwm2m/simulator';
-import { type BootstrapConfig, DEFAULT_CONFIG } from '../src';
+import { type BootstrapConfig, type BootstrapSessionStore, DEFAULT_CONFIG } from '../src';
 import {
   bootstrapClient,
   type BootstrapSide,
@@ -373,6 +373,102 @@ describe('a session continued by another Bootstrap-Server', () => {
         credentials: lwm2m.stores.credentials,
         events: lwm2m.stores.events,
       });
+    }
+  });
+});
+
+describe('the session lease', () => {
+  it('a node that can no longer renew its lease stops at once; another continues only after the lease', async () => {
+    const shared = new InMemoryBootstrapSessionStore();
+    let cut = false;
+    // Node A's view of the shared store, which becomes unreachable (a partition, a dying process).
+    const partitioned: BootstrapSessionStore = {
+      get: (ep) => shared.get(ep),
+      claim: (s, now) => (cut ? Promise.reject(new Error('unreachable')) : shared.claim(s, now)),
+      save: (s) => (cut ? Promise.reject(new Error('unreachable')) : shared.save(s)),
+    };
+    const side = (nodeId: string, sessions: BootstrapSessionStore) =>
+      startBootstrapServer({
+        configs,
+        sessions,
+        credentials: lwm2m.stores.credentials,
+        events: lwm2m.stores.events,
+        nodeId,
+        extra: { leaseMs: 600 },
+      });
+    const a = await side('lease-a', partitioned);
+    const b = await side('lease-b', shared);
+    await configs.put('bs-lease', { servers: [account()], allowNoSec: true });
+    // After its first Bootstrap-Request the client reaches B only (a load balancer that dropped A).
+    const client = await bootstrapClient('bs-lease', [a.port, ...Array<number>(50).fill(b.port)], undefined, {
+      retryAfterMs: 200,
+      answerDelayMs: 150,
+    });
+    try {
+      const running = client.run();
+      await waitFor(() => client.operations.length >= 2, 5000);
+      const held = (await shared.get('bs-lease'))!;
+      expect(held.node).toBe('lease-a');
+      cut = true;
+      let stoppedAt = 0;
+      let takenAt = 0;
+      while (takenAt === 0) {
+        const now = Date.now();
+        if (stoppedAt === 0 && a.running.server.activeSessions === 0) stoppedAt = now;
+        if ((await shared.get('bs-lease'))?.node === 'lease-b') takenAt = now;
+        if (now - held.startedAt > 10_000) throw new Error('never taken over');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const outcome = await running;
+      // A gave up driving before its lease ran out; B claimed only after it had.
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(stoppedAt).toBeLessThan(held.leaseUntil);
+      expect(takenAt).toBeGreaterThanOrEqual(held.leaseUntil);
+      expect(outcome.servers[0]!.lifetime).toBe(60);
+      const started = (await eventsOf('bs-lease')).filter((e) => e.type === 'bootstrap-started');
+      expect(started.map((e) => (e as { node?: string }).node)).toEqual(['lease-a', 'lease-b']);
+      const dev = await registerAsBootstrapped('bs-lease', client);
+      await dev.start();
+      expect(await registered('bs-lease')).toBe(true);
+      await dev.stop();
+      expect(b.running.server.counters).toMatchObject({ resumed: 1, finished: 1 });
+    } finally {
+      await client.close();
+      await a.running.close();
+      await b.running.close();
+    }
+  });
+
+  it('a client slower than the lease keeps one driver: the lease is renewed while it answers, so B never claims', async () => {
+    const shared = new InMemoryBootstrapSessionStore();
+    const side = (nodeId: string) =>
+      startBootstrapServer({
+        configs,
+        sessions: shared,
+        credentials: lwm2m.stores.credentials,
+        events: lwm2m.stores.events,
+        nodeId,
+        extra: { leaseMs: 300 },
+      });
+    const a = await side('slow-a');
+    const b = await side('slow-b');
+    await configs.put('bs-slow', { servers: [account()], allowNoSec: true });
+    // Each answer takes longer than the lease; meanwhile the impatient client asks B again and again.
+    const client = await bootstrapClient('bs-slow', [a.port, ...Array<number>(50).fill(b.port)], undefined, {
+      retryAfterMs: 250,
+      answerDelayMs: 700,
+    });
+    try {
+      await client.run();
+      expect(client.operations.filter((o) => o === 'DELETE /')).toHaveLength(1);
+      expect(b.running.server.counters).toMatchObject({ started: 0, resumed: 0 });
+      expect(b.running.server.counters.requests).toBeGreaterThan(0);
+      const types = (await eventsOf('bs-slow')).map((e) => e.type);
+      expect(types).toEqual(['bootstrap-started', 'bootstrap-finished']);
+    } finally {
+      await client.close();
+      await a.running.close();
+      await b.running.close();
     }
   });
 });

@@ -44,6 +44,46 @@ export function bootstrapStoreContract(
       expect(await configs.get('ep1')).toBeUndefined();
       expect(await configs.remove('ep1')).toBe(false);
     });
+
+    it('keeps an OSCORE account as given, and one with only some parts given', async () => {
+      const { configs } = await make();
+      const oscore = {
+        masterSecret: randomBytes(16),
+        masterSalt: randomBytes(8),
+        senderId: Buffer.from('01', 'hex'),
+        recipientId: Buffer.from('a1b2', 'hex'),
+        idContext: Buffer.from('37', 'hex'),
+        aead: 10,
+      };
+      await configs.put('ep-osc', {
+        servers: [
+          { shortServerId: 1, uri: 'coap://h:5683', security: 'oscore', oscore },
+          {
+            shortServerId: 2,
+            uri: 'coap://h:5683',
+            security: 'oscore',
+            oscore: { senderId: Buffer.alloc(0) },
+          },
+        ],
+      });
+      const got = await configs.get('ep-osc');
+      expect(got?.servers[0]?.oscore).toEqual(oscore);
+      expect(got?.servers[1]?.oscore).toEqual({ senderId: Buffer.alloc(0) });
+    });
+
+    it('keeps an RPK account: the server key and the client private key', async () => {
+      const { configs } = await make();
+      const rpk = { serverPublicKey: randomBytes(91), privateKey: randomBytes(138) };
+      await configs.put('ep-rpk', {
+        servers: [
+          { shortServerId: 1, uri: 'coaps://h', security: 'rpk', rpk },
+          { shortServerId: 2, uri: 'coaps://h', security: 'rpk', rpk: {} },
+        ],
+      });
+      const got = await configs.get('ep-rpk');
+      expect(got?.servers[0]?.rpk).toEqual(rpk);
+      expect(got?.servers[1]?.rpk).toEqual({});
+    });
   });
 
   describe(`${name}: bootstrap sessions`, () => {

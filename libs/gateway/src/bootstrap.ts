@@ -1,6 +1,7 @@
 // The gateway's LwM2M Bootstrap-Server (libs/bootstrap) on its own ports: NoSec UDP BOOTSTRAP_PORT (5783)
 // and DTLS BOOTSTRAP_SECURE_PORT (5784: PSK identities of the bootstrap configurations, X.509 when the
 // gateway has a key and trust anchors, with CID), under the same handshake limits as COAPS_PORT.
+import { createPublicKey } from 'node:crypto';
 import { bootstrapPskLookup, createBootstrapServer, type RunningBootstrapServer } from '@lwm2m/bootstrap';
 import { DtlsServer, IdentifiedDtlsTransport } from '@lwm2m/dtls';
 import { UdpTransport } from '@lwm2m/udp';
@@ -10,6 +11,8 @@ import type { GatewayLogger, GatewayStores } from './ports';
 
 export interface GatewayBootstrap {
   running: RunningBootstrapServer;
+  /** The bootstrap port's DTLS server (its counters: handshakes a wrong bootstrap key fails). */
+  dtls: DtlsServer;
   addresses: { port: number; securePort: number };
   close(): Promise<void>;
 }
@@ -56,9 +59,15 @@ export async function startGatewayBootstrap(
     credentials: stores.credentials,
     events: stores.events,
     nodeId: config.NODE_ID,
+    // RPK accounts pin this gateway's own key unless their configuration names another.
+    ...(privateKey !== undefined
+      ? { lwm2mServerPublicKey: createPublicKey(privateKey).export({ type: 'spki', format: 'der' }) }
+      : {}),
+    // A session of a node killed mid-sequence is continued elsewhere once this has passed, as DTLS sessions are.
+    leaseMs: config.CLUSTER_LEASE_MS,
     logger: log,
   });
   const addresses = { port: udp.address().port, securePort: secureUdp.address().port };
   logger.log(`Bootstrap-Server on udp ${host}:${addresses.port} and dtls ${host}:${addresses.securePort}`);
-  return { running, addresses, close: () => running.close() };
+  return { running, dtls, addresses, close: () => running.close() };
 }

@@ -8,7 +8,7 @@ import {
 } from '@lwm2m/lwm2m';
 
 describe('core object model (Core Appendix E, OMNA registry DDF files)', () => {
-  it('defines objects 0 to 7 and 3303 with the resource counts of their DDF files', () => {
+  it('defines objects 0 to 7, 21 and 3303 with the resource counts of their DDF files', () => {
     expect(DEFAULT_OBJECT_MODELS.map((o) => [o.id, o.resources.size])).toEqual([
       [0, 18],
       [1, 28],
@@ -18,6 +18,7 @@ describe('core object model (Core Appendix E, OMNA registry DDF files)', () => {
       [5, 13],
       [6, 12],
       [7, 9],
+      [21, 7],
       [3303, 8],
     ]);
   });

@@ -4,6 +4,7 @@
 import type { CoapEndpointStats } from '@lwm2m/coap';
 import type { DtlsCounters } from '@lwm2m/dtls';
 import type { Registry } from 'prom-client';
+import { type BootstrapMetricCounters, bootstrapMetricSpecs } from './bootstrap';
 import { coapMetricSpecs } from './coap';
 import { dtlsMetricSpecs } from './dtls';
 import { type Lwm2mSecurityCounters, lwm2mSecurityMetricSpecs } from './lwm2m-security';
@@ -45,6 +46,8 @@ export interface GatewayMetricsSources {
   events?(): Readonly<Record<string, number>>;
   /** Datagrams the public sockets' fair receive queues dropped, by reason (libs/udp ReceiveDropCounters). */
   udpReceiveDrops?(): Readonly<Record<string, number>> | undefined;
+  /** The Bootstrap-Server's counters (BOOTSTRAP_ENABLED), undefined when it is off. */
+  bootstrap?(): BootstrapMetricCounters | undefined;
 }
 
 export function gatewayMetricSpecs(sources: GatewayMetricsSources): ScrapedMetricSpec<string>[] {
@@ -78,6 +81,7 @@ export function gatewayMetricSpecs(sources: GatewayMetricsSources): ScrapedMetri
     ),
     ...coapMetricSpecs(() => sources.coap()),
     ...lwm2mSecurityMetricSpecs(() => sources.security?.()),
+    ...bootstrapMetricSpecs(() => sources.bootstrap?.()),
     {
       name: 'coap_notifications_total',
       help: 'Observe notifications received from devices',

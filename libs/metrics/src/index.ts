@@ -8,5 +8,6 @@ export * from './audit';
 export * from './coap';
 export * from './dtls';
 export * from './gateway';
+export * from './bootstrap';
 export * from './group-observer';
 export * from './sse';

@@ -314,3 +314,47 @@ describe('gateway security metrics (issue 11)', () => {
     expect(sample(again, 'lwm2m_registration_refusals_total', { reason: 'insecure' })).toBe(4);
   });
 });
+
+describe('bootstrap metrics (issue 16)', () => {
+  it('expose Bootstrap-Requests, sessions new and resumed, finished, failed by step and refused by reason', async () => {
+    const counters = {
+      requests: 12,
+      started: 4,
+      resumed: 1,
+      finished: 3,
+      failed: 2,
+      failedByStep: { write: 1, finish: 1 } as Record<string, number>,
+      rateLimited: 5,
+      unknownEndpoint: 1,
+      badRequest: 0,
+      insecure: 2,
+      busy: 0,
+      packs: 1,
+    };
+    let enabled = true;
+    const sources: GatewayMetricsSources = {
+      dtls: () => undefined,
+      coap: () => undefined,
+      cluster: () => undefined,
+      notifications: () => 0,
+      bootstrap: () => (enabled ? counters : undefined),
+    };
+    const metrics = await startGatewayMetrics({ port: 0, host: '127.0.0.1', sources });
+    servers.push(metrics);
+    const t = (await scrape(metrics.port)).text;
+    expect(sample(t, 'bootstrap_requests_total')).toBe(12);
+    expect(sample(t, 'bootstrap_sessions_started_total', { kind: 'new' })).toBe(4);
+    expect(sample(t, 'bootstrap_sessions_started_total', { kind: 'resumed' })).toBe(1);
+    expect(sample(t, 'bootstrap_finished_total')).toBe(3);
+    expect(sample(t, 'bootstrap_failed_total', { step: 'write' })).toBe(1);
+    expect(sample(t, 'bootstrap_failed_total', { step: 'finish' })).toBe(1);
+    expect(sample(t, 'bootstrap_refused_total', { reason: 'security' })).toBe(2);
+    expect(sample(t, 'bootstrap_refused_total', { reason: 'rate' })).toBe(5);
+    counters.failedByStep.delete = 1;
+    expect(sample((await scrape(metrics.port)).text, 'bootstrap_failed_total', { step: 'delete' })).toBe(1);
+    // BOOTSTRAP_ENABLED off: no labelled series.
+    enabled = false;
+    const off = (await scrape(metrics.port)).text;
+    expect(sample(off, 'bootstrap_failed_total', { step: 'write' })).toBeUndefined();
+  });
+});

@@ -80,10 +80,37 @@ class Sealer {
   }
 }
 
+/** An OSCORE account as stored: Master Secret and Salt sealed, ids in hex. */
+interface StoredOscore {
+  s?: string;
+  salt?: string;
+  senderId?: string;
+  recipientId?: string;
+  idContext?: string;
+  aead?: number;
+}
+
 /** The stored JSON form of a configuration: keys sealed. */
 interface StoredConfig extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
-  servers: Array<Omit<BootstrapConfig['servers'][0], 'psk'> & { psk?: { identity?: string; s?: string } }>;
+  servers: Array<
+    Omit<BootstrapConfig['servers'][0], 'psk' | 'rpk' | 'oscore'> & {
+      psk?: { identity?: string; s?: string };
+      /** serverPublicKey in base64, the private key sealed. */
+      rpk?: { serverPublicKey?: string; s?: string };
+      oscore?: StoredOscore;
+    }
+  >;
   bootstrapPsk?: { identity: string; s: string };
+}
+
+type OscoreAccount = NonNullable<BootstrapConfig['servers'][0]['oscore']>;
+
+const hex = (b: Buffer | undefined) => b?.toString('hex');
+const unhex = (h: string | undefined) => (h === undefined ? undefined : Buffer.from(h, 'hex'));
+
+/** Drops the undefined fields (the stored JSON and the configuration read back carry none). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 export class RedisBootstrapConfigStore implements BootstrapConfigStore {
@@ -104,13 +131,22 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   async put(endpoint: string, config: BootstrapConfig): Promise<void> {
     const stored: StoredConfig = {
       ...config,
-      servers: config.servers.map(({ psk, ...s }) => {
-        if (psk === undefined) return s;
+      servers: config.servers.map(({ psk, rpk, oscore, ...s }) => {
+        const out: StoredConfig['servers'][0] = { ...s };
+        if (oscore !== undefined) out.oscore = this.sealOscore(endpoint, s.shortServerId, oscore);
+        if (rpk !== undefined)
+          out.rpk = defined({
+            serverPublicKey: rpk.serverPublicKey?.toString('base64'),
+            s:
+              rpk.privateKey &&
+              this.sealer.seal(rpk.privateKey, this.aad(endpoint, `rpk:${s.shortServerId}`)),
+          });
+        if (psk === undefined) return out;
         const p: { identity?: string; s?: string } = {};
         if (psk.identity !== undefined) p.identity = psk.identity;
         if (psk.key !== undefined)
           p.s = this.sealer.seal(psk.key, this.aad(endpoint, `server:${s.shortServerId}`));
-        return { ...s, psk: p };
+        return { ...out, psk: p };
       }),
       bootstrapPsk: config.bootstrapPsk && {
         identity: config.bootstrapPsk.identity,
@@ -137,13 +173,24 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     const s = JSON.parse(json) as StoredConfig;
     const config: BootstrapConfig = {
       ...s,
-      servers: s.servers.map(({ psk, ...a }) => {
-        if (psk === undefined) return a;
+      servers: s.servers.map(({ psk, rpk, oscore, ...a }) => {
+        const out: BootstrapConfig['servers'][0] = { ...a };
+        if (oscore !== undefined) out.oscore = this.openOscore(endpoint, a.shortServerId, oscore);
+        if (rpk !== undefined)
+          out.rpk = defined({
+            serverPublicKey:
+              rpk.serverPublicKey === undefined ? undefined : Buffer.from(rpk.serverPublicKey, 'base64'),
+            privateKey:
+              rpk.s === undefined
+                ? undefined
+                : this.sealer.open(rpk.s, this.aad(endpoint, `rpk:${a.shortServerId}`)),
+          });
+        if (psk === undefined) return out;
         const p: { identity?: string; key?: Buffer } = {};
         if (psk.identity !== undefined) p.identity = psk.identity;
         if (psk.s !== undefined)
           p.key = this.sealer.open(psk.s, this.aad(endpoint, `server:${a.shortServerId}`));
-        return { ...a, psk: p };
+        return { ...out, psk: p };
       }),
       bootstrapPsk: s.bootstrapPsk && {
         identity: s.bootstrapPsk.identity,
@@ -152,6 +199,30 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     };
     if (config.bootstrapPsk === undefined) delete config.bootstrapPsk;
     return config;
+  }
+
+  private sealOscore(endpoint: string, ssid: number, o: OscoreAccount): StoredOscore {
+    const aad = (what: string) => this.aad(endpoint, `oscore:${ssid}:${what}`);
+    return defined({
+      s: o.masterSecret && this.sealer.seal(o.masterSecret, aad('secret')),
+      salt: o.masterSalt && this.sealer.seal(o.masterSalt, aad('salt')),
+      senderId: hex(o.senderId),
+      recipientId: hex(o.recipientId),
+      idContext: hex(o.idContext),
+      aead: o.aead,
+    });
+  }
+
+  private openOscore(endpoint: string, ssid: number, o: StoredOscore): OscoreAccount {
+    const aad = (what: string) => this.aad(endpoint, `oscore:${ssid}:${what}`);
+    return defined({
+      masterSecret: o.s === undefined ? undefined : this.sealer.open(o.s, aad('secret')),
+      masterSalt: o.salt === undefined ? undefined : this.sealer.open(o.salt, aad('salt')),
+      senderId: unhex(o.senderId),
+      recipientId: unhex(o.recipientId),
+      idContext: unhex(o.idContext),
+      aead: o.aead,
+    });
   }
 
   async remove(endpoint: string): Promise<boolean> {

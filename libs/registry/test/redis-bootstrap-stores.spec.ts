@@ -30,13 +30,25 @@ function stores(secretsKey = randomBytes(32)) {
 
 bootstrapStoreContract('redis', async () => stores());
 
-it('keys are sealed at rest: no PSK in hex, base64 or raw anywhere in Redis', async () => {
+it('keys are sealed at rest: no PSK, RPK private key or OSCORE secret in hex, base64 or raw anywhere in Redis', async () => {
   const s = stores();
   const key = randomBytes(16);
   const bkey = randomBytes(16);
   const gen = randomBytes(16);
+  const oscoreSecret = randomBytes(16);
+  const oscoreSalt = randomBytes(8);
+  const rpkPrivate = randomBytes(138);
   await s.configs.put('sealed', {
-    servers: [{ shortServerId: 1, uri: 'coaps://h:5684', security: 'psk', psk: { key } }],
+    servers: [
+      { shortServerId: 1, uri: 'coaps://h:5684', security: 'psk', psk: { key } },
+      {
+        shortServerId: 2,
+        uri: 'coap://h:5683',
+        security: 'oscore',
+        oscore: { masterSecret: oscoreSecret, masterSalt: oscoreSalt },
+      },
+      { shortServerId: 3, uri: 'coaps://h:5684', security: 'rpk', rpk: { privateKey: rpkPrivate } },
+    ],
     bootstrapPsk: { identity: 'sealed-factory', key: bkey },
   });
   await s.sessions.claim(
@@ -62,7 +74,7 @@ it('keys are sealed at rest: no PSK in hex, base64 or raw anywhere in Redis', as
     else dump.push((await s.client.getBuffer(k))!);
   }
   const all = Buffer.concat(dump);
-  for (const secret of [key, bkey, gen]) {
+  for (const secret of [key, bkey, gen, oscoreSecret, oscoreSalt, rpkPrivate]) {
     expect(all.includes(secret)).toBe(false);
     expect(all.includes(Buffer.from(secret.toString('hex')))).toBe(false);
     expect(all.includes(Buffer.from(secret.toString('base64')))).toBe(false);

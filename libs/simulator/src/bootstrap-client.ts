@@ -17,6 +17,7 @@ import {
 import {
   ContentFormat,
   getNodeCodec,
+  isObjectLink,
   lwm2mObject,
   type Lwm2mObject,
   type Lwm2mObjectInstance,
@@ -45,6 +46,11 @@ export interface BootstrapClientOptions {
   finishCode?: number;
   /** Test hook: answer each operation after this delay, ms (a slow link). */
   answerDelayMs?: number;
+  /**
+   * Test hook: an operation ("POST /bs", "PUT /0/1", ...) for which it returns true is ignored as if its
+   * datagram had been lost: neither applied nor answered (the server's retransmissions are ignored too).
+   */
+  lose?: (operation: string) => boolean;
   coapParams?: Partial<TransmissionParams>;
   logger?: CoapLogger;
 }
@@ -56,6 +62,19 @@ export interface BootstrappedServer {
   /** 0 PSK, 1 RPK, 2 Certificate, 3 NoSec (TS 1.2 Core E.1). */
   securityMode: number;
   psk?: { identity: string; key: Buffer };
+  /** RPK (mode 1): the device's private key (PKCS#8 DER) and the server's public key to pin, when written. */
+  rpk?: { privateKey: Buffer; serverPublicKey?: Buffer };
+  /**
+   * OSCORE (/0/x/17 links a /21 instance; TS 1.1 Core E.1, E.9), from the device's point of view: senderId is
+   * the device's Sender ID (the kid of its requests), as SimulatedDeviceOptions.oscore takes it.
+   */
+  oscore?: {
+    masterSecret: Buffer;
+    senderId: Buffer;
+    recipientId: Buffer;
+    masterSalt?: Buffer;
+    idContext?: Buffer;
+  };
   lifetime?: number;
   binding?: string;
 }
@@ -76,8 +95,8 @@ export class BootstrapError extends Error {
   }
 }
 
-/** The objects the Bootstrap interface may change (TS 1.2 Core 6.1.7): Security, Server, Access Control. */
-const BOOTSTRAP_OBJECTS = [0, 1, 2];
+/** The objects the Bootstrap interface may change (TS 1.2 Core 6.1.7): Security, Server, Access Control, OSCORE. */
+const BOOTSTRAP_OBJECTS = [0, 1, 2, 21];
 
 export class BootstrapClient {
   /** Operations received, in order ("DELETE /", "PUT /0/1", "GET /1", "POST /bs"). */
@@ -109,6 +128,7 @@ export class BootstrapClient {
     );
     this.objects.set(1, lwm2mObject(1, []));
     this.objects.set(2, lwm2mObject(2, []));
+    this.objects.set(21, lwm2mObject(21, []));
   }
 
   /** Runs the bootstrap to Bootstrap-Finish; rejects with BootstrapError on a refusal or timeout. */
@@ -117,7 +137,10 @@ export class BootstrapClient {
     const done = new Promise<{ code: number; reason?: string }>((resolve) => (this.finished = resolve));
     let attempt = 0;
     for (;;) {
-      const server = this.opts.servers[attempt % this.opts.servers.length];
+      const server = this.opts.servers[attempt % this.opts.servers.length]!;
+      // A repeated Bootstrap-Request starts a new DTLS session: the server of the old one may be gone (a
+      // load balancer then sends us to another node, which knows no session of ours).
+      if (attempt > 0) this.newSession(server);
       attempt++;
       const query = [`ep=${this.opts.endpoint}`];
       if (this.opts.preferredContentFormat !== undefined)
@@ -144,6 +167,12 @@ export class BootstrapClient {
     }
   }
 
+  private newSession(server: Peer): void {
+    const dtls = this.opts.transport as { reconnect?: (server: Peer) => Promise<unknown> };
+    // Not awaited: the request below waits for the handshake (and fails with it when nobody answers).
+    if (typeof dtls.reconnect === 'function') void dtls.reconnect(server).catch(() => undefined);
+  }
+
   /** What the client holds now. */
   outcome(): BootstrapOutcome {
     const servers: BootstrappedServer[] = [];
@@ -157,6 +186,31 @@ export class BootstrapClient {
         s.psk = {
           identity: (value(sec, 3) as Buffer).toString('utf8'),
           key: Buffer.from(value(sec, 5) as Buffer),
+        };
+      }
+      if (mode === 1) {
+        const server = value(sec, 4) as Buffer | undefined;
+        s.rpk = {
+          privateKey: Buffer.from(value(sec, 5) as Buffer),
+          ...(server !== undefined && server.length > 0 ? { serverPublicKey: Buffer.from(server) } : {}),
+        };
+      }
+      const link = value(sec, 17);
+      const osc =
+        isObjectLink(link) && link.objectId === 21
+          ? this.objects.get(21)!.instances.get(link.instanceId)
+          : undefined;
+      if (osc) {
+        const bytes = (rid: number) => {
+          const v = value(osc, rid);
+          return Buffer.isBuffer(v) ? Buffer.from(v) : undefined;
+        };
+        s.oscore = {
+          masterSecret: bytes(0) ?? Buffer.alloc(0),
+          senderId: bytes(1) ?? Buffer.alloc(0),
+          recipientId: bytes(2) ?? Buffer.alloc(0),
+          ...(bytes(5) !== undefined ? { masterSalt: bytes(5)! } : {}),
+          ...(bytes(6) !== undefined ? { idContext: bytes(6)! } : {}),
         };
       }
       if (srv) {
@@ -183,7 +237,9 @@ export class BootstrapClient {
     if (silentAfter !== undefined && this.operations.length >= silentAfter)
       return new Promise(() => undefined);
     const path = '/' + req.path.join('/');
-    this.operations.push(`${methodName(req.code)} ${path}`);
+    const operation = `${methodName(req.code)} ${path}`;
+    if (this.opts.lose?.(operation) === true) return new Promise(() => undefined);
+    this.operations.push(operation);
     this.lastActivity = Date.now();
     let p: Lwm2mPath;
     try {

@@ -3,7 +3,7 @@ import { defaultObjectModelRegistry, TEMPERATURE_OBJECT, type StaticObjectModelR
 
 export const TEMPERATURE_OBJECT_ID = TEMPERATURE_OBJECT.id;
 
-/** The model registry a simulated device uses (core objects 0-7 and 3303). */
+/** The model registry a simulated device uses (core objects 0-7, 21 and 3303). */
 export function simulatorObjectModelRegistry(): StaticObjectModelRegistry {
   return defaultObjectModelRegistry();
 }

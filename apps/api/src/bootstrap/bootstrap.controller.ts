@@ -55,9 +55,11 @@ const CONFIG_SCHEMA = {
   type: 'object',
   required: ['servers'],
   description:
-    'servers[]: LwM2M Server accounts ({shortServerId, uri, security: "nosec"|"psk", psk?: {identity?, key? (hex)}, ' +
+    'servers[]: LwM2M Server accounts ({shortServerId, uri, security: "nosec"|"psk"|"rpk"|"oscore", psk?: {identity?, key? (hex)}, rpk?: {serverPublicKey? (SPKI), privateKey? (PKCS#8 DER)}, ' +
+    "oscore?: {masterSecret?, masterSalt?, senderId?, recipientId?, idContext? (hex; ids from the server's side), aead?}, " +
     'lifetime?, binding?, notificationStoring?, defaultMinPeriod?, defaultMaxPeriod?}); a psk account without a ' +
-    "key gets one generated per bootstrap, stored as the endpoint's LwM2M credential. delete[]: Bootstrap-Delete " +
+    'key, an rpk account without a privateKey or an oscore account without a masterSecret gets one generated per bootstrap, stored as the ' +
+    "endpoint's LwM2M credential (an oscore account writes /21 linked from /0/x/17). delete[]: Bootstrap-Delete " +
     'paths (default ["/"]). read[]: Bootstrap-Read paths (/1, /2). acls[]: Access Control (/2) instances. ' +
     'allowNoSec: allow writing a PSK to a client that came over NoSec. bootstrapPsk: {identity, key (hex)}, the ' +
     "client's credential on the bootstrap DTLS port. Keys are never returned.",

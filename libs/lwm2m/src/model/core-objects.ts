@@ -238,6 +238,23 @@ export const CONNECTIVITY_STATISTICS_OBJECT = define(
 );
 
 /**
+ * Object 21, LwM2M OSCORE 2.0 (TS 1.1 Core E.9; OMNA 21.xml): the OSCORE context a Bootstrap-Server writes and
+ * a Security instance links to (/0/x/17). No operations: only the Bootstrap-Server touches it.
+ */
+export const OSCORE_OBJECT = define(
+  { id: 21, name: 'LwM2M OSCORE', version: '2.0', lwm2mVersion: '1.1', multiple: true, mandatory: false },
+  [
+    [0, 'OSCORE Master Secret', '', 'S', 'M', 'opaque'],
+    [1, 'OSCORE Sender ID', '', 'S', 'M', 'opaque'],
+    [2, 'OSCORE Recipient ID', '', 'S', 'M', 'opaque'],
+    [3, 'OSCORE AEAD Algorithm', '', 'S', 'O', 'integer'],
+    [4, 'OSCORE HMAC Algorithm', '', 'S', 'O', 'integer'],
+    [5, 'OSCORE Master Salt', '', 'S', 'O', 'opaque'],
+    [6, 'OSCORE ID Context', '', 'S', 'O', 'opaque'],
+  ],
+);
+
+/**
  * Object 3303 Temperature 1.0 (IPSO Smart Objects Guideline; OMNA registry 3303.xml): the most common sensor
  * object, known by default so a TLV or LwM2M CBOR value of 5700 decodes as a float rather than as opaque.
  */
@@ -258,7 +275,7 @@ export const TEMPERATURE_OBJECT: ObjectModel = {
   urn: 'urn:oma:lwm2m:ext:3303',
 };
 
-/** The objects every server knows: the core objects (Core Appendix E) and IPSO Temperature. */
+/** The objects every server knows: the core objects (Core Appendix E), OSCORE (21) and IPSO Temperature. */
 export const DEFAULT_OBJECT_MODELS: readonly ObjectModel[] = [
   SECURITY_OBJECT,
   SERVER_OBJECT,
@@ -268,5 +285,6 @@ export const DEFAULT_OBJECT_MODELS: readonly ObjectModel[] = [
   FIRMWARE_UPDATE_OBJECT,
   LOCATION_OBJECT,
   CONNECTIVITY_STATISTICS_OBJECT,
+  OSCORE_OBJECT,
   TEMPERATURE_OBJECT,
 ];
