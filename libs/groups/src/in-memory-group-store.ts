@@ -155,7 +155,7 @@ export class InMemoryGroupStore implements GroupStore {
     if (c.pending + c.dispatching + c.queued > 0) return r.req.state;
     r.req.state = r.req.state === 'cancelling' ? 'cancelled' : 'completed';
     r.req.finishedAt = now;
-    r.expiresAt = now + retentionMs;
+    r.expiresAt = this.now() + retentionMs; // by this store's clock, as Redis expires by its own
     return r.req.state;
   }
 
