@@ -51,6 +51,7 @@ async function bootstrap(): Promise<void> {
       sseMaxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
       sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
       ...(config.MODELS_DIR ? { modelsDirs: config.MODELS_DIR } : {}),
+      groups: config.GROUPS,
     },
   );
   // The Redis connections close after Nest's own shutdown (SIGTERM via enableShutdownHooks).

@@ -1,7 +1,6 @@
 // Named groups of devices for fleet group operations (issue 15 item 3): who a group request reaches. A group
 // is a device filter (the device list's endpoint substring), a list of endpoints, or a CoAP multicast group
 // address that the group proxy (libs/group-proxy, draft-ietf-core-groupcomm-proxy) will serve.
-import { isIP } from 'node:net';
 
 /** The members of a group, by kind. */
 export type GroupSelector =
@@ -123,12 +122,18 @@ export function validateGroupSelector(body: Record<string, unknown>, limits: Gro
   return { kind, multicast: { address, port } };
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** IPv4 224.0.0.0/4 (RFC 5771) or IPv6 ff00::/8 (RFC 4291 2.7); the URL parser checks an IPv6 literal. */
 function isMulticast(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) {
+  if (IPV4.test(address)) {
     const first = Number(address.split('.')[0]);
     return first >= 224 && first <= 239;
   }
-  if (family === 6) return /^ff[0-9a-f]{2}:/i.test(address);
-  return false;
+  if (!/^ff[0-9a-f]{2}:[0-9a-f:]*$/i.test(address) || address.length > 39) return false;
+  try {
+    return new URL(`coap://[${address}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
 }

@@ -77,7 +77,12 @@ class ScriptedDispatcher implements MemberDispatcher {
     this.inFlight--;
     return {
       kind: 'result',
-      result: { id: 'x', ok: true, status: 200, values: [{ path: '/3/0/0', value: endpoint }] },
+      result: {
+        id: 'x',
+        ok: true,
+        status: 200,
+        values: [{ path: '/3/0/0', value: endpoint, type: 'string' }],
+      },
     };
   }
 

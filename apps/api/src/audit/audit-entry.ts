@@ -117,7 +117,8 @@ export function describeRequest(
       break;
     case 'group-create':
       if (typeof body.name === 'string') details.group = text(body.name, 64);
-      details.kind = (['filter', 'endpoints', 'multicast'] as const).find((k) => body[k] !== undefined) ?? '?';
+      details.kind =
+        (['filter', 'endpoints', 'multicast'] as const).find((k) => body[k] !== undefined) ?? '?';
       if (Array.isArray(body.endpoints)) details.members = body.endpoints.length;
       break;
     case 'group-delete':
