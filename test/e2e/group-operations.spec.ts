@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFleet, type SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
-import { validateSchedulerConfig } from '@lwm2m/scheduler';
+import { QueuedRequests, validateSchedulerConfig } from '@lwm2m/scheduler';
+import { RedisGroupStore } from '@lwm2m/groups';
+import { createApiApp } from '../../apps/api/src/create-api-app';
 import { startTestServer, type TestServer } from '../support/single-node';
 import { openSse } from '../support/sse';
 import { QUEUE_ENV, queueDevice, sleep, waitUntil } from '../scheduler/support';
@@ -237,4 +239,56 @@ describe('fleet group operations', () => {
     ).body;
     expect(member.state).toBe('timed-out');
   }, 30_000);
+  it('survives a restart of the api: another api takes the request over from Redis and finishes it', async () => {
+    const endpoints = Array.from({ length: 100 }, (_, i) => `fleet-${i + 101}`);
+    expect((await server.api('POST', '/api/v1/groups', { name: 'restart', endpoints })).status).toBe(201);
+    const started = await server.api<GroupRequest>('POST', '/api/v1/groups/restart/read', {
+      path: '/3/0/0',
+      rate: 40,
+      maxInFlight: 4,
+    });
+    const id = started.body.id;
+    await waitUntil('some answers', async () => {
+      const r = (await server.api<GroupRequest>('GET', `/api/v1/group-requests/${id}`)).body;
+      return r.progress.succeeded >= 10 ? r : undefined;
+    });
+    await server.node.api.close(); // the api that accepted it stops (its runner releases the lease)
+    const stores = server.node.stores;
+    const second = await createApiApp(
+      {
+        ...stores,
+        requests: new QueuedRequests({
+          store: server.node.requests,
+          events: stores.events,
+          awakeWindowMs: 1000,
+          defaultTtlMs: 60_000,
+          maxTtlMs: 60_000,
+        }),
+        groups: new RedisGroupStore(stores.redis, { keyPrefix: stores.keys.prefix }),
+      },
+      { logger: false, shutdownHooks: false, docs: false },
+    );
+    await second.listen(0, '127.0.0.1');
+    try {
+      const base = `http://127.0.0.1:${(second.getHttpServer().address() as { port: number }).port}`;
+      const get = async (): Promise<GroupRequest> =>
+        (await fetch(`${base}/api/v1/group-requests/${id}?limit=1000`)).json() as Promise<GroupRequest>;
+      const done = await waitUntil(
+        'the second api to finish it',
+        async () => {
+          const r = await get();
+          return r.state === 'completed' ? r : undefined;
+        },
+        30_000,
+        100,
+      );
+      expect(done.total).toBe(100);
+      // Answers lost with the first api (at most its maxInFlight) fail as "outcome unknown"; none is sent twice.
+      expect(done.progress.failed).toBeLessThanOrEqual(4);
+      expect(done.progress.succeeded + done.progress.failed).toBe(100);
+      expect(new Set(done.results.map((r) => r.endpoint))).toEqual(new Set(endpoints));
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
 });
