@@ -18,7 +18,8 @@ describe('group operations: input and rights', () => {
     ports.commands.handler = (cmd) => ({
       id: cmd.id,
       ok: true,
-      status: cmd.op === 'read' ? 200 : 204,
+      status: cmd.op === 'read' ? 200 : cmd.op === 'observe' ? 201 : 204,
+      ...(cmd.op === 'observe' ? { observationId: `obs-${cmd.endpoint}` } : {}),
       ...(cmd.op === 'read'
         ? { values: [{ path: cmd.path!, value: cmd.endpoint, type: 'string' as const }] }
         : {}),
@@ -172,5 +173,21 @@ describe('group operations: input and rights', () => {
         details: expect.objectContaining({ group: 'devs', op: 'read' }),
       }),
     );
+  });
+
+  it('observes across a group: each result carries the observation id of its device', async () => {
+    const r = await post('/api/v1/groups/devs/observe', { path: '/3/0/9' });
+    expect(r.status).toBe(202);
+    let done: { state: string; results: Array<{ endpoint: string; observationId?: string }> };
+    for (;;) {
+      done = (await api.call('GET', `/api/v1/group-requests/${r.body.id}`, { headers: as(READER) })).body;
+      if (done.state === 'completed') break;
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+    expect(done.results.map((m) => [m.endpoint, m.observationId]).sort()).toEqual([
+      ['dev-1', 'obs-dev-1'],
+      ['dev-2', 'obs-dev-2'],
+    ]);
+    expect(ports.commands.last).toMatchObject({ op: 'observe', path: '/3/0/9' });
   });
 });

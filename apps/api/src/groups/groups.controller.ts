@@ -266,7 +266,12 @@ export class GroupsController {
       if (!/^\d{1,9}$/.test(lastEventId.trim())) throw invalidRequest('Last-Event-ID is a result index');
       offset = Number(lastEventId.trim()) + 1;
     }
-    const slot = this.limiter.acquire(`key:${principalOf(req).name}:${req.socket?.remoteAddress ?? ''}`);
+    // Per API key (its name) when keys are configured, per client address when the api is open.
+    const owner =
+      this.options.apiKeys.size > 0
+        ? `key:${principalOf(req).name}`
+        : `addr:${req.socket?.remoteAddress ?? 'unknown'}`;
+    const slot = this.limiter.acquire(owner);
     if (!slot.ok) {
       res.setHeader('Retry-After', '30');
       throw new ProblemException({
