@@ -6,6 +6,7 @@
 // sent twice: a Write or Execute runs at most once, as with single-device commands.
 import { randomUUID } from 'node:crypto';
 import { type GroupRequest, type MemberResult, resultOf } from './group-request';
+import type { EventBus } from '@lwm2m/server';
 import type { GroupStore } from './group-store';
 import type { DispatchOutcome, MemberDispatcher } from './member-dispatcher';
 
@@ -18,8 +19,16 @@ export interface GroupRunnerOptions {
   leaseMs?: number;
   /** How often unowned unfinished requests are looked for, ms (default 2 000). */
   scanMs?: number;
-  /** How often the queued members' requests are checked, ms (default 1 000). */
+  /**
+   * How often the queued members' requests are checked, ms (default 1 000); with `events`, a safety net
+   * stretched to one check per ms per queued member (100k sleeping devices: every 100 s).
+   */
   queuedPollMs?: number;
+  /**
+   * The event stream: a queued request's final `request` event settles its member at once, instead of
+   * waiting for the next poll.
+   */
+  events?: Pick<EventBus, 'subscribe'>;
   /** How long a finished request and its results are kept, ms (default one day). */
   retentionMs?: number;
   now?: () => number;
@@ -39,6 +48,9 @@ export class GroupRunner {
   private readonly now: () => number;
   private readonly running = new Map<string, Promise<void>>();
   private scanTimer: NodeJS.Timeout | undefined;
+  private readonly listening = new AbortController();
+  /** Queued members of the requests this runner drives: device request id -> group request and endpoint. */
+  private readonly queuedIndex = new Map<string, { id: string; endpoint: string }>();
   private stopped = false;
   /** Counters for metrics and tests. */
   readonly counters = { dispatched: 0, settled: 0, takeovers: 0 };
@@ -63,6 +75,24 @@ export class GroupRunner {
       if (!this.stopped) this.scanTimer = setTimeout(() => void scan(), this.scanMs).unref();
     };
     void scan();
+    if (this.opts.events) void this.listen(this.opts.events);
+  }
+
+  private async listen(events: Pick<EventBus, 'subscribe'>): Promise<void> {
+    const FINAL = new Set(['succeeded', 'failed', 'expired', 'cancelled']);
+    try {
+      for await (const e of events.subscribe({ afterId: '$', signal: this.listening.signal })) {
+        if (e.type !== 'request' || !FINAL.has(e.state)) continue;
+        const member = this.queuedIndex.get(e.requestId);
+        if (!member) continue;
+        this.queuedIndex.delete(e.requestId);
+        const done = await this.opts.dispatcher.queuedResult(member.endpoint, e.requestId, this.now());
+        if (done) await this.settle(member.id, done);
+      }
+    } catch (err) {
+      if (!this.listening.signal.aborted)
+        this.opts.warn?.(`group requests: event stream failed: ${String(err)}`);
+    }
   }
 
   /** Drives a request now if no runner holds it (called when the api accepts or cancels one). */
@@ -78,6 +108,7 @@ export class GroupRunner {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.scanTimer);
+    this.listening.abort();
     await Promise.allSettled([...this.running.values()]);
   }
 
@@ -128,7 +159,10 @@ export class GroupRunner {
             }
           }
         }
-        if (req.counts.queued > 0 && t - polledAt >= this.queuedPollMs) {
+        const pollEvery = this.opts.events
+          ? Math.max(this.queuedPollMs, req.counts.queued)
+          : this.queuedPollMs;
+        if (req.counts.queued > 0 && t - polledAt >= pollEvery) {
           polledAt = t;
           await this.pollQueued(id);
         }
@@ -165,14 +199,19 @@ export class GroupRunner {
         : out.kind === 'queued'
           ? { endpoint, state: 'queued', requestId: out.requestId, status: 202, at }
           : { endpoint, state: 'failed', status: out.status, error: out.error, at };
+    if (out.kind === 'queued') this.queuedIndex.set(out.requestId, { id, endpoint });
     await this.settle(id, result);
   }
 
   private async pollQueued(id: string): Promise<void> {
     for (const m of await this.opts.store.membersIn(id, 'queued')) {
       if (!m.requestId) continue;
+      this.queuedIndex.set(m.requestId, { id, endpoint: m.endpoint });
       const done = await this.opts.dispatcher.queuedResult(m.endpoint, m.requestId, this.now());
-      if (done) await this.settle(id, done);
+      if (done) {
+        this.queuedIndex.delete(m.requestId);
+        await this.settle(id, done);
+      }
     }
   }
 
@@ -191,8 +230,10 @@ export class GroupRunner {
     }
     if (req.counts.queued > 0) {
       for (const m of await this.opts.store.membersIn(id, 'queued')) {
-        if (m.requestId)
+        if (m.requestId) {
+          this.queuedIndex.delete(m.requestId);
           await this.opts.dispatcher.cancelQueued(m.requestId, m.endpoint).catch(() => undefined);
+        }
         // A request the device was being given finishes; its answer is kept when it came first.
         const done = m.requestId
           ? await this.opts.dispatcher.queuedResult(m.endpoint, m.requestId, t)

@@ -13,6 +13,7 @@ import {
   type NewGroupRequest,
   RedisGroupStore,
 } from '../src';
+import { InMemoryEventBus } from '@lwm2m/server';
 
 let redis: RedisHandle;
 let conn: Redis;
@@ -198,5 +199,32 @@ describe('GroupRunner', () => {
     expect(r.counts.succeeded).toBeLessThanOrEqual(8);
     expect(dispatcher.cancelled).toEqual(['q-d0']);
     expect(dispatcher.sent.length).toBe(r.counts.succeeded + 1);
+  });
+
+  it("settles a queued member on its request's final event, without waiting for the poll", async () => {
+    const store = newStore();
+    const events = new InMemoryEventBus();
+    const dispatcher = new ScriptedDispatcher(1, new Set(['d0']));
+    const runner = new GroupRunner({ store, dispatcher, events, queuedPollMs: 60_000 });
+    runner.start();
+    await store.createRequest(req('ev', { perSecond: 1000, maxInFlight: 10 }), members(2));
+    runner.kick('ev');
+    for (;;) {
+      const r = (await store.getRequest('ev'))!;
+      if (r.counts.queued === 1 && r.counts.succeeded === 1) break;
+      await sleep(20);
+    }
+    await sleep(100); // past the first poll, which saw it still queued
+    dispatcher.queued.set('q-d0', { endpoint: 'd0', state: 'succeeded', status: 200, at: Date.now() });
+    await events.publish({
+      type: 'request',
+      endpoint: 'd0',
+      requestId: 'q-d0',
+      op: 'read',
+      state: 'succeeded',
+    });
+    const r = await done(store, 'ev', 3000);
+    await runner.close();
+    expect(r.counts.succeeded).toBe(2);
   });
 });

@@ -37,6 +37,8 @@ export function groupProviders(ports: ApiPorts, options: ApiOptions['groups'] = 
       ...(ports.requests ? { queue: ports.requests } : {}),
       warn: (m) => logger.warn(m),
     }),
+    // A queued member settles on its request's final event, not only on the next poll.
+    events: ports.events,
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.scanMs !== undefined ? { scanMs: options.scanMs } : {}),
     warn: (m) => logger.warn(m),
