@@ -189,5 +189,8 @@ describe('group operations: input and rights', () => {
       ['dev-2', 'obs-dev-2'],
     ]);
     expect(ports.commands.last).toMatchObject({ op: 'observe', path: '/3/0/9' });
+    const metrics = await api.call('GET', '/metrics');
+    expect(metrics.text).toMatch(/^group_members_dispatched_total [1-9]\d*$/m);
+    expect(metrics.text).toMatch(/^group_member_results_total\{state="succeeded"\} [1-9]\d*$/m);
   });
 });

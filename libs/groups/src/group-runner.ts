@@ -46,14 +46,19 @@ export class GroupRunner {
   private readonly queuedPollMs: number;
   private readonly retentionMs: number;
   private readonly now: () => number;
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly runs = new Map<string, Promise<void>>();
   private scanTimer: NodeJS.Timeout | undefined;
   private readonly listening = new AbortController();
   /** Queued members of the requests this runner drives: device request id -> group request and endpoint. */
   private readonly queuedIndex = new Map<string, { id: string; endpoint: string }>();
   private stopped = false;
-  /** Counters for metrics and tests. */
-  readonly counters = { dispatched: 0, settled: 0, takeovers: 0 };
+  /** Counters for metrics (libs/metrics registerGroupMetrics) and tests. */
+  readonly counters = { dispatched: 0, results: {} as Record<string, number>, takeovers: 0 };
+
+  /** Group requests this runner drives now. */
+  get running(): number {
+    return this.runs.size;
+  }
 
   constructor(private readonly opts: GroupRunnerOptions) {
     this.owner = opts.owner ?? randomUUID();
@@ -97,11 +102,11 @@ export class GroupRunner {
 
   /** Drives a request now if no runner holds it (called when the api accepts or cancels one). */
   kick(id: string): void {
-    if (this.stopped || this.running.has(id)) return;
+    if (this.stopped || this.runs.has(id)) return;
     const run = this.run(id)
       .catch((err: unknown) => this.opts.warn?.(`group request ${id}: ${String(err)}`))
-      .finally(() => this.running.delete(id));
-    this.running.set(id, run);
+      .finally(() => this.runs.delete(id));
+    this.runs.set(id, run);
   }
 
   /** Stops driving requests and releases their leases (others take them over); answers in flight are dropped. */
@@ -109,7 +114,7 @@ export class GroupRunner {
     this.stopped = true;
     clearTimeout(this.scanTimer);
     this.listening.abort();
-    await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled([...this.runs.values()]);
   }
 
   private async run(id: string): Promise<void> {
@@ -256,7 +261,9 @@ export class GroupRunner {
 
   private async settle(id: string, result: MemberResult): Promise<void> {
     try {
-      if (await this.opts.store.settle(id, result)) this.counters.settled++;
+      if (await this.opts.store.settle(id, result)) {
+        this.counters.results[result.state] = (this.counters.results[result.state] ?? 0) + 1;
+      }
     } catch (err) {
       this.opts.warn?.(`group request ${id}: result of ${result.endpoint} not stored: ${String(err)}`);
     }

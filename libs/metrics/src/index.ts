@@ -10,3 +10,4 @@ export * from './dtls';
 export * from './gateway';
 export * from './group-observer';
 export * from './sse';
+export * from './groups';

@@ -10,12 +10,19 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { CommandDispatcher, GroupOperations, GroupRunner, InMemoryGroupStore } from '@lwm2m/groups';
+import { registerGroupMetrics } from '@lwm2m/metrics';
+import type { Registry } from 'prom-client';
 import type { ApiOptions, ApiPorts } from '../tokens';
-import { GROUP_RUNNER, GROUPS } from '../tokens';
+import { GROUP_RUNNER, GROUPS, METRICS_REGISTRY } from '../tokens';
 
 @Injectable()
 export class GroupRunnerLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
-  constructor(@Inject(GROUP_RUNNER) private readonly runner: GroupRunner) {}
+  constructor(
+    @Inject(GROUP_RUNNER) private readonly runner: GroupRunner,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    registerGroupMetrics(registry, () => ({ ...runner.counters, running: runner.running }));
+  }
 
   onApplicationBootstrap(): void {
     this.runner.start();
