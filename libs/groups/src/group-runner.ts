@@ -48,7 +48,8 @@ export class GroupRunner {
   private readonly now: () => number;
   private readonly runs = new Map<string, Promise<void>>();
   private scanTimer: NodeJS.Timeout | undefined;
-  private readonly listening = new AbortController();
+  /** The event subscription, open only while this runner has queued members to watch. */
+  private listening: AbortController | undefined;
   /** Queued members of the requests this runner drives: device request id -> group request and endpoint. */
   private readonly queuedIndex = new Map<string, { id: string; endpoint: string }>();
   private stopped = false;
@@ -80,23 +81,46 @@ export class GroupRunner {
       if (!this.stopped) this.scanTimer = setTimeout(() => void scan(), this.scanMs).unref();
     };
     void scan();
-    if (this.opts.events) void this.listen(this.opts.events);
   }
 
-  private async listen(events: Pick<EventBus, 'subscribe'>): Promise<void> {
+  /** Watches a queued member's device request; the event subscription opens with the first one. */
+  private watch(requestId: string, id: string, endpoint: string): void {
+    this.queuedIndex.set(requestId, { id, endpoint });
+    if (!this.opts.events || this.listening || this.stopped) return;
+    const ctl = new AbortController();
+    this.listening = ctl;
+    void this.listen(this.opts.events, ctl);
+  }
+
+  /**
+   * Forgets a watched request; with none left the subscription closes, so an idle api costs the event stream
+   * nothing (no reader woken per event on the hot path).
+   */
+  private unwatch(requestId: string): void {
+    this.queuedIndex.delete(requestId);
+    if (this.queuedIndex.size === 0 && this.listening) {
+      this.listening.abort();
+      this.listening = undefined;
+    }
+  }
+
+  private async listen(events: Pick<EventBus, 'subscribe'>, ctl: AbortController): Promise<void> {
     const FINAL = new Set(['succeeded', 'failed', 'expired', 'cancelled']);
     try {
-      for await (const e of events.subscribe({ afterId: '$', signal: this.listening.signal })) {
+      for await (const e of events.subscribe({ afterId: '$', signal: ctl.signal })) {
         if (e.type !== 'request' || !FINAL.has(e.state)) continue;
         const member = this.queuedIndex.get(e.requestId);
         if (!member) continue;
-        this.queuedIndex.delete(e.requestId);
         const done = await this.opts.dispatcher.queuedResult(member.endpoint, e.requestId, this.now());
-        if (done) await this.settle(member.id, done);
+        if (done) {
+          await this.settle(member.id, done);
+          this.unwatch(e.requestId);
+        }
       }
     } catch (err) {
-      if (!this.listening.signal.aborted)
-        this.opts.warn?.(`group requests: event stream failed: ${String(err)}`);
+      if (!ctl.signal.aborted) this.opts.warn?.(`group requests: event stream failed: ${String(err)}`);
+    } finally {
+      if (this.listening === ctl) this.listening = undefined;
     }
   }
 
@@ -113,7 +137,8 @@ export class GroupRunner {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.scanTimer);
-    this.listening.abort();
+    this.listening?.abort();
+    this.listening = undefined;
     await Promise.allSettled([...this.runs.values()]);
   }
 
@@ -179,6 +204,8 @@ export class GroupRunner {
       }
     } finally {
       if (!this.stopped) await Promise.allSettled([...inFlight]);
+      // What this run watched is no longer its business (finished, or another runner holds it now).
+      for (const [requestId, m] of this.queuedIndex) if (m.id === id) this.unwatch(requestId);
       await store.releaseLease(id, this.owner).catch(() => undefined);
     }
   }
@@ -204,18 +231,18 @@ export class GroupRunner {
         : out.kind === 'queued'
           ? { endpoint, state: 'queued', requestId: out.requestId, status: 202, at }
           : { endpoint, state: 'failed', status: out.status, error: out.error, at };
-    if (out.kind === 'queued') this.queuedIndex.set(out.requestId, { id, endpoint });
+    if (out.kind === 'queued') this.watch(out.requestId, id, endpoint);
     await this.settle(id, result);
   }
 
   private async pollQueued(id: string): Promise<void> {
     for (const m of await this.opts.store.membersIn(id, 'queued')) {
       if (!m.requestId) continue;
-      this.queuedIndex.set(m.requestId, { id, endpoint: m.endpoint });
+      if (!this.queuedIndex.has(m.requestId)) this.watch(m.requestId, id, m.endpoint);
       const done = await this.opts.dispatcher.queuedResult(m.endpoint, m.requestId, this.now());
       if (done) {
-        this.queuedIndex.delete(m.requestId);
         await this.settle(id, done);
+        this.unwatch(m.requestId);
       }
     }
   }
@@ -236,7 +263,7 @@ export class GroupRunner {
     if (req.counts.queued > 0) {
       for (const m of await this.opts.store.membersIn(id, 'queued')) {
         if (m.requestId) {
-          this.queuedIndex.delete(m.requestId);
+          this.unwatch(m.requestId);
           await this.opts.dispatcher.cancelQueued(m.requestId, m.endpoint).catch(() => undefined);
         }
         // A request the device was being given finishes; its answer is kept when it came first.
