@@ -146,6 +146,16 @@ export class GroupRunner {
     const { store } = this.opts;
     if (!(await store.lease(id, this.owner, this.leaseMs))) return;
     let leasedAt = this.now();
+    let lost = false;
+    /** Renews the lease when a third of it passed; false once another runner holds the request. */
+    const renew = async (): Promise<boolean> => {
+      const t = this.now();
+      if (!lost && t - leasedAt >= this.leaseMs / 3) {
+        lost = !(await store.lease(id, this.owner, this.leaseMs));
+        leasedAt = t;
+      }
+      return !lost;
+    };
     const inFlight = new Set<Promise<void>>();
     try {
       // Left "dispatching" by a runner that stopped: the answer is lost and the command must not run twice.
@@ -163,17 +173,14 @@ export class GroupRunner {
       let polledAt = 0;
       while (!this.stopped) {
         const t = this.now();
-        if (t - leasedAt >= this.leaseMs / 3) {
-          if (!(await store.lease(id, this.owner, this.leaseMs))) return; // another runner took it
-          leasedAt = t;
-        }
+        if (!(await renew())) return; // another runner took it
         const req = await store.getRequest(id);
         if (!req || req.state === 'completed' || req.state === 'cancelled') return;
         if (req.state === 'cancelling') {
-          await this.endAll(id, req, 'cancelled', 'cancelled by the operator', t);
+          await this.endAll(id, req, 'cancelled', 'cancelled by the operator', t, renew);
         } else if (t >= req.deadline) {
           // Multicast-Timeout's rule at fleet level: after the deadline nothing more is sent or collected.
-          await this.endAll(id, req, 'timed-out', 'the deadline passed before the device answered', t);
+          await this.endAll(id, req, 'timed-out', 'the deadline passed before the device answered', t, renew);
         } else if (req.counts.pending > 0) {
           // Token bucket: rate.perSecond, bursts of a fifth of a second; maxInFlight answers awaited at once.
           const burst = Math.max(1, Math.ceil(req.rate.perSecond / 5));
@@ -194,7 +201,7 @@ export class GroupRunner {
           : this.queuedPollMs;
         if (req.counts.queued > 0 && t - polledAt >= pollEvery) {
           polledAt = t;
-          await this.pollQueued(id);
+          await this.pollQueued(id, renew);
         }
         if (req.counts.pending + req.counts.dispatching + req.counts.queued === 0) {
           const state = await store.finishIfDone(id, t, this.retentionMs);
@@ -235,8 +242,11 @@ export class GroupRunner {
     await this.settle(id, result);
   }
 
-  private async pollQueued(id: string): Promise<void> {
+  /** `renew` keeps the lease through a long pass (100k sleeping members). */
+  private async pollQueued(id: string, renew: () => Promise<boolean>): Promise<void> {
+    let seen = 0;
     for (const m of await this.opts.store.membersIn(id, 'queued')) {
+      if (++seen % 500 === 0 && !(await renew())) return;
       if (!m.requestId) continue;
       if (!this.queuedIndex.has(m.requestId)) this.watch(m.requestId, id, m.endpoint);
       const done = await this.opts.dispatcher.queuedResult(m.endpoint, m.requestId, this.now());
@@ -254,14 +264,17 @@ export class GroupRunner {
     state: 'cancelled' | 'timed-out',
     reason: string,
     t: number,
+    renew: () => Promise<boolean>,
   ): Promise<void> {
     if (req.counts.pending > 0) {
       while ((await this.opts.store.endPending(id, state, reason, END_BATCH, t)) > 0) {
-        /* next batch */
+        if (!(await renew())) return;
       }
     }
     if (req.counts.queued > 0) {
+      let seen = 0;
       for (const m of await this.opts.store.membersIn(id, 'queued')) {
+        if (++seen % 500 === 0 && !(await renew())) return;
         if (m.requestId) {
           this.unwatch(m.requestId);
           await this.opts.dispatcher.cancelQueued(m.requestId, m.endpoint).catch(() => undefined);
