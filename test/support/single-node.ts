@@ -35,6 +35,8 @@ export interface TestServerOptions {
   memory?: boolean;
   /** Queue mode and scheduler settings (validateSchedulerConfig). */
   scheduler?: SingleNodeOptions['scheduler'];
+  /** Fleet group operations (limits, defaults, the runner's lease). */
+  groups?: SingleNodeOptions['groups'];
 }
 
 /** `gateway` adds environment settings of the gateway (e.g. DTLS_KEY_FILE). */
@@ -62,6 +64,7 @@ export async function startTestServer(
     ...(opts.groupObserver ? { groupObserver: validateGroupObserverConfig(opts.groupObserver) } : {}),
     ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
     ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+    ...(opts.groups ? { groups: opts.groups } : {}),
     // PSKs are sealed at rest (SECRETS_KEY); a fresh key per server.
     secretsKey: opts.secretsKey ?? randomBytes(32),
   });

@@ -17,6 +17,8 @@ import { DeviceCommandsService } from './devices/device-commands.service';
 import { DevicesController } from './devices/devices.controller';
 import { EventsController } from './events/events.controller';
 import { RequestsController } from './requests/requests.controller';
+import { GroupsController } from './groups/groups.controller';
+import { groupProviders } from './groups/group-providers';
 import { CredentialsController } from './credentials/credentials.controller';
 import { BootstrapController, BootstrapTriggerController } from './bootstrap/bootstrap.controller';
 import { BACKEND_PING, HealthController } from './health/health.controller';
@@ -88,6 +90,7 @@ export class ApiModule {
         ClusterController,
         AuditController,
         ModelsController,
+        GroupsController,
       ],
       providers: [
         { provide: COMMAND_BUS, useValue: ports.commands },
@@ -103,6 +106,7 @@ export class ApiModule {
         { provide: CLUSTER_MEMBERSHIP, useValue: ports.membership ?? {} },
         { provide: METRICS_REGISTRY, useFactory: () => metricsRegistry ?? createMetricsRegistry() },
         DeviceCommandsService,
+        ...groupProviders(ports, options.groups),
         { provide: OBJECT_MODELS, useValue: models },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         ...httpSecurityProviders(resolved.apiKeys),

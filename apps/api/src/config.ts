@@ -11,6 +11,7 @@ import {
   parseString,
 } from '@lwm2m/config';
 import { parseApiKeys } from './auth/api-keys';
+import type { ApiOptions } from './tokens';
 
 export interface ApiConfig {
   HTTP_PORT: number;
@@ -31,6 +32,8 @@ export interface ApiConfig {
   SECRETS_KEY?: Buffer;
   /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry. */
   MODELS_DIR?: string[];
+  /** Fleet group operations (GROUP_*): bounds, request defaults and the runner's lease. */
+  GROUPS: NonNullable<ApiOptions['groups']>;
 }
 
 /** `requireRedis: false`: the single node in memory mode, which has no REDIS_URL (REDIS_URL is then ''). */
@@ -62,8 +65,10 @@ export function validateApiConfig(
   }
   const secretsKey = parseSecretsKey(env.SECRETS_KEY, errors);
   const modelsDirs = parseModelsDirs(env.MODELS_DIR, errors);
+  const groups = parseGroupsConfig(env, errors);
   errors.done('api');
   return {
+    GROUPS: groups,
     HTTP_PORT: port,
     HTTP_HOST: parseString(env.HTTP_HOST, '0.0.0.0'),
     REDIS_URL: redisUrl ?? '',
@@ -75,5 +80,34 @@ export function validateApiConfig(
     AUDIT_MAX_ENTRIES: auditMax,
     ...(secretsKey ? { SECRETS_KEY: secretsKey } : {}),
     ...(modelsDirs ? { MODELS_DIR: modelsDirs } : {}),
+  };
+}
+
+/** GROUP_* variables of fleet group operations (libs/groups). */
+function parseGroupsConfig(
+  env: Record<string, string | undefined>,
+  errors: EnvErrors,
+): NonNullable<ApiOptions['groups']> {
+  const int = (name: string, def: number, min: number, max: number): number =>
+    parseInteger(name, env[name], def, min, max, errors);
+  const maxDeadlineS = int('GROUP_MAX_DEADLINE_S', 86_400, 1, 30 * 86_400);
+  const maxRate = int('GROUP_MAX_RATE_PER_S', 10_000, 1, 100_000);
+  const maxInFlight = int('GROUP_MAX_IN_FLIGHT', 1_000, 1, 100_000);
+  return {
+    limits: {
+      maxGroups: int('GROUP_MAX_GROUPS', 1_000, 1, 1_000_000),
+      maxEndpoints: int('GROUP_MAX_ENDPOINTS', 10_000, 1, 100_000),
+      maxMembers: int('GROUP_MAX_MEMBERS', 100_000, 1, 10_000_000),
+    },
+    defaults: {
+      deadlineMs: int('GROUP_DEADLINE_S', 300, 1, maxDeadlineS) * 1000,
+      maxDeadlineMs: maxDeadlineS * 1000,
+      rate: {
+        perSecond: int('GROUP_RATE_PER_S', 100, 1, maxRate),
+        maxInFlight: int('GROUP_IN_FLIGHT', 100, 1, maxInFlight),
+      },
+      maxRate: { perSecond: maxRate, maxInFlight },
+    },
+    leaseMs: int('GROUP_LEASE_MS', 10_000, 1_000, 600_000),
   };
 }

@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { createRedisStores } from '@lwm2m/registry';
 import { EnvErrors, nestLogLevels } from '@lwm2m/config';
 import { parseQueueModeConfig, QueuedRequests, RedisRequestStore } from '@lwm2m/scheduler';
+import { RedisGroupStore } from '@lwm2m/groups';
 import { validateApiConfig } from './config';
 import { createApiApp, DOCS_PATH } from './create-api-app';
 
@@ -37,7 +38,12 @@ async function bootstrap(): Promise<void> {
     maxTtlMs: queueMode.maxRequestTtlMs,
   });
   const app = await createApiApp(
-    { ...stores, requests, ping: () => stores.redis.ping() },
+    {
+      ...stores,
+      requests,
+      groups: new RedisGroupStore(stores.redis, { keyPrefix: stores.keys.prefix }),
+      ping: () => stores.redis.ping(),
+    },
     {
       logger: nestLogLevels(config.LOG_LEVEL),
       ...(config.API_KEYS ? { apiKeys: config.API_KEYS } : {}),
@@ -45,6 +51,7 @@ async function bootstrap(): Promise<void> {
       sseMaxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
       sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
       ...(config.MODELS_DIR ? { modelsDirs: config.MODELS_DIR } : {}),
+      groups: config.GROUPS,
     },
   );
   // The Redis connections close after Nest's own shutdown (SIGTERM via enableShutdownHooks).

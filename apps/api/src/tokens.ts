@@ -13,6 +13,7 @@ import type {
 import type { QueuedRequests } from '@lwm2m/scheduler';
 import type { BootstrapConfigStore } from '@lwm2m/bootstrap';
 import type { NodeInfo } from '@lwm2m/cluster';
+import type { GroupLimits, GroupRequestDefaults, GroupStore } from '@lwm2m/groups';
 import type { ApiKey } from './auth/api-keys';
 
 export const COMMAND_BUS = Symbol('CommandBus');
@@ -30,6 +31,11 @@ export const REQUEST_QUEUE = Symbol('RequestQueue');
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
 /** The gateway cluster's membership (GET /api/v1/cluster/nodes), as { live?() }: absent = no cluster. */
 export const CLUSTER_MEMBERSHIP = Symbol('ClusterMembership');
+
+/** Fleet group operations (libs/groups GroupOperations). */
+export const GROUPS = Symbol('GroupOperations');
+/** The api process's group-request runner (libs/groups GroupRunner). */
+export const GROUP_RUNNER = Symbol('GroupRunner');
 
 /** The api's object models (models/api-object-models.ts ApiObjectModels). */
 export const OBJECT_MODELS = Symbol('ObjectModels');
@@ -59,6 +65,8 @@ export interface ApiPorts {
   requests?: QueuedRequests;
   /** Object models uploaded through the api, shared with every node; absent = this process's memory. */
   models?: ModelStore;
+  /** Groups and group requests (libs/groups RedisGroupStore); absent = this process's memory. */
+  groups?: GroupStore;
 }
 
 export interface ApiOptions {
@@ -74,6 +82,13 @@ export interface ApiOptions {
   defaultTimeoutMs?: number;
   /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry (models/omna). */
   modelsDirs?: string[];
+  /** Fleet group operations: limits (GROUP_MAX_*), request defaults, and the runner's lease. */
+  groups?: {
+    limits?: Partial<GroupLimits>;
+    defaults?: Partial<GroupRequestDefaults>;
+    leaseMs?: number;
+    scanMs?: number;
+  };
 }
 
 export interface ResolvedApiOptions {

@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     http: { port: apiConfig.HTTP_PORT, host: apiConfig.HTTP_HOST },
     apiKeys: apiConfig.API_KEYS,
     auditMaxEntries: apiConfig.AUDIT_MAX_ENTRIES,
+    groups: apiConfig.GROUPS,
     sse: {
       sseMaxStreams: apiConfig.SSE_MAX_STREAMS,
       sseMaxStreamsPerKey: apiConfig.SSE_MAX_STREAMS_PER_KEY,

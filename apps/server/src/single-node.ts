@@ -11,6 +11,7 @@ import { NestFactory } from '@nestjs/core';
 import { createRedisStores, type RedisClient, type RedisStores } from '@lwm2m/registry';
 import type { Registry } from 'prom-client';
 import { createApiApp } from '../../api/src/create-api-app';
+import { RedisGroupStore } from '@lwm2m/groups';
 import type { ApiOptions, ApiPorts } from '../../api/src/tokens';
 import { CoapServerService } from '../../gateway/src/coap-server.service';
 import { BootstrapServerService } from '../../gateway/src/bootstrap-server.service';
@@ -45,6 +46,8 @@ export interface SingleNodeOptions {
   auditMaxEntries?: number;
   /** Event stream (SSE) caps and heartbeat (SSE_MAX_STREAMS, SSE_MAX_STREAMS_PER_KEY, SSE_HEARTBEAT_MS). */
   sse?: Pick<ApiOptions, 'sseMaxStreams' | 'sseMaxStreamsPerKey' | 'sseHeartbeatMs'>;
+  /** Fleet group operations: limits, defaults, the runner's lease. */
+  groups?: ApiOptions['groups'];
   /** Nest's log levels, false for none, or a logger of its own (the tests capture lines with one). */
   logger: LogLevel[] | false | LoggerService;
   /** The 32-byte key PSKs are sealed with in Redis (SECRETS_KEY, or the one `npm start` keeps in DATA_DIR). */
@@ -204,11 +207,20 @@ async function startOn<S>(
     registerGroupObserverMetrics(metricsRegistry, groupObserverMetricSources(groupObserver));
   }
   const api = await createApiApp(
-    { ...stores, requests: queue, ...(state.ping ? { ping: state.ping } : {}) },
+    {
+      ...stores,
+      requests: queue,
+      ...(state.ping ? { ping: state.ping } : {}),
+      // Group requests in Redis survive a restart; memory mode keeps them in the api's memory.
+      ...(state.redis
+        ? { groups: new RedisGroupStore(state.redis.client, { keyPrefix: state.redis.keyPrefix }) }
+        : {}),
+    },
     {
       logger: opts.logger,
       shutdownHooks: false,
       ...opts.sse,
+      ...(opts.groups ? { groups: opts.groups } : {}),
       metricsRegistry,
       ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
       ...(opts.gateway.MODELS_DIR ? { modelsDirs: opts.gateway.MODELS_DIR } : {}),

@@ -11,3 +11,4 @@ export * from './gateway';
 export * from './bootstrap';
 export * from './group-observer';
 export * from './sse';
+export * from './groups';

@@ -12,3 +12,4 @@ export * from './event-consumer';
 export * from './config';
 export * from './scheduler-events';
 export * from './in-process-scheduler';
+export * from './submit-command';

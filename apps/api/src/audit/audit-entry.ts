@@ -115,6 +115,26 @@ export function describeRequest(
     case 'delete':
       if (path) paths = [path];
       break;
+    case 'group-create':
+      if (typeof body.name === 'string') details.group = text(body.name, 64);
+      details.kind =
+        (['filter', 'endpoints', 'multicast'] as const).find((k) => body[k] !== undefined) ?? '?';
+      if (Array.isArray(body.endpoints)) details.members = body.endpoints.length;
+      break;
+    case 'group-delete':
+      if (typeof params.name === 'string') details.group = text(params.name, 64);
+      break;
+    case 'group-operation':
+      // The group and the operation; written values only by size, as for a device's write.
+      if (typeof params.name === 'string') details.group = text(params.name, 64);
+      if (typeof params.op === 'string') details.op = text(params.op, 16);
+      if (typeof body.path === 'string') paths = [text(body.path, 64)];
+      if (body.value !== undefined) describeValues([{ value: body.value, type: body.type }], details);
+      else if (body.values !== undefined) describeValues(body.values, details);
+      break;
+    case 'group-request-cancel':
+      if (typeof params.id === 'string') details.groupRequestId = text(params.id, 64);
+      break;
     case 'credential-delete':
     case 'requests-cancel-all':
     case 'deregister':

@@ -20,6 +20,10 @@ export const AUDIT_ACTIONS = [
   'request-cancel',
   'requests-cancel-all',
   'model-upload',
+  'group-create',
+  'group-delete',
+  'group-operation',
+  'group-request-cancel',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -11,7 +11,13 @@ import type {
   RegistrationStore,
 } from '@lwm2m/server';
 import { ProblemException, ProblemType, statusTitle } from '../problem/problem';
-import { QueueFullError, type QueuedRequests } from '@lwm2m/scheduler';
+import {
+  CommandDispatchError,
+  QueueFullError,
+  type QueuedRequests,
+  submitCommand,
+  type SubmitOutcome,
+} from '@lwm2m/scheduler';
 import {
   API_OPTIONS,
   COMMAND_BUS,
@@ -68,17 +74,31 @@ export class DeviceCommandsService {
       ...(query.format !== undefined ? { contentFormat: parseContentFormat(query.format) } : {}),
     };
     // TS 1.2 Core 6.5: a sleeping queue-mode device gets the request when it wakes (202 + request id).
-    const queue = this.requests.queue;
-    const local = spec.op === 'cancel-observation' || spec.op === 'deregister'; // the device is not asked
-    if (queue && !local && (await queue.shouldQueue(reg))) {
-      await acceptOrThrow(queue, cmd, query);
-      return { id: cmd.id, ok: true, status: 202 };
-    }
-    let result: DeviceCommandResult;
+    let outcome: SubmitOutcome;
     try {
-      result = await this.bus.execute(cmd);
+      outcome = await submitCommand(
+        {
+          bus: this.bus,
+          registrations: this.registrations,
+          ...(this.requests.queue ? { queue: this.requests.queue } : {}),
+          warn: (m) => this.logger.warn(m),
+        },
+        reg,
+        cmd,
+        query.ttl !== undefined ? query.ttl * 1000 : undefined,
+      );
     } catch (err) {
-      this.logger.error(`command ${cmd.id} (${cmd.op}) could not be dispatched: ${String(err)}`);
+      if (err instanceof QueueFullError) {
+        throw new ProblemException({
+          type: ProblemType.BLANK,
+          title: statusTitle(429),
+          status: 429,
+          detail: `${err.message}: wait for the device or cancel requests`,
+          endpoint: cmd.endpoint,
+        });
+      }
+      if (!(err instanceof CommandDispatchError)) throw err;
+      this.logger.error(err.message);
       throw new ProblemException({
         type: ProblemType.BLANK,
         title: statusTitle(503),
@@ -87,32 +107,10 @@ export class DeviceCommandsService {
         requestId: cmd.id,
       });
     }
-    if (!result.ok && result.status === 504 && result.coapCode === undefined && reg.queueMode) {
-      // The gateway marks a queue-mode device that did not answer as asleep; the bus may time out here
-      // first, so the api marks it too before answering (the next request must already see it: 202).
-      await this.registrations
-        .update(reg.registrationId, { asleepAt: Date.now() })
-        .catch((err: unknown) => this.logger.warn(`${endpoint}: asleep mark not stored: ${String(err)}`));
-    }
+    if (outcome.kind === 'queued') return { id: cmd.id, ok: true, status: 202 };
+    const result = outcome.result;
     if (!result.ok) throw resultProblem(cmd, result);
     return result;
-  }
-}
-
-async function acceptOrThrow(queue: QueuedRequests, cmd: DeviceCommand, query: CommandQuery): Promise<void> {
-  try {
-    await queue.accept(cmd, query.ttl !== undefined ? query.ttl * 1000 : undefined);
-  } catch (err) {
-    if (err instanceof QueueFullError) {
-      throw new ProblemException({
-        type: ProblemType.BLANK,
-        title: statusTitle(429),
-        status: 429,
-        detail: `${err.message}: wait for the device or cancel requests`,
-        endpoint: cmd.endpoint,
-      });
-    }
-    throw err;
   }
 }
 

@@ -4,6 +4,7 @@ import { DecodeError } from '@lwm2m/bytes';
 import { RateLimitedLog } from '@lwm2m/config';
 import { redisUnavailableCode } from '@lwm2m/registry';
 import { CredentialConflictError, InvalidCredentialError } from '@lwm2m/server';
+import { GroupError, type GroupErrorCode } from '@lwm2m/groups';
 import type { HttpRequest as Request, HttpResponse as Response } from '../http';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -73,6 +74,11 @@ export class ProblemFilter implements ExceptionFilter {
         holder: exception.holder,
       };
     }
+    // Fleet group operations (libs/groups): each refusal by its meaning.
+    if (exception instanceof GroupError) {
+      const { status, type } = GROUP_PROBLEMS[exception.code];
+      return { type, title: statusTitle(status), status, detail: exception.message };
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();
@@ -127,6 +133,17 @@ export class ProblemFilter implements ExceptionFilter {
     return { type: ProblemType.BLANK, title: statusTitle(500), status: 500, detail: 'internal error' };
   }
 }
+
+const GROUP_PROBLEMS: Record<GroupErrorCode, { status: number; type: string }> = {
+  invalid: { status: 400, type: ProblemType.VALIDATION },
+  'unknown-group': { status: 404, type: ProblemType.UNKNOWN_GROUP },
+  'unknown-group-request': { status: 404, type: ProblemType.UNKNOWN_GROUP_REQUEST },
+  'group-exists': { status: 409, type: ProblemType.GROUP_EXISTS },
+  'too-many-groups': { status: 409, type: ProblemType.GROUP_LIMIT },
+  'too-many-members': { status: 413, type: ProblemType.GROUP_LIMIT },
+  finished: { status: 409, type: ProblemType.BLANK },
+  'not-implemented': { status: 501, type: ProblemType.BLANK },
+};
 
 /** Retry-After of a 503 for a data store that refuses work, seconds. */
 const STORE_RETRY_AFTER_S = 5;

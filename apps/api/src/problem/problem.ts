@@ -21,6 +21,11 @@ export const ProblemType = {
   STORE_UNAVAILABLE: 'urn:lwm2m-cluster:problem:store-unavailable',
   UNSUPPORTED_MEDIA_TYPE: 'urn:lwm2m-cluster:problem:unsupported-media-type',
   PAYLOAD_TOO_LARGE: 'urn:lwm2m-cluster:problem:payload-too-large',
+  UNKNOWN_GROUP: 'urn:lwm2m-cluster:problem:unknown-group',
+  UNKNOWN_GROUP_REQUEST: 'urn:lwm2m-cluster:problem:unknown-group-request',
+  GROUP_EXISTS: 'urn:lwm2m-cluster:problem:group-exists',
+  /** GROUP_MAX_GROUPS, GROUP_MAX_ENDPOINTS or GROUP_MAX_MEMBERS reached. */
+  GROUP_LIMIT: 'urn:lwm2m-cluster:problem:group-limit',
   BLANK: 'about:blank',
 } as const;
 

@@ -1,0 +1,196 @@
+// /api/v1/groups from an attacker's side: roles (a read key defines nothing and runs nothing), group names,
+// filters that try to be patterns or carry more than a substring, member lists past the bound, multicast
+// groups (501 until the group proxy is wired), bad paths and ids; every refusal is RFC 9457 problem+json.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakePorts, registration } from './fakes';
+import { startApi, type TestApi } from './harness';
+
+const ADMIN = 'admin-key-0123456789';
+const WRITER = 'write-key-0123456789';
+const READER = 'read-key-01234567890';
+const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+describe('group operations: input and rights', () => {
+  const ports = fakePorts();
+  let api: TestApi;
+  beforeAll(async () => {
+    for (const ep of ['dev-1', 'dev-2', 'other-1']) await ports.registrations.register(registration(ep));
+    ports.commands.handler = (cmd) => ({
+      id: cmd.id,
+      ok: true,
+      status: cmd.op === 'read' ? 200 : cmd.op === 'observe' ? 201 : 204,
+      ...(cmd.op === 'observe' ? { observationId: `obs-${cmd.endpoint}` } : {}),
+      ...(cmd.op === 'read'
+        ? { values: [{ path: cmd.path!, value: cmd.endpoint, type: 'string' as const }] }
+        : {}),
+    });
+    api = await startApi(ports, {
+      apiKeys: `ops=${ADMIN}:admin,ci=${WRITER}:write,viewer=${READER}:read`,
+      groups: { limits: { maxEndpoints: 50, maxMembers: 2, maxGroups: 20 } },
+    });
+  });
+  afterAll(() => api.close());
+
+  const post = (path: string, body: unknown, key = WRITER) =>
+    api.call('POST', path, { body, headers: as(key) });
+
+  function isProblem(
+    r: { status: number; headers: Headers; body: { status?: number; type?: string } },
+    status: number,
+  ) {
+    expect(r.status).toBe(status);
+    expect(r.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(r.body.status).toBe(status);
+    expect(typeof r.body.type).toBe('string');
+  }
+
+  it('lets a read key list and look, but neither define a group nor run an operation on one', async () => {
+    expect((await post('/api/v1/groups', { name: 'devs', filter: { q: 'dev-' } })).status).toBe(201);
+    isProblem(await post('/api/v1/groups', { name: 'mine', filter: { q: '' } }, READER), 403);
+    isProblem(await post('/api/v1/groups/devs/write', { path: '/3/0/15', value: 'x' }, READER), 403);
+    isProblem(await post('/api/v1/groups/devs/read', { path: '/3/0/0' }, READER), 403);
+    isProblem(await api.call('DELETE', '/api/v1/groups/devs', { headers: as(READER) }), 403);
+    isProblem(await api.call('GET', '/api/v1/groups'), 401);
+    const list = await api.call('GET', '/api/v1/groups', { headers: as(READER) });
+    expect(list.status).toBe(200);
+    expect(list.body.items).toEqual([
+      expect.objectContaining({ name: 'devs', kind: 'filter', filter: { q: 'dev-' }, createdBy: 'ci' }),
+    ]);
+  });
+
+  it('refuses group names that are not one plain segment', async () => {
+    for (const name of ['', '../x', 'a b', 'a/b', '{x}', '-lead', 'x'.repeat(65), 'é', 'a\nb']) {
+      isProblem(await post('/api/v1/groups', { name, filter: { q: 'dev' } }), 400);
+    }
+    isProblem(await post('/api/v1/groups', { name: 42, filter: { q: 'dev' } }), 400);
+    isProblem(
+      await api.call('GET', `/api/v1/groups/${encodeURIComponent('../etc')}`, { headers: as(READER) }),
+      400,
+    );
+    isProblem(await post('/api/v1/groups', { name: 'devs', filter: { q: 'dev-' } }), 409);
+  });
+
+  it('takes exactly one kind, and a filter only as a literal substring of the endpoint', async () => {
+    isProblem(await post('/api/v1/groups', { name: 'both', filter: { q: 'a' }, endpoints: ['a'] }), 400);
+    isProblem(await post('/api/v1/groups', { name: 'none' }), 400);
+    isProblem(await post('/api/v1/groups', { name: 'f1', filter: { q: 'dev', role: 'admin' } }), 400);
+    isProblem(await post('/api/v1/groups', { name: 'f2', filter: { q: { $ne: '' } } }), 400);
+    isProblem(await post('/api/v1/groups', { name: 'f3', filter: ['dev'] }), 400);
+    isProblem(await post('/api/v1/groups', { name: 'f4', owner: 'someone-else', filter: { q: 'dev' } }), 400);
+    // "*" and "?" are characters, not patterns: this group has no member.
+    expect((await post('/api/v1/groups', { name: 'star', filter: { q: '*' } })).status).toBe(201);
+    const r = await post('/api/v1/groups/star/read', { path: '/3/0/0' });
+    expect(r.status).toBe(202);
+    expect(r.body.total).toBe(0);
+  });
+
+  it('bounds member lists and the devices a filter may reach', async () => {
+    const many = Array.from({ length: 51 }, (_, i) => `ep-${i}`);
+    isProblem(await post('/api/v1/groups', { name: 'big', endpoints: many }), 413);
+    isProblem(await post('/api/v1/groups', { name: 'bad-ep', endpoints: ['ok', 'has space'] }), 400);
+    isProblem(await post('/api/v1/groups', { name: 'bad-ep2', endpoints: ['ok', 7] }), 400);
+    isProblem(await post('/api/v1/groups', { name: 'empty', endpoints: [] }), 400);
+    // The body limit stops a list long before it is parsed.
+    const huge = await api.call('POST', '/api/v1/groups', {
+      raw: JSON.stringify({
+        name: 'huge',
+        endpoints: Array.from({ length: 200_000 }, (_, i) => `endpoint-${i}`),
+      }),
+      headers: as(WRITER),
+    });
+    isProblem(huge, 413);
+    // maxMembers 2: a filter matching three devices is refused before anything is sent.
+    expect((await post('/api/v1/groups', { name: 'all', filter: { q: '' } })).status).toBe(201);
+    const sent = ports.commands.commands.length;
+    isProblem(await post('/api/v1/groups/all/read', { path: '/3/0/0' }), 413);
+    expect(ports.commands.commands.length).toBe(sent);
+  });
+
+  it('validates multicast groups and answers their requests 501 until the group proxy is wired', async () => {
+    isProblem(await post('/api/v1/groups', { name: 'mc0', multicast: { address: '10.0.0.1' } }), 400);
+    isProblem(
+      await post('/api/v1/groups', { name: 'mc1', multicast: { address: '239.255.0.1', port: 70000 } }),
+      400,
+    );
+    isProblem(await post('/api/v1/groups', { name: 'mc2', multicast: { address: 'evil.example' } }), 400);
+    const ok = await post('/api/v1/groups', { name: 'mc', multicast: { address: '239.255.0.1' } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.multicast).toEqual({ address: '239.255.0.1', port: 5683 });
+    expect(
+      (await post('/api/v1/groups', { name: 'mc6', multicast: { address: 'ff05::fd', port: 5683 } })).status,
+    ).toBe(201);
+    isProblem(await post('/api/v1/groups/mc/read', { path: '/3/0/0' }), 501);
+  });
+
+  it('checks operations, paths, values, limits and ids', async () => {
+    isProblem(await post('/api/v1/groups/devs/delete', { path: '/3/0' }), 404);
+    isProblem(await post('/api/v1/groups/nope/read', { path: '/3/0/0' }), 404);
+    isProblem(await post('/api/v1/groups/devs/read', { path: '/3/x' }), 400);
+    isProblem(await post('/api/v1/groups/devs/read', {}), 400);
+    isProblem(await post('/api/v1/groups/devs/read', { path: '/3/0/0', value: 1 }), 400);
+    isProblem(await post('/api/v1/groups/devs/write', { path: '/3/0/15' }), 400);
+    isProblem(await post('/api/v1/groups/devs/write', { path: '/3/0/0', value: 'x' }), 400); // read-only resource
+    isProblem(await post('/api/v1/groups/devs/execute', { path: '/3/0/0' }), 400); // not executable
+    isProblem(await post('/api/v1/groups/devs/read', { path: '/3/0/0', deadline: 'forever' }), 400);
+    isProblem(await post('/api/v1/groups/devs/read', { path: '/3/0/0', rate: 0 }), 400);
+    isProblem(await post('/api/v1/groups/devs/read', { path: '/3/0/0', rate: 50_000 }), 400);
+    isProblem(await api.call('GET', '/api/v1/group-requests/not-a-uuid', { headers: as(READER) }), 400);
+    isProblem(
+      await api.call('GET', '/api/v1/group-requests/00000000-0000-0000-0000-000000000000', {
+        headers: as(READER),
+      }),
+      404,
+    );
+    isProblem(
+      await api.call('DELETE', '/api/v1/group-requests/00000000-0000-0000-0000-000000000000', {
+        headers: as(WRITER),
+      }),
+      404,
+    );
+  });
+
+  it('runs a group read for a write key: one result per member, each with its endpoint, audited', async () => {
+    const r = await post('/api/v1/groups/devs/read', { path: '/3/0/0' });
+    expect(r.status).toBe(202);
+    expect(r.body.total).toBe(2);
+    let done: { state: string; results: Array<{ endpoint: string; values: Array<{ value: unknown }> }> };
+    for (;;) {
+      done = (await api.call('GET', `/api/v1/group-requests/${r.body.id}`, { headers: as(READER) })).body;
+      if (done.state === 'completed') break;
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+    expect(done.results.map((m) => m.endpoint).sort()).toEqual(['dev-1', 'dev-2']);
+    expect(done.results.every((m) => m.values[0]!.value === m.endpoint)).toBe(true);
+    isProblem(await api.call('DELETE', `/api/v1/group-requests/${r.body.id}`, { headers: as(WRITER) }), 409);
+    const audit = await api.call('GET', '/api/v1/audit?limit=100', { headers: as(ADMIN) });
+    const actions = (
+      audit.body.items as Array<{ action: string; actor: string; details?: Record<string, unknown> }>
+    ).filter((e) => e.action.startsWith('group-'));
+    expect(actions).toContainEqual(
+      expect.objectContaining({
+        action: 'group-operation',
+        actor: 'ci',
+        details: expect.objectContaining({ group: 'devs', op: 'read' }),
+      }),
+    );
+  });
+
+  it('observes across a group: each result carries the observation id of its device', async () => {
+    const r = await post('/api/v1/groups/devs/observe', { path: '/3/0/9' });
+    expect(r.status).toBe(202);
+    let done: { state: string; results: Array<{ endpoint: string; observationId?: string }> };
+    for (;;) {
+      done = (await api.call('GET', `/api/v1/group-requests/${r.body.id}`, { headers: as(READER) })).body;
+      if (done.state === 'completed') break;
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+    expect(done.results.map((m) => [m.endpoint, m.observationId]).sort()).toEqual([
+      ['dev-1', 'obs-dev-1'],
+      ['dev-2', 'obs-dev-2'],
+    ]);
+    expect(ports.commands.last).toMatchObject({ op: 'observe', path: '/3/0/9' });
+    const metrics = await api.call('GET', '/metrics');
+    expect(metrics.text).toMatch(/^group_members_dispatched_total [1-9]\d*$/m);
+    expect(metrics.text).toMatch(/^group_member_results_total\{state="succeeded"\} [1-9]\d*$/m);
+  });
+});

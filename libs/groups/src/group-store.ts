@@ -1,0 +1,55 @@
+// Where groups and group requests live: Redis in the product (redis-group-store.ts), memory in memory mode
+// and unit tests (in-memory-group-store.ts); both pass test/contracts/group-store.contract.ts.
+import type { Group } from './group';
+import type { GroupRequest, GroupRequestState, MemberResult, MemberState } from './group-request';
+
+export type NewGroupRequest = Omit<GroupRequest, 'counts' | 'total' | 'state' | 'finishedAt'>;
+
+export interface GroupStore {
+  /** 'full' once `maxGroups` groups exist. */
+  createGroup(group: Group, maxGroups: number): Promise<'created' | 'exists' | 'full'>;
+  getGroup(name: string): Promise<Group | undefined>;
+  /** Every group, by name (their number is bounded by GROUP_MAX_GROUPS). */
+  listGroups(): Promise<Group[]>;
+  deleteGroup(name: string): Promise<boolean>;
+
+  /** Stores a running request with its members, all pending, in dispatch order. */
+  createRequest(req: NewGroupRequest, members: string[]): Promise<void>;
+  getRequest(id: string): Promise<GroupRequest | undefined>;
+  /** Ids of requests not finished (running or cancelling): what a runner resumes. */
+  activeRequests(): Promise<string[]>;
+  /** Moves up to `n` pending members to `dispatching`, in order; none once the request is not running. */
+  takePending(id: string, n: number, now: number): Promise<string[]>;
+  /**
+   * Sets a member's state unless it is final already (a late answer after a cancel or the deadline changes
+   * nothing); a final state appends the result to the request's results. True when it changed.
+   */
+  settle(id: string, result: MemberResult): Promise<boolean>;
+  /** The members in one of the unfinished states after dispatch. */
+  membersIn(id: string, state: 'queued' | 'dispatching'): Promise<MemberResult[]>;
+  getMember(id: string, endpoint: string): Promise<MemberResult | undefined>;
+  /** Ends up to `n` pending members with `state`; returns how many it ended. */
+  endPending(
+    id: string,
+    state: 'cancelled' | 'timed-out',
+    reason: string,
+    n: number,
+    now: number,
+  ): Promise<number>;
+  /** Final results in the order they came, from `offset`. */
+  results(id: string, offset: number, limit: number): Promise<MemberResult[]>;
+  /** running -> cancelling; false when it was not running. */
+  requestCancel(id: string): Promise<boolean>;
+  /**
+   * When no member is unfinished: running -> completed, cancelling -> cancelled, and the request is kept
+   * for `retentionMs`. Returns the state after the call.
+   */
+  finishIfDone(id: string, now: number, retentionMs: number): Promise<GroupRequestState | undefined>;
+  /** Takes or renews the lease on a request's fan-out; false when another owner holds it. */
+  lease(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(id: string, owner: string): Promise<void>;
+}
+
+export function isUnfinished(state: MemberState): boolean {
+  return state === 'pending' || state === 'dispatching' || state === 'queued';
+}

@@ -1,0 +1,175 @@
+// The in-memory twin of RedisGroupStore (memory mode, unit tests); same contract suite.
+import type { Group } from './group';
+import {
+  emptyCounts,
+  FINAL_MEMBER_STATES,
+  type GroupRequest,
+  type GroupRequestState,
+  type MemberResult,
+} from './group-request';
+import type { GroupStore, NewGroupRequest } from './group-store';
+
+interface Row {
+  req: GroupRequest;
+  todo: string[];
+  members: Map<string, MemberResult>;
+  results: MemberResult[];
+  lease?: { owner: string; until: number };
+  expiresAt?: number;
+}
+
+export class InMemoryGroupStore implements GroupStore {
+  private readonly groups = new Map<string, Group>();
+  private readonly rows = new Map<string, Row>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async createGroup(group: Group, maxGroups: number): Promise<'created' | 'exists' | 'full'> {
+    if (this.groups.has(group.name)) return 'exists';
+    if (this.groups.size >= maxGroups) return 'full';
+    this.groups.set(group.name, structuredClone(group));
+    return 'created';
+  }
+
+  async getGroup(name: string): Promise<Group | undefined> {
+    const g = this.groups.get(name);
+    return g && structuredClone(g);
+  }
+
+  async listGroups(): Promise<Group[]> {
+    return [...this.groups.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((g) => structuredClone(g));
+  }
+
+  async deleteGroup(name: string): Promise<boolean> {
+    return this.groups.delete(name);
+  }
+
+  async createRequest(req: NewGroupRequest, members: string[]): Promise<void> {
+    const counts = emptyCounts();
+    counts.pending = members.length;
+    const at = req.createdAt;
+    this.rows.set(req.id, {
+      req: { ...structuredClone(req), state: 'running', total: members.length, counts },
+      todo: [...members],
+      members: new Map(members.map((endpoint) => [endpoint, { endpoint, state: 'pending', at }])),
+      results: [],
+    });
+  }
+
+  private row(id: string): Row | undefined {
+    const r = this.rows.get(id);
+    if (r?.expiresAt !== undefined && r.expiresAt <= this.now()) {
+      this.rows.delete(id);
+      return undefined;
+    }
+    return r;
+  }
+
+  async getRequest(id: string): Promise<GroupRequest | undefined> {
+    const r = this.row(id);
+    return r && structuredClone(r.req);
+  }
+
+  async activeRequests(): Promise<string[]> {
+    return [...this.rows.values()]
+      .filter((r) => r.req.state === 'running' || r.req.state === 'cancelling')
+      .map((r) => r.req.id);
+  }
+
+  async takePending(id: string, n: number, now: number): Promise<string[]> {
+    const r = this.row(id);
+    if (!r || r.req.state !== 'running') return [];
+    const out: string[] = [];
+    while (out.length < n && r.todo.length > 0) {
+      const ep = r.todo.shift()!;
+      const m = r.members.get(ep);
+      if (m?.state !== 'pending') continue;
+      this.move(r, { endpoint: ep, state: 'dispatching', at: now });
+      out.push(ep);
+    }
+    return out;
+  }
+
+  private move(r: Row, next: MemberResult): boolean {
+    const prev = r.members.get(next.endpoint);
+    if (!prev || FINAL_MEMBER_STATES.has(prev.state)) return false;
+    r.req.counts[prev.state]--;
+    r.req.counts[next.state]++;
+    r.members.set(next.endpoint, structuredClone(next));
+    if (FINAL_MEMBER_STATES.has(next.state)) r.results.push(structuredClone(next));
+    return true;
+  }
+
+  async settle(id: string, result: MemberResult): Promise<boolean> {
+    const r = this.row(id);
+    return r ? this.move(r, result) : false;
+  }
+
+  async membersIn(id: string, state: 'queued' | 'dispatching'): Promise<MemberResult[]> {
+    const r = this.row(id);
+    return r ? [...r.members.values()].filter((m) => m.state === state).map((m) => structuredClone(m)) : [];
+  }
+
+  async getMember(id: string, endpoint: string): Promise<MemberResult | undefined> {
+    const m = this.row(id)?.members.get(endpoint);
+    return m && structuredClone(m);
+  }
+
+  async endPending(
+    id: string,
+    state: 'cancelled' | 'timed-out',
+    reason: string,
+    n: number,
+    now: number,
+  ): Promise<number> {
+    const r = this.row(id);
+    if (!r) return 0;
+    let ended = 0;
+    while (ended < n && r.todo.length > 0) {
+      const ep = r.todo.shift()!;
+      if (r.members.get(ep)?.state !== 'pending') continue;
+      this.move(r, { endpoint: ep, state, error: reason, at: now });
+      ended++;
+    }
+    return ended;
+  }
+
+  async results(id: string, offset: number, limit: number): Promise<MemberResult[]> {
+    return (this.row(id)?.results ?? []).slice(offset, offset + limit).map((m) => structuredClone(m));
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    const r = this.row(id);
+    if (r?.req.state !== 'running') return false;
+    r.req.state = 'cancelling';
+    return true;
+  }
+
+  async finishIfDone(id: string, now: number, retentionMs: number): Promise<GroupRequestState | undefined> {
+    const r = this.row(id);
+    if (!r) return undefined;
+    const c = r.req.counts;
+    if (r.req.state === 'completed' || r.req.state === 'cancelled') return r.req.state;
+    if (c.pending + c.dispatching + c.queued > 0) return r.req.state;
+    r.req.state = r.req.state === 'cancelling' ? 'cancelled' : 'completed';
+    r.req.finishedAt = now;
+    r.expiresAt = this.now() + retentionMs; // by this store's clock, as Redis expires by its own
+    return r.req.state;
+  }
+
+  async lease(id: string, owner: string, ttlMs: number): Promise<boolean> {
+    const r = this.row(id);
+    if (!r) return false;
+    const now = this.now();
+    if (r.lease && r.lease.owner !== owner && r.lease.until > now) return false;
+    r.lease = { owner, until: now + ttlMs };
+    return true;
+  }
+
+  async releaseLease(id: string, owner: string): Promise<void> {
+    const r = this.rows.get(id);
+    if (r?.lease?.owner === owner) delete r.lease;
+  }
+}

@@ -1,0 +1,325 @@
+// Groups and group requests on Redis. Every key of one request shares the hash tag {greq:<id>}, so each
+// transition is one Lua script on a single Redis, Sentinel or Redis Cluster:
+//   <p>{grp}:groups            hash  name -> Group JSON
+//   <p>{grp}:active            set   ids of unfinished group requests (what runners resume)
+//   <p>{greq:<id>}:meta        hash  json (the request's fixed fields), state, total, finishedAt, c:<state> counts
+//   <p>{greq:<id>}:todo        list  endpoints not yet dispatched, in dispatch order
+//   <p>{greq:<id>}:st          hash  endpoint -> member state
+//   <p>{greq:<id>}:m           hash  endpoint -> MemberResult JSON (once the member left `pending`)
+//   <p>{greq:<id>}:queued      hash  endpoint -> MemberResult JSON of members waiting in a device queue
+//   <p>{greq:<id>}:disp        hash  endpoint -> ms when dispatched (waiting for the device)
+//   <p>{greq:<id>}:results     list  final MemberResult JSON, in the order they came (paged by index)
+//   <p>{greq:<id>}:lease       string the runner holding the fan-out (PX)
+import { DEFAULT_KEY_PREFIX, type RedisClient } from '@lwm2m/registry';
+import type { Group } from './group';
+import {
+  MEMBER_STATES,
+  type GroupRequest,
+  type GroupRequestState,
+  type MemberResult,
+  type MemberState,
+} from './group-request';
+import type { GroupStore, NewGroupRequest } from './group-store';
+
+const FINAL_LUA = `local function final(s) return s == 'succeeded' or s == 'failed' or s == 'timed-out' or s == 'cancelled' end\n`;
+
+const SCRIPTS = {
+  /** KEYS meta todo st disp. ARGV n now. */
+  grpTake: {
+    numberOfKeys: 4,
+    lua: `
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return {} end
+local out = {}
+local n = tonumber(ARGV[1])
+while #out < n do
+  local ep = redis.call('LPOP', KEYS[2])
+  if not ep then break end
+  if redis.call('HGET', KEYS[3], ep) == 'pending' then
+    redis.call('HSET', KEYS[3], ep, 'dispatching')
+    redis.call('HSET', KEYS[4], ep, ARGV[2])
+    out[#out + 1] = ep
+  end
+end
+if #out > 0 then
+  redis.call('HINCRBY', KEYS[1], 'c:pending', -#out)
+  redis.call('HINCRBY', KEYS[1], 'c:dispatching', #out)
+end
+return out`,
+  },
+  /** KEYS meta st m queued disp results. ARGV ep state json. */
+  grpSettle: {
+    numberOfKeys: 6,
+    lua: `${FINAL_LUA}
+local prev = redis.call('HGET', KEYS[2], ARGV[1])
+if not prev or final(prev) then return 0 end
+local s = ARGV[2]
+redis.call('HSET', KEYS[2], ARGV[1], s)
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'c:' .. prev, -1)
+redis.call('HINCRBY', KEYS[1], 'c:' .. s, 1)
+if prev == 'queued' then redis.call('HDEL', KEYS[4], ARGV[1]) end
+if prev == 'dispatching' then redis.call('HDEL', KEYS[5], ARGV[1]) end
+if s == 'queued' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
+if s == 'dispatching' then redis.call('HSET', KEYS[5], ARGV[1], '0') end
+if final(s) then redis.call('RPUSH', KEYS[6], ARGV[3]) end
+return 1`,
+  },
+  /** KEYS meta todo st m results. ARGV state reason n now. */
+  grpEndPending: {
+    numberOfKeys: 5,
+    lua: `
+local ended = 0
+local n = tonumber(ARGV[3])
+while ended < n do
+  local ep = redis.call('LPOP', KEYS[2])
+  if not ep then break end
+  if redis.call('HGET', KEYS[3], ep) == 'pending' then
+    local json = cjson.encode({endpoint = ep, state = ARGV[1], error = ARGV[2], at = tonumber(ARGV[4])})
+    redis.call('HSET', KEYS[3], ep, ARGV[1])
+    redis.call('HSET', KEYS[4], ep, json)
+    redis.call('RPUSH', KEYS[5], json)
+    ended = ended + 1
+  end
+end
+if ended > 0 then
+  redis.call('HINCRBY', KEYS[1], 'c:pending', -ended)
+  redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[1], ended)
+end
+return ended`,
+  },
+  /** KEYS meta (then every key of the request, to expire). ARGV now retentionMs. */
+  grpFinish: {
+    numberOfKeys: 8,
+    lua: `
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s then return false end
+if s == 'completed' or s == 'cancelled' then return s end
+local c = redis.call('HMGET', KEYS[1], 'c:pending', 'c:dispatching', 'c:queued')
+if (tonumber(c[1]) or 0) + (tonumber(c[2]) or 0) + (tonumber(c[3]) or 0) > 0 then return s end
+local ns = 'completed'
+if s == 'cancelling' then ns = 'cancelled' end
+redis.call('HSET', KEYS[1], 'state', ns, 'finishedAt', ARGV[1])
+for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+return ns`,
+  },
+  /** KEYS meta. */
+  grpCancel: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'cancelling')
+return 1`,
+  },
+  /** KEYS lease meta. ARGV owner ttlMs. */
+  grpLease: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`,
+  },
+  /** KEYS lease. ARGV owner. */
+  grpRelease: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`,
+  },
+  /** KEYS groups. ARGV name json max. */
+  grpCreateGroup: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'created'`,
+  },
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+
+const CHUNK = 1000;
+
+export interface RedisGroupStoreOptions {
+  keyPrefix?: string;
+}
+
+export class RedisGroupStore implements GroupStore {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: RedisClient,
+    options: RedisGroupStoreOptions = {},
+  ) {
+    this.prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    if (/[{}]/.test(this.prefix)) throw new Error(`key prefix must not contain braces: ${this.prefix}`);
+    for (const [name, def] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, def);
+    }
+  }
+
+  private get groupsKey(): string {
+    return `${this.prefix}{grp}:groups`;
+  }
+  private get activeKey(): string {
+    return `${this.prefix}{grp}:active`;
+  }
+  private k(
+    id: string,
+    part: 'meta' | 'todo' | 'st' | 'm' | 'queued' | 'disp' | 'results' | 'lease',
+  ): string {
+    return `${this.prefix}{greq:${id}}:${part}`;
+  }
+
+  private run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, (...a: Array<string | number>) => Promise<unknown>>)[
+      name
+    ]!;
+    return fn.call(this.redis, ...keys, ...args);
+  }
+
+  async createGroup(group: Group, maxGroups: number): Promise<'created' | 'exists' | 'full'> {
+    return (await this.run(
+      'grpCreateGroup',
+      [this.groupsKey],
+      [group.name, JSON.stringify(group), maxGroups],
+    )) as 'created' | 'exists' | 'full';
+  }
+
+  async getGroup(name: string): Promise<Group | undefined> {
+    const json = await this.redis.hget(this.groupsKey, name);
+    return json ? (JSON.parse(json) as Group) : undefined;
+  }
+
+  async listGroups(): Promise<Group[]> {
+    const all = await this.redis.hvals(this.groupsKey);
+    return all.map((j) => JSON.parse(j) as Group).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async deleteGroup(name: string): Promise<boolean> {
+    return (await this.redis.hdel(this.groupsKey, name)) === 1;
+  }
+
+  async createRequest(req: NewGroupRequest, members: string[]): Promise<void> {
+    // Members first, the meta record and the active index last: a runner only sees a complete request.
+    for (let i = 0; i < members.length; i += CHUNK) {
+      const chunk = members.slice(i, i + CHUNK);
+      const p = this.redis.pipeline();
+      p.rpush(this.k(req.id, 'todo'), ...chunk);
+      p.hset(this.k(req.id, 'st'), ...chunk.flatMap((ep) => [ep, 'pending']));
+      await p.exec();
+    }
+    const counts = MEMBER_STATES.flatMap((s) => [`c:${s}`, s === 'pending' ? members.length : 0]);
+    await this.redis.hset(
+      this.k(req.id, 'meta'),
+      'json',
+      JSON.stringify(req),
+      'state',
+      'running',
+      'total',
+      members.length,
+      ...counts,
+    );
+    await this.redis.sadd(this.activeKey, req.id);
+  }
+
+  async getRequest(id: string): Promise<GroupRequest | undefined> {
+    const h = await this.redis.hgetall(this.k(id, 'meta'));
+    if (!h.json) return undefined;
+    const counts = Object.fromEntries(MEMBER_STATES.map((s) => [s, Number(h[`c:${s}`] ?? 0)])) as Record<
+      MemberState,
+      number
+    >;
+    return {
+      ...(JSON.parse(h.json) as NewGroupRequest),
+      state: h.state as GroupRequestState,
+      total: Number(h.total),
+      counts,
+      ...(h.finishedAt ? { finishedAt: Number(h.finishedAt) } : {}),
+    };
+  }
+
+  async activeRequests(): Promise<string[]> {
+    const ids = await this.redis.smembers(this.activeKey);
+    // A finished request leaves the index here (its keys may live in another slot than the index).
+    const out: string[] = [];
+    for (const id of ids) {
+      const state = await this.redis.hget(this.k(id, 'meta'), 'state');
+      if (state === 'running' || state === 'cancelling') out.push(id);
+      else await this.redis.srem(this.activeKey, id);
+    }
+    return out;
+  }
+
+  async takePending(id: string, n: number, now: number): Promise<string[]> {
+    return (await this.run(
+      'grpTake',
+      [this.k(id, 'meta'), this.k(id, 'todo'), this.k(id, 'st'), this.k(id, 'disp')],
+      [n, now],
+    )) as string[];
+  }
+
+  async settle(id: string, result: MemberResult): Promise<boolean> {
+    const keys = (['meta', 'st', 'm', 'queued', 'disp', 'results'] as const).map((p) => this.k(id, p));
+    return (await this.run('grpSettle', keys, [result.endpoint, result.state, JSON.stringify(result)])) === 1;
+  }
+
+  async membersIn(id: string, state: 'queued' | 'dispatching'): Promise<MemberResult[]> {
+    if (state === 'queued') {
+      return (await this.redis.hvals(this.k(id, 'queued'))).map((j) => JSON.parse(j) as MemberResult);
+    }
+    const h = await this.redis.hgetall(this.k(id, 'disp'));
+    return Object.entries(h).map(([endpoint, at]) => ({ endpoint, state: 'dispatching', at: Number(at) }));
+  }
+
+  async getMember(id: string, endpoint: string): Promise<MemberResult | undefined> {
+    const [state, json] = await Promise.all([
+      this.redis.hget(this.k(id, 'st'), endpoint),
+      this.redis.hget(this.k(id, 'm'), endpoint),
+    ]);
+    if (!state) return undefined;
+    if (json) {
+      const m = JSON.parse(json) as MemberResult;
+      if (m.state === state) return m;
+    }
+    return { endpoint, state: state as MemberState, at: 0 };
+  }
+
+  async endPending(
+    id: string,
+    state: 'cancelled' | 'timed-out',
+    reason: string,
+    n: number,
+    now: number,
+  ): Promise<number> {
+    const keys = (['meta', 'todo', 'st', 'm', 'results'] as const).map((p) => this.k(id, p));
+    return Number(await this.run('grpEndPending', keys, [state, reason, n, now]));
+  }
+
+  async results(id: string, offset: number, limit: number): Promise<MemberResult[]> {
+    const list = await this.redis.lrange(this.k(id, 'results'), offset, offset + limit - 1);
+    return list.map((j) => JSON.parse(j) as MemberResult);
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    return (await this.run('grpCancel', [this.k(id, 'meta')], [])) === 1;
+  }
+
+  async finishIfDone(id: string, now: number, retentionMs: number): Promise<GroupRequestState | undefined> {
+    const keys = (['meta', 'todo', 'st', 'm', 'queued', 'disp', 'results', 'lease'] as const).map((p) =>
+      this.k(id, p),
+    );
+    const state = (await this.run('grpFinish', keys, [now, retentionMs])) as GroupRequestState | null;
+    if (state === 'completed' || state === 'cancelled') await this.redis.srem(this.activeKey, id);
+    return state ?? undefined;
+  }
+
+  async lease(id: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('grpLease', [this.k(id, 'lease'), this.k(id, 'meta')], [owner, ttlMs])) === 1;
+  }
+
+  async releaseLease(id: string, owner: string): Promise<void> {
+    await this.run('grpRelease', [this.k(id, 'lease')], [owner]);
+  }
+}

@@ -1,0 +1,123 @@
+// GroupStore contract: groups (unique names, the bound), a request's member transitions (final is final,
+// counts always add up to the total), cancel, finish, and the lease. RedisGroupStore and InMemoryGroupStore
+// both run it.
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Group } from '../../src/group';
+import { MEMBER_STATES } from '../../src/group-request';
+import type { GroupStore, NewGroupRequest } from '../../src/group-store';
+
+export type GroupStoreFactory = () => Promise<GroupStore>;
+
+const group = (name: string): Group => ({
+  name,
+  kind: 'endpoints',
+  endpoints: ['a', 'b'],
+  createdAt: 1,
+  createdBy: 'test',
+});
+
+const request = (id: string, now = 1000): NewGroupRequest => ({
+  id,
+  group: 'g',
+  spec: { op: 'read', path: '/3/0/0' },
+  createdAt: now,
+  createdBy: 'test',
+  deadline: now + 60_000,
+  timeoutMs: 1000,
+  rate: { perSecond: 10, maxInFlight: 5 },
+});
+
+export function describeGroupStoreContract(name: string, factory: GroupStoreFactory): void {
+  describe(`GroupStore contract: ${name}`, () => {
+    let store: GroupStore;
+    beforeEach(async () => {
+      store = await factory();
+    });
+
+    async function sumsUp(id: string): Promise<void> {
+      const r = (await store.getRequest(id))!;
+      expect(MEMBER_STATES.reduce((n, s) => n + r.counts[s], 0)).toBe(r.total);
+    }
+
+    it('keeps group names unique and the number of groups bounded', async () => {
+      expect(await store.createGroup(group('g1'), 2)).toBe('created');
+      expect(await store.createGroup(group('g1'), 2)).toBe('exists');
+      expect(await store.createGroup(group('g2'), 2)).toBe('created');
+      expect(await store.createGroup(group('g3'), 2)).toBe('full');
+      expect((await store.listGroups()).map((g) => g.name)).toEqual(['g1', 'g2']);
+      expect(await store.getGroup('g1')).toEqual(group('g1'));
+      expect(await store.deleteGroup('g1')).toBe(true);
+      expect(await store.deleteGroup('g1')).toBe(false);
+      expect(await store.getGroup('g1')).toBeUndefined();
+    });
+
+    it('dispatches members in order, at most n at a time, and a final state is final', async () => {
+      await store.createRequest(request('r1'), ['e1', 'e2', 'e3']);
+      expect(await store.activeRequests()).toEqual(['r1']);
+      expect(await store.takePending('r1', 2, 1001)).toEqual(['e1', 'e2']);
+      expect((await store.getRequest('r1'))!.counts).toMatchObject({ pending: 1, dispatching: 2 });
+      expect((await store.membersIn('r1', 'dispatching')).map((m) => m.endpoint).sort()).toEqual([
+        'e1',
+        'e2',
+      ]);
+      expect(await store.settle('r1', { endpoint: 'e1', state: 'succeeded', status: 200, at: 1002 })).toBe(
+        true,
+      );
+      expect(await store.settle('r1', { endpoint: 'e1', state: 'failed', at: 1003 })).toBe(false);
+      expect(await store.settle('r1', { endpoint: 'nobody', state: 'failed', at: 1003 })).toBe(false);
+      expect(await store.settle('r1', { endpoint: 'e2', state: 'queued', requestId: 'q2', at: 1004 })).toBe(
+        true,
+      );
+      expect(await store.membersIn('r1', 'queued')).toEqual([
+        { endpoint: 'e2', state: 'queued', requestId: 'q2', at: 1004 },
+      ]);
+      expect(await store.getMember('r1', 'e2')).toMatchObject({ state: 'queued', requestId: 'q2' });
+      expect(await store.settle('r1', { endpoint: 'e2', state: 'succeeded', at: 1005 })).toBe(true);
+      expect(await store.membersIn('r1', 'queued')).toEqual([]);
+      await sumsUp('r1');
+      expect((await store.results('r1', 0, 10)).map((m) => m.endpoint)).toEqual(['e1', 'e2']);
+      expect((await store.results('r1', 1, 10)).map((m) => m.endpoint)).toEqual(['e2']);
+      expect(await store.finishIfDone('r1', 1006, 60_000)).toBe('running'); // e3 is pending
+      expect(await store.takePending('r1', 5, 1007)).toEqual(['e3']);
+      await store.settle('r1', { endpoint: 'e3', state: 'timed-out', at: 1008 });
+      expect(await store.finishIfDone('r1', 1009, 60_000)).toBe('completed');
+      expect((await store.getRequest('r1'))!.finishedAt).toBe(1009);
+      expect(await store.activeRequests()).toEqual([]);
+    });
+
+    it('cancel stops taking members, ends the pending ones, and finishes as cancelled', async () => {
+      await store.createRequest(request('r2'), ['a', 'b', 'c', 'd']);
+      await store.takePending('r2', 1, 1001);
+      expect(await store.requestCancel('r2')).toBe(true);
+      expect(await store.requestCancel('r2')).toBe(false);
+      expect(await store.takePending('r2', 5, 1002)).toEqual([]);
+      expect(await store.endPending('r2', 'cancelled', 'by test', 2, 1003)).toBe(2);
+      expect(await store.endPending('r2', 'cancelled', 'by test', 2, 1003)).toBe(1);
+      expect(await store.endPending('r2', 'cancelled', 'by test', 2, 1003)).toBe(0);
+      expect(await store.getMember('r2', 'b')).toMatchObject({ state: 'cancelled', error: 'by test' });
+      expect(await store.finishIfDone('r2', 1004, 60_000)).toBe('cancelling'); // a is in flight
+      await store.settle('r2', { endpoint: 'a', state: 'succeeded', at: 1005 });
+      expect(await store.finishIfDone('r2', 1006, 60_000)).toBe('cancelled');
+      await sumsUp('r2');
+    });
+
+    it('leases a request to one owner at a time', async () => {
+      await store.createRequest(request('r3'), ['x']);
+      expect(await store.lease('r3', 'A', 10_000)).toBe(true);
+      expect(await store.lease('r3', 'B', 10_000)).toBe(false);
+      expect(await store.lease('r3', 'A', 10_000)).toBe(true);
+      await store.releaseLease('r3', 'B'); // not B's: nothing happens
+      expect(await store.lease('r3', 'B', 10_000)).toBe(false);
+      await store.releaseLease('r3', 'A');
+      expect(await store.lease('r3', 'B', 10_000)).toBe(true);
+      expect(await store.lease('unknown', 'A', 10_000)).toBe(false);
+    });
+
+    it('knows nothing of unknown requests', async () => {
+      expect(await store.getRequest('nope')).toBeUndefined();
+      expect(await store.getMember('nope', 'x')).toBeUndefined();
+      expect(await store.results('nope', 0, 10)).toEqual([]);
+      expect(await store.requestCancel('nope')).toBe(false);
+    });
+  });
+}
