@@ -71,11 +71,20 @@ async function signIn(page: Page, key: string): Promise<void> {
 
 /** Form controls without an accessible name (a <label> or aria-label): none expected. */
 function unlabelledControls(page: Page): Promise<string[]> {
-  return page.evaluate(() =>
-    [...document.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select, textarea')]
+  // Runs in the page; typed by hand because the project's tsconfig has no DOM lib (a `lib="dom"` reference
+  // would change the Node types of every file).
+  interface Control {
+    labels: { length: number } | null;
+    getAttribute(name: string): string | null;
+    outerHTML: string;
+  }
+  return page.evaluate(() => {
+    const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<Control> } })
+      .document;
+    return [...doc.querySelectorAll('input, select, textarea')]
       .filter((el) => el.labels?.length === 0 && !el.getAttribute('aria-label'))
-      .map((el) => el.outerHTML.slice(0, 80)),
-  );
+      .map((el) => el.outerHTML.slice(0, 80));
+  });
 }
 
 /** The points the chart has drawn (its svg carries the count). */
