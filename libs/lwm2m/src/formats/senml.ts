@@ -31,6 +31,8 @@ export interface SenmlRecord {
   s?: number;
   t?: number;
   ut?: number;
+  /** RFC 8790 section 5: a Patch Record whose value is null removes the records it names. */
+  remove?: boolean;
 }
 
 /** A record after RFC 8428 4.6 resolution: full name, absolute time, one value (or none). */
