@@ -39,6 +39,8 @@ export interface DeviceCommand {
   attributes?: Record<string, number | null>;
   /** cancel-observation */
   observationId?: string;
+  /** observe: the device's notifications carry only changed resources (merged over the last full state). */
+  notifications?: 'patch';
   /** How long the caller waits, ms. */
   timeoutMs: number;
   /** ms since epoch */

@@ -19,6 +19,9 @@ import {
 import {
   buildComposite,
   ContentFormat,
+  decodeSenmlPatch,
+  encodeSenmlPatch,
+  isSenmlEtch,
   EncodeError,
   type Lwm2mNode,
   Lwm2mPath,
@@ -46,6 +49,8 @@ export interface DecodedNotification {
   ok: boolean;
   coapCode: string;
   values: JsonPathValue[];
+  /** A SenML-ETCH patch's removals (records with a null value, RFC 8790 section 5). */
+  removed?: string[];
   contentFormat?: number;
   observe?: number;
   error?: string;
@@ -55,6 +60,8 @@ export interface ObserveResult {
   result: OperationResult;
   /** Hex token of an established observation. */
   token?: string;
+  /** The first response's Observe number (RFC 7641 section 3.4 orders the notifications after it). */
+  observe?: number;
 }
 
 /** What an observation's request is built from: an Observe or Observe-Composite command, or a stored one. */
@@ -551,6 +558,7 @@ export class DeviceClient {
     const cf = res.contentFormat ?? requested;
     out.contentFormat = cf;
     if (res.payload.length === 0) return out;
+    if (isSenmlEtch(cf)) return this.decodePatch(out, res.payload, cf, model);
     const codec = getNodeCodec(cf);
     if (!codec) return { ...out, ok: false, error: `device answered in unsupported Content-Format ${cf}` };
     try {
@@ -581,6 +589,7 @@ export class DeviceClient {
     const cf = res.contentFormat ?? requested;
     out.contentFormat = cf;
     if (res.payload.length === 0) return out;
+    if (isSenmlEtch(cf)) return this.decodePatch(out, res.payload, cf, model);
     const codec = getCompositeCodec(cf);
     if (!codec) return { ...out, ok: false, error: `Content-Format ${cf} cannot carry several paths` };
     try {
@@ -606,6 +615,28 @@ export class DeviceClient {
       };
     }
     return out;
+  }
+
+  /** RFC 8790 section 5: a patch notification (SenML-ETCH): the values it sets and the paths it removes. */
+  private decodePatch(
+    out: DecodedNotification,
+    payload: Buffer,
+    cf: number,
+    model: ObjectModelRegistry,
+  ): DecodedNotification {
+    try {
+      const patch = decodeSenmlPatch(payload, cf, model);
+      for (const { path, node } of patch.set) out.values.push(...toJsonValues(node, path));
+      out.removed = patch.removed.map((p) => p.toString());
+      return out;
+    } catch (err) {
+      return {
+        ...out,
+        ok: false,
+        values: [],
+        error: `undecodable SenML-ETCH payload: ${(err as Error).message}`,
+      };
+    }
   }
 
   // ------------------------------------------------------------ internals
@@ -742,7 +773,11 @@ export class DeviceClient {
         return { result };
       }
       this.handles.set(token, handle);
-      return { result, token };
+      return {
+        result,
+        token,
+        ...(handle.response.observe !== undefined ? { observe: handle.response.observe } : {}),
+      };
     }
     if (codeClass(handle.response.code) === 2) result.status = 502;
     return { result };
