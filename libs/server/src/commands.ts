@@ -66,6 +66,8 @@ export interface DeviceCommandResult {
   links?: string;
   /** Create: the new instance path (Location-Path). */
   location?: string;
+  /** Write with replace=false: 'iPATCH' when the device took the SenML-ETCH patch (else a POST was sent). */
+  method?: 'iPATCH';
   /** Observe: the observation id. */
   observationId?: string;
   /** Observe: an observation of the same path (set) already existed; its id is returned, none is made. */

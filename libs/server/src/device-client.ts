@@ -79,6 +79,14 @@ export interface DeviceClientOptions {
   defaultTimeoutMs?: number;
 }
 
+/** Answers to an iPATCH after which the partial update goes as a Write (POST) instead. */
+const IPATCH_REFUSED = new Set<number>([
+  CoapCode.METHOD_NOT_ALLOWED,
+  CoapCode.UNSUPPORTED_CONTENT_FORMAT,
+  CoapCode.BAD_OPTION,
+  CoapCode.NOT_IMPLEMENTED,
+]);
+
 /** Write-Attributes names: TS 1.1 Core 5.1.2 (pmin..st), 1.1 epmin/epmax, 1.2 edge/con/hqmax. */
 export const NOTIFICATION_ATTRIBUTES = [
   'pmin',
@@ -268,10 +276,41 @@ export class DeviceClient {
       const single = node.kind === 'singleResource' || node.kind === 'resourceInstance';
       const cf = opts.contentFormat ?? formatFor(reg, { single });
       const payload = this.encode(node, p, cf, model);
+      if (opts.replace === false && p.depth === 2 && opts.contentFormat === undefined) {
+        const patched = await this.ipatch(reg, p, node, opts);
+        if (patched !== undefined) return patched;
+      }
       const code = opts.replace === false ? CoapCode.POST : CoapCode.PUT;
       const res = await this.send(reg, { code, path: this.uri(reg, p), contentFormat: cf, payload }, opts);
       return this.plain(res);
     });
+  }
+
+  /**
+   * Issue 19: a partial update of an instance as an RFC 8132 iPATCH with a SenML-ETCH Patch Pack (RFC 8790
+   * section 5) when the device declared a SenML-ETCH format in its root link's ct (CBOR first). A device
+   * that answers 4.05 Method Not Allowed, 4.15 Unsupported Content-Format (or 4.02 / 5.01, what some stacks
+   * answer an unknown method or option with) gets the partial-update Write (POST) instead: undefined here.
+   */
+  private async ipatch(
+    reg: Registration,
+    p: Lwm2mPath,
+    node: Lwm2mNode,
+    opts: OperationOptions,
+  ): Promise<OperationResult | undefined> {
+    const declared = reg.supportedContentFormats ?? [];
+    const cf = [ContentFormat.SENML_ETCH_CBOR, ContentFormat.SENML_ETCH_JSON].find((f) =>
+      declared.includes(f),
+    );
+    if (cf === undefined) return undefined;
+    const payload = encodeSenmlPatch({ set: [{ path: p, node }], removed: [] }, cf);
+    const res = await this.send(
+      reg,
+      { code: CoapCode.IPATCH, path: this.uri(reg, p), contentFormat: cf, payload },
+      opts,
+    );
+    if (IPATCH_REFUSED.has(res.code)) return undefined;
+    return { ...this.plain(res), method: 'iPATCH' };
   }
 
   /** TS 1.2 Core 6.3.5 Execute: POST on a resource, arguments as text (5.4.5 grammar). */
