@@ -5,7 +5,7 @@
 // paths and replaces it. The stores apply the result atomically with the RFC 7641 section 3.4 ordering check.
 import { isSenmlEtch } from '@lwm2m/lwm2m';
 import type { DecodedNotification } from './device-client';
-import type { NotificationUpdate, Observation } from './ports';
+import type { NotificationUpdate, Observation, StoredValue } from './ports';
 
 /** Whether `path` is `base` or lies under it ("/" covers everything). */
 export function isUnder(path: string, base: string): boolean {
@@ -37,4 +37,9 @@ export function notificationUpdate(
     removed: n.removed ?? [],
     ...(n.observe !== undefined ? { observe: n.observe } : {}),
   };
+}
+
+/** The merged state of an observation: the stored values under its paths (what GET .../observations/{id} shows). */
+export function mergedOf<V extends Pick<StoredValue, 'path'>>(values: V[], paths: readonly string[]): V[] {
+  return values.filter((v) => underAny(v.path, paths));
 }
