@@ -31,6 +31,8 @@ export interface DmListener {
   onCreate(path: Lwm2mPath): void;
   onDelete(path: Lwm2mPath): void;
   onWriteAttributes(path: Lwm2mPath): void;
+  /** An iPATCH with SenML-ETCH was applied to `path` (after its onWrite calls). */
+  onPatch?(path: Lwm2mPath): void;
   /** An Observe registration (or its re-run to produce a notification) for these paths. */
   onObserve(req: IncomingRequest, paths: Lwm2mPath[], composite: boolean): void;
 }
@@ -295,11 +297,13 @@ export class DmHandler {
     for (const { path, node } of patch.set) {
       if (!inside(path)) throw badRequest(`${path.toString()} is outside ${target.toString()}`);
       if (path.objectId === SECURITY_OBJECT_ID) throw new DmError(CoapCode.UNAUTHORIZED, 'Security object');
-      if (!this.o.tree.exists(path.depth === 4 ? path.parent().parent() : path.parent())) throw notFound(path.toString());
+      if (!this.o.tree.exists(path.depth === 4 ? path.parent().parent() : path.parent()))
+        throw notFound(path.toString());
       this.o.tree.checkWrite(path, node);
     }
     for (const p of patch.removed) {
-      if (!inside(p) || p.depth !== 4) throw badRequest(`${p.toString()}: only resource instances are removed`);
+      if (!inside(p) || p.depth !== 4)
+        throw badRequest(`${p.toString()}: only resource instances are removed`);
       if (!this.o.tree.exists(p)) throw notFound(p.toString());
     }
     for (const { path, node } of patch.set) {
@@ -307,6 +311,7 @@ export class DmHandler {
       this.o.listener.onWrite(path, node, false);
     }
     for (const p of patch.removed) this.o.tree.setInstanceValue(p.toString(), undefined);
+    this.o.listener.onPatch?.(target);
     return { code: CoapCode.CHANGED };
   }
 

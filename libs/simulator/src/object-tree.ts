@@ -97,6 +97,12 @@ export class ObjectTree {
     else r.instances.set(p.resourceInstanceId, value);
   }
 
+  /** Removes a resource of an instance (e.g. a device that stops reporting an optional one). */
+  removeResource(path: string): void {
+    const p = Lwm2mPath.parse(path);
+    this.objects.get(p.objectId!)?.instances.get(p.instanceId!)?.resources.delete(p.resourceId!);
+  }
+
   getValue(path: string): Lwm2mValue | undefined {
     const p = Lwm2mPath.parse(path);
     const r = this.objects.get(p.objectId!)?.instances.get(p.instanceId!)?.resources.get(p.resourceId!);

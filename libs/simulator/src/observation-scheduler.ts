@@ -129,7 +129,11 @@ export class ObservationScheduler {
       const format = this.o.compositeFormat ?? ContentFormat.SENML_CBOR;
       const codec = getCompositeCodec(format);
       if (set.length === 0 || codec === undefined) return undefined;
-      return { code: CoapCode.CONTENT, contentFormat: format, payload: codec.encodeComposite(set, this.o.tree.model) };
+      return {
+        code: CoapCode.CONTENT,
+        contentFormat: format,
+        payload: codec.encodeComposite(set, this.o.tree.model),
+      };
     }
     const cf = mode === 'etch-json' ? ContentFormat.SENML_ETCH_JSON : ContentFormat.SENML_ETCH_CBOR;
     return { code: CoapCode.CONTENT, contentFormat: cf, payload: encodeSenmlPatch({ set, removed }, cf) };

@@ -189,6 +189,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   private readonly scheduler: ObservationScheduler;
   private readonly declared: number[];
   private timeOffsetMs = 0;
+  /** iPATCH requests with SenML-ETCH applied (RFC 8132/8790). */
+  ipatches = 0;
   private sensorTimer?: Timer;
   private updateTimer?: Timer;
   private awakeTimer?: Timer;
@@ -505,6 +507,9 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   private dmListener(): DmListener {
     return {
+      onPatch: () => {
+        this.ipatches++;
+      },
       onWrite: (path, node, replace) => {
         const rec: WriteRecord = { path: path.toString(), node, replace, at: this.now() };
         this.writes.push(rec);
