@@ -97,7 +97,7 @@ export async function expectMergedToMatch(
   path: string,
 ): Promise<void> {
   await expect
-    .poll(async () => mergedState(api, endpoint, id), { timeout: 5_000, interval: 20 })
+    .poll(async () => mergedState(api, endpoint, id), { timeout: 10_000, interval: 20 })
     .toEqual(deviceState(device, path));
 }
 

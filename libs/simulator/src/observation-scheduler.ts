@@ -199,7 +199,9 @@ export class ObservationScheduler {
       obs.lastValues = values;
       try {
         const response = this.patchResponse(before, values);
-        const n = await this.o.endpoint.notify(obs.key, response ? { response } : {});
+        // A lost patch is not repaired by the next one (it carries only its own change): patches go CON, so
+        // the message layer retransmits them until acknowledged (RFC 7641 section 4.5 lets the server choose).
+        const n = await this.o.endpoint.notify(obs.key, response ? { response, confirmable: true } : {});
         this.o.onNotification(obs.key, n);
       } finally {
         obs.sending = false;
