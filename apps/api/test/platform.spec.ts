@@ -32,6 +32,7 @@ describe('OpenAPI document', () => {
         'PUT /api/v1/devices/{endpoint}/attributes/{path}',
         'POST /api/v1/devices/{endpoint}/observations',
         'GET /api/v1/devices/{endpoint}/observations',
+        'GET /api/v1/devices/{endpoint}/observations/{id}',
         'DELETE /api/v1/devices/{endpoint}/observations/{id}',
         'GET /api/v1/devices/{endpoint}/values',
         'PUT /api/v1/devices/{endpoint}/credentials',
