@@ -79,6 +79,8 @@ export interface LostObservation {
   paths: string[];
   composite: boolean;
   contentFormat?: number;
+  /** A "patch" observation stays one when it is re-established (issue 19). */
+  notifications?: 'patch';
 }
 
 /** Life of a request queued for a sleeping device; the last four are final. */
