@@ -99,6 +99,10 @@ export class RedisValueStore implements ValueStore {
       .map((path) => JSON.parse(all[path]!) as StoredValue);
   }
 
+  async forgetObservation(endpoint: string, observationId: string): Promise<void> {
+    await this.redis.hdel(this.keys.values(endpoint), orderField(observationId));
+  }
+
   async clear(endpoint: string): Promise<void> {
     await this.redis.del(this.keys.values(endpoint));
   }

@@ -251,7 +251,10 @@ export async function deliverNotification(
 ): Promise<void> {
   if (!n.ok) {
     // RFC 7641 3.2: an error notification ends the observation.
-    if (!/^2\./.test(n.coapCode)) await deps.observations.remove(obs.id);
+    if (!/^2\./.test(n.coapCode)) {
+      await deps.observations.remove(obs.id);
+      await deps.values.forgetObservation?.(obs.endpoint, obs.id);
+    }
     deps.onError?.(new Error(`observation ${obs.id}: ${n.error ?? n.coapCode}`));
     return;
   }
@@ -282,6 +285,7 @@ async function cancel(cmd: DeviceCommand, deps: CommandDeps): Promise<OperationR
     return { ok: false, status: 404, error: `no observation ${cmd.observationId.slice(0, 64)}` };
   }
   await deps.observations.remove(obs.id);
+  await deps.values.forgetObservation?.(obs.endpoint, obs.id);
   await deps.client.cancelObservation(obs.token, { proactive: true, timeoutMs: cmd.timeoutMs });
   return { ok: true, status: 204, observationId: obs.id };
 }

@@ -166,6 +166,8 @@ export interface ValueStore {
     event?: Lwm2mEvent,
   ): Promise<{ applied: boolean; eventId?: string }>;
   get(endpoint: string): Promise<StoredValue[]>;
+  /** Drops what notify() kept of an ended observation (its ordering state); the values stay. */
+  forgetObservation?(endpoint: string, observationId: string): Promise<void>;
   clear(endpoint: string): Promise<void>;
 }
 

@@ -43,6 +43,10 @@ export class InMemoryValueStore implements ValueStore {
     return [...map.keys()].sort(comparePaths).map((p) => structuredClone(map.get(p)!));
   }
 
+  async forgetObservation(endpoint: string, observationId: string): Promise<void> {
+    this.order.get(endpoint)?.delete(observationId);
+  }
+
   async clear(endpoint: string): Promise<void> {
     this.clearSync(endpoint);
   }

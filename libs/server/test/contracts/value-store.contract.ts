@@ -119,6 +119,12 @@ export function describeValueStoreContract(name: string, factory: FixtureFactory
         (await values.notify(ep, { ...u, values: [T('/3/0/9', 73)], observe: 1 }, 1400 + 256_001)).applied,
       ).toBe(true);
       expect((await values.get(ep)).map((v) => v.value)).toEqual([73]);
+      // once the observation ends its ordering state goes; the values stay
+      await values.forgetObservation?.(ep, 'o2');
+      expect(
+        (await values.notify(ep, { ...u, values: [T('/3/0/9', 74)], observe: 0 }, 1400 + 256_002)).applied,
+      ).toBe(true);
+      expect((await values.get(ep)).map((v) => v.value)).toEqual([74]);
     });
 
     it('clears one endpoint only', async () => {
