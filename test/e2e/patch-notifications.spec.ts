@@ -233,3 +233,36 @@ describe('partial SenML notifications on an observation declared "patch"', () =>
     expect(device.ipatches).toBe(0);
   });
 });
+
+describe('patch notifications of a composite observation', () => {
+  const ep = 'patch-composite';
+  let device: SimulatedDevice;
+  let wire: RecordingTransport;
+
+  beforeAll(async () => {
+    ({ device, wire } = await startDevice(ep, 'etch-json'));
+  });
+
+  afterAll(async () => {
+    await device?.stop();
+  });
+
+  it('merges the patches of an Observe-Composite over /3/0 and /9/0', async () => {
+    const res = await server.api<{ id: string }>('POST', `/api/v1/devices/${ep}/observations`, {
+      paths: ['/3/0', '/9/0'],
+    });
+    expect(res.status).toBe(201);
+    const both = (): Record<string, unknown> => ({
+      ...deviceState(device, '/3/0'),
+      ...deviceState(device, '/9/0'),
+    });
+    expect(await mergedState(server.api, ep, res.body.id)).toEqual(both());
+    for (let i = 1; i <= 6; i++) {
+      const path = changeOne(device, i);
+      await expect
+        .poll(async () => mergedState(server.api, ep, res.body.id), { timeout: 10_000 })
+        .toEqual(both());
+      expect(patchOf(device, wire.notifications().at(-1)!.msg)).toEqual({ set: [path], removed: [] });
+    }
+  });
+});
