@@ -8,7 +8,7 @@ import { badRequest } from './device-client';
 import type { EventBus, Observation, ObservationStore, RegistrationStore, ValueStore } from './ports';
 import type { Registration } from './registration';
 import type { Lwm2mEvent } from './events';
-import { notificationUpdate } from './notification-merge';
+import { mergedOf, notificationUpdate } from './notification-merge';
 
 export interface CommandDeps {
   registrations: RegistrationStore;
@@ -178,8 +178,7 @@ function sameTarget(o: Observation, composite: boolean, ps: string[]): boolean {
 /** The existing observation's id, with the latest values known for its paths (no round trip to the device). */
 async function reuseObservation(obs: Observation, deps: CommandDeps): Promise<OperationResult> {
   const latest = await deps.values.get(obs.endpoint);
-  const under = (p: string) => obs.paths.some((o) => p === o || p.startsWith(`${o === '/' ? '' : o}/`));
-  const values = latest.filter((v) => under(v.path)).map(({ receivedAt: _r, ...v }) => v);
+  const values = mergedOf(latest, obs.paths).map(({ receivedAt: _r, changedAt: _c, ...v }) => v);
   return {
     ok: true,
     status: 200,

@@ -5,7 +5,7 @@ import { cborInteger, decodeCbor, encodeCbor, ownBytes } from './cbor';
 import { ContentFormat } from './codec';
 import {
   createSenmlCodec,
-  recordFromFields,
+  patchRecordFromFields,
   type SenmlFieldReader,
   type SenmlCodec,
   type SenmlOptions,
@@ -82,21 +82,15 @@ function toRecords(payload: Buffer, codec = CODEC, nullRemoves = false): SenmlRe
   if (!Array.isArray(pack)) throw new DecodeError('bad-pack', 'a SenML pack is a CBOR array', codec);
   return pack.map((item: unknown) => {
     if (!(item instanceof Map)) throw new DecodeError('bad-record', 'a SenML record is a CBOR map', codec);
-    const fields = [...labelled(item as Map<unknown, unknown>)];
     // RFC 8790 section 5: in a Patch Pack a value field of null (CBOR simple value 22) removes the records.
-    const remove = nullRemoves && fields.some(([k, v]) => v === null && VALUE_LABELS.has(k));
-    const rec = recordFromFields(
-      remove ? fields.filter(([k]) => !VALUE_LABELS.has(k)) : fields,
+    return patchRecordFromFields(
+      [...labelled(item as Map<unknown, unknown>)],
       cborFields,
       codec,
+      nullRemoves,
     );
-    if (remove) rec.remove = true;
-    return rec;
   });
 }
-
-/** The SenML value fields (RFC 8428 Table 1, with LwM2M's vlo). */
-const VALUE_LABELS = new Set(['v', 'vs', 'vb', 'vd', 'vlo']);
 
 /** RFC 8790 Patch Pack in CBOR (application/senml-etch+cbor): records, null values as `remove`. */
 export function senmlEtchCborRecords(payload: Buffer): SenmlRecord[] {

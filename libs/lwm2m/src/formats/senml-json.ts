@@ -6,7 +6,7 @@ import { parse } from 'lossless-json';
 import { ContentFormat } from './codec';
 import {
   createSenmlCodec,
-  recordFromFields,
+  patchRecordFromFields,
   type SenmlFieldReader,
   type SenmlCodec,
   type SenmlOptions,
@@ -125,21 +125,10 @@ function toRecords(payload: Buffer, codec = CODEC, nullRemoves = false): SenmlRe
     if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof JsonNumber) {
       throw new DecodeError('bad-record', 'a SenML record is a JSON object', codec);
     }
-    const entries = Object.entries(item);
     // RFC 8790 section 5: in a Patch Pack a value field of null removes the matched records.
-    const remove = nullRemoves && entries.some(([k, v]) => v === null && VALUE_LABELS.has(k));
-    const rec = recordFromFields(
-      remove ? entries.filter(([k]) => !VALUE_LABELS.has(k)) : entries,
-      jsonFields,
-      codec,
-    );
-    if (remove) rec.remove = true;
-    return rec;
+    return patchRecordFromFields(Object.entries(item), jsonFields, codec, nullRemoves);
   });
 }
-
-/** The SenML value fields (RFC 8428 Table 1, with LwM2M's vlo). */
-const VALUE_LABELS = new Set(['v', 'vs', 'vb', 'vd', 'vlo']);
 
 /** RFC 8790 Patch Pack in JSON (application/senml-etch+json): records, null values as `remove`. */
 export function senmlEtchJsonRecords(payload: Buffer): SenmlRecord[] {

@@ -317,6 +317,30 @@ export function recordFromFields<V>(
   return rec;
 }
 
+/** The SenML value fields (RFC 8428 Table 1, with LwM2M's vlo): a null one removes in a Patch Pack (RFC 8790). */
+export const SENML_VALUE_LABELS: ReadonlySet<string> = new Set(['v', 'vs', 'vb', 'vd', 'vlo']);
+
+/**
+ * A record of a pack that may be a Patch Pack (`nullRemoves`, RFC 8790 section 5): a value field of null marks
+ * the record `remove` (its value fields dropped); otherwise as recordFromFields.
+ */
+export function patchRecordFromFields<V>(
+  fields: Array<[string, V]>,
+  read: SenmlFieldReader<V>,
+  codec: string,
+  nullRemoves: boolean,
+): SenmlRecord {
+  const remove = nullRemoves && fields.some(([k, v]) => v === null && SENML_VALUE_LABELS.has(k));
+  if (!remove) return recordFromFields(fields, read, codec);
+  const rec = recordFromFields(
+    fields.filter(([k]) => !SENML_VALUE_LABELS.has(k)),
+    read,
+    codec,
+  );
+  rec.remove = true;
+  return rec;
+}
+
 /** RFC 8428 4.4: labels ending in "_" must be understood; an unknown one rejects the pack. */
 export function checkUnknownLabel(label: string, codec: string): void {
   if (label.endsWith('_'))
