@@ -22,11 +22,20 @@ export function newestSourceMtime(dir = ROOT) {
       newest = Math.max(newest, statSync(join(dir, top, name)).mtimeMs);
     }
   }
+  // The dashboard (Vite builds it into dist/dashboard): its sources, styles, page and config.
+  if (existsSync(join(dir, 'dashboard'))) {
+    for (const rel of readdirSync(join(dir, 'dashboard'), { recursive: true })) {
+      const name = String(rel);
+      if (!/\.(tsx?|css|html|mjs|json)$/.test(name)) continue;
+      newest = Math.max(newest, statSync(join(dir, 'dashboard', name)).mtimeMs);
+    }
+  }
   return newest;
 }
 
 export function distUpToDate() {
-  if (!existsSync(MAIN) || !existsSync(STAMP)) return false;
+  if (!existsSync(MAIN) || !existsSync(STAMP) || !existsSync(join(ROOT, 'dist/dashboard/index.html')))
+    return false;
   return statSync(STAMP).mtimeMs >= newestSourceMtime();
 }
 

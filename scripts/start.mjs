@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { distUpToDate, MAIN, ROOT, writeBuildStamp } from './build-stamp.mjs';
+import { buildDashboard } from './build-dashboard.mjs';
 
 if (process.env.START_FORCE_BUILD === '1' || !distUpToDate()) {
   const before = new Date();
@@ -15,6 +16,8 @@ if (process.env.START_FORCE_BUILD === '1' || !distUpToDate()) {
       cwd: ROOT,
       stdio: 'inherit',
     });
+    // After nest build, which empties dist/: the dashboard the api serves at `/`.
+    buildDashboard();
   } catch {
     console.error('npm start: the build failed (errors above); nothing was started');
     process.exit(1);

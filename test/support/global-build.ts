@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { writeBuildStamp } from '../../scripts/build-stamp.mjs';
+import { buildDashboard } from '../../scripts/build-dashboard.mjs';
 
 export default function setup(): void {
   // A run of unit tests only, while dist/ is fresh or in use by another run, may skip it.
@@ -14,6 +15,8 @@ export default function setup(): void {
     stdio: 'pipe',
     timeout: 300_000,
   });
+  // The dashboard the api serves at `/` (the browser tests use it), after nest build emptied dist/.
+  buildDashboard('pipe');
   // `npm start` (scripts/start.mjs) then runs this build without compiling again.
   writeBuildStamp(startedAt);
 }

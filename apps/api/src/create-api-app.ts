@@ -11,6 +11,7 @@ import { ApiModule } from './api.module';
 import { refuseDeepJson } from './json-depth';
 import { octetStreamAsOpaqueValue, requireKnownContentType, XML_MEDIA_TYPES } from './content-type';
 import type { ApiOptions, ApiPorts } from './tokens';
+import { defaultDashboardDir, serveDashboard } from './dashboard';
 
 export interface ApiAppOptions extends ApiOptions {
   /** Nest logger: false silences it (tests), a level list filters it. */
@@ -27,6 +28,8 @@ export interface ApiAppOptions extends ApiOptions {
   metricsRegistry?: Registry;
   /** More REST modules served on the same port, guard and OpenAPI document (the single node's topics). */
   imports?: DynamicModule[];
+  /** The built dashboard served at `/`; default dist/dashboard of this checkout; false serves none. */
+  dashboardDir?: string | false;
 }
 
 export const DOCS_PATH = 'api/docs';
@@ -38,7 +41,15 @@ export async function createApiApp(
   ports: ApiPorts,
   opts: ApiAppOptions = {},
 ): Promise<NestExpressApplication> {
-  const { logger, docs = true, shutdownHooks = true, metricsRegistry, imports, ...options } = opts;
+  const {
+    logger,
+    docs = true,
+    shutdownHooks = true,
+    metricsRegistry,
+    imports,
+    dashboardDir,
+    ...options
+  } = opts;
   const registry = metricsRegistry ?? createMetricsRegistry();
   const app = await NestFactory.create<NestExpressApplication>(
     ApiModule.forRoot({ ports, metricsRegistry: registry, ...options, ...(imports ? { imports } : {}) }),
@@ -54,6 +65,7 @@ export async function createApiApp(
   app.use(octetStreamAsOpaqueValue());
   // An object model upload (POST /api/v1/models) is a DDF XML document, read as text (parseDdf reads it).
   app.useBodyParser('text', { type: XML_MEDIA_TYPES, limit: BODY_LIMIT });
+  if (dashboardDir !== false) serveDashboard(app, dashboardDir ?? defaultDashboardDir());
   if (docs) {
     const config = new DocumentBuilder()
       .setTitle('LwM2M server API')

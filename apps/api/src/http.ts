@@ -4,6 +4,8 @@ export interface HttpRequest {
   url: string;
   originalUrl?: string;
   path: string;
+  /** The parsed query string (Express' default parser: a string, an array or an object per name). */
+  query?: Record<string, unknown>;
   headers: Record<string, string | string[] | undefined> & { authorization?: string };
   socket?: { remoteAddress?: string };
   on(event: 'close', listener: () => void): unknown;

@@ -59,6 +59,10 @@ describe('GET /api/v1/devices', () => {
         { path: '/3/0', attributes: {} },
         { path: '/3303', attributes: { ver: '1.1' } },
       ],
+      expiresAt: '2025-01-01T12:05:00.000Z',
+      security: 'nosec',
+      // Its lifetime passed long ago (the fixture's clock is 2025): expiry is pending.
+      state: 'offline',
     });
   });
 

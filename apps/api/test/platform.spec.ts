@@ -31,6 +31,7 @@ describe('OpenAPI document', () => {
         'GET /api/v1/devices/{endpoint}/discover/{path}',
         'PUT /api/v1/devices/{endpoint}/attributes/{path}',
         'POST /api/v1/devices/{endpoint}/observations',
+        'POST /api/v1/events/token',
         'GET /api/v1/devices/{endpoint}/observations',
         'GET /api/v1/devices/{endpoint}/observations/{id}',
         'DELETE /api/v1/devices/{endpoint}/observations/{id}',

@@ -98,6 +98,7 @@ async function main(): Promise<void> {
       'LwM2M server ready',
       ...(node.coap ? [`  CoAP (LwM2M over UDP): coap://${node.coap.address}:${node.coap.port}`] : []),
       `  CoAP over DTLS:        coaps://${node.coaps.address}:${node.coaps.port}`,
+      `  Dashboard:             ${base}/`,
       `  REST API:              ${base}/api/v1/devices`,
       `  API docs:              ${base}/${DOCS_PATH}`,
       `  Redis:                 ${redisShown}`,

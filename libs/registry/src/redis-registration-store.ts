@@ -229,6 +229,10 @@ export class RedisRegistrationStore implements RegistrationStore {
     return withPresence(reg, presence);
   }
 
+  async count(): Promise<number> {
+    return this.redis.zcard(this.keys.endpointsIndex);
+  }
+
   async list(query: ListQuery): Promise<Page<Registration>> {
     const limit = Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(query.limit) || MAX_LIST_LIMIT));
     const needle = query.q?.toLowerCase();

@@ -75,6 +75,8 @@ export interface RegistrationStore {
   getById(registrationId: string): Promise<Registration | undefined>;
   getByEndpoint(endpoint: string): Promise<Registration | undefined>;
   list(query: ListQuery): Promise<Page<Registration>>;
+  /** How many endpoints are registered (the dashboard's fleet total); optional for other implementations. */
+  count?(): Promise<number>;
   /**
    * Records sightings (uplinks) in the presence records, apart from the registrations, without changing a
    * lifetime; readers get them merged into the registration (withPresence). A sighting older than the stored

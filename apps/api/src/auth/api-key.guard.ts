@@ -6,6 +6,7 @@ import { Reflector } from '@nestjs/core';
 import type { HttpRequest as Request } from '../http';
 import { ProblemException, ProblemType } from '../problem/problem';
 import { ANONYMOUS, type ApiKey, keyOf } from './api-keys';
+import { verifySseToken } from './sse-tokens';
 
 export const PUBLIC_ROUTE = 'lwm2m:public';
 /** Routes open without a key (health probes). */
@@ -14,6 +15,17 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 export const ADMIN_ROUTE = 'lwm2m:admin';
 /** Routes only the admin role may use (security credentials, the audit trail). */
 export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADMIN_ROUTE, true);
+
+export const SSE_TOKEN_ROUTE = 'lwm2m:sse-token';
+/**
+ * The one route (GET /api/v1/events) that also takes a short-lived token in ?sse_token= (EventSource sends no
+ * headers). Every other route refuses such a token: it is not an API key.
+ */
+export const SseTokenAccepted = (): MethodDecorator => SetMetadata(SSE_TOKEN_ROUTE, true);
+
+export const READ_ROLE_POST = 'lwm2m:read-role-post';
+/** A POST that changes nothing (minting an event-stream token), open to read keys too. */
+export const ReadRoleMayPost = (): MethodDecorator => SetMetadata(READ_ROLE_POST, true);
 
 /** The parsed API_KEYS (parseApiKeys) the guard checks against. */
 export const API_KEY_SET = Symbol('ApiKeySet');
@@ -42,7 +54,26 @@ export class ApiKeyGuard implements CanActivate {
     if (isPublic) return true;
     const req = context.switchToHttp().getRequest<Request>();
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    const key = match ? keyOf(this.apiKeys, match[1]) : undefined;
+    let key = match ? keyOf(this.apiKeys, match[1]) : undefined;
+    const sseToken = req.query?.sse_token;
+    if (!match && sseToken !== undefined) {
+      const tokenRoute = this.reflector.get<boolean>(SSE_TOKEN_ROUTE, context.getHandler()) === true;
+      const checked =
+        typeof sseToken !== 'string'
+          ? { refused: 'malformed event-stream token' }
+          : tokenRoute
+            ? verifySseToken(this.apiKeys, sseToken)
+            : { refused: 'an event-stream token opens only GET /api/v1/events' };
+      if ('refused' in checked) {
+        throw new ProblemException({
+          type: ProblemType.UNAUTHORIZED,
+          title: 'Unauthorized',
+          status: 401,
+          detail: checked.refused,
+        });
+      }
+      key = checked.key;
+    }
     if (!key) {
       throw new ProblemException({
         type: ProblemType.UNAUTHORIZED,
@@ -64,7 +95,9 @@ export class ApiKeyGuard implements CanActivate {
         detail: 'this route needs an API key with the admin role',
       });
     }
-    if (key.role === 'read' && !SAFE_METHODS.has(req.method)) {
+    const readMayPost =
+      req.method === 'POST' && this.reflector.get<boolean>(READ_ROLE_POST, context.getHandler()) === true;
+    if (key.role === 'read' && !SAFE_METHODS.has(req.method) && !readMayPost) {
       throw new ProblemException({
         type: ProblemType.FORBIDDEN,
         title: 'Forbidden',

@@ -111,7 +111,12 @@ export class DevicesController {
       ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
       ...(query.q !== undefined ? { q: query.q } : {}),
     });
-    return { items: page.items.map(toDeviceSummary), nextCursor: page.nextCursor ?? null };
+    const total = this.registrations.count ? await this.registrations.count() : undefined;
+    return {
+      items: page.items.map(toDeviceSummary),
+      nextCursor: page.nextCursor ?? null,
+      ...(total !== undefined ? { total } : {}),
+    };
   }
 
   @Get(':endpoint')

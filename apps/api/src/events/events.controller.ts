@@ -2,10 +2,10 @@
 // carries its stream id, so a client that reconnects with Last-Event-ID resumes where it stopped. Streams are
 // capped (SseLimiter) and share one Redis reader per process (RedisEventBus); a client that stops reading is
 // dropped instead of buffered.
-import { createHash } from 'node:crypto';
-import { Controller, Get, Headers, Inject, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiCreatedResponse,
   ApiExtraModels,
   ApiHeader,
   ApiOkResponse,
@@ -23,6 +23,8 @@ import type { Registry } from 'prom-client';
 import type { HttpRequest as Request, HttpResponse as Response } from '../http';
 import { ApiProblems } from '../problem/problem.dto';
 import { invalidRequest, ProblemException, ProblemType } from '../problem/problem';
+import { principalOf, ReadRoleMayPost, SseTokenAccepted } from '../auth/api-key.guard';
+import { mintSseToken, SSE_TOKEN_TTL_MS } from '../auth/sse-tokens';
 import { API_OPTIONS, EVENT_BUS, METRICS_REGISTRY, type ResolvedApiOptions, VALUE_STORE } from '../tokens';
 import { SseLimiter } from './sse-limiter';
 
@@ -48,6 +50,15 @@ export class EventsQueryDto {
 
   @ApiPropertyOptional({
     description:
+      'A token from POST /api/v1/events/token, for clients that cannot send an Authorization header (EventSource)',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  sse_token?: string;
+
+  @ApiPropertyOptional({
+    description:
       'Add `merged` to each notification event: the merged state of the observed paths (issue 19, "patch" ' +
       'notifications), read when the event is sent (one Redis read per notification)',
   })
@@ -55,6 +66,20 @@ export class EventsQueryDto {
   @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
   merged?: boolean;
+}
+
+export class SseTokenDto {
+  @ApiProperty({ description: 'Put it in ?sse_token= of GET /api/v1/events; opens no other route' })
+  token!: string;
+  @ApiProperty({
+    format: 'date-time',
+    description: 'After this it opens no new stream (open ones stay open)',
+  })
+  expiresAt!: string;
+  @ApiProperty({ description: 'The name of the key that minted it (what the audit trail records)' })
+  name!: string;
+  @ApiProperty({ enum: ['read', 'write', 'admin'], description: 'Its role: what the dashboard offers' })
+  role!: string;
 }
 
 export class SseEventDoc {
@@ -89,7 +114,32 @@ export class EventsController {
     registerSseMetrics(registry, () => this.limiter.counters);
   }
 
+  @Post('token')
+  @HttpCode(201)
+  @ReadRoleMayPost()
+  @ApiOperation({
+    summary: 'A short-lived token for the event stream',
+    description:
+      `For browsers: EventSource cannot send an Authorization header. The token opens GET /api/v1/events ` +
+      `(as ?sse_token=) for ${SSE_TOKEN_TTL_MS / 1000} s, as the key that minted it, and no other route. ` +
+      'Any role may mint one.',
+  })
+  @ApiCreatedResponse({ type: SseTokenDto })
+  @ApiProblems(401)
+  mintToken(@Req() req: Request, @Res({ passthrough: true }) res: Response): SseTokenDto {
+    res.setHeader('Cache-Control', 'no-store');
+    const key = principalOf(req);
+    const minted = mintSseToken(this.options.apiKeys, key);
+    return {
+      token: minted.token,
+      expiresAt: new Date(minted.expiresAt).toISOString(),
+      name: key.name,
+      role: key.role,
+    };
+  }
+
   @Get()
+  @SseTokenAccepted()
   @ApiOperation({
     summary: 'Live events (Server-Sent Events)',
     description:
@@ -200,12 +250,9 @@ export class EventsController {
     return { ...event, merged };
   }
 
-  /** Whose stream this is for the per-key cap: the API key (by digest), or the client address without keys. */
+  /** Whose stream this is for the per-key cap: the API key (by name, also through a token), or the address. */
   private ownerOf(req: Request): string {
-    if (this.options.apiKeys.size > 0) {
-      const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      return `key:${createHash('sha256').update(token).digest('hex')}`;
-    }
+    if (this.options.apiKeys.size > 0) return `key:${principalOf(req).name}`;
     return `addr:${req.socket?.remoteAddress ?? 'unknown'}`;
   }
 

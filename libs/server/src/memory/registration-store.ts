@@ -60,6 +60,10 @@ export class InMemoryRegistrationStore implements RegistrationStore {
     return reg && this.read(reg);
   }
 
+  async count(): Promise<number> {
+    return this.byEndpoint.size;
+  }
+
   async list(query: ListQuery): Promise<Page<Registration>> {
     const limit = Math.max(
       1,

@@ -18,6 +18,18 @@ export function describeRegistrationStoreContract(name: string, factory: Fixture
       expect(await registrations.getById('nope')).toBeUndefined();
     });
 
+    it('counts the registered endpoints: a re-registration is still one, a de-registration removes it', async () => {
+      const { registrations } = fx();
+      expect(await registrations.count!()).toBe(0);
+      const a = makeRegistration('urn:dev:count-a');
+      await registrations.register(a);
+      await registrations.register(makeRegistration('urn:dev:count-b'));
+      await registrations.register(makeRegistration('urn:dev:count-b'));
+      expect(await registrations.count!()).toBe(2);
+      await registrations.deregister(a.registrationId);
+      expect(await registrations.count!()).toBe(1);
+    });
+
     it('appends the event given with a change in the same step, once and whole, or leaves it to the caller', async () => {
       const { registrations, observations, events } = fx();
       const ep = 'urn:dev:events';

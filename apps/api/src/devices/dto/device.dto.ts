@@ -1,6 +1,6 @@
 // What GET /api/v1/devices and /api/v1/devices/{endpoint} return, built from a Registration.
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { Registration } from '@lwm2m/server';
+import { isAwake, type Registration } from '@lwm2m/server';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
@@ -55,19 +55,26 @@ export class DeviceSummaryDto {
   lastSeen!: string;
   @ApiProperty({ type: [ObjectLinkDto] })
   objectLinks!: ObjectLinkDto[];
+  @ApiProperty({ format: 'date-time', description: 'When the registration expires without an Update' })
+  expiresAt!: string;
+  @ApiProperty({ enum: ['nosec', 'psk', 'rpk', 'x509', 'oscore'] })
+  security!: string;
+  @ApiProperty({
+    enum: ['online', 'asleep', 'offline'],
+    description:
+      'offline: its lifetime passed without an Update (expiry is pending); asleep: a queue-mode device past its ' +
+      'awake window or that left a request unanswered (TS 1.2 Core 6.5); online otherwise',
+  })
+  state!: 'online' | 'asleep' | 'offline';
 }
 
 export class DeviceDto extends DeviceSummaryDto {
   @ApiProperty({ format: 'date-time' })
   lastUpdate!: string;
-  @ApiProperty({ format: 'date-time', description: 'When the registration expires without an Update' })
-  expiresAt!: string;
   @ApiProperty({ example: '/' })
   rootPath!: string;
   @ApiProperty({ type: [Number], description: 'Content-Formats the device declared (ct)' })
   supportedContentFormats!: number[];
-  @ApiProperty({ enum: ['nosec', 'psk', 'rpk', 'x509', 'oscore'] })
-  security!: string;
   @ApiPropertyOptional()
   smsNumber?: string;
   @ApiPropertyOptional({ description: 'Gateway node that took the latest datagram' })
@@ -79,6 +86,8 @@ export class DeviceDto extends DeviceSummaryDto {
 export class DeviceListDto {
   @ApiProperty({ type: [DeviceSummaryDto] })
   items!: DeviceSummaryDto[];
+  @ApiPropertyOptional({ description: 'Registered devices in all, whatever q and the page' })
+  total?: number;
   @ApiProperty({
     type: String,
     nullable: true,
@@ -105,17 +114,24 @@ export function toDeviceSummary(r: Registration): DeviceSummaryDto {
     registeredAt: iso(r.registeredAt),
     lastSeen: iso(r.lastSeen),
     objectLinks: r.objectLinks.map((l) => ({ path: l.path, attributes: { ...l.attributes } })),
+    expiresAt: iso(r.expiresAt),
+    security: r.security,
+    state: presenceState(r, Date.now()),
   };
+}
+
+/** What the dashboard shows of a registration's presence (see DeviceSummaryDto.state). */
+export function presenceState(r: Registration, now: number): DeviceSummaryDto['state'] {
+  if (r.expiresAt < now) return 'offline';
+  return isAwake(r, now) ? 'online' : 'asleep';
 }
 
 export function toDevice(r: Registration): DeviceDto {
   return {
     ...toDeviceSummary(r),
     lastUpdate: iso(r.lastUpdate),
-    expiresAt: iso(r.expiresAt),
     rootPath: r.rootPath,
     supportedContentFormats: [...r.supportedContentFormats],
-    security: r.security,
     ...(r.smsNumber !== undefined ? { smsNumber: r.smsNumber } : {}),
     ...(r.gatewayNode !== undefined ? { gatewayNode: r.gatewayNode } : {}),
     ...(r.extraAttributes !== undefined ? { extraAttributes: { ...r.extraAttributes } } : {}),
