@@ -11,4 +11,6 @@ void runGroupObserveBench()
   .then(() => import('./oscore.bench'))
   .then((m) => m.runOscoreBench())
   .then(() => import('./group-oscore.bench'))
-  .then((m) => m.runGroupOscoreBench());
+  .then((m) => m.runGroupOscoreBench())
+  .then(() => import('./patch-notifications.bench'))
+  .then((m) => m.runPatchNotificationsBench());

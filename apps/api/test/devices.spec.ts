@@ -482,8 +482,58 @@ describe('Observations', () => {
     ['no paths', {}],
     ['an empty list', { paths: [] }],
     ['a bad path', { paths: ['/3/a'] }],
+    ['an unknown notifications mode', { paths: ['/3/0'], notifications: 'diff' }],
   ])('refuses %s with a 400 problem', async (_what, body) => {
     expectProblem(await api.call('POST', '/api/v1/devices/dev1/observations', { body }), 400);
+  });
+
+  it('passes notifications "patch" on to the Observe command (issue 19)', async () => {
+    ports.commands.handler = ok({ observationId: 'obs-p' });
+    const r = await api.call('POST', '/api/v1/devices/dev1/observations', {
+      body: { paths: ['/3/0'], notifications: 'patch' },
+    });
+    expect(r.status).toBe(201);
+    expect(ports.commands.last).toMatchObject({ op: 'observe', path: '/3/0', notifications: 'patch' });
+  });
+
+  it('shows one observation, with its merged state on request', async () => {
+    await ports.observations.add({
+      id: 'obs-m',
+      endpoint: 'dev2',
+      registrationId: 'reg-dev2',
+      token: '0c0d',
+      paths: ['/3/0'],
+      composite: false,
+      createdAt: Date.UTC(2025, 0, 2),
+      notifications: 'patch',
+    });
+    await ports.values.put(
+      'dev2',
+      [
+        { path: '/3/0/9', value: 80, type: 'integer' },
+        { path: '/3303/0/5700', value: 22.5, type: 'float' },
+      ],
+      Date.UTC(2025, 0, 1),
+    );
+    const plain = await api.call('GET', '/api/v1/devices/dev2/observations/obs-m');
+    expect(plain.status).toBe(200);
+    expect(plain.body).toMatchObject({ id: 'obs-m', notifications: 'patch' });
+    expect(plain.body).not.toHaveProperty('merged');
+    const merged = await api.call('GET', '/api/v1/devices/dev2/observations/obs-m?merged=true');
+    expect(merged.body.merged).toEqual([
+      {
+        path: '/3/0/9',
+        value: 80,
+        type: 'integer',
+        receivedAt: '2025-01-01T00:00:00.000Z',
+        changedAt: '2025-01-01T00:00:00.000Z',
+      },
+    ]);
+    expectProblem(await api.call('GET', '/api/v1/devices/dev2/observations/obs-m?merged=maybe'), 400);
+    expectProblem(await api.call('GET', '/api/v1/devices/dev2/observations/nope'), 404);
+    expectProblem(await api.call('GET', '/api/v1/devices/dev1/observations/obs-m'), 404);
+    await ports.observations.remove('obs-m');
+    await ports.values.clear('dev2');
   });
 
   it('lists the observations of a device from the store', async () => {
@@ -507,6 +557,7 @@ describe('Observations', () => {
           composite: false,
           contentFormat: 112,
           createdAt: '2025-01-02T00:00:00.000Z',
+          notifications: 'full',
         },
       ],
     });
@@ -545,13 +596,20 @@ describe('GET .../values', () => {
     const r = await api.call('GET', '/api/v1/devices/dev1/values');
     expect(r.status).toBe(200);
     expect(r.body.items).toEqual([
-      { path: '/3/0/9', value: 80, type: 'integer', receivedAt: '2025-01-01T12:00:00.000Z' },
+      {
+        path: '/3/0/9',
+        value: 80,
+        type: 'integer',
+        receivedAt: '2025-01-01T12:00:00.000Z',
+        changedAt: '2025-01-01T12:00:00.000Z',
+      },
       {
         path: '/3303/0/5700',
         value: 22.5,
         type: 'float',
         time: 1735732800,
         receivedAt: '2025-01-01T12:00:00.000Z',
+        changedAt: '2025-01-01T12:00:00.000Z',
       },
     ]);
     expectProblem(await api.call('GET', '/api/v1/devices/ghost/values'), 404);

@@ -33,6 +33,7 @@ describe('OpenAPI document', () => {
         'POST /api/v1/devices/{endpoint}/observations',
         'POST /api/v1/events/token',
         'GET /api/v1/devices/{endpoint}/observations',
+        'GET /api/v1/devices/{endpoint}/observations/{id}',
         'DELETE /api/v1/devices/{endpoint}/observations/{id}',
         'GET /api/v1/devices/{endpoint}/values',
         'PUT /api/v1/devices/{endpoint}/credentials',

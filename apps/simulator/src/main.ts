@@ -28,6 +28,8 @@ import {
   type DeviceOscore,
   type DeviceSecurity,
   type Lwm2mVersion,
+  PATCH_NOTIFICATIONS,
+  type PatchNotifications,
   PREFERRED_FORMATS,
   publicKeyOf,
   type SimulatedDevice,
@@ -42,7 +44,8 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--bootstrap coap[s]://host:port]  (bootstrap first; --psk-* is then the bootstrap credential)
                [--oscore-secret hex --oscore-sender hex --oscore-recipient hex [--oscore-salt hex]
                 [--oscore-context hex]]   (OSCORE on coap://, --count 1)
-               [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)`;
+               [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)
+               [--patch-notifications etch-json|etch-cbor|senml]  (notifications carry only what changed)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -93,6 +96,7 @@ function parse() {
         bootstrap: { type: 'string' },
         objects: { type: 'string' },
         'models-dir': { type: 'string' },
+        'patch-notifications': { type: 'string' },
         'oscore-secret': { type: 'string' },
         'oscore-sender': { type: 'string' },
         'oscore-recipient': { type: 'string' },
@@ -154,6 +158,9 @@ function parse() {
   if (values.format !== undefined && format === undefined) {
     fail(`--format must be one of ${Object.keys(PREFERRED_FORMATS).join(', ')}`);
   }
+  const patch = values['patch-notifications'] as PatchNotifications | undefined;
+  if (patch !== undefined && !PATCH_NOTIFICATIONS.includes(patch))
+    fail(`--patch-notifications must be one of ${PATCH_NOTIFICATIONS.join(', ')}`);
   const int = (name: string, v: string | undefined, min: number): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -178,6 +185,7 @@ function parse() {
     bootstrap: values.bootstrap !== undefined,
     models: objectModels(values.objects, values['models-dir']),
     oscore,
+    patch,
   };
 }
 
@@ -281,6 +289,7 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
     lifetime: account.lifetime ?? a.lifetime,
     bootstrapped: outcome.objects,
     requestTimeoutMs: 30_000,
+    ...(a.patch !== undefined ? { patchNotifications: a.patch } : {}),
   });
   attach(device, a.quiet);
   device.on('bootstrapTrigger', () => log(`${a.endpoint} bootstrap requested by the server (/1/0/9)`));
@@ -321,6 +330,7 @@ async function main(): Promise<void> {
     requestTimeoutMs: 30_000,
     models: a.models,
     ...(a.oscore !== undefined ? { oscore: a.oscore } : {}),
+    ...(a.patch !== undefined ? { patchNotifications: a.patch } : {}),
     createTransport: async (index) => {
       const udp = await UdpTransport.bind({
         address: a.host.includes(':') ? '::' : '0.0.0.0',

@@ -20,5 +20,6 @@ export * from './formats/link';
 export * from './formats/senml-json';
 export * from './formats/senml-cbor';
 export * from './formats/lwm2m-cbor';
+export * from './formats/senml-etch';
 export * from './formats/registry';
 export { decodeCbor, encodeCbor, Tag } from './formats/cbor';

@@ -285,12 +285,62 @@ return 1
 `;
 
 /**
- * A notification's values and its event in one call (single server only, like REGISTER_ALL).
- * KEYS: values stream. ARGV: maxlen at type endpoint eventJson [path value]... Returns the event's id.
+ * Issue 19: one notification applied to the latest values (KEYS[1], the endpoint's values hash) and, on a
+ * single server, its event appended to the stream (KEYS[2]) in the same call. ARGV: maxlen at type endpoint
+ * eventJson (empty strings without a stream), mode (full|patch|plain), order field ('' = none), Observe
+ * number ('' = none), receivedAt ms, n, n observed paths, r, r removed paths, then [path valuePrefix]...
+ * where valuePrefix is the value's JSON without its closing brace.
+ * - RFC 7641 section 3.4: the order field keeps "v t" of the observation's last applied notification; an
+ *   older one (by number, within 128 s) returns false and changes nothing, whichever node received it.
+ * - full: fields under the observed paths the notification no longer names are removed (a reset); patch:
+ *   only the removed paths go. A value keeps its changedAt when it is the same as the stored one.
+ * Returns the event's id, or 1 without a stream.
  */
-const VALUES_PUT_ALL = `
+const NOTIFY = `
 ${APPEND_FN}
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local vals = KEYS[1]
+local mode, of, ov, at = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+if of ~= '' and ov ~= '' then
+  local last = redis.call('HGET', vals, of)
+  local v2, t2 = tonumber(ov), tonumber(at)
+  if last then
+    local sp = string.find(last, ' ', 1, true)
+    local v1, t1 = tonumber(string.sub(last, 1, sp - 1)), tonumber(string.sub(last, sp + 1))
+    local newer = (v1 < v2 and v2 - v1 < 8388608) or (v1 > v2 and v1 - v2 > 8388608) or (t2 > t1 + 128000)
+    if not newer then return false end
+  end
+  redis.call('HSET', vals, of, ov .. ' ' .. at)
+end
+local np = tonumber(ARGV[10])
+local ri = 11 + np
+local nr = tonumber(ARGV[ri])
+local si = ri + nr + 1
+if mode == 'full' and np > 0 then
+  local named = {}
+  for j = si, #ARGV, 2 do named[ARGV[j]] = true end
+  for _, f in ipairs(redis.call('HKEYS', vals)) do
+    if string.byte(f, 1) == 47 and not named[f] then
+      for k = 11, 10 + np do
+        local p = ARGV[k]
+        if p == '/' or f == p or string.sub(f, 1, #p + 1) == p .. '/' then
+          redis.call('HDEL', vals, f)
+          break
+        end
+      end
+    end
+  end
+end
+for k = ri + 1, ri + nr do redis.call('HDEL', vals, ARGV[k]) end
+for j = si, #ARGV, 2 do
+  local prefix = ARGV[j + 1]
+  local changed = at
+  local old = redis.call('HGET', vals, ARGV[j])
+  if old and string.sub(old, 1, #prefix + 1) == prefix .. ',' then
+    changed = string.match(old, '"changedAt":(%d+)') or string.match(old, '"receivedAt":(%d+)') or at
+  end
+  redis.call('HSET', vals, ARGV[j], prefix .. ',"receivedAt":' .. at .. ',"changedAt":' .. changed .. '}')
+end
+if #KEYS < 2 then return 1 end
 return append(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 `;
 
@@ -382,7 +432,8 @@ const SCRIPTS = {
   lwm2mCas: { numberOfKeys: 1, lua: CAS },
   lwm2mIndexSet: { numberOfKeys: 6, lua: INDEX_SET },
   lwm2mIndexRemove: { numberOfKeys: 6, lua: INDEX_REMOVE },
-  lwm2mValuesPutAll: { numberOfKeys: 2, lua: VALUES_PUT_ALL },
+  lwm2mNotify: { numberOfKeys: 2, lua: NOTIFY },
+  lwm2mNotifyValues: { numberOfKeys: 1, lua: NOTIFY },
   lwm2mExpiryDrop: { numberOfKeys: 1, lua: EXPIRY_DROP },
   lwm2mObsRemove: { numberOfKeys: 1, lua: OBS_REMOVE },
   lwm2mObsIndexAdd: { numberOfKeys: 2, lua: OBS_INDEX_ADD },

@@ -45,7 +45,7 @@ describe('Redis restart with persistence', () => {
     expect(await stores.registrations.getById(reg.registrationId)).toEqual(reg);
     expect(await stores.observations.getByToken(obs.token)).toEqual(obs);
     expect(await stores.values.get(reg.endpoint)).toEqual([
-      { path: '/3/0/0', type: 'string', value: 'ACME', receivedAt: 1 },
+      { path: '/3/0/0', type: 'string', value: 'ACME', receivedAt: 1, changedAt: 1 },
     ]);
     expect((await stores.registrations.list({ limit: 10 })).items).toEqual([reg]);
     expect(await stores.registrations.update(reg.registrationId, { lifetime: 60 })).toMatchObject({

@@ -121,6 +121,7 @@ async function reobserve(endpoint: string, o: LostObservation, deps: SchedulerEv
       op,
       ...(o.composite ? { paths: o.paths } : { path: o.paths[0]! }),
       ...(o.contentFormat !== undefined ? { contentFormat: o.contentFormat } : {}),
+      ...(o.notifications !== undefined ? { notifications: o.notifications } : {}),
       timeoutMs: deps.config.deliveryTimeoutMs,
     },
     origin: 'reobserve',

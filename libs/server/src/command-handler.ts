@@ -8,6 +8,7 @@ import { badRequest } from './device-client';
 import type { EventBus, Observation, ObservationStore, RegistrationStore, ValueStore } from './ports';
 import type { Registration } from './registration';
 import type { Lwm2mEvent } from './events';
+import { mergedOf, notificationUpdate } from './notification-merge';
 
 export interface CommandDeps {
   registrations: RegistrationStore;
@@ -59,7 +60,9 @@ export async function runDeviceCommand(cmd: DeviceCommand, deps: CommandDeps): P
         .update(reg.registrationId, { asleepAt: now() })
         .catch((err: unknown) => deps.onError?.(err));
     }
-    if (result.ok && result.values !== undefined && result.values.length > 0) {
+    // An observation's first 2.05 was stored as its base (startObservation), a reused one's came from the store.
+    const observing = cmd.op === 'observe' || cmd.op === 'observe-composite';
+    if (!observing && result.ok && result.values !== undefined && result.values.length > 0) {
       await deps.values.put(reg.endpoint, result.values, now());
     }
   }
@@ -158,7 +161,7 @@ async function observe(
         observationLimit: { max, active },
       };
     }
-    return await startObservation(reg, deps, now, opts, composite, ps);
+    return await startObservation(reg, deps, now, opts, composite, ps, cmd.notifications);
   } finally {
     const left = (inFlight.get(reg.endpoint) ?? 1) - 1;
     if (left > 0) inFlight.set(reg.endpoint, left);
@@ -175,8 +178,7 @@ function sameTarget(o: Observation, composite: boolean, ps: string[]): boolean {
 /** The existing observation's id, with the latest values known for its paths (no round trip to the device). */
 async function reuseObservation(obs: Observation, deps: CommandDeps): Promise<OperationResult> {
   const latest = await deps.values.get(obs.endpoint);
-  const under = (p: string) => obs.paths.some((o) => p === o || p.startsWith(`${o === '/' ? '' : o}/`));
-  const values = latest.filter((v) => under(v.path)).map(({ receivedAt: _r, ...v }) => v);
+  const values = mergedOf(latest, obs.paths).map(({ receivedAt: _r, changedAt: _c, ...v }) => v);
   return {
     ok: true,
     status: 200,
@@ -194,6 +196,7 @@ async function startObservation(
   opts: { timeoutMs: number; contentFormat?: number },
   composite: boolean,
   ps: string[],
+  notifications?: 'patch',
 ): Promise<OperationResult> {
   const id = (deps.newObservationId ?? newId)();
   // Set once the store holds the observation; notifications before that wait in `pending`.
@@ -203,10 +206,14 @@ async function startObservation(
     if (state.obs === undefined) pending.push(n);
     else void deliverNotification(state.obs, n, deps, now).catch((err: unknown) => deps.onError?.(err));
   };
-  const { result, token } = composite
+  const { result, token, observe } = composite
     ? await deps.client.observeComposite(reg, ps, onNotification, opts)
     : await deps.client.observe(reg, ps[0], onNotification, opts);
-  if (token === undefined) return result;
+  if (token === undefined) {
+    if (result.ok && result.values !== undefined && result.values.length > 0)
+      await deps.values.put(reg.endpoint, result.values, now());
+    return result;
+  }
   const obs: Observation = {
     id,
     endpoint: reg.endpoint,
@@ -216,8 +223,16 @@ async function startObservation(
     composite,
     createdAt: now(),
     ...(result.contentFormat !== undefined ? { contentFormat: result.contentFormat } : {}),
+    ...(notifications !== undefined ? { notifications } : {}),
   };
   await deps.observations.add(obs);
+  // The first 2.05 is the full state: the base the patches after it are merged over (issue 19).
+  const firstValues = result.values ?? [];
+  await deps.values.notify(
+    reg.endpoint,
+    notificationUpdate(obs, { values: firstValues, ...(observe !== undefined ? { observe } : {}) }, true),
+    now(),
+  );
   state.obs = obs;
   for (const n of pending.splice(0)) await deliverNotification(obs, n, deps, now);
   return { ...result, observationId: id };
@@ -235,22 +250,30 @@ export async function deliverNotification(
 ): Promise<void> {
   if (!n.ok) {
     // RFC 7641 3.2: an error notification ends the observation.
-    if (!/^2\./.test(n.coapCode)) await deps.observations.remove(obs.id);
+    if (!/^2\./.test(n.coapCode)) {
+      await deps.observations.remove(obs.id);
+      await deps.values.forgetObservation?.(obs.endpoint, obs.id);
+    }
     deps.onError?.(new Error(`observation ${obs.id}: ${n.error ?? n.coapCode}`));
     return;
   }
+  const update = notificationUpdate(obs, n);
   const event: Lwm2mEvent = {
     type: 'notification',
     endpoint: obs.endpoint,
     observationId: obs.id,
     paths: obs.paths,
     values: n.values,
+    mode: update.mode,
+    changed: n.values,
+    ...(update.removed.length > 0 ? { removed: update.removed } : {}),
     ...(n.contentFormat !== undefined ? { contentFormat: n.contentFormat } : {}),
   };
-  // The value store may append the event in the same call (issue 12: one Redis call per notification).
-  const appended =
-    n.values.length > 0 ? await deps.values.put(obs.endpoint, n.values, now(), event) : undefined;
-  if (typeof appended === 'string') deps.events.appended?.(event, appended);
+  // Merged (or reset) and the event appended in one call (issue 12: one Redis call per notification); a
+  // notification older than the last applied one (RFC 7641 section 3.4, e.g. seen by another node) is dropped.
+  const { applied, eventId } = await deps.values.notify(obs.endpoint, update, now(), event);
+  if (!applied) return;
+  if (eventId !== undefined) deps.events.appended?.(event, eventId);
   else await deps.events.publish(event);
 }
 
@@ -261,6 +284,7 @@ async function cancel(cmd: DeviceCommand, deps: CommandDeps): Promise<OperationR
     return { ok: false, status: 404, error: `no observation ${cmd.observationId.slice(0, 64)}` };
   }
   await deps.observations.remove(obs.id);
+  await deps.values.forgetObservation?.(obs.endpoint, obs.id);
   await deps.client.cancelObservation(obs.token, { proactive: true, timeoutMs: cmd.timeoutMs });
   return { ok: true, status: 204, observationId: obs.id };
 }

@@ -39,6 +39,8 @@ export interface DeviceCommand {
   attributes?: Record<string, number | null>;
   /** cancel-observation */
   observationId?: string;
+  /** observe: the device's notifications carry only changed resources (merged over the last full state). */
+  notifications?: 'patch';
   /** How long the caller waits, ms. */
   timeoutMs: number;
   /** ms since epoch */
@@ -64,6 +66,8 @@ export interface DeviceCommandResult {
   links?: string;
   /** Create: the new instance path (Location-Path). */
   location?: string;
+  /** Write with replace=false: 'iPATCH' when the device took the SenML-ETCH patch (else a POST was sent). */
+  method?: 'iPATCH';
   /** Observe: the observation id. */
   observationId?: string;
   /** Observe: an observation of the same path (set) already existed; its id is returned, none is made. */

@@ -19,6 +19,9 @@ import {
 import {
   buildComposite,
   ContentFormat,
+  decodeSenmlPatch,
+  encodeSenmlPatch,
+  isSenmlEtch,
   EncodeError,
   type Lwm2mNode,
   Lwm2mPath,
@@ -46,6 +49,8 @@ export interface DecodedNotification {
   ok: boolean;
   coapCode: string;
   values: JsonPathValue[];
+  /** A SenML-ETCH patch's removals (records with a null value, RFC 8790 section 5). */
+  removed?: string[];
   contentFormat?: number;
   observe?: number;
   error?: string;
@@ -55,6 +60,8 @@ export interface ObserveResult {
   result: OperationResult;
   /** Hex token of an established observation. */
   token?: string;
+  /** The first response's Observe number (RFC 7641 section 3.4 orders the notifications after it). */
+  observe?: number;
 }
 
 /** What an observation's request is built from: an Observe or Observe-Composite command, or a stored one. */
@@ -71,6 +78,14 @@ export interface DeviceClientOptions {
   model: ObjectModelRegistry;
   defaultTimeoutMs?: number;
 }
+
+/** Answers to an iPATCH after which the partial update goes as a Write (POST) instead. */
+const IPATCH_REFUSED = new Set<number>([
+  CoapCode.METHOD_NOT_ALLOWED,
+  CoapCode.UNSUPPORTED_CONTENT_FORMAT,
+  CoapCode.BAD_OPTION,
+  CoapCode.NOT_IMPLEMENTED,
+]);
 
 /** Write-Attributes names: TS 1.1 Core 5.1.2 (pmin..st), 1.1 epmin/epmax, 1.2 edge/con/hqmax. */
 export const NOTIFICATION_ATTRIBUTES = [
@@ -261,10 +276,41 @@ export class DeviceClient {
       const single = node.kind === 'singleResource' || node.kind === 'resourceInstance';
       const cf = opts.contentFormat ?? formatFor(reg, { single });
       const payload = this.encode(node, p, cf, model);
+      if (opts.replace === false && p.depth === 2 && opts.contentFormat === undefined) {
+        const patched = await this.ipatch(reg, p, node, opts);
+        if (patched !== undefined) return patched;
+      }
       const code = opts.replace === false ? CoapCode.POST : CoapCode.PUT;
       const res = await this.send(reg, { code, path: this.uri(reg, p), contentFormat: cf, payload }, opts);
       return this.plain(res);
     });
+  }
+
+  /**
+   * Issue 19: a partial update of an instance as an RFC 8132 iPATCH with a SenML-ETCH Patch Pack (RFC 8790
+   * section 5) when the device declared a SenML-ETCH format in its root link's ct (CBOR first). A device
+   * that answers 4.05 Method Not Allowed, 4.15 Unsupported Content-Format (or 4.02 / 5.01, what some stacks
+   * answer an unknown method or option with) gets the partial-update Write (POST) instead: undefined here.
+   */
+  private async ipatch(
+    reg: Registration,
+    p: Lwm2mPath,
+    node: Lwm2mNode,
+    opts: OperationOptions,
+  ): Promise<OperationResult | undefined> {
+    const declared = reg.supportedContentFormats ?? [];
+    const cf = [ContentFormat.SENML_ETCH_CBOR, ContentFormat.SENML_ETCH_JSON].find((f) =>
+      declared.includes(f),
+    );
+    if (cf === undefined) return undefined;
+    const payload = encodeSenmlPatch({ set: [{ path: p, node }], removed: [] }, cf);
+    const res = await this.send(
+      reg,
+      { code: CoapCode.IPATCH, path: this.uri(reg, p), contentFormat: cf, payload },
+      opts,
+    );
+    if (IPATCH_REFUSED.has(res.code)) return undefined;
+    return { ...this.plain(res), method: 'iPATCH' };
   }
 
   /** TS 1.2 Core 6.3.5 Execute: POST on a resource, arguments as text (5.4.5 grammar). */
@@ -551,6 +597,7 @@ export class DeviceClient {
     const cf = res.contentFormat ?? requested;
     out.contentFormat = cf;
     if (res.payload.length === 0) return out;
+    if (isSenmlEtch(cf)) return this.decodePatch(out, res.payload, cf, model);
     const codec = getNodeCodec(cf);
     if (!codec) return { ...out, ok: false, error: `device answered in unsupported Content-Format ${cf}` };
     try {
@@ -581,6 +628,7 @@ export class DeviceClient {
     const cf = res.contentFormat ?? requested;
     out.contentFormat = cf;
     if (res.payload.length === 0) return out;
+    if (isSenmlEtch(cf)) return this.decodePatch(out, res.payload, cf, model);
     const codec = getCompositeCodec(cf);
     if (!codec) return { ...out, ok: false, error: `Content-Format ${cf} cannot carry several paths` };
     try {
@@ -606,6 +654,28 @@ export class DeviceClient {
       };
     }
     return out;
+  }
+
+  /** RFC 8790 section 5: a patch notification (SenML-ETCH): the values it sets and the paths it removes. */
+  private decodePatch(
+    out: DecodedNotification,
+    payload: Buffer,
+    cf: number,
+    model: ObjectModelRegistry,
+  ): DecodedNotification {
+    try {
+      const patch = decodeSenmlPatch(payload, cf, model);
+      for (const { path, node } of patch.set) out.values.push(...toJsonValues(node, path));
+      out.removed = patch.removed.map((p) => p.toString());
+      return out;
+    } catch (err) {
+      return {
+        ...out,
+        ok: false,
+        values: [],
+        error: `undecodable SenML-ETCH payload: ${(err as Error).message}`,
+      };
+    }
   }
 
   // ------------------------------------------------------------ internals
@@ -742,7 +812,11 @@ export class DeviceClient {
         return { result };
       }
       this.handles.set(token, handle);
-      return { result, token };
+      return {
+        result,
+        token,
+        ...(handle.response.observe !== undefined ? { observe: handle.response.observe } : {}),
+      };
     }
     if (codeClass(handle.response.code) === 2) result.status = 502;
     return { result };

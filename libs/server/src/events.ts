@@ -50,7 +50,18 @@ export type Lwm2mEvent =
       endpoint: string;
       observationId: string;
       paths: string[];
+      /** What the notification carried (for a patch: only the changed resources). */
       values: JsonPathValue[];
+      /**
+       * Issue 19: 'patch' when it was merged over the last full state, 'full' when it replaced it. `changed`
+       * is what it set (a patch: the changed resources; a full one: the whole state), `removed` what a patch
+       * removed. The merged object is on GET .../observations/{id} and on SSE with ?merged=true.
+       */
+      mode?: 'full' | 'patch';
+      changed?: JsonPathValue[];
+      removed?: string[];
+      /** Added by the api on request (SSE ?merged=true): the merged state of the observed paths. */
+      merged?: JsonPathValue[];
       contentFormat?: number;
     }
   | { type: 'send'; endpoint: string; values: JsonPathValue[]; contentFormat?: number }
@@ -68,6 +79,8 @@ export interface LostObservation {
   paths: string[];
   composite: boolean;
   contentFormat?: number;
+  /** A "patch" observation stays one when it is re-established (issue 19). */
+  notifications?: 'patch';
 }
 
 /** Life of a request queued for a sleeping device; the last four are final. */

@@ -2,6 +2,7 @@ export * from './registration';
 export * from './events';
 export * from './commands';
 export * from './ports';
+export * from './notification-merge';
 export * from './content-formats';
 export * from './json-values';
 export * from './registration-handler';

@@ -108,6 +108,12 @@ export interface Observation {
   composite: boolean;
   contentFormat?: number;
   createdAt: number;
+  /**
+   * 'patch': the device's notifications carry only what changed (declared by the operator for devices that
+   * send partial SenML or LwM2M CBOR); they are merged over the last full state. SenML-ETCH notifications
+   * (RFC 8790) are merged whatever this says.
+   */
+  notifications?: 'patch';
 }
 
 export interface ObservationStore {
@@ -117,6 +123,26 @@ export interface ObservationStore {
   listByEndpoint(endpoint: string): Promise<Observation[]>;
   remove(id: string): Promise<Observation | undefined>;
 }
+
+/**
+ * One notification of an observation as the ValueStore applies it (issue 19): 'full' replaces everything
+ * known under the observation's paths (resources it no longer mentions are gone); 'patch' sets `values` and
+ * removes `removed` over the last full state, leaving the rest as it was.
+ */
+export interface NotificationUpdate {
+  observationId: string;
+  mode: 'full' | 'patch';
+  /** The observation's paths (what a full notification describes entirely). */
+  paths: string[];
+  values: JsonPathValue[];
+  /** Resource (instance) paths the patch removes (a SenML-ETCH record with a null value). */
+  removed: string[];
+  /** The notification's Observe number: one older than the last applied (RFC 7641 section 3.4) changes nothing. */
+  observe?: number;
+}
+
+/** A latest value as stored: when it was last received, and when it last changed (a different value). */
+export type StoredValue = JsonPathValue & { receivedAt: number; changedAt?: number };
 
 /** Latest known values per device, from responses, notifications and Send. */
 export interface ValueStore {
@@ -130,7 +156,20 @@ export interface ValueStore {
     receivedAt: number,
     event?: Lwm2mEvent,
   ): Promise<string | void>;
-  get(endpoint: string): Promise<Array<JsonPathValue & { receivedAt: number }>>;
+  /**
+   * Applies one notification (NotificationUpdate), atomically with the freshness check of its Observe number
+   * against the last one applied for that observation, whichever node applied it; `event` as in put(), its
+   * `changed`/`values` already set. `applied: false` when it was older (nothing written, no event).
+   */
+  notify(
+    endpoint: string,
+    update: NotificationUpdate,
+    receivedAt: number,
+    event?: Lwm2mEvent,
+  ): Promise<{ applied: boolean; eventId?: string }>;
+  get(endpoint: string): Promise<StoredValue[]>;
+  /** Drops what notify() kept of an ended observation (its ordering state); the values stay. */
+  forgetObservation?(endpoint: string, observationId: string): Promise<void>;
   clear(endpoint: string): Promise<void>;
 }
 

@@ -221,6 +221,7 @@ export function lostObservation(o: Observation): LostObservation {
     paths: o.paths,
     composite: o.composite,
     ...(o.contentFormat !== undefined ? { contentFormat: o.contentFormat } : {}),
+    ...(o.notifications !== undefined ? { notifications: o.notifications } : {}),
   };
 }
 

@@ -13,6 +13,8 @@ import {
   type Registration,
   type RegistrationStore,
   type StoredEvent,
+  type NotificationUpdate,
+  underAny,
   type ValueStore,
   withPresence,
   wokeBy,
@@ -119,6 +121,17 @@ export class FakeValueStore implements ValueStore {
     if (!m) this.data.set(endpoint, (m = new Map()));
     for (const v of values) m.set(v.path, { ...v, receivedAt });
     return Promise.resolve();
+  }
+  async notify(endpoint: string, u: NotificationUpdate, receivedAt: number): Promise<{ applied: boolean }> {
+    const m = this.data.get(endpoint) ?? new Map<string, JsonPathValue & { receivedAt: number }>();
+    this.data.set(endpoint, m);
+    if (u.mode === 'full') {
+      const kept = new Set(u.values.map((v) => v.path));
+      for (const p of [...m.keys()]) if (!kept.has(p) && underAny(p, u.paths)) m.delete(p);
+    }
+    for (const p of u.removed) m.delete(p);
+    await this.put(endpoint, u.values, receivedAt);
+    return { applied: true };
   }
   get(endpoint: string): Promise<Array<JsonPathValue & { receivedAt: number }>> {
     return Promise.resolve([...(this.data.get(endpoint)?.values() ?? [])]);

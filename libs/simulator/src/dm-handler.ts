@@ -5,7 +5,9 @@ import { CoapCode, type IncomingRequest, type OutgoingResponse, OptionNumber } f
 import {
   type CompositeNodes,
   ContentFormat,
+  decodeSenmlPatch,
   decodeTlv,
+  isSenmlEtch,
   EncodeError,
   encodeLwm2mLinks,
   type Lwm2mLink,
@@ -29,6 +31,8 @@ export interface DmListener {
   onCreate(path: Lwm2mPath): void;
   onDelete(path: Lwm2mPath): void;
   onWriteAttributes(path: Lwm2mPath): void;
+  /** An iPATCH with SenML-ETCH was applied to `path` (after its onWrite calls). */
+  onPatch?(path: Lwm2mPath): void;
   /** An Observe registration (or its re-run to produce a notification) for these paths. */
   onObserve(req: IncomingRequest, paths: Lwm2mPath[], composite: boolean): void;
 }
@@ -39,6 +43,8 @@ export interface DmHandlerOptions {
   preferred: PreferredFormat;
   lwm2mVersion: Lwm2mVersion;
   listener: DmListener;
+  /** Accept iPATCH with SenML-ETCH on an instance or the root (RFC 8132/8790; default true); false: 4.05. */
+  ipatch?: boolean;
 }
 
 const SECURITY_OBJECT_ID = 0;
@@ -91,6 +97,7 @@ export class DmHandler {
           throw notAllowed('FETCH is Read-Composite on /');
         return this.readComposite(req);
       case CoapCode.IPATCH:
+        if (isSenmlEtch(req.contentFormat)) return this.patch(req, path);
         if (this.o.lwm2mVersion === '1.0' || path.depth !== 0)
           throw notAllowed('iPATCH is Write-Composite on /');
         return this.writeComposite(req);
@@ -275,6 +282,37 @@ export class DmHandler {
     const payload = out.encodeComposite(nodes, this.o.tree.model);
     if (req.observe === 0) this.o.listener.onObserve(req, paths, true);
     return { code: CoapCode.CONTENT, contentFormat: format, payload };
+  }
+
+  /**
+   * RFC 8132 iPATCH with a SenML-ETCH Patch Pack (RFC 8790 section 5) on the root or an object instance:
+   * the records set resources (a partial update) and a null value removes a resource instance; everything
+   * is checked before anything is applied. A device configured without it answers 4.05.
+   */
+  private patch(req: IncomingRequest, target: Lwm2mPath): OutgoingResponse {
+    if (this.o.ipatch === false || this.o.lwm2mVersion === '1.0') throw notAllowed('iPATCH is not supported');
+    if (target.depth !== 0 && target.depth !== 2) throw notAllowed('iPATCH targets the root or an instance');
+    const patch = decodeSenmlPatch(req.payload, req.contentFormat!, this.o.tree.model);
+    const inside = (p: Lwm2mPath): boolean => target.depth === 0 || p.startsWith(target);
+    for (const { path, node } of patch.set) {
+      if (!inside(path)) throw badRequest(`${path.toString()} is outside ${target.toString()}`);
+      if (path.objectId === SECURITY_OBJECT_ID) throw new DmError(CoapCode.UNAUTHORIZED, 'Security object');
+      if (!this.o.tree.exists(path.depth === 4 ? path.parent().parent() : path.parent()))
+        throw notFound(path.toString());
+      this.o.tree.checkWrite(path, node);
+    }
+    for (const p of patch.removed) {
+      if (!inside(p) || p.depth !== 4)
+        throw badRequest(`${p.toString()}: only resource instances are removed`);
+      if (!this.o.tree.exists(p)) throw notFound(p.toString());
+    }
+    for (const { path, node } of patch.set) {
+      this.o.tree.write(path, node, false);
+      this.o.listener.onWrite(path, node, false);
+    }
+    for (const p of patch.removed) this.o.tree.setInstanceValue(p.toString(), undefined);
+    this.o.listener.onPatch?.(target);
+    return { code: CoapCode.CHANGED };
   }
 
   /** Write-Composite (Core 5.4.8 in 1.1): all writes are checked before any is applied. */

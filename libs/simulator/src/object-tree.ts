@@ -84,6 +84,25 @@ export class ObjectTree {
     r.value = value;
   }
 
+  /**
+   * Sets a resource instance of a multiple resource (adding it when new), or removes it with `undefined`:
+   * the device-side changes behind patch notifications (issue 19).
+   */
+  setInstanceValue(path: string, value: Lwm2mValue | undefined): void {
+    const p = Lwm2mPath.parse(path);
+    const r = this.objects.get(p.objectId!)?.instances.get(p.instanceId!)?.resources.get(p.resourceId!);
+    if (r === undefined || r.kind !== 'multipleResource' || p.resourceInstanceId === undefined)
+      throw new Error(`no multiple resource at ${path}`);
+    if (value === undefined) r.instances.delete(p.resourceInstanceId);
+    else r.instances.set(p.resourceInstanceId, value);
+  }
+
+  /** Removes a resource of an instance (e.g. a device that stops reporting an optional one). */
+  removeResource(path: string): void {
+    const p = Lwm2mPath.parse(path);
+    this.objects.get(p.objectId!)?.instances.get(p.instanceId!)?.resources.delete(p.resourceId!);
+  }
+
   getValue(path: string): Lwm2mValue | undefined {
     const p = Lwm2mPath.parse(path);
     const r = this.objects.get(p.objectId!)?.instances.get(p.instanceId!)?.resources.get(p.resourceId!);

@@ -1,14 +1,23 @@
 // LwM2M TS 1.1 Core section 5.1.2 (pmin, pmax, gt, lt, st) and 5.5 (Information Reporting): when the
 // simulated client sends a notification for each observed path. The CoAP layer (RFC 7641) keeps the
 // observers; this decides the timing and asks the endpoint to notify.
-import type { IncomingRequest } from '@lwm2m/coap';
-import { flatten, type Lwm2mPath, type Lwm2mValue, valuesEqual } from '@lwm2m/lwm2m';
+import { CoapCode, type IncomingRequest, type NotifyOptions } from '@lwm2m/coap';
+import {
+  type CompositeNodes,
+  ContentFormat,
+  encodeSenmlPatch,
+  flatten,
+  getCompositeCodec,
+  Lwm2mPath,
+  type Lwm2mValue,
+  valuesEqual,
+} from '@lwm2m/lwm2m';
 import type { AttributeStore, NotificationAttributes } from './attributes';
 import type { ObjectTree } from './object-tree';
 
 /** The parts of CoapEndpoint the scheduler uses. */
 export interface NotifyingEndpoint {
-  notify(resource: string | string[]): Promise<number>;
+  notify(resource: string | string[], opts?: NotifyOptions): Promise<number>;
   listObservers(resource?: string | string[]): unknown[];
 }
 
@@ -32,7 +41,20 @@ export interface ObservationSchedulerOptions {
   /** False while a queue-mode device sleeps: nothing is sent then. */
   canSend: () => boolean;
   onNotification: (key: string, observers: number) => void;
+  /**
+   * Issue 19, "patch" notifications: after the first response, a notification carries only the resources
+   * that changed since the last one. 'etch-json' / 'etch-cbor': a SenML-ETCH Patch Pack (RFC 8790, 320/322),
+   * where a removed resource instance is a record with a null value; 'senml': plain partial SenML or LwM2M
+   * CBOR in `compositeFormat` (removals cannot be said; a notification with nothing changed is a full one).
+   */
+  patch?: PatchNotifications;
+  /** The composite format of 'senml' patches (the device's preferred one when it is composite). */
+  compositeFormat?: number;
 }
+
+export type PatchNotifications = 'etch-json' | 'etch-cbor' | 'senml';
+
+export const PATCH_NOTIFICATIONS: readonly PatchNotifications[] = ['etch-json', 'etch-cbor', 'senml'];
 
 /** A registration that the CoAP layer has not (yet) confirmed is kept this long before it is dropped. */
 const CONFIRM_GRACE_MS = 2_000;
@@ -85,6 +107,36 @@ export class ObservationScheduler {
       }
     }
     return out;
+  }
+
+  /** The patch notification of what changed from `before` to `now`, or undefined for a full one. */
+  private patchResponse(
+    before: Map<string, Lwm2mValue>,
+    now: Map<string, Lwm2mValue>,
+  ): NotifyOptions['response'] | undefined {
+    const mode = this.o.patch;
+    if (mode === undefined) return undefined;
+    const set: CompositeNodes = [];
+    for (const [k, v] of now) {
+      const w = before.get(k);
+      if (w !== undefined && valuesEqual(v, w)) continue;
+      const path = Lwm2mPath.parse(k);
+      // A changed resource instance goes alone; a single resource as itself.
+      set.push({ path, node: this.o.tree.read(path) });
+    }
+    const removed = [...before.keys()].filter((k) => !now.has(k)).map((k) => Lwm2mPath.parse(k));
+    if (mode === 'senml') {
+      const format = this.o.compositeFormat ?? ContentFormat.SENML_CBOR;
+      const codec = getCompositeCodec(format);
+      if (set.length === 0 || codec === undefined) return undefined;
+      return {
+        code: CoapCode.CONTENT,
+        contentFormat: format,
+        payload: codec.encodeComposite(set, this.o.tree.model),
+      };
+    }
+    const cf = mode === 'etch-json' ? ContentFormat.SENML_ETCH_JSON : ContentFormat.SENML_ETCH_CBOR;
+    return { code: CoapCode.CONTENT, contentFormat: cf, payload: encodeSenmlPatch({ set, removed }, cf) };
   }
 
   /** Effective attributes; pmin/pmax default to the Server object's 2 and 3 (Core 5.1.2). */
@@ -143,9 +195,13 @@ export class ObservationScheduler {
       if (!due) continue;
       obs.sending = true;
       obs.lastSentAt = now;
+      const before = obs.lastValues;
       obs.lastValues = values;
       try {
-        const n = await this.o.endpoint.notify(obs.key);
+        const response = this.patchResponse(before, values);
+        // A lost patch is not repaired by the next one (it carries only its own change): patches go CON, so
+        // the message layer retransmits them until acknowledged (RFC 7641 section 4.5 lets the server choose).
+        const n = await this.o.endpoint.notify(obs.key, response ? { response, confirmable: true } : {});
         this.o.onNotification(obs.key, n);
       } finally {
         obs.sending = false;

@@ -30,7 +30,7 @@ import { populateDeviceObjects, stepTemperatures } from './device-objects';
 import { DmHandler, type DmListener, type Lwm2mVersion } from './dm-handler';
 import { compositeCodec, compositeFormatFor, type PreferredFormat } from './formats';
 import { ObjectTree } from './object-tree';
-import { ObservationScheduler } from './observation-scheduler';
+import { ObservationScheduler, type PatchNotifications } from './observation-scheduler';
 import { registerQuery, registrationPayload } from './registration';
 import { SleepingTransport } from './sleeping-transport';
 import { deviceOscoreSeam, type DeviceOscoreParams, type DeviceOscoreState } from './oscore';
@@ -71,6 +71,13 @@ export interface SimulatedDeviceOptions {
   sensorIntervalMs?: number;
   /** How often observations are checked against pmin/pmax/changes (default 200 ms). */
   observeTickMs?: number;
+  /**
+   * Issue 19: notifications after the first carry only what changed: a SenML-ETCH Patch Pack ('etch-json',
+   * 'etch-cbor'; RFC 8790, also declared in the root link's ct) or plain partial SenML/LwM2M CBOR ('senml').
+   */
+  patchNotifications?: PatchNotifications;
+  /** Accept iPATCH with SenML-ETCH (RFC 8132/8790) on an instance (default true); false answers 4.05. */
+  ipatch?: boolean;
   /** Timeout of the client's own requests (Register, Update, Send); CoAP's EXCHANGE_LIFETIME when absent. */
   requestTimeoutMs?: number;
   /**
@@ -182,6 +189,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   private readonly scheduler: ObservationScheduler;
   private readonly declared: number[];
   private timeOffsetMs = 0;
+  /** iPATCH requests with SenML-ETCH applied (RFC 8132/8790). */
+  ipatches = 0;
   private sensorTimer?: Timer;
   private updateTimer?: Timer;
   private awakeTimer?: Timer;
@@ -198,7 +207,13 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     this.endpointName = opts.endpoint;
     this.lwm2mVersion = opts.lwm2mVersion ?? '1.1';
     this.contentFormat = opts.contentFormat ?? DEFAULT_FORMAT[this.lwm2mVersion];
-    this.declared = opts.declaredFormats ?? [this.contentFormat];
+    const etch =
+      opts.patchNotifications === 'etch-json'
+        ? [ContentFormat.SENML_ETCH_JSON]
+        : opts.patchNotifications === 'etch-cbor'
+          ? [ContentFormat.SENML_ETCH_CBOR]
+          : [];
+    this.declared = opts.declaredFormats ?? [this.contentFormat, ...etch];
     this.queueMode = opts.queueMode ?? false;
     this.lifetime = opts.lifetime ?? 300;
     this.binding = opts.binding ?? 'U';
@@ -234,6 +249,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       preferred: this.contentFormat,
       lwm2mVersion: this.lwm2mVersion,
       listener: this.dmListener(),
+      ...(opts.ipatch !== undefined ? { ipatch: opts.ipatch } : {}),
     });
     if (opts.oscore !== undefined) this.oscore = deviceOscoreSeam(opts.oscore);
     const coapOptions: CoapEndpointOptions = {
@@ -253,6 +269,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       now: this.now,
       tickMs: opts.observeTickMs ?? 200,
       canSend: () => !this.transport.sleeping,
+      ...(opts.patchNotifications !== undefined ? { patch: opts.patchNotifications } : {}),
+      compositeFormat: compositeFormatFor(this.contentFormat),
       onNotification: (resource, observers) => {
         this.notificationsSent += observers;
         this.emit('notification', { resource, observers });
@@ -489,6 +507,9 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   private dmListener(): DmListener {
     return {
+      onPatch: () => {
+        this.ipatches++;
+      },
       onWrite: (path, node, replace) => {
         const rec: WriteRecord = { path: path.toString(), node, replace, at: this.now() };
         this.writes.push(rec);

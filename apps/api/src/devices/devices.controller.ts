@@ -50,9 +50,14 @@ import {
   CreateResultDto,
   DiscoverResultDto,
   ExecuteBodyDto,
+  LatestValueDto,
   LatestValuesDto,
+  MergedQueryDto,
   ObservationCreatedDto,
+  ObservationDetailDto,
+  ObservationDto,
   ObservationListDto,
+  ObserveBodyDto,
   PathsBodyDto,
   ReadResultDto,
   WriteBodyDto,
@@ -60,7 +65,7 @@ import {
 } from './dto/data.dto';
 import { DeviceDto, DeviceListDto, DeviceListQueryDto, toDevice, toDeviceSummary } from './dto/device.dto';
 import { modelProblem, toJsonPathValues, withNamesAndUnits } from './json-values';
-import { executeProblem } from '@lwm2m/server';
+import { executeProblem, mergedOf, type StoredValue } from '@lwm2m/server';
 import type { ApiObjectModels } from '../models/api-object-models';
 import { parseObjectIdParam, parsePathParam } from './lwm2m-path-param';
 import { Lwm2mPath } from '@lwm2m/lwm2m';
@@ -378,14 +383,17 @@ export class DevicesController {
   async observe(
     @Param('endpoint') endpoint: string,
     @Query() query: CommandQueryDto,
-    @Body() body: PathsBodyDto,
+    @Body() body: ObserveBodyDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ObservationCreatedDto | AcceptedDto> {
     const paths = normalizePaths(body.paths);
     const reg = await this.commands.requireDevice(endpoint);
+    const patch = body.notifications === 'patch' ? { notifications: 'patch' as const } : {};
     const r = await this.commands.run(
       endpoint,
-      paths.length === 1 ? { op: 'observe', path: paths[0] } : { op: 'observe-composite', paths },
+      paths.length === 1
+        ? { op: 'observe', path: paths[0], ...patch }
+        : { op: 'observe-composite', paths, ...patch },
       query,
       reg,
     );
@@ -456,6 +464,38 @@ export class DevicesController {
     return { items: list.sort((a, b) => a.createdAt - b.createdAt).map(toObservationDto) };
   }
 
+  @Get(':endpoint/observations/:id')
+  @ApiOperation({
+    summary: 'One observation',
+    description:
+      '?merged=true adds the merged state of its paths: the last full notification with every patch after it ' +
+      'applied (issue 19, "patch" notifications), each value with its receivedAt and changedAt.',
+  })
+  @ENDPOINT
+  @ApiParam({ name: 'id', description: 'Observation id' })
+  @ApiOkResponse({ type: ObservationDetailDto })
+  @ApiProblems(400, 404)
+  async getObservation(
+    @Param('endpoint') endpoint: string,
+    @Param('id') id: string,
+    @Query() query: MergedQueryDto,
+  ): Promise<ObservationDetailDto> {
+    await this.commands.requireDevice(endpoint);
+    const obs = await this.observations.getById(id);
+    if (!obs || obs.endpoint !== endpoint) {
+      throw new ProblemException({
+        type: ProblemType.UNKNOWN_OBSERVATION,
+        title: 'Observation not found',
+        status: 404,
+        detail: `no observation "${id.slice(0, 64)}" on "${endpoint}"`,
+      });
+    }
+    const dto: ObservationDetailDto = toObservationDto(obs);
+    if (query.merged === true)
+      dto.merged = mergedOf(await this.values.get(endpoint), obs.paths).map(latestValueDto);
+    return dto;
+  }
+
   @Get(':endpoint/values')
   @ApiOperation({ summary: 'Latest known values', description: 'From responses, notifications and Send.' })
   @ENDPOINT
@@ -466,7 +506,7 @@ export class DevicesController {
     const values = await this.values.get(endpoint);
     return {
       items: values
-        .map(({ receivedAt, ...v }) => ({ ...v, receivedAt: new Date(receivedAt).toISOString() }))
+        .map(latestValueDto)
         .sort((a, b) => Lwm2mPath.compare(Lwm2mPath.parse(a.path), Lwm2mPath.parse(b.path))),
     };
   }
@@ -545,13 +585,23 @@ function normalizePaths(paths: string[]): string[] {
   return [...new Set(paths.map((p) => Lwm2mPath.parse(p).toString()))];
 }
 
-function toObservationDto(o: Observation) {
+function toObservationDto(o: Observation): ObservationDto {
   return {
     id: o.id,
     paths: o.paths,
     composite: o.composite,
     contentFormat: o.contentFormat ?? null,
     createdAt: new Date(o.createdAt).toISOString(),
+    notifications: o.notifications ?? 'full',
+  };
+}
+
+/** A stored value as the api shows it: times as ISO dates, changedAt defaulting to receivedAt. */
+function latestValueDto({ receivedAt, changedAt, ...v }: StoredValue): LatestValueDto {
+  return {
+    ...v,
+    receivedAt: new Date(receivedAt).toISOString(),
+    changedAt: new Date(changedAt ?? receivedAt).toISOString(),
   };
 }
 

@@ -16,15 +16,16 @@ import {
 } from '@nestjs/swagger';
 import { registerSseMetrics } from '@lwm2m/metrics';
 import { isStreamId } from '@lwm2m/registry';
-import { type EventBus, LWM2M_EVENT_TYPES, type StoredEvent } from '@lwm2m/server';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { type EventBus, LWM2M_EVENT_TYPES, mergedOf, type StoredEvent, type ValueStore } from '@lwm2m/server';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import type { Registry } from 'prom-client';
 import type { HttpRequest as Request, HttpResponse as Response } from '../http';
 import { ApiProblems } from '../problem/problem.dto';
 import { invalidRequest, ProblemException, ProblemType } from '../problem/problem';
 import { principalOf, ReadRoleMayPost, SseTokenAccepted } from '../auth/api-key.guard';
 import { mintSseToken, SSE_TOKEN_TTL_MS } from '../auth/sse-tokens';
-import { API_OPTIONS, EVENT_BUS, METRICS_REGISTRY, type ResolvedApiOptions } from '../tokens';
+import { API_OPTIONS, EVENT_BUS, METRICS_REGISTRY, type ResolvedApiOptions, VALUE_STORE } from '../tokens';
 import { SseLimiter } from './sse-limiter';
 
 // Event ids are Redis stream ids ("1700000000000-0"), also those of the in-memory bus; isStreamId checks
@@ -55,6 +56,16 @@ export class EventsQueryDto {
   @IsString()
   @MaxLength(256)
   sse_token?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Add `merged` to each notification event: the merged state of the observed paths (issue 19, "patch" ' +
+      'notifications), read when the event is sent (one Redis read per notification)',
+  })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean()
+  merged?: boolean;
 }
 
 export class SseTokenDto {
@@ -92,6 +103,7 @@ export class EventsController {
 
   constructor(
     @Inject(EVENT_BUS) private readonly events: EventBus,
+    @Inject(VALUE_STORE) private readonly values: ValueStore,
     @Inject(API_OPTIONS) private readonly options: ResolvedApiOptions,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
@@ -204,9 +216,10 @@ export class EventsController {
       });
       for await (const event of events) {
         if (abort.signal.aborted) break;
+        const out = query.merged === true ? await this.withMerged(event) : event;
         // Backpressure: the next event is taken only once the socket drained; the bus keeps a bounded
         // queue per subscriber, so a slow client costs no memory, and one that stops reading is dropped.
-        if (!res.write(formatEvent(event)) && !(await this.drained(res, abort.signal))) {
+        if (!res.write(formatEvent(out)) && !(await this.drained(res, abort.signal))) {
           if (!abort.signal.aborted) {
             this.limiter.dropped('slow_consumer');
             res.destroy();
@@ -226,6 +239,15 @@ export class EventsController {
       slot.release();
       if (!res.writableEnded) res.end();
     }
+  }
+
+  /** A notification with the merged state of its observation's paths (as stored when it is sent). */
+  private async withMerged(event: StoredEvent): Promise<StoredEvent> {
+    if (event.type !== 'notification') return event;
+    const merged = mergedOf(await this.values.get(event.endpoint), event.paths).map(
+      ({ receivedAt: _r, changedAt: _c, ...v }) => v,
+    );
+    return { ...event, merged };
   }
 
   /** Whose stream this is for the per-key cap: the API key (by name, also through a token), or the address. */

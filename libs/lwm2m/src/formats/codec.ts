@@ -11,6 +11,9 @@ export const ContentFormat = {
   CBOR: 60,
   SENML_JSON: 110,
   SENML_CBOR: 112,
+  /** RFC 8790: SenML FETCH/PATCH packs (patch notifications, iPATCH). */
+  SENML_ETCH_JSON: 320,
+  SENML_ETCH_CBOR: 322,
   TLV: 11542,
   JSON: 11543,
   LWM2M_CBOR: 11544,

@@ -52,6 +52,17 @@ const FORMATS: FormatEntry[] = [
     codec: SenmlCborCodec,
     composite: SenmlCborCodec,
   },
+  // RFC 8790: patch packs. No NodeCodec: decodeSenmlPatch reads them (a patch is not a whole node).
+  {
+    contentFormat: ContentFormat.SENML_ETCH_JSON,
+    mediaType: 'application/senml-etch+json',
+    aliases: ['senml-etch-json', 'senml-etch+json', 'etch-json'],
+  },
+  {
+    contentFormat: ContentFormat.SENML_ETCH_CBOR,
+    mediaType: 'application/senml-etch+cbor',
+    aliases: ['senml-etch-cbor', 'senml-etch+cbor', 'etch-cbor'],
+  },
   {
     contentFormat: ContentFormat.TLV,
     mediaType: 'application/vnd.oma.lwm2m+tlv',

@@ -5,7 +5,7 @@ import { cborInteger, decodeCbor, encodeCbor, ownBytes } from './cbor';
 import { ContentFormat } from './codec';
 import {
   createSenmlCodec,
-  recordFromFields,
+  patchRecordFromFields,
   type SenmlFieldReader,
   type SenmlCodec,
   type SenmlOptions,
@@ -77,13 +77,24 @@ function* labelled(item: Map<unknown, unknown>): Generator<[string, unknown]> {
   }
 }
 
-function toRecords(payload: Buffer): SenmlRecord[] {
-  const pack = decodeCbor(payload, CODEC);
-  if (!Array.isArray(pack)) throw new DecodeError('bad-pack', 'a SenML pack is a CBOR array', CODEC);
+function toRecords(payload: Buffer, codec = CODEC, nullRemoves = false): SenmlRecord[] {
+  const pack = decodeCbor(payload, codec);
+  if (!Array.isArray(pack)) throw new DecodeError('bad-pack', 'a SenML pack is a CBOR array', codec);
   return pack.map((item: unknown) => {
-    if (!(item instanceof Map)) throw new DecodeError('bad-record', 'a SenML record is a CBOR map', CODEC);
-    return recordFromFields(labelled(item as Map<unknown, unknown>), cborFields, CODEC);
+    if (!(item instanceof Map)) throw new DecodeError('bad-record', 'a SenML record is a CBOR map', codec);
+    // RFC 8790 section 5: in a Patch Pack a value field of null (CBOR simple value 22) removes the records.
+    return patchRecordFromFields(
+      [...labelled(item as Map<unknown, unknown>)],
+      cborFields,
+      codec,
+      nullRemoves,
+    );
   });
+}
+
+/** RFC 8790 Patch Pack in CBOR (application/senml-etch+cbor): records, null values as `remove`. */
+export function senmlEtchCborRecords(payload: Buffer): SenmlRecord[] {
+  return toRecords(payload, 'senml-etch-cbor', true);
 }
 
 /** Integers as CBOR integers, other numbers as floats (binary64); keys in label order bn, bt, n, value. */
@@ -104,6 +115,7 @@ function fromRecords(records: SenmlRecord[]): Buffer {
     if (r.vb !== undefined) m.set(SenmlLabel.vb, r.vb);
     if (r.vd !== undefined) m.set(SenmlLabel.vd, r.vd);
     if (r.vlo !== undefined) m.set('vlo', r.vlo);
+    if (r.remove === true) m.set(SenmlLabel.v, null);
     if (r.s !== undefined) m.set(SenmlLabel.s, cborInteger(r.s));
     if (r.t !== undefined) m.set(SenmlLabel.t, cborInteger(r.t));
     if (r.ut !== undefined) m.set(SenmlLabel.ut, cborInteger(r.ut));
@@ -113,7 +125,7 @@ function fromRecords(records: SenmlRecord[]): Buffer {
 }
 
 /** SenML records <-> CBOR, exported for tests and tools. */
-export const senmlCbor = { toRecords, fromRecords };
+export const senmlCbor = { toRecords: (payload: Buffer) => toRecords(payload), fromRecords };
 
 export type SenmlCborCodecType = SenmlCodec;
 

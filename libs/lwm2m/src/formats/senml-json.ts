@@ -6,7 +6,7 @@ import { parse } from 'lossless-json';
 import { ContentFormat } from './codec';
 import {
   createSenmlCodec,
-  recordFromFields,
+  patchRecordFromFields,
   type SenmlFieldReader,
   type SenmlCodec,
   type SenmlOptions,
@@ -49,7 +49,7 @@ function parseNumber(text: string): JsonNumber {
  * Refuses nesting deeper than MAX_DEPTH in one pass over the text, skipping strings, so the
  * recursive parser never sees a deeply nested input.
  */
-function checkDepth(text: string): void {
+function checkDepth(text: string, codec: string): void {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -59,33 +59,33 @@ function checkDepth(text: string): void {
         if (text.charCodeAt(i) === 0x5c) i++;
       }
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_DEPTH) throw new DecodeError('too-deep', 'SenML JSON nests deeper than 2', CODEC);
+      if (++depth > MAX_DEPTH) throw new DecodeError('too-deep', 'SenML JSON nests deeper than 2', codec);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
 }
 
-function parseJson(payload: Buffer): JsonValue {
+function parseJson(payload: Buffer, codec = CODEC): JsonValue {
   if (payload.length > MAX_SENML_JSON_BYTES) {
-    throw new DecodeError('too-large', `${payload.length} bytes of SenML JSON`, CODEC);
+    throw new DecodeError('too-large', `${payload.length} bytes of SenML JSON`, codec);
   }
   let text: string;
   try {
     text = utf8Decoder.decode(payload);
   } catch {
-    throw new DecodeError('bad-utf8', 'payload is not valid UTF-8', CODEC);
+    throw new DecodeError('bad-utf8', 'payload is not valid UTF-8', codec);
   }
-  checkDepth(text);
+  checkDepth(text, codec);
   try {
     return parse(text, null, {
       parseNumber,
       onDuplicateKey: ({ key }) => {
-        throw new DecodeError('bad-json', `duplicate member "${key.slice(0, 20)}"`, CODEC);
+        throw new DecodeError('bad-json', `duplicate member "${key.slice(0, 20)}"`, codec);
       },
     }) as JsonValue;
   } catch (e) {
     if (e instanceof DecodeError) throw e;
     // lossless-json throws SyntaxError on malformed text
-    throw new DecodeError('bad-json', e instanceof Error ? e.message : String(e), CODEC);
+    throw new DecodeError('bad-json', e instanceof Error ? e.message : String(e), codec);
   }
 }
 
@@ -118,15 +118,21 @@ const jsonFields: SenmlFieldReader<JsonValue> = {
   data: (v, label) => decodeData(field(v, isString, label)),
 };
 
-function toRecords(payload: Buffer): SenmlRecord[] {
-  const pack = parseJson(payload);
-  if (!Array.isArray(pack)) throw new DecodeError('bad-pack', 'a SenML pack is a JSON array', CODEC);
+function toRecords(payload: Buffer, codec = CODEC, nullRemoves = false): SenmlRecord[] {
+  const pack = parseJson(payload, codec);
+  if (!Array.isArray(pack)) throw new DecodeError('bad-pack', 'a SenML pack is a JSON array', codec);
   return pack.map((item) => {
     if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof JsonNumber) {
-      throw new DecodeError('bad-record', 'a SenML record is a JSON object', CODEC);
+      throw new DecodeError('bad-record', 'a SenML record is a JSON object', codec);
     }
-    return recordFromFields(Object.entries(item), jsonFields, CODEC);
+    // RFC 8790 section 5: in a Patch Pack a value field of null removes the matched records.
+    return patchRecordFromFields(Object.entries(item), jsonFields, codec, nullRemoves);
   });
+}
+
+/** RFC 8790 Patch Pack in JSON (application/senml-etch+json): records, null values as `remove`. */
+export function senmlEtchJsonRecords(payload: Buffer): SenmlRecord[] {
+  return toRecords(payload, 'senml-etch-json', true);
 }
 
 /** Floats keep a fraction or exponent on the wire, so an integral float still reads back as a float. */
@@ -157,6 +163,7 @@ function fromRecords(records: SenmlRecord[]): Buffer {
     if (r.vb !== undefined) kv.push(`"vb":${r.vb}`);
     if (r.vd !== undefined) str('vd', r.vd.toString('base64url'));
     if (r.vlo !== undefined) str('vlo', r.vlo);
+    if (r.remove === true) kv.push('"v":null');
     if (r.s !== undefined) n('s', r.s);
     if (r.t !== undefined) n('t', r.t);
     if (r.ut !== undefined) n('ut', r.ut);
@@ -166,7 +173,7 @@ function fromRecords(records: SenmlRecord[]): Buffer {
 }
 
 /** SenML records <-> JSON, exported for tests and tools. */
-export const senmlJson = { toRecords, fromRecords };
+export const senmlJson = { toRecords: (payload: Buffer) => toRecords(payload), fromRecords };
 
 export type SenmlJsonCodecType = SenmlCodec;
 

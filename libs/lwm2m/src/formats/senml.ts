@@ -31,6 +31,8 @@ export interface SenmlRecord {
   s?: number;
   t?: number;
   ut?: number;
+  /** RFC 8790 section 5: a Patch Record whose value is null removes the records it names. */
+  remove?: boolean;
 }
 
 /** A record after RFC 8428 4.6 resolution: full name, absolute time, one value (or none). */
@@ -312,6 +314,30 @@ export function recordFromFields<V>(
         checkUnknownLabel(label, codec);
     }
   }
+  return rec;
+}
+
+/** The SenML value fields (RFC 8428 Table 1, with LwM2M's vlo): a null one removes in a Patch Pack (RFC 8790). */
+export const SENML_VALUE_LABELS: ReadonlySet<string> = new Set(['v', 'vs', 'vb', 'vd', 'vlo']);
+
+/**
+ * A record of a pack that may be a Patch Pack (`nullRemoves`, RFC 8790 section 5): a value field of null marks
+ * the record `remove` (its value fields dropped); otherwise as recordFromFields.
+ */
+export function patchRecordFromFields<V>(
+  fields: Array<[string, V]>,
+  read: SenmlFieldReader<V>,
+  codec: string,
+  nullRemoves: boolean,
+): SenmlRecord {
+  const remove = nullRemoves && fields.some(([k, v]) => v === null && SENML_VALUE_LABELS.has(k));
+  if (!remove) return recordFromFields(fields, read, codec);
+  const rec = recordFromFields(
+    fields.filter(([k]) => !SENML_VALUE_LABELS.has(k)),
+    read,
+    codec,
+  );
+  rec.remove = true;
   return rec;
 }
 

@@ -86,7 +86,10 @@ export class CommandQueryDto {
 export class WriteQueryDto extends CommandQueryDto {
   @ApiPropertyOptional({
     default: true,
-    description: 'false = partial update (CoAP POST) instead of replace (PUT)',
+    description:
+      'false = partial update instead of replace (PUT): an iPATCH with SenML-ETCH (RFC 8132/8790) to a device ' +
+      'that declared application/senml-etch+cbor or +json (322/320) in its registration, else (or when it ' +
+      'answers 4.05/4.15/4.02/5.01) a Write with CoAP POST',
   })
   @IsOptional()
   @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
@@ -273,6 +276,29 @@ export class PathsBodyDto {
   paths!: string[];
 }
 
+export class ObserveBodyDto extends PathsBodyDto {
+  @ApiPropertyOptional({
+    enum: ['patch', 'full'],
+    default: 'full',
+    description:
+      '"patch": the device sends only the changed resources in its SenML/LwM2M CBOR notifications; they are ' +
+      'merged over the last full state instead of replacing it. SenML-ETCH notifications (320/322) are merged ' +
+      'whatever this says',
+  })
+  @IsOptional()
+  @IsIn(['patch', 'full'])
+  notifications?: 'patch' | 'full';
+}
+
+/** ?merged=true: add the merged state of the observed paths. */
+export class MergedQueryDto {
+  @ApiPropertyOptional({ description: 'Add the merged state of the observed paths (issue 19)' })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean()
+  merged?: boolean;
+}
+
 export class CompositeWriteBodyDto {
   @ApiProperty({ type: [CompositeValueItemDto] })
   @IsArray()
@@ -376,6 +402,18 @@ export class ObservationDto {
   contentFormat!: number | null;
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
+  @ApiProperty({ enum: ['patch', 'full'], description: 'How its SenML/LwM2M CBOR notifications are taken' })
+  notifications!: 'patch' | 'full';
+}
+
+export class ObservationDetailDto extends ObservationDto {
+  @ApiPropertyOptional({
+    type: () => LatestValueDto,
+    isArray: true,
+    description:
+      '?merged=true: the merged state of the observed paths, each value with its last-changed time',
+  })
+  merged?: LatestValueDto[];
 }
 
 export class ObservationListDto {
@@ -386,6 +424,8 @@ export class ObservationListDto {
 export class LatestValueDto extends ValueDto {
   @ApiProperty({ format: 'date-time' })
   receivedAt!: string;
+  @ApiProperty({ format: 'date-time', description: 'When the value last changed (receivedAt when unknown)' })
+  changedAt!: string;
 }
 
 export class LatestValuesDto {
