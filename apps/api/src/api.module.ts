@@ -6,6 +6,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { createMetricsRegistry } from '@lwm2m/metrics';
 import type { Registry } from 'prom-client';
 import { ClusterController } from './cluster/cluster.controller';
+import { CampaignsController } from './campaigns/campaigns.controller';
 import { httpSecurityProviders } from './auth/http-security';
 import { AuditController } from './audit/audit.controller';
 import { AUDIT_STORE, AuditInterceptor } from './audit/audit.interceptor';
@@ -27,6 +28,7 @@ import {
   type ApiOptions,
   type ApiPorts,
   BOOTSTRAP_CONFIGS,
+  CAMPAIGN_STORE,
   COMMAND_BUS,
   CREDENTIAL_STORE,
   EVENT_BUS,
@@ -59,6 +61,7 @@ export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
     sseMaxStreams: opts.sseMaxStreams ?? DEFAULT_SSE_MAX_STREAMS,
     sseMaxStreamsPerKey: opts.sseMaxStreamsPerKey ?? DEFAULT_SSE_MAX_STREAMS_PER_KEY,
     defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
+    firmwareBaseUri: (opts.firmwareBaseUri ?? 'coap://localhost:5683').replace(/\/+$/, ''),
   };
 }
 
@@ -88,6 +91,7 @@ export class ApiModule {
         ClusterController,
         AuditController,
         ModelsController,
+        CampaignsController,
       ],
       providers: [
         { provide: COMMAND_BUS, useValue: ports.commands },
@@ -101,6 +105,7 @@ export class ApiModule {
         { provide: API_OPTIONS, useValue: resolved },
         { provide: REQUEST_QUEUE, useValue: { queue: ports.requests } },
         { provide: CLUSTER_MEMBERSHIP, useValue: ports.membership ?? {} },
+        { provide: CAMPAIGN_STORE, useValue: { store: ports.campaigns } },
         { provide: METRICS_REGISTRY, useFactory: () => metricsRegistry ?? createMetricsRegistry() },
         DeviceCommandsService,
         { provide: OBJECT_MODELS, useValue: models },

@@ -1,4 +1,5 @@
 // Standalone api process (cluster mode): REST on HTTP_PORT against the Redis registry at REDIS_URL.
+import { RedisCampaignStore } from '@lwm2m/campaigns';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createRedisStores } from '@lwm2m/registry';
@@ -36,8 +37,9 @@ async function bootstrap(): Promise<void> {
     defaultTtlMs: queueMode.requestTtlMs,
     maxTtlMs: queueMode.maxRequestTtlMs,
   });
+  const campaigns = new RedisCampaignStore(stores.redis, { keyPrefix: stores.keys.prefix });
   const app = await createApiApp(
-    { ...stores, requests, ping: () => stores.redis.ping() },
+    { ...stores, requests, campaigns, ping: () => stores.redis.ping() },
     {
       logger: nestLogLevels(config.LOG_LEVEL),
       ...(config.API_KEYS ? { apiKeys: config.API_KEYS } : {}),
@@ -45,6 +47,7 @@ async function bootstrap(): Promise<void> {
       sseMaxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
       sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
       ...(config.MODELS_DIR ? { modelsDirs: config.MODELS_DIR } : {}),
+      ...(config.FIRMWARE_PULL_BASE_URI ? { firmwareBaseUri: config.FIRMWARE_PULL_BASE_URI } : {}),
     },
   );
   // The Redis connections close after Nest's own shutdown (SIGTERM via enableShutdownHooks).

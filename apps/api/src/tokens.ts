@@ -11,6 +11,7 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import type { QueuedRequests } from '@lwm2m/scheduler';
+import type { CampaignStore } from '@lwm2m/campaigns';
 import type { BootstrapConfigStore } from '@lwm2m/bootstrap';
 import type { NodeInfo } from '@lwm2m/cluster';
 import type { ApiKey } from './auth/api-keys';
@@ -30,6 +31,8 @@ export const REQUEST_QUEUE = Symbol('RequestQueue');
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
 /** The gateway cluster's membership (GET /api/v1/cluster/nodes), as { live?() }: absent = no cluster. */
 export const CLUSTER_MEMBERSHIP = Symbol('ClusterMembership');
+/** Firmware campaigns, as { store?: CampaignStore }: absent (memory mode) = the routes answer 501. */
+export const CAMPAIGN_STORE = Symbol('CampaignStore');
 
 /** The api's object models (models/api-object-models.ts ApiObjectModels). */
 export const OBJECT_MODELS = Symbol('ObjectModels');
@@ -59,6 +62,8 @@ export interface ApiPorts {
   requests?: QueuedRequests;
   /** Object models uploaded through the api, shared with every node; absent = this process's memory. */
   models?: ModelStore;
+  /** Firmware campaigns (libs/campaigns, driven by the scheduler); absent = 501. */
+  campaigns?: CampaignStore;
 }
 
 export interface ApiOptions {
@@ -74,6 +79,8 @@ export interface ApiOptions {
   defaultTimeoutMs?: number;
   /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry (models/omna). */
   modelsDirs?: string[];
+  /** Where devices pull firmware from: `<this>/fw/<imageId>` (FIRMWARE_PULL_BASE_URI; default coap://localhost:5683). */
+  firmwareBaseUri?: string;
 }
 
 export interface ResolvedApiOptions {
@@ -83,6 +90,7 @@ export interface ResolvedApiOptions {
   sseMaxStreams: number;
   sseMaxStreamsPerKey: number;
   defaultTimeoutMs: number;
+  firmwareBaseUri: string;
 }
 
 export type ApiRole = 'read' | 'write' | 'admin';

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     gateway,
     http: { port: apiConfig.HTTP_PORT, host: apiConfig.HTTP_HOST },
     apiKeys: apiConfig.API_KEYS,
+    ...(apiConfig.FIRMWARE_PULL_BASE_URI ? { firmwareBaseUri: apiConfig.FIRMWARE_PULL_BASE_URI } : {}),
     auditMaxEntries: apiConfig.AUDIT_MAX_ENTRIES,
     sse: {
       sseMaxStreams: apiConfig.SSE_MAX_STREAMS,

@@ -31,6 +31,13 @@ import { type GroupObserverConfig, validateGroupObserverConfig } from '../../gro
 import { groupObserverMetricSources, mountGroupObserver } from '../../group-observer/src/group-observer';
 import { GroupObserverHttpModule } from '../../group-observer/src/group-observer.module';
 import { createMemoryState, type MemoryNodeStores } from './memory-node';
+import { RedisCampaignStore } from '@lwm2m/campaigns';
+
+/** A listen address as the host of a URI devices use: a wildcard means this machine's name is unknown here. */
+function hostForUri(address: string): string {
+  if (address === '0.0.0.0' || address === '::') return 'localhost';
+  return address.includes(':') ? `[${address}]` : address;
+}
 
 export interface SingleNodeOptions {
   /** The Redis every store lives in; unset in memory mode. */
@@ -40,6 +47,8 @@ export interface SingleNodeOptions {
   gateway: GatewayConfig;
   http: { port: number; host: string };
   apiKeys?: string;
+  /** Devices pull firmware from `<this>/fw/<imageId>` (FIRMWARE_PULL_BASE_URI); default the CoAP listener. */
+  firmwareBaseUri?: string;
   /** Audit trail entries kept (AUDIT_MAX_ENTRIES; default 100 000). */
   auditMaxEntries?: number;
   /** Event stream (SSE) caps and heartbeat (SSE_MAX_STREAMS, SSE_MAX_STREAMS_PER_KEY, SSE_HEARTBEAT_MS). */
@@ -199,8 +208,18 @@ async function startOn<S>(
     svc.mount((req) => groupObserver.handle(req));
     registerGroupObserverMetrics(metricsRegistry, groupObserverMetricSources(groupObserver));
   }
+  // Firmware campaigns need Redis (their driver is the BullMQ scheduler): none in memory mode.
+  const campaigns = state.redis
+    ? new RedisCampaignStore(state.redis.client, { keyPrefix: state.redis.keyPrefix })
+    : undefined;
+  const coapAddress = opts.gateway.COAP_NOSEC ? gateway.get(CoapServerService).address() : undefined;
   const api = await createApiApp(
-    { ...stores, requests: queue, ...(state.ping ? { ping: state.ping } : {}) },
+    {
+      ...stores,
+      requests: queue,
+      ...(state.ping ? { ping: state.ping } : {}),
+      ...(campaigns ? { campaigns } : {}),
+    },
     {
       logger: opts.logger,
       shutdownHooks: false,
@@ -208,6 +227,9 @@ async function startOn<S>(
       metricsRegistry,
       ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
       ...(opts.gateway.MODELS_DIR ? { modelsDirs: opts.gateway.MODELS_DIR } : {}),
+      firmwareBaseUri:
+        opts.firmwareBaseUri ??
+        (coapAddress ? `coap://${hostForUri(coapAddress.address)}:${coapAddress.port}` : undefined),
       ...(groupObserver ? { imports: [GroupObserverHttpModule.forRoot(groupObserver)] } : {}),
     },
   );

@@ -20,6 +20,10 @@ export const AUDIT_ACTIONS = [
   'request-cancel',
   'requests-cancel-all',
   'model-upload',
+  'campaign-create',
+  'campaign-pause',
+  'campaign-resume',
+  'campaign-cancel',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
