@@ -69,6 +69,7 @@ export class SchedulerModule {
       }),
       events: ports.events,
       asleepRecheckMs: config.campaignAsleepRecheckMs,
+      redriveAfterMs: config.campaignRedriveMs,
       onError: (err) => new Logger('campaigns').warn(String(err)),
     });
     const channel = config.wakeUp

@@ -52,6 +52,8 @@ export interface SchedulerConfig extends QueueModeConfig {
   campaignCommandTimeoutMs: number;
   /** CAMPAIGN_ASLEEP_RECHECK_MS: a sleeping device of a campaign is looked at again after this (or when it wakes). */
   campaignAsleepRecheckMs: number;
+  /** CAMPAIGN_REDRIVE_MS: a step a stopped scheduler left undone (a write or Execute never sent) is sent again after this. */
+  campaignRedriveMs: number;
   wakeUp?: {
     url: string;
     secret?: string;
@@ -143,6 +145,7 @@ export function validateSchedulerConfig(env: Record<string, unknown>): Scheduler
     campaignTickMs: i('CAMPAIGN_TICK_MS', 1000, 50, 3_600_000),
     campaignCommandTimeoutMs: i('CAMPAIGN_COMMAND_TIMEOUT_MS', 30_000, 100, 300_000),
     campaignAsleepRecheckMs: i('CAMPAIGN_ASLEEP_RECHECK_MS', 60_000, 100, 86_400_000),
+    campaignRedriveMs: i('CAMPAIGN_REDRIVE_MS', 30_000, 100, 86_400_000),
     notify: {
       urls: notifyUrls,
       ...(env.NOTIFY_WEBHOOK_SECRET ? { secret: String(env.NOTIFY_WEBHOOK_SECRET) } : {}),
