@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { createRedisStores } from '@lwm2m/registry';
 import { EnvErrors, nestLogLevels } from '@lwm2m/config';
 import { parseQueueModeConfig, QueuedRequests, RedisRequestStore } from '@lwm2m/scheduler';
+import { createFirmwareStores, parseFirmwareConfig } from '@lwm2m/firmware';
 import { validateApiConfig } from './config';
 import { createApiApp, DOCS_PATH } from './create-api-app';
 
@@ -11,6 +12,7 @@ async function bootstrap(): Promise<void> {
   const config = validateApiConfig(process.env);
   const errors = new EnvErrors();
   const queueMode = parseQueueModeConfig(process.env, errors);
+  const firmwareConfig = parseFirmwareConfig(process.env, errors);
   errors.done('api');
   const logger = new Logger('api');
   const stores = createRedisStores(config.REDIS_URL, {
@@ -37,7 +39,12 @@ async function bootstrap(): Promise<void> {
     maxTtlMs: queueMode.maxRequestTtlMs,
   });
   const app = await createApiApp(
-    { ...stores, requests, ping: () => stores.redis.ping() },
+    {
+      ...stores,
+      requests,
+      ping: () => stores.redis.ping(),
+      firmware: createFirmwareStores(firmwareConfig, { client: stores.redis, keyPrefix: stores.keys.prefix }),
+    },
     {
       logger: nestLogLevels(config.LOG_LEVEL),
       ...(config.API_KEYS ? { apiKeys: config.API_KEYS } : {}),

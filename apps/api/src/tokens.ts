@@ -14,6 +14,7 @@ import type { QueuedRequests } from '@lwm2m/scheduler';
 import type { BootstrapConfigStore } from '@lwm2m/bootstrap';
 import type { NodeInfo } from '@lwm2m/cluster';
 import type { ApiKey } from './auth/api-keys';
+import type { FirmwareStores } from '@lwm2m/firmware';
 
 export const COMMAND_BUS = Symbol('CommandBus');
 export const REGISTRATION_STORE = Symbol('RegistrationStore');
@@ -33,6 +34,8 @@ export const CLUSTER_MEMBERSHIP = Symbol('ClusterMembership');
 
 /** The api's object models (models/api-object-models.ts ApiObjectModels). */
 export const OBJECT_MODELS = Symbol('ObjectModels');
+/** Firmware images and pushes (libs/firmware FirmwareStores). */
+export const FIRMWARE_STORES = Symbol('FirmwareStores');
 
 /** A port may expose ping() (Redis: PING); /readyz calls every one it finds. */
 export interface Pingable {
@@ -59,6 +62,8 @@ export interface ApiPorts {
   requests?: QueuedRequests;
   /** Object models uploaded through the api, shared with every node; absent = this process's memory. */
   models?: ModelStore;
+  /** Firmware images and push progress (/api/v1/firmware); absent = this process's memory. */
+  firmware?: FirmwareStores;
 }
 
 export interface ApiOptions {

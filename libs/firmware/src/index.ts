@@ -5,3 +5,4 @@ export * from './redis-image-store';
 export * from './keys';
 export * from './coap-resource';
 export * from './push';
+export * from './config';

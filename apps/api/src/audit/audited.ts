@@ -20,6 +20,9 @@ export const AUDIT_ACTIONS = [
   'request-cancel',
   'requests-cancel-all',
   'model-upload',
+  'firmware-upload',
+  'firmware-delete',
+  'firmware-update',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
