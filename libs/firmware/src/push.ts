@@ -147,6 +147,7 @@ export async function pushFirmware(
   };
   let blocks = 0;
   let retries = 0;
+  let peer: Peer | undefined;
   let restarted = false;
   let sinceSave = 0;
   const stop = async (error: string, coapCode?: string): Promise<PushResult> => {
@@ -175,7 +176,7 @@ export async function pushFirmware(
       blocks++;
       try {
         res = await target.endpoint.request(
-          await target.peer(),
+          (peer ??= await target.peer()),
           { code: CoapCode.PUT, path, contentFormat: 42, options, payload: chunk },
           { singleExchange: true, timeout: opts.timeoutMs, signal: opts.signal },
         );
@@ -184,6 +185,8 @@ export async function pushFirmware(
         // A lost block or a moved device: the same block again, to where the device is now.
         if (attempt >= attempts) return stop(`block ${num} unanswered: ${String(err)}`);
         retries++;
+        // Asked again: where the device is now.
+        peer = undefined;
         await save(progress('pushing'));
       }
     }
