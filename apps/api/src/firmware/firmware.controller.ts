@@ -100,6 +100,19 @@ export class FirmwareController {
     @Req() req: StreamingRequest,
     @Res({ passthrough: true }) res: HttpResponse,
   ): Promise<FirmwareImageDto> {
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    // Another type was read by a body parser already: the stream would be empty, an image of 0 bytes.
+    if (type !== 'application/octet-stream') {
+      throw new ProblemException({
+        type: ProblemType.UNSUPPORTED_MEDIA_TYPE,
+        title: 'Unsupported Media Type',
+        status: 415,
+        detail: 'send the image as application/octet-stream',
+      });
+    }
     const max = this.fw.config.FIRMWARE_MAX_BYTES;
     const declared = Number(req.headers['content-length'] ?? 0);
     // The rest of a refused body is not read: the connection closes after the answer, so that no client
