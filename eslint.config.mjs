@@ -64,6 +64,7 @@ export default tseslint.config(
       'libs/oscore/src/**/*.ts',
       'libs/gateway/src/**/*.ts',
       'libs/bootstrap/src/**/*.ts',
+      'libs/firmware/src/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],

@@ -4,14 +4,27 @@
 import { validateSchedulerConfig } from '@lwm2m/scheduler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/single-node';
-import { allRuns, type CampaignBody, FINAL, type Fleet, fullLog, startFleet, sumOf, until } from './support';
+import {
+  allRuns,
+  type CampaignBody,
+  TEST_PACKAGE_URI,
+  uploadImage,
+  FINAL,
+  type Fleet,
+  fullLog,
+  startFleet,
+  sumOf,
+  until,
+} from './support';
 
 const READ_KEY = 'reader-key-0123456789';
 const WRITE_KEY = 'writer-key-0123456789';
+const ADMIN_KEY = 'admin-key-0123456789';
 
 describe('campaign gates', () => {
   let server: TestServer;
   const fleets: Fleet[] = [];
+  let image = '';
 
   async function call<T>(key: string, method: string, path: string, body?: unknown) {
     const res = await fetch(`${server.http}${path}`, {
@@ -44,9 +57,10 @@ describe('campaign gates', () => {
 
   beforeAll(async () => {
     server = await startTestServer({
-      apiKeys: `reader=${READ_KEY}:read,writer=${WRITE_KEY}:write`,
+      apiKeys: `reader=${READ_KEY}:read,writer=${WRITE_KEY}:write,admin=${ADMIN_KEY}:admin`,
       scheduler: validateSchedulerConfig({ CAMPAIGN_TICK_MS: '300', CAMPAIGN_COMMAND_TIMEOUT_MS: '3000' }),
     });
+    image = await uploadImage(server.http, 1024, ADMIN_KEY);
   });
 
   afterAll(async () => {
@@ -64,8 +78,9 @@ describe('campaign gates', () => {
     fleets.push(f);
     const c = await api<CampaignBody>('POST', '/api/v1/campaigns', {
       target: { endpoints: [...Array(30).keys()].map((i) => `canary-${i + 1}`) },
-      imageId: 'img-1',
+      imageId: image,
       mode: 'pull',
+      packageUri: TEST_PACKAGE_URI,
       policy: { maxConcurrent: 10, canarySize: 5, maxAttempts: 1 },
     });
     expect(c.status).toBe(201);
@@ -99,8 +114,9 @@ describe('campaign gates', () => {
     const c = await api<CampaignBody>('POST', '/api/v1/campaigns', {
       // The filter resolves to the registered devices whose endpoint contains the text.
       target: { filter: { q: 'abort-' } },
-      imageId: 'img-2',
+      imageId: image,
       mode: 'pull',
+      packageUri: TEST_PACKAGE_URI,
       policy: { maxConcurrent: 4, abortFailureRatio: 0.1, abortMinFinished: 9, maxAttempts: 1 },
     });
     expect(c.status).toBe(201);
@@ -127,8 +143,9 @@ describe('campaign gates', () => {
     fleets.push(f);
     const c = await api<CampaignBody>('POST', '/api/v1/campaigns', {
       target: { endpoints: [...Array(20).keys()].map((i) => `pause-${i + 1}`) },
-      imageId: 'img-3',
+      imageId: image,
       mode: 'pull',
+      packageUri: TEST_PACKAGE_URI,
       policy: { maxConcurrent: 2 },
     });
     const id = c.body.id;
@@ -161,12 +178,17 @@ describe('campaign gates', () => {
   }, 90_000);
 
   describe('the api refuses', () => {
-    const good = { target: { endpoints: ['x-1'] }, imageId: 'img', mode: 'pull' };
+    const good = () => ({
+      target: { endpoints: ['x-1'] },
+      imageId: image,
+      mode: 'pull',
+      packageUri: TEST_PACKAGE_URI,
+    });
 
     it('a read-only key: it may look but not create, pause or cancel', async () => {
       const list = await call(READ_KEY, 'GET', '/api/v1/campaigns');
       expect(list.status).toBe(200);
-      const create = await call<{ status: number }>(READ_KEY, 'POST', '/api/v1/campaigns', good);
+      const create = await call<{ status: number }>(READ_KEY, 'POST', '/api/v1/campaigns', good());
       expect(create.status).toBe(403);
       expect(create.type).toContain('application/problem+json');
       const some = (await call<{ items: Array<{ id: string }> }>(READ_KEY, 'GET', '/api/v1/campaigns')).body
@@ -176,26 +198,28 @@ describe('campaign gates', () => {
         const r = await call(READ_KEY, 'POST', `/api/v1/campaigns/${some.id}/${action}`);
         expect(r.status, action).toBe(403);
       }
-      expect((await call('nobody-key-0123456789', 'POST', '/api/v1/campaigns', good)).status).toBe(401);
+      expect((await call('nobody-key-0123456789', 'POST', '/api/v1/campaigns', good())).status).toBe(401);
       expect((await fetch(`${server.http}/api/v1/campaigns`)).status).toBe(401);
     });
 
     it('bad input, each with a problem+json saying why', async () => {
       const cases: Array<[unknown, number, RegExp]> = [
-        [{ ...good, mode: 'teleport' }, 400, /mode/],
-        [{ ...good, imageId: '../../etc/passwd' }, 400, /imageId/],
-        [{ ...good, target: {} }, 400, /exactly one/],
-        [{ ...good, target: { endpoints: ['a'], filter: { q: 'a' } } }, 400, /exactly one/],
-        [{ ...good, target: { endpoints: [] } }, 400, /endpoints/],
-        [{ ...good, target: { group: 'floor-3' } }, 422, /group/],
-        [{ ...good, target: { filter: { q: 'no-such-device-anywhere' } } }, 422, /no device/],
-        [{ ...good, policy: { maxConcurrent: 0 } }, 400, /maxConcurrent/],
-        [{ ...good, policy: { abortFailureRatio: 2 } }, 400, /abortFailureRatio/],
-        [{ ...good, policy: { canarySize: 5 } }, 400, /canarySize/],
-        [{ ...good, policy: { maxConcurrent: 5, evil: true } }, 400, /evil/],
-        [{ ...good, packageUri: 'file:///etc/shadow' }, 400, /packageUri/],
-        [{ ...good, window: { end: '2001-01-01T00:00:00Z' } }, 400, /past/],
-        [{ ...good, window: { start: 'tomorrow' } }, 400, /ISO/],
+        [{ ...good(), mode: 'teleport' }, 400, /mode/],
+        [{ ...good(), imageId: '../../etc/passwd' }, 400, /imageId/],
+        [{ ...good(), target: {} }, 400, /exactly one/],
+        [{ ...good(), target: { endpoints: ['a'], filter: { q: 'a' } } }, 400, /exactly one/],
+        [{ ...good(), target: { endpoints: [] } }, 400, /endpoints/],
+        [{ ...good(), target: { group: 'floor-3' } }, 422, /group/],
+        [{ ...good(), target: { filter: { q: 'no-such-device-anywhere' } } }, 422, /no device/],
+        [{ ...good(), policy: { maxConcurrent: 0 } }, 400, /maxConcurrent/],
+        [{ ...good(), policy: { abortFailureRatio: 2 } }, 400, /abortFailureRatio/],
+        [{ ...good(), policy: { canarySize: 5 } }, 400, /canarySize/],
+        [{ ...good(), policy: { maxConcurrent: 5, evil: true } }, 400, /evil/],
+        [{ ...good(), packageUri: 'file:///etc/shadow' }, 400, /packageUri/],
+        [{ ...good(), imageId: 'no-such-image' }, 404, /no firmware image/],
+        [{ ...good(), packageUri: undefined }, 400, /FIRMWARE_COAP_BASE/],
+        [{ ...good(), window: { end: '2001-01-01T00:00:00Z' } }, 400, /past/],
+        [{ ...good(), window: { start: 'tomorrow' } }, 400, /ISO/],
         ['{"target": ', 400, /./],
       ];
       for (const [body, status, why] of cases) {
@@ -223,12 +247,12 @@ describe('campaign gates', () => {
         behaviour: () => ({ downloadMs: 60_000, updateMs: 10 }),
       }).then((f) => fleets.push(f));
       const first = await api<CampaignBody>('POST', '/api/v1/campaigns', {
-        ...good,
+        ...good(),
         target: { endpoints: ['busy-1'] },
       });
       expect(first.status).toBe(201);
       const second = await api<{ busy: string[] }>('POST', '/api/v1/campaigns', {
-        ...good,
+        ...good(),
         target: { endpoints: ['busy-1'] },
       });
       expect(second.status).toBe(409);

@@ -11,7 +11,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freeTcpPort, freeUdpPort } from '../support/ports';
 import { type Running, startProduct, stopProduct } from '../support/product';
 import { startRedis } from '../support/redis';
-import { type CampaignBody, FINAL, type Fleet, startFleet, sumOf, until } from './support';
+import {
+  type CampaignBody,
+  FINAL,
+  TEST_PACKAGE_URI,
+  uploadImage,
+  type Fleet,
+  startFleet,
+  sumOf,
+  until,
+} from './support';
 
 const COUNT = 150;
 const failing = (i: number) => i % 20 === 7;
@@ -63,8 +72,9 @@ describe('a campaign across a SIGKILL of every app and a Redis restart', () => {
       });
       const created = await api<CampaignBody>('POST', '/api/v1/campaigns', {
         target: { endpoints: [...Array(COUNT).keys()].map((i) => `rs-${i + 1}`) },
-        imageId: 'fw-restart',
+        imageId: await uploadImage(base),
         mode: 'pull',
+        packageUri: TEST_PACKAGE_URI,
         policy: { maxConcurrent: 20, deviceTimeoutS: 20, maxAttempts: 4, retryBackoffMs: 300 },
       });
       expect(created.status).toBe(201);

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/single-node';
 import {
   allRuns,
+  TEST_PACKAGE_URI,
+  uploadImage,
   type CampaignBody,
   FINAL,
   type Fleet,
@@ -62,8 +64,9 @@ describe(`a campaign of ${COUNT} devices, at most 50 in flight`, () => {
     const created = await server.api<CampaignBody>('POST', '/api/v1/campaigns', {
       name: 'acceptance',
       target: { endpoints },
-      imageId: 'fw-2.0.0',
+      imageId: await uploadImage(server.http),
       mode: 'pull',
+      packageUri: TEST_PACKAGE_URI,
       policy: {
         maxConcurrent: 50,
         canarySize: CANARY,

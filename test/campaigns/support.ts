@@ -173,3 +173,20 @@ export async function allRuns(
     cursor = r.body.nextCursor;
   }
 }
+
+/** Uploads a small image (POST /api/v1/firmware) and returns its id. */
+export async function uploadImage(http: string, bytes = 2048, key?: string): Promise<string> {
+  const res = await fetch(`${http}/api/v1/firmware?name=campaign-test&version=2.0.0`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/octet-stream',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body: Buffer.alloc(bytes, 0x5a),
+  });
+  if (res.status !== 201) throw new Error(`upload: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+/** What the tests' devices are told to fetch (they do not: their download is simulated by time). */
+export const TEST_PACKAGE_URI = 'coap://127.0.0.1:5683/fw/test';

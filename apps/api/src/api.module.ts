@@ -13,6 +13,12 @@ import { AUDIT_STORE, AuditInterceptor } from './audit/audit.interceptor';
 import { InMemoryAuditStore, InMemoryModelStore, SharedObjectModels } from '@lwm2m/server';
 import { ApiObjectModels } from './models/api-object-models';
 import { ModelsController } from './models/models.controller';
+import { DeviceFirmwareController, FirmwareController } from './firmware/firmware.controller';
+import {
+  createFirmwareStores,
+  DEFAULT_FIRMWARE_MAX_BYTES,
+  DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+} from '@lwm2m/firmware';
 import { parseApiKeys } from './auth/api-keys';
 import { DeviceCommandsService } from './devices/device-commands.service';
 import { DevicesController } from './devices/devices.controller';
@@ -32,6 +38,7 @@ import {
   COMMAND_BUS,
   CREDENTIAL_STORE,
   EVENT_BUS,
+  FIRMWARE_STORES,
   CLUSTER_MEMBERSHIP,
   METRICS_REGISTRY,
   OBJECT_MODELS,
@@ -61,7 +68,6 @@ export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
     sseMaxStreams: opts.sseMaxStreams ?? DEFAULT_SSE_MAX_STREAMS,
     sseMaxStreamsPerKey: opts.sseMaxStreamsPerKey ?? DEFAULT_SSE_MAX_STREAMS_PER_KEY,
     defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
-    firmwareBaseUri: (opts.firmwareBaseUri ?? 'coap://localhost:5683').replace(/\/+$/, ''),
   };
 }
 
@@ -92,6 +98,8 @@ export class ApiModule {
         AuditController,
         ModelsController,
         CampaignsController,
+        FirmwareController,
+        DeviceFirmwareController,
       ],
       providers: [
         { provide: COMMAND_BUS, useValue: ports.commands },
@@ -109,6 +117,16 @@ export class ApiModule {
         { provide: METRICS_REGISTRY, useFactory: () => metricsRegistry ?? createMetricsRegistry() },
         DeviceCommandsService,
         { provide: OBJECT_MODELS, useValue: models },
+        {
+          provide: FIRMWARE_STORES,
+          // Without a firmware port (tests, examples) images live in this process's memory.
+          useValue:
+            ports.firmware ??
+            createFirmwareStores({
+              FIRMWARE_MAX_BYTES: DEFAULT_FIRMWARE_MAX_BYTES,
+              FIRMWARE_REDIS_MAX_BYTES: DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+            }),
+        },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         ...httpSecurityProviders(resolved.apiKeys),
         // Without an audit port (tests, examples) the trail lives in memory.

@@ -31,8 +31,6 @@ export interface ApiConfig {
   SECRETS_KEY?: Buffer;
   /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry. */
   MODELS_DIR?: string[];
-  /** Devices pull firmware from `<this>/fw/<imageId>` (campaigns in pull mode); a coap(s) or http(s) URI. */
-  FIRMWARE_PULL_BASE_URI?: string;
 }
 
 /** `requireRedis: false`: the single node in memory mode, which has no REDIS_URL (REDIS_URL is then ''). */
@@ -64,10 +62,6 @@ export function validateApiConfig(
   }
   const secretsKey = parseSecretsKey(env.SECRETS_KEY, errors);
   const modelsDirs = parseModelsDirs(env.MODELS_DIR, errors);
-  const fwBase = env.FIRMWARE_PULL_BASE_URI?.trim();
-  if (fwBase && !/^(coaps?|https?):\/\/[^\s/]+(\/[^\s]*)?$/.test(fwBase)) {
-    errors.push('FIRMWARE_PULL_BASE_URI must be a coap://, coaps://, http:// or https:// URI');
-  }
   errors.done('api');
   return {
     HTTP_PORT: port,
@@ -81,6 +75,5 @@ export function validateApiConfig(
     AUDIT_MAX_ENTRIES: auditMax,
     ...(secretsKey ? { SECRETS_KEY: secretsKey } : {}),
     ...(modelsDirs ? { MODELS_DIR: modelsDirs } : {}),
-    ...(fwBase ? { FIRMWARE_PULL_BASE_URI: fwBase } : {}),
   };
 }

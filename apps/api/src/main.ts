@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import { createRedisStores } from '@lwm2m/registry';
 import { EnvErrors, nestLogLevels } from '@lwm2m/config';
 import { parseQueueModeConfig, QueuedRequests, RedisRequestStore } from '@lwm2m/scheduler';
+import { createFirmwareStores, parseFirmwareConfig } from '@lwm2m/firmware';
 import { validateApiConfig } from './config';
 import { createApiApp, DOCS_PATH } from './create-api-app';
 
@@ -12,6 +13,7 @@ async function bootstrap(): Promise<void> {
   const config = validateApiConfig(process.env);
   const errors = new EnvErrors();
   const queueMode = parseQueueModeConfig(process.env, errors);
+  const firmwareConfig = parseFirmwareConfig(process.env, errors);
   errors.done('api');
   const logger = new Logger('api');
   const stores = createRedisStores(config.REDIS_URL, {
@@ -39,7 +41,13 @@ async function bootstrap(): Promise<void> {
   });
   const campaigns = new RedisCampaignStore(stores.redis, { keyPrefix: stores.keys.prefix });
   const app = await createApiApp(
-    { ...stores, requests, campaigns, ping: () => stores.redis.ping() },
+    {
+      ...stores,
+      requests,
+      campaigns,
+      ping: () => stores.redis.ping(),
+      firmware: createFirmwareStores(firmwareConfig, { client: stores.redis, keyPrefix: stores.keys.prefix }),
+    },
     {
       logger: nestLogLevels(config.LOG_LEVEL),
       ...(config.API_KEYS ? { apiKeys: config.API_KEYS } : {}),
@@ -47,7 +55,6 @@ async function bootstrap(): Promise<void> {
       sseMaxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
       sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
       ...(config.MODELS_DIR ? { modelsDirs: config.MODELS_DIR } : {}),
-      ...(config.FIRMWARE_PULL_BASE_URI ? { firmwareBaseUri: config.FIRMWARE_PULL_BASE_URI } : {}),
     },
   );
   // The Redis connections close after Nest's own shutdown (SIGTERM via enableShutdownHooks).

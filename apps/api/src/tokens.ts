@@ -15,6 +15,7 @@ import type { CampaignStore } from '@lwm2m/campaigns';
 import type { BootstrapConfigStore } from '@lwm2m/bootstrap';
 import type { NodeInfo } from '@lwm2m/cluster';
 import type { ApiKey } from './auth/api-keys';
+import type { FirmwareStores } from '@lwm2m/firmware';
 
 export const COMMAND_BUS = Symbol('CommandBus');
 export const REGISTRATION_STORE = Symbol('RegistrationStore');
@@ -36,6 +37,8 @@ export const CAMPAIGN_STORE = Symbol('CampaignStore');
 
 /** The api's object models (models/api-object-models.ts ApiObjectModels). */
 export const OBJECT_MODELS = Symbol('ObjectModels');
+/** Firmware images and pushes (libs/firmware FirmwareStores). */
+export const FIRMWARE_STORES = Symbol('FirmwareStores');
 
 /** A port may expose ping() (Redis: PING); /readyz calls every one it finds. */
 export interface Pingable {
@@ -64,6 +67,8 @@ export interface ApiPorts {
   models?: ModelStore;
   /** Firmware campaigns (libs/campaigns, driven by the scheduler); absent = 501. */
   campaigns?: CampaignStore;
+  /** Firmware images and push progress (/api/v1/firmware); absent = this process's memory. */
+  firmware?: FirmwareStores;
 }
 
 export interface ApiOptions {
@@ -79,8 +84,6 @@ export interface ApiOptions {
   defaultTimeoutMs?: number;
   /** DDF directories loaded at start (MODELS_DIR); undefined: the vendored OMNA registry (models/omna). */
   modelsDirs?: string[];
-  /** Where devices pull firmware from: `<this>/fw/<imageId>` (FIRMWARE_PULL_BASE_URI; default coap://localhost:5683). */
-  firmwareBaseUri?: string;
 }
 
 export interface ResolvedApiOptions {
@@ -90,7 +93,6 @@ export interface ResolvedApiOptions {
   sseMaxStreams: number;
   sseMaxStreamsPerKey: number;
   defaultTimeoutMs: number;
-  firmwareBaseUri: string;
 }
 
 export type ApiRole = 'read' | 'write' | 'admin';

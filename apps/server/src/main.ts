@@ -5,7 +5,14 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { hasRedisServer, type LocalRedis, startLocalRedis } from '@lwm2m/registry';
-import { loadOrCreateSecretsKey, nestLogLevels, RateLimitedLog, redactRedisUrl } from '@lwm2m/config';
+import {
+  EnvErrors,
+  loadOrCreateSecretsKey,
+  nestLogLevels,
+  RateLimitedLog,
+  redactRedisUrl,
+} from '@lwm2m/config';
+import { parseFirmwareConfig } from '@lwm2m/firmware';
 import { soleNodeClusterSecret } from '@lwm2m/cluster';
 import { validateApiConfig } from '../../api/src/config';
 import { DOCS_PATH } from '../../api/src/create-api-app';
@@ -21,6 +28,9 @@ const SHUTDOWN_DEADLINE_MS = 4500;
 async function main(): Promise<void> {
   validateSingleNodeConfig(process.env);
   const gatewayConfig = validateGatewayConfig(process.env);
+  const fwErrors = new EnvErrors();
+  const firmwareConfig = parseFirmwareConfig(process.env, fwErrors);
+  fwErrors.done('firmware');
   const logger = new Logger('server');
   // Every reconnect attempt fails while Redis is gone: one line per message per interval, with a count.
   const redisErrors = new RateLimitedLog((line) => logger.warn(line));
@@ -70,7 +80,6 @@ async function main(): Promise<void> {
     gateway,
     http: { port: apiConfig.HTTP_PORT, host: apiConfig.HTTP_HOST },
     apiKeys: apiConfig.API_KEYS,
-    ...(apiConfig.FIRMWARE_PULL_BASE_URI ? { firmwareBaseUri: apiConfig.FIRMWARE_PULL_BASE_URI } : {}),
     auditMaxEntries: apiConfig.AUDIT_MAX_ENTRIES,
     sse: {
       sseMaxStreams: apiConfig.SSE_MAX_STREAMS,
@@ -85,6 +94,7 @@ async function main(): Promise<void> {
     onRedisError: (err) => redisErrors.log(err.message, `redis: ${err.message}`),
     scheduler: schedulerConfig,
     groupObserver: validateGroupObserverConfig(process.env),
+    firmware: firmwareConfig,
   });
 
   const host = ['0.0.0.0', '::'].includes(apiConfig.HTTP_HOST) ? 'localhost' : apiConfig.HTTP_HOST;

@@ -31,13 +31,14 @@ import { type GroupObserverConfig, validateGroupObserverConfig } from '../../gro
 import { groupObserverMetricSources, mountGroupObserver } from '../../group-observer/src/group-observer';
 import { GroupObserverHttpModule } from '../../group-observer/src/group-observer.module';
 import { createMemoryState, type MemoryNodeStores } from './memory-node';
+import {
+  createFirmwareStores,
+  DEFAULT_FIRMWARE_MAX_BYTES,
+  DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+  type FirmwareConfig,
+} from '@lwm2m/firmware';
 import { RedisCampaignStore } from '@lwm2m/campaigns';
 
-/** A listen address as the host of a URI devices use: a wildcard means this machine's name is unknown here. */
-function hostForUri(address: string): string {
-  if (address === '0.0.0.0' || address === '::') return 'localhost';
-  return address.includes(':') ? `[${address}]` : address;
-}
 
 export interface SingleNodeOptions {
   /** The Redis every store lives in; unset in memory mode. */
@@ -47,8 +48,6 @@ export interface SingleNodeOptions {
   gateway: GatewayConfig;
   http: { port: number; host: string };
   apiKeys?: string;
-  /** Devices pull firmware from `<this>/fw/<imageId>` (FIRMWARE_PULL_BASE_URI); default the CoAP listener. */
-  firmwareBaseUri?: string;
   /** Audit trail entries kept (AUDIT_MAX_ENTRIES; default 100 000). */
   auditMaxEntries?: number;
   /** Event stream (SSE) caps and heartbeat (SSE_MAX_STREAMS, SSE_MAX_STREAMS_PER_KEY, SSE_HEARTBEAT_MS). */
@@ -63,6 +62,8 @@ export interface SingleNodeOptions {
   /** Queue mode and the scheduler's settings (validateSchedulerConfig); `run: false` leaves the scheduler to
    * its own process (tests that kill it). Default: validateSchedulerConfig of the defaults. */
   scheduler?: SchedulerConfig & { run?: boolean };
+  /** Firmware images (FIRMWARE_*, libs/firmware parseFirmwareConfig); default: in Redis, 256 MiB uploads. */
+  firmware?: FirmwareConfig;
 }
 
 /** `S`: RedisStores, or MemoryNodeStores in memory mode. */
@@ -166,10 +167,19 @@ async function startOn<S>(
   opts: SingleNodeOptions & { scheduler: SchedulerConfig & { run?: boolean } },
 ): Promise<SingleNode<S>> {
   const { stores, requests } = state;
+  // One image store for the gateway (/fw, pushes) and the api (uploads, HTTP pull).
+  const firmware = createFirmwareStores(
+    opts.firmware ?? {
+      FIRMWARE_MAX_BYTES: DEFAULT_FIRMWARE_MAX_BYTES,
+      FIRMWARE_REDIS_MAX_BYTES: DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+    },
+    state.redis ? { client: state.redis.client, keyPrefix: state.redis.keyPrefix } : undefined,
+  );
   const gateway = await NestFactory.createApplicationContext(
     GatewayModule.forRoot({
       ports: {
         ...stores,
+        firmware,
         deliveries: requests,
         ...(state.cluster ? { cluster: state.cluster } : {}),
       },
@@ -212,10 +222,10 @@ async function startOn<S>(
   const campaigns = state.redis
     ? new RedisCampaignStore(state.redis.client, { keyPrefix: state.redis.keyPrefix })
     : undefined;
-  const coapAddress = opts.gateway.COAP_NOSEC ? gateway.get(CoapServerService).address() : undefined;
   const api = await createApiApp(
     {
       ...stores,
+      firmware,
       requests: queue,
       ...(state.ping ? { ping: state.ping } : {}),
       ...(campaigns ? { campaigns } : {}),
@@ -227,9 +237,6 @@ async function startOn<S>(
       metricsRegistry,
       ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
       ...(opts.gateway.MODELS_DIR ? { modelsDirs: opts.gateway.MODELS_DIR } : {}),
-      firmwareBaseUri:
-        opts.firmwareBaseUri ??
-        (coapAddress ? `coap://${hostForUri(coapAddress.address)}:${coapAddress.port}` : undefined),
       ...(groupObserver ? { imports: [GroupObserverHttpModule.forRoot(groupObserver)] } : {}),
     },
   );

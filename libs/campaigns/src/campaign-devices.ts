@@ -14,17 +14,12 @@ export type Reachability = 'reachable' | 'asleep' | 'unregistered';
 
 export type CampaignCommand = Pick<
   DeviceCommand,
-  'op' | 'path' | 'paths' | 'values' | 'args' | 'observationId'
+  'op' | 'path' | 'paths' | 'values' | 'args' | 'observationId' | 'imageId'
 >;
 
 export interface CampaignDevices {
   reachability(endpoint: string): Promise<Reachability>;
   run(endpoint: string, cmd: CampaignCommand): Promise<DeviceCommandResult>;
-}
-
-/** Object 5's package in push mode (the firmware image store); absent: push is refused. */
-export interface FirmwarePackages {
-  read(imageId: string): Promise<Buffer | undefined>;
 }
 
 export class CommandBusDevices implements CampaignDevices {

@@ -7,9 +7,9 @@
 // replicas and be restarted at any point: ticks and events are idempotent.
 import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
 import type { Campaign } from './campaign';
-import type { CampaignDevices, FirmwarePackages } from './campaign-devices';
+import type { CampaignCommand, CampaignDevices } from './campaign-devices';
 import type { CampaignStore } from './campaign-store';
-import { type Decision, failAttempt, onCommandFailure, onDeadline, onReport } from './device-machine';
+import { type Decision, onCommandFailure, onDeadline, onReport } from './device-machine';
 import { type DeviceRun, isActive, isFinalRun } from './device-run';
 import { firmwareReport, FW_PACKAGE, FW_PACKAGE_URI, FW_UPDATE } from './firmware-object';
 import { active, evaluate, mayStart } from './rollout';
@@ -21,7 +21,6 @@ export interface CampaignEngineOptions {
   store: CampaignStore;
   devices: CampaignDevices;
   events?: EventBus;
-  packages?: FirmwarePackages;
   /** A sleeping or unregistered device is looked at again after this, unless it wakes first (ms, default 60 s). */
   asleepRecheckMs?: number;
   /** A start whose write was not sent, or an Execute not followed by Updating, is driven again after (ms). */
@@ -198,19 +197,7 @@ export class CampaignEngine {
       await this.failStep(c, ep, 'observe /5/0', obs);
       return;
     }
-    const write = await this.writeCommand(c);
-    if (!write) {
-      await this.transition(c, ep, (r) =>
-        failAttempt(
-          r,
-          { error: 'push needs the firmware image store', retryable: false },
-          c.policy,
-          this.now(),
-          this.random,
-        ),
-      );
-      return;
-    }
+    const write = this.writeCommand(c);
     const marked = await this.transition(c, ep, (r) =>
       r.state === 'starting' && r.writtenAt === undefined
         ? {
@@ -228,21 +215,17 @@ export class CampaignEngine {
     if (!res.ok) await this.failStep(c, ep, `write ${write.path}`, res);
   }
 
-  private async writeCommand(c: Campaign) {
+  /** Pull: write the Package URI (/5/0/1). Push: the gateway holding the device writes the image to /5/0/0
+   * block-wise (libs/firmware, the `firmware-push` command: answered at once, resumable). */
+  private writeCommand(c: Campaign): CampaignCommand {
     if (c.mode === 'pull') {
       return {
-        op: 'write' as const,
+        op: 'write',
         path: FW_PACKAGE_URI,
         values: [{ path: FW_PACKAGE_URI, type: 'string', value: c.packageUri ?? '' }],
       };
     }
-    const pkg = await this.opts.packages?.read(c.imageId);
-    if (!pkg) return undefined;
-    return {
-      op: 'write' as const,
-      path: FW_PACKAGE,
-      values: [{ path: FW_PACKAGE, type: 'opaque', value: pkg.toString('base64') }],
-    };
+    return { op: 'firmware-push', path: FW_PACKAGE, imageId: c.imageId };
   }
 
   private async failStep(

@@ -16,7 +16,12 @@ export type DeviceOperation =
   | 'write-composite'
   | 'observe-composite'
   /** An operator removes the registration (no message to the device; its observations are forgotten). */
-  | 'deregister';
+  | 'deregister'
+  /**
+   * Object 5 Push: the gateway holding the device writes image `imageId` to /5/0/0 block-wise (Block1) in
+   * the background, resuming a push of the same image that stopped; answered 202 at once (libs/firmware).
+   */
+  | 'firmware-push';
 
 export interface DeviceCommand {
   /** Unique id (also the request id operators see). */
@@ -39,6 +44,8 @@ export interface DeviceCommand {
   attributes?: Record<string, number | null>;
   /** cancel-observation */
   observationId?: string;
+  /** firmware-push: the image (libs/firmware ImageStore id). */
+  imageId?: string;
   /** How long the caller waits, ms. */
   timeoutMs: number;
   /** ms since epoch */

@@ -24,6 +24,9 @@ export const AUDIT_ACTIONS = [
   'campaign-pause',
   'campaign-resume',
   'campaign-cancel',
+  'firmware-upload',
+  'firmware-delete',
+  'firmware-update',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

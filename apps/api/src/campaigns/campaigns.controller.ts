@@ -25,11 +25,13 @@ import {
   type RolloutPolicy,
 } from '@lwm2m/campaigns';
 import type { RegistrationStore } from '@lwm2m/server';
+import { type FirmwareStores, validImageId } from '@lwm2m/firmware';
+import { unknownImage } from '../firmware/firmware.controller';
 import { principalOf } from '../auth/api-key.guard';
 import { Audited } from '../audit/audited';
 import { ApiProblems } from '../problem/problem.dto';
 import { invalidRequest, ProblemException, ProblemType, statusTitle } from '../problem/problem';
-import { API_OPTIONS, CAMPAIGN_STORE, REGISTRATION_STORE, type ResolvedApiOptions } from '../tokens';
+import { CAMPAIGN_STORE, FIRMWARE_STORES, REGISTRATION_STORE } from '../tokens';
 import {
   CampaignDeviceListDto,
   CampaignDevicesQueryDto,
@@ -55,7 +57,7 @@ export class CampaignsController {
   constructor(
     @Inject(CAMPAIGN_STORE) private readonly port: { store?: CampaignStore },
     @Inject(REGISTRATION_STORE) private readonly registrations: RegistrationStore,
-    @Inject(API_OPTIONS) private readonly options: ResolvedApiOptions,
+    @Inject(FIRMWARE_STORES) private readonly fw: FirmwareStores,
   ) {}
 
   private get store(): CampaignStore {
@@ -86,6 +88,14 @@ export class CampaignsController {
   async create(@Body() body: CreateCampaignDto, @Req() req: object): Promise<CampaignDto> {
     const store = this.store;
     const now = Date.now();
+    const image = validImageId(body.imageId) ? await this.fw.images.get(body.imageId) : undefined;
+    if (image === undefined) throw unknownImage(body.imageId);
+    // Pull: the URI devices fetch; the same default as one device's update (FIRMWARE_COAP_BASE).
+    const base = this.fw.config.FIRMWARE_COAP_BASE;
+    const packageUri = body.packageUri ?? (base ? `${base}/fw/${image.id}` : undefined);
+    if (body.mode === 'pull' && packageUri === undefined) {
+      throw invalidRequest('give packageUri, or set FIRMWARE_COAP_BASE for the default coap(s)://<gateway>/fw/{id}');
+    }
     const endpoints = await this.resolveTarget(body);
     const policy: RolloutPolicy = { ...DEFAULT_POLICY, ...definedOf(body.policy ?? {}) };
     if (policy.canarySize > endpoints.length) {
@@ -101,12 +111,7 @@ export class CampaignsController {
       ...(body.name ? { name: body.name } : {}),
       imageId: body.imageId,
       mode: body.mode,
-      ...(body.mode === 'pull'
-        ? {
-            packageUri:
-              body.packageUri ?? `${this.options.firmwareBaseUri}/fw/${encodeURIComponent(body.imageId)}`,
-          }
-        : {}),
+      ...(body.mode === 'pull' ? { packageUri } : {}),
       policy,
       window,
       endpoints,
