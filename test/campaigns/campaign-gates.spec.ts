@@ -1,7 +1,9 @@
 // The rollout's brakes, each on a small fleet of its own: a failing canary stops the rest, the abort threshold
 // stops the rollout, pause holds starts and cancel ends it; and the REST api's guard rails (roles, bad input as
 // RFC 9457 problem+json).
+import { execFile } from 'node:child_process';
 import { validateSchedulerConfig } from '@lwm2m/scheduler';
+import { ROOT } from '../support/product';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/single-node';
 import {
@@ -176,6 +178,30 @@ describe('campaign gates', () => {
     expect(done.counts.succeeded).toBeGreaterThan(2);
     expect((await api('POST', `/api/v1/campaigns/${id}/resume`)).status).toBe(409);
   }, 90_000);
+
+  it('the CLI prints a campaign as a progress bar, and a read-only key cannot cancel through it', async () => {
+    const id = (await call<{ items: Array<{ id: string }> }>(READ_KEY, 'GET', '/api/v1/campaigns')).body
+      .items[0].id;
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'apps/cli/src/campaign.ts', ...args],
+          { cwd: ROOT, env: { ...process.env, LWM2M_API_URL: server.http, LWM2M_API_KEY: READ_KEY } },
+          (err, out, errOut) => resolve({ code: err ? Number(err.code ?? 1) : 0, out, err: errOut }),
+        );
+      });
+    const status = await cli(['status', id]);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/\[[#x\->.]+\]\s+\d+% \d+\/\d+/);
+    expect(status.out).toContain(id);
+    const list = await cli(['list']);
+    expect(list.out).toContain(id);
+    const refused = await cli(['cancel', id]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('403');
+    expect(`${status.out}${refused.err}`).not.toContain(READ_KEY);
+  }, 60_000);
 
   describe('the api refuses', () => {
     const good = () => ({
