@@ -39,7 +39,6 @@ import {
 } from '@lwm2m/firmware';
 import { RedisCampaignStore } from '@lwm2m/campaigns';
 
-
 export interface SingleNodeOptions {
   /** The Redis every store lives in; unset in memory mode. */
   redisUrl?: string;

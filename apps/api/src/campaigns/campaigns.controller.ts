@@ -94,7 +94,9 @@ export class CampaignsController {
     const base = this.fw.config.FIRMWARE_COAP_BASE;
     const packageUri = body.packageUri ?? (base ? `${base}/fw/${image.id}` : undefined);
     if (body.mode === 'pull' && packageUri === undefined) {
-      throw invalidRequest('give packageUri, or set FIRMWARE_COAP_BASE for the default coap(s)://<gateway>/fw/{id}');
+      throw invalidRequest(
+        'give packageUri, or set FIRMWARE_COAP_BASE for the default coap(s)://<gateway>/fw/{id}',
+      );
     }
     const endpoints = await this.resolveTarget(body);
     const policy: RolloutPolicy = { ...DEFAULT_POLICY, ...definedOf(body.policy ?? {}) };
