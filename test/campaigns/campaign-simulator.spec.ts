@@ -8,6 +8,7 @@ import { UdpTransport } from '@lwm2m/udp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateSchedulerConfig } from '@lwm2m/scheduler';
 import { startTestServer, type TestServer } from '../support/single-node';
+import { openSse } from '../support/sse';
 import { allRuns, type CampaignBody, FINAL, sumOf, until } from './support';
 
 describe('campaigns updating simulated devices end to end', () => {
@@ -84,4 +85,48 @@ describe('campaigns updating simulated devices end to end', () => {
       }
     }, 90_000);
   }
+
+  it('streams its progress on SSE (?campaign=) and starts nothing before its window opens', async () => {
+    const opensAt = Date.now() + 1500;
+    const created = await server.api<CampaignBody>('POST', '/api/v1/campaigns', {
+      target: { filter: { q: 'sim-pull-' } },
+      imageId: image.id,
+      mode: 'pull',
+      packageUri: `coap://127.0.0.1:${server.coapPort}/fw/${image.id}`,
+      policy: { maxConcurrent: 6, maxAttempts: 1 },
+      window: { start: new Date(opensAt).toISOString() },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const sse = await openSse(`${server.http}/api/v1/events?campaign=${id}`);
+    try {
+      const ended = await sse.waitFor(
+        (e) => e.event === 'campaign' && JSON.parse(e.data).ended === true,
+        1,
+        30_000,
+      );
+      expect(JSON.parse(ended[0].data)).toMatchObject({ campaignId: id, campaignState: 'completed' });
+      const events = sse.events.filter((e) => e.event === 'campaign').map((e) => JSON.parse(e.data));
+      expect(events.every((e) => e.campaignId === id)).toBe(true);
+      const finals = events.filter((e) => e.endpoint !== '' && FINAL.includes(e.state));
+      expect(finals.map((e) => e.state).sort()).toEqual([
+        'failed',
+        'succeeded',
+        'succeeded',
+        'succeeded',
+        'succeeded',
+        'succeeded',
+      ]);
+      expect(finals.find((e) => e.state === 'failed')).toMatchObject({
+        endpoint: 'sim-pull-6',
+        resultCode: 8,
+      });
+      // Nothing started before the window opened.
+      const starts = events.filter((e) => e.state === 'starting');
+      expect(starts.length).toBe(6);
+      for (const e of starts) expect(e.at).toBeGreaterThanOrEqual(opensAt);
+    } finally {
+      sse.close();
+    }
+  }, 60_000);
 });
