@@ -65,6 +65,7 @@ export default tseslint.config(
       'libs/gateway/src/**/*.ts',
       'libs/bootstrap/src/**/*.ts',
       'libs/groups/src/**/*.ts',
+      'libs/firmware/src/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': ['error', frameworkFree],

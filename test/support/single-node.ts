@@ -1,5 +1,7 @@
 // The whole product in the test process: a private redis-server, the gateway on a free UDP port and the
 // api on a free HTTP port, exactly as `npm start` wires them. `memory: true`: no Redis, memory mode.
+import { EnvErrors } from '@lwm2m/config';
+import { parseFirmwareConfig } from '@lwm2m/firmware';
 import { randomBytes } from 'node:crypto';
 import type { RedisStores } from '@lwm2m/registry';
 import type { MemoryNodeStores } from '../../apps/server/src/memory-node';
@@ -37,6 +39,8 @@ export interface TestServerOptions {
   scheduler?: SingleNodeOptions['scheduler'];
   /** Fleet group operations (limits, defaults, the runner's lease). */
   groups?: SingleNodeOptions['groups'];
+  /** FIRMWARE_* environment (parseFirmwareConfig): image store and limits. */
+  firmware?: Record<string, string>;
 }
 
 /** `gateway` adds environment settings of the gateway (e.g. DTLS_KEY_FILE). */
@@ -65,6 +69,7 @@ export async function startTestServer(
     ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
     ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
     ...(opts.groups ? { groups: opts.groups } : {}),
+    ...(opts.firmware ? { firmware: parseFirmwareConfig(opts.firmware, new EnvErrors()) } : {}),
     // PSKs are sealed at rest (SECRETS_KEY); a fresh key per server.
     secretsKey: opts.secretsKey ?? randomBytes(32),
   });

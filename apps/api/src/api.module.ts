@@ -6,12 +6,19 @@ import { TerminusModule } from '@nestjs/terminus';
 import { createMetricsRegistry } from '@lwm2m/metrics';
 import type { Registry } from 'prom-client';
 import { ClusterController } from './cluster/cluster.controller';
+import { CampaignsController } from './campaigns/campaigns.controller';
 import { httpSecurityProviders } from './auth/http-security';
 import { AuditController } from './audit/audit.controller';
 import { AUDIT_STORE, AuditInterceptor } from './audit/audit.interceptor';
 import { InMemoryAuditStore, InMemoryModelStore, SharedObjectModels } from '@lwm2m/server';
 import { ApiObjectModels } from './models/api-object-models';
 import { ModelsController } from './models/models.controller';
+import { DeviceFirmwareController, FirmwareController } from './firmware/firmware.controller';
+import {
+  createFirmwareStores,
+  DEFAULT_FIRMWARE_MAX_BYTES,
+  DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+} from '@lwm2m/firmware';
 import { parseApiKeys } from './auth/api-keys';
 import { DeviceCommandsService } from './devices/device-commands.service';
 import { DevicesController } from './devices/devices.controller';
@@ -29,9 +36,11 @@ import {
   type ApiOptions,
   type ApiPorts,
   BOOTSTRAP_CONFIGS,
+  CAMPAIGN_STORE,
   COMMAND_BUS,
   CREDENTIAL_STORE,
   EVENT_BUS,
+  FIRMWARE_STORES,
   CLUSTER_MEMBERSHIP,
   METRICS_REGISTRY,
   OBJECT_MODELS,
@@ -91,6 +100,9 @@ export class ApiModule {
         AuditController,
         ModelsController,
         GroupsController,
+        CampaignsController,
+        FirmwareController,
+        DeviceFirmwareController,
       ],
       providers: [
         { provide: COMMAND_BUS, useValue: ports.commands },
@@ -104,10 +116,21 @@ export class ApiModule {
         { provide: API_OPTIONS, useValue: resolved },
         { provide: REQUEST_QUEUE, useValue: { queue: ports.requests } },
         { provide: CLUSTER_MEMBERSHIP, useValue: ports.membership ?? {} },
+        { provide: CAMPAIGN_STORE, useValue: { store: ports.campaigns } },
         { provide: METRICS_REGISTRY, useFactory: () => metricsRegistry ?? createMetricsRegistry() },
         DeviceCommandsService,
         ...groupProviders(ports, options.groups),
         { provide: OBJECT_MODELS, useValue: models },
+        {
+          provide: FIRMWARE_STORES,
+          // Without a firmware port (tests, examples) images live in this process's memory.
+          useValue:
+            ports.firmware ??
+            createFirmwareStores({
+              FIRMWARE_MAX_BYTES: DEFAULT_FIRMWARE_MAX_BYTES,
+              FIRMWARE_REDIS_MAX_BYTES: DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+            }),
+        },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         ...httpSecurityProviders(resolved.apiKeys),
         // Without an audit port (tests, examples) the trail lives in memory.

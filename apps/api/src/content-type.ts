@@ -17,6 +17,8 @@ interface Res {
 
 /** PUT /api/v1/devices/{ep}/data/{path}: the one route that also takes application/octet-stream. */
 const WRITE_ROUTE = /^\/api\/v1\/devices\/[^/]+\/data\/.+$/;
+/** POST /api/v1/firmware: an image, raw bytes, streamed by its route (no body parser reads it). */
+export const FIRMWARE_UPLOAD_ROUTE = /^\/api\/v1\/firmware\/?$/;
 /** POST /api/v1/models: an OMA DDF document, XML. */
 const MODELS_ROUTE = /^\/api\/v1\/models\/?$/;
 export const XML_MEDIA_TYPES = ['application/xml', 'text/xml'];
@@ -44,6 +46,8 @@ export function requireKnownContentType() {
     if (isJson(type)) return next();
     const octets = req.method === 'PUT' && WRITE_ROUTE.test(req.path);
     if (octets && type === 'application/octet-stream') return next();
+    if (req.method === 'POST' && FIRMWARE_UPLOAD_ROUTE.test(req.path) && type === 'application/octet-stream')
+      return next();
     const xml = req.method === 'POST' && MODELS_ROUTE.test(req.path);
     if (xml && XML_MEDIA_TYPES.includes(type)) return next();
     const accepted = octets

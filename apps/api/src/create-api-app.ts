@@ -9,7 +9,12 @@ import { createMetricsRegistry, httpMetricsMiddleware } from '@lwm2m/metrics';
 import type { Registry } from 'prom-client';
 import { ApiModule } from './api.module';
 import { refuseDeepJson } from './json-depth';
-import { octetStreamAsOpaqueValue, requireKnownContentType, XML_MEDIA_TYPES } from './content-type';
+import {
+  FIRMWARE_UPLOAD_ROUTE,
+  octetStreamAsOpaqueValue,
+  requireKnownContentType,
+  XML_MEDIA_TYPES,
+} from './content-type';
 import type { ApiOptions, ApiPorts } from './tokens';
 import { defaultDashboardDir, serveDashboard } from './dashboard';
 
@@ -61,7 +66,13 @@ export async function createApiApp(
   app.use(requireKnownContentType());
   app.useBodyParser('json', { limit: BODY_LIMIT, verify: refuseDeepJson() });
   // A Write of one opaque resource may send its bytes as they are (the same limit as JSON).
-  app.useBodyParser('raw', { type: 'application/octet-stream', limit: BODY_LIMIT });
+  // A firmware upload is not parsed: its route streams the request to the image store.
+  app.useBodyParser('raw', {
+    type: (req: { method?: string; url?: string; headers: Record<string, unknown> }) =>
+      String(req.headers['content-type'] ?? '').startsWith('application/octet-stream') &&
+      !(req.method === 'POST' && FIRMWARE_UPLOAD_ROUTE.test((req.url ?? '').split('?')[0]!)),
+    limit: BODY_LIMIT,
+  });
   app.use(octetStreamAsOpaqueValue());
   // An object model upload (POST /api/v1/models) is a DDF XML document, read as text (parseDdf reads it).
   app.useBodyParser('text', { type: XML_MEDIA_TYPES, limit: BODY_LIMIT });

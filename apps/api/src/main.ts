@@ -1,10 +1,12 @@
 // Standalone api process (cluster mode): REST on HTTP_PORT against the Redis registry at REDIS_URL.
+import { RedisCampaignStore } from '@lwm2m/campaigns';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createRedisStores } from '@lwm2m/registry';
 import { EnvErrors, nestLogLevels } from '@lwm2m/config';
 import { parseQueueModeConfig, QueuedRequests, RedisRequestStore } from '@lwm2m/scheduler';
 import { RedisGroupStore } from '@lwm2m/groups';
+import { createFirmwareStores, parseFirmwareConfig } from '@lwm2m/firmware';
 import { validateApiConfig } from './config';
 import { createApiApp, DOCS_PATH } from './create-api-app';
 
@@ -12,6 +14,7 @@ async function bootstrap(): Promise<void> {
   const config = validateApiConfig(process.env);
   const errors = new EnvErrors();
   const queueMode = parseQueueModeConfig(process.env, errors);
+  const firmwareConfig = parseFirmwareConfig(process.env, errors);
   errors.done('api');
   const logger = new Logger('api');
   const stores = createRedisStores(config.REDIS_URL, {
@@ -37,12 +40,15 @@ async function bootstrap(): Promise<void> {
     defaultTtlMs: queueMode.requestTtlMs,
     maxTtlMs: queueMode.maxRequestTtlMs,
   });
+  const campaigns = new RedisCampaignStore(stores.redis, { keyPrefix: stores.keys.prefix });
   const app = await createApiApp(
     {
       ...stores,
       requests,
       groups: new RedisGroupStore(stores.redis, { keyPrefix: stores.keys.prefix }),
       ping: () => stores.redis.ping(),
+      campaigns,
+      firmware: createFirmwareStores(firmwareConfig, { client: stores.redis, keyPrefix: stores.keys.prefix }),
     },
     {
       logger: nestLogLevels(config.LOG_LEVEL),

@@ -11,10 +11,12 @@ import type {
   ValueStore,
 } from '@lwm2m/server';
 import type { QueuedRequests } from '@lwm2m/scheduler';
+import type { CampaignStore } from '@lwm2m/campaigns';
 import type { BootstrapConfigStore } from '@lwm2m/bootstrap';
 import type { NodeInfo } from '@lwm2m/cluster';
 import type { GroupLimits, GroupRequestDefaults, GroupStore } from '@lwm2m/groups';
 import type { ApiKey } from './auth/api-keys';
+import type { FirmwareStores } from '@lwm2m/firmware';
 
 export const COMMAND_BUS = Symbol('CommandBus');
 export const REGISTRATION_STORE = Symbol('RegistrationStore');
@@ -31,6 +33,8 @@ export const REQUEST_QUEUE = Symbol('RequestQueue');
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
 /** The gateway cluster's membership (GET /api/v1/cluster/nodes), as { live?() }: absent = no cluster. */
 export const CLUSTER_MEMBERSHIP = Symbol('ClusterMembership');
+/** Firmware campaigns, as { store?: CampaignStore }: absent (memory mode) = the routes answer 501. */
+export const CAMPAIGN_STORE = Symbol('CampaignStore');
 
 /** Fleet group operations (libs/groups GroupOperations). */
 export const GROUPS = Symbol('GroupOperations');
@@ -39,6 +43,8 @@ export const GROUP_RUNNER = Symbol('GroupRunner');
 
 /** The api's object models (models/api-object-models.ts ApiObjectModels). */
 export const OBJECT_MODELS = Symbol('ObjectModels');
+/** Firmware images and pushes (libs/firmware FirmwareStores). */
+export const FIRMWARE_STORES = Symbol('FirmwareStores');
 
 /** A port may expose ping() (Redis: PING); /readyz calls every one it finds. */
 export interface Pingable {
@@ -67,6 +73,10 @@ export interface ApiPorts {
   models?: ModelStore;
   /** Groups and group requests (libs/groups RedisGroupStore); absent = this process's memory. */
   groups?: GroupStore;
+  /** Firmware campaigns (libs/campaigns, driven by the scheduler); absent = 501. */
+  campaigns?: CampaignStore;
+  /** Firmware images and push progress (/api/v1/firmware); absent = this process's memory. */
+  firmware?: FirmwareStores;
 }
 
 export interface ApiOptions {

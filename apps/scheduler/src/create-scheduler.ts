@@ -5,6 +5,7 @@ import { type INestApplicationContext, type LoggerService, type LogLevel, Logger
 import { NestFactory } from '@nestjs/core';
 import { createRedisStores, isReachable, type RedisStores, settleWithin } from '@lwm2m/registry';
 import { RedisRequestStore, type SchedulerConfig } from '@lwm2m/scheduler';
+import { RedisCampaignStore } from '@lwm2m/campaigns';
 import { SchedulerModule } from './scheduler.module';
 
 export interface Scheduler {
@@ -41,6 +42,7 @@ export async function createScheduler(opts: {
         requests,
         redis: stores.redis,
         eventStream: stores.keys.eventStream,
+        campaigns: new RedisCampaignStore(stores.redis, { keyPrefix: stores.keys.prefix }),
       },
     }),
     { logger: opts.logger },

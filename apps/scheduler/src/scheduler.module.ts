@@ -1,16 +1,20 @@
 // The scheduler as a dynamic module: the single-node start and the standalone main pass the shared state and a
 // validated config. BullMQ runs on the same Redis (its keys under "bull:"; on a Redis Cluster "{bull}:").
 import { BullModule, type BullRootModuleOptions } from '@nestjs/bullmq';
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { deliveryEngineFromConfig, WebhookWakeUpChannel } from '@lwm2m/scheduler';
 import { isCluster, type RedisClient, redisOptions } from '@lwm2m/registry';
 import type { RedisOptions } from 'ioredis';
+import { CampaignEngine, CommandBusDevices } from '@lwm2m/campaigns';
 import { BullErrorListener } from './bull-errors';
+import { CampaignEventsService, CampaignsProcessor } from './campaigns.processor';
 import { DeliveryProcessor } from './delivery.processor';
 import { MaintenanceProcessor } from './maintenance.processor';
 import { NotifyProcessor } from './notify.processor';
 import { SchedulerEventsService } from './scheduler-events.service';
 import {
+  CAMPAIGN_ENGINE,
+  CAMPAIGNS_QUEUE,
   DELIVERY_ENGINE,
   DELIVERY_QUEUE,
   MAINTENANCE_QUEUE,
@@ -55,6 +59,19 @@ export class SchedulerModule {
       commands: ports.commands,
       events: ports.events,
     });
+    const campaigns = new CampaignEngine({
+      store: ports.campaigns,
+      devices: new CommandBusDevices({
+        registrations: ports.registrations,
+        commands: ports.commands,
+        awakeWindowMs: config.awakeWindowMs,
+        timeoutMs: config.campaignCommandTimeoutMs,
+      }),
+      events: ports.events,
+      asleepRecheckMs: config.campaignAsleepRecheckMs,
+      redriveAfterMs: config.campaignRedriveMs,
+      onError: (err) => new Logger('campaigns').warn(String(err)),
+    });
     const channel = config.wakeUp
       ? new WebhookWakeUpChannel(
           { url: config.wakeUp.url, ...(config.wakeUp.secret ? { secret: config.wakeUp.secret } : {}) },
@@ -70,6 +87,7 @@ export class SchedulerModule {
           { name: MAINTENANCE_QUEUE },
           { name: WAKEUP_QUEUE },
           { name: NOTIFY_QUEUE },
+          { name: CAMPAIGNS_QUEUE },
         ),
       ],
       providers: [
@@ -77,6 +95,9 @@ export class SchedulerModule {
         { provide: SCHEDULER_PORTS, useValue: ports },
         { provide: DELIVERY_ENGINE, useValue: engine },
         { provide: WAKE_UP_CHANNEL, useValue: { channel } },
+        { provide: CAMPAIGN_ENGINE, useValue: campaigns },
+        CampaignsProcessor,
+        CampaignEventsService,
         DeliveryProcessor,
         MaintenanceProcessor,
         WakeUpProcessor,

@@ -5,7 +5,14 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { hasRedisServer, type LocalRedis, startLocalRedis } from '@lwm2m/registry';
-import { loadOrCreateSecretsKey, nestLogLevels, RateLimitedLog, redactRedisUrl } from '@lwm2m/config';
+import {
+  EnvErrors,
+  loadOrCreateSecretsKey,
+  nestLogLevels,
+  RateLimitedLog,
+  redactRedisUrl,
+} from '@lwm2m/config';
+import { parseFirmwareConfig } from '@lwm2m/firmware';
 import { soleNodeClusterSecret } from '@lwm2m/cluster';
 import { validateApiConfig } from '../../api/src/config';
 import { DOCS_PATH } from '../../api/src/create-api-app';
@@ -21,6 +28,9 @@ const SHUTDOWN_DEADLINE_MS = 4500;
 async function main(): Promise<void> {
   validateSingleNodeConfig(process.env);
   const gatewayConfig = validateGatewayConfig(process.env);
+  const fwErrors = new EnvErrors();
+  const firmwareConfig = parseFirmwareConfig(process.env, fwErrors);
+  fwErrors.done('firmware');
   const logger = new Logger('server');
   // Every reconnect attempt fails while Redis is gone: one line per message per interval, with a count.
   const redisErrors = new RateLimitedLog((line) => logger.warn(line));
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
     onRedisError: (err) => redisErrors.log(err.message, `redis: ${err.message}`),
     scheduler: schedulerConfig,
     groupObserver: validateGroupObserverConfig(process.env),
+    firmware: firmwareConfig,
   });
 
   const host = ['0.0.0.0', '::'].includes(apiConfig.HTTP_HOST) ? 'localhost' : apiConfig.HTTP_HOST;

@@ -33,6 +33,13 @@ import { type GroupObserverConfig, validateGroupObserverConfig } from '../../gro
 import { groupObserverMetricSources, mountGroupObserver } from '../../group-observer/src/group-observer';
 import { GroupObserverHttpModule } from '../../group-observer/src/group-observer.module';
 import { createMemoryState, type MemoryNodeStores } from './memory-node';
+import {
+  createFirmwareStores,
+  DEFAULT_FIRMWARE_MAX_BYTES,
+  DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+  type FirmwareConfig,
+} from '@lwm2m/firmware';
+import { RedisCampaignStore } from '@lwm2m/campaigns';
 
 export interface SingleNodeOptions {
   /** The Redis every store lives in; unset in memory mode. */
@@ -58,6 +65,8 @@ export interface SingleNodeOptions {
   /** Queue mode and the scheduler's settings (validateSchedulerConfig); `run: false` leaves the scheduler to
    * its own process (tests that kill it). Default: validateSchedulerConfig of the defaults. */
   scheduler?: SchedulerConfig & { run?: boolean };
+  /** Firmware images (FIRMWARE_*, libs/firmware parseFirmwareConfig); default: in Redis, 256 MiB uploads. */
+  firmware?: FirmwareConfig;
 }
 
 /** `S`: RedisStores, or MemoryNodeStores in memory mode. */
@@ -161,10 +170,19 @@ async function startOn<S>(
   opts: SingleNodeOptions & { scheduler: SchedulerConfig & { run?: boolean } },
 ): Promise<SingleNode<S>> {
   const { stores, requests } = state;
+  // One image store for the gateway (/fw, pushes) and the api (uploads, HTTP pull).
+  const firmware = createFirmwareStores(
+    opts.firmware ?? {
+      FIRMWARE_MAX_BYTES: DEFAULT_FIRMWARE_MAX_BYTES,
+      FIRMWARE_REDIS_MAX_BYTES: DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
+    },
+    state.redis ? { client: state.redis.client, keyPrefix: state.redis.keyPrefix } : undefined,
+  );
   const gateway = await NestFactory.createApplicationContext(
     GatewayModule.forRoot({
       ports: {
         ...stores,
+        firmware,
         deliveries: requests,
         ...(state.cluster ? { cluster: state.cluster } : {}),
       },
@@ -206,15 +224,21 @@ async function startOn<S>(
     svc.mount((req) => groupObserver.handle(req));
     registerGroupObserverMetrics(metricsRegistry, groupObserverMetricSources(groupObserver));
   }
+  // Firmware campaigns need Redis (their driver is the BullMQ scheduler): none in memory mode.
+  const campaigns = state.redis
+    ? new RedisCampaignStore(state.redis.client, { keyPrefix: state.redis.keyPrefix })
+    : undefined;
   const api = await createApiApp(
     {
       ...stores,
+      firmware,
       requests: queue,
       ...(state.ping ? { ping: state.ping } : {}),
       // Group requests in Redis survive a restart; memory mode keeps them in the api's memory.
       ...(state.redis
         ? { groups: new RedisGroupStore(state.redis.client, { keyPrefix: state.redis.keyPrefix }) }
         : {}),
+      ...(campaigns ? { campaigns } : {}),
     },
     {
       logger: opts.logger,

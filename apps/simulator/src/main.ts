@@ -15,6 +15,9 @@
 //   --oscore-secret 0102...10 --oscore-sender a1 --oscore-recipient 01 [--oscore-salt hex] [--oscore-context hex]
 // More objects from their models (DDF XML): --objects 3328,3303 plays the newest version of each found in
 // --models-dir (default the vendored OMNA registry, models/omna), instance 0 with default values.
+// Firmware Update (object 5): --firmware plays it (push to /5/0/0, pull from /5/0/1, Execute /5/0/2), with
+//   --fw-speed bytes/s, --fw-failure-rate 0..1, --fw-failure-result code (default 8), --fw-update-ms ms;
+//   any --fw-* implies --firmware. One device draws a progress bar on stderr.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DatagramTransport } from '@lwm2m/coap';
@@ -27,9 +30,12 @@ import {
   DeviceFleet,
   type DeviceOscore,
   type DeviceSecurity,
+  type FirmwareOptions,
+  type FirmwareProgress,
   type Lwm2mVersion,
   PATCH_NOTIFICATIONS,
   type PatchNotifications,
+  progressBar,
   PREFERRED_FORMATS,
   publicKeyOf,
   type SimulatedDevice,
@@ -45,7 +51,9 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--oscore-secret hex --oscore-sender hex --oscore-recipient hex [--oscore-salt hex]
                 [--oscore-context hex]]   (OSCORE on coap://, --count 1)
                [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)
-               [--patch-notifications etch-json|etch-cbor|senml]  (notifications carry only what changed)`;
+               [--patch-notifications etch-json|etch-cbor|senml]  (notifications carry only what changed)
+               [--firmware] [--fw-speed bytes/s] [--fw-failure-rate 0..1] [--fw-failure-result code]
+               [--fw-update-ms ms]   (object 5, Firmware Update)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -102,6 +110,11 @@ function parse() {
         'oscore-recipient': { type: 'string' },
         'oscore-salt': { type: 'string' },
         'oscore-context': { type: 'string' },
+        firmware: { type: 'boolean', default: false },
+        'fw-speed': { type: 'string' },
+        'fw-failure-rate': { type: 'string' },
+        'fw-failure-result': { type: 'string' },
+        'fw-update-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -167,7 +180,26 @@ function parse() {
     if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}`);
     return n;
   };
+  const fwRate = values['fw-failure-rate'] === undefined ? undefined : Number(values['fw-failure-rate']);
+  if (fwRate !== undefined && !(fwRate >= 0 && fwRate <= 1)) fail('--fw-failure-rate must be in 0..1');
+  const fwResult = int('fw-failure-result', values['fw-failure-result'], 2);
+  if (fwResult !== undefined && fwResult > 11) fail('--fw-failure-result must be an Update Result 2..11');
+  const fwFlags = ['fw-speed', 'fw-failure-rate', 'fw-failure-result', 'fw-update-ms'] as const;
+  const firmware: FirmwareOptions | undefined =
+    values.firmware || fwFlags.some((f) => values[f] !== undefined)
+      ? {
+          ...(values['fw-speed'] !== undefined
+            ? { bytesPerSecond: int('fw-speed', values['fw-speed'], 1) }
+            : {}),
+          ...(fwRate !== undefined ? { failureRate: fwRate } : {}),
+          ...(fwResult !== undefined ? { failureResult: fwResult } : {}),
+          ...(values['fw-update-ms'] !== undefined
+            ? { updateMs: int('fw-update-ms', values['fw-update-ms'], 0) }
+            : {}),
+        }
+      : undefined;
   return {
+    firmware,
     host: m[1]!,
     port,
     security,
@@ -222,8 +254,42 @@ function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 }
 
-function attach(device: SimulatedDevice, quiet: boolean): void {
+/**
+ * Object 5's progress: one device draws a bar on stderr (redrawn in place on a terminal, a line per 10 %
+ * otherwise); every device logs its State and Update Result changes.
+ */
+function attachFirmware(device: SimulatedDevice, bar: boolean): void {
+  const fw = device.firmware;
+  if (fw === undefined) return;
   const ep = device.endpointName;
+  fw.on('state', (s) => log(`${ep} firmware state ${s.state} result ${s.result}`));
+  fw.on('downloaded', (p) =>
+    log(`${ep} firmware downloaded by ${p.mode}: ${p.size} bytes, sha256 ${p.sha256}`),
+  );
+  if (!bar) return;
+  const tty = process.stderr.isTTY === true;
+  let lastTenth = -1;
+  let lastDraw = 0;
+  const draw = (p: FirmwareProgress): void => {
+    const done = p.total !== undefined && p.received >= p.total;
+    if (tty) {
+      const now = Date.now();
+      if (!done && now - lastDraw < 100) return;
+      lastDraw = now;
+      process.stderr.write(`\r${ep} ${progressBar(p)}${done ? '\n' : ''}`);
+      return;
+    }
+    const tenth = p.total ? Math.floor((p.received / p.total) * 10) : -1;
+    if (tenth === lastTenth && !done) return;
+    lastTenth = tenth;
+    process.stderr.write(`${ep} ${progressBar(p)}\n`);
+  };
+  fw.on('progress', draw);
+}
+
+function attach(device: SimulatedDevice, quiet: boolean, bar = false): void {
+  const ep = device.endpointName;
+  attachFirmware(device, bar);
   device.on('registered', (e) => log(`${ep} registered at /${e.location.join('/')}`));
   device.on('failure', (e) => log(`${ep} ${e.operation} failed: ${e.error}`));
   if (quiet) return;
@@ -290,8 +356,9 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
     bootstrapped: outcome.objects,
     requestTimeoutMs: 30_000,
     ...(a.patch !== undefined ? { patchNotifications: a.patch } : {}),
+    ...(a.firmware ? { firmware: a.firmware } : {}),
   });
-  attach(device, a.quiet);
+  attach(device, a.quiet, true);
   device.on('bootstrapTrigger', () => log(`${a.endpoint} bootstrap requested by the server (/1/0/9)`));
   process.on('SIGINT', () => void device.stop().finally(() => process.exit(0)));
   process.on('SIGTERM', () => void device.stop().finally(() => process.exit(0)));
@@ -329,6 +396,7 @@ async function main(): Promise<void> {
     sleepMs: a.sleep,
     requestTimeoutMs: 30_000,
     models: a.models,
+    ...(a.firmware ? { firmware: a.firmware } : {}),
     ...(a.oscore !== undefined ? { oscore: a.oscore } : {}),
     ...(a.patch !== undefined ? { patchNotifications: a.patch } : {}),
     createTransport: async (index) => {
@@ -340,7 +408,7 @@ async function main(): Promise<void> {
       return a.security ? secured(udp, a.security, single ? a.endpoint : `${a.endpoint}-${index}`) : udp;
     },
   });
-  fleet.on('created', (d) => attach(d, a.quiet));
+  fleet.on('created', (d) => attach(d, a.quiet, single));
   fleet.on('failed', (e) => log(`${e.endpoint} failed to start: ${e.error}`));
   log(
     `simulating ${a.count} LwM2M ${a.version} client(s) -> ${a.security ? 'coaps' : 'coap'}://${a.host}:${a.port} ` +

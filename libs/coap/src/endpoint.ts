@@ -6,7 +6,7 @@ import { DecodeError } from '@lwm2m/bytes';
 import { Adoption, type AdoptResponse } from './adoption';
 import { type BlockValue, encodeBlock, szxForSize } from './block';
 import { type BlockwiseLimits, DEFAULT_BLOCKWISE_LIMITS } from './blockwise';
-import { BlockwiseClient, type ExchangeFn, readBlock } from './blockwise-client';
+import { BlockwiseClient, type ExchangeFn, readBlock, toResponse } from './blockwise-client';
 import { type Block1Gate, BlockwiseServer, type RequestBodyLimit, transferKey } from './blockwise-server';
 import { createMessage, encodeMessage } from './codec';
 import { CoapCode, codeClass, isRequestCode } from './codes';
@@ -57,6 +57,13 @@ import { type DatagramTransport, defaultPeerKey, type Peer } from '@lwm2m/transp
 
 export type { AdoptResponse } from './adoption';
 export type { Block1Gate, RequestBodyLimit } from './blockwise-server';
+
+/**
+ * Requests to resources that do their own RFC 7959 block handling: true hands each block to the handler as
+ * it came (Block1/Block2 options untouched, nothing reassembled or cached), so a large body streams from
+ * or to a store one block at a time (firmware images).
+ */
+export type StreamedBlocks = (path: readonly string[], code: number) => boolean;
 export type { MessageSeam, SeamInbound, SeamPeer } from './seam';
 
 const silentLogger: CoapLogger = { debug: () => undefined, warn: () => undefined };
@@ -99,6 +106,8 @@ export interface CoapEndpointOptions {
   maxPendingAdoptions?: number;
   block1Gate?: Block1Gate;
   requestBodyLimit?: RequestBodyLimit;
+  /** See setStreamedBlocks. */
+  streamedBlocks?: StreamedBlocks;
   /**
    * Transforms every request and response between the exchange layer and the message layer (seam.ts;
    * OSCORE, RFC 8613, goes there). Identity by default.
@@ -190,6 +199,7 @@ export class CoapEndpoint implements MessageLayerUpper {
   private readonly transport: DatagramTransport;
   private handler?: CoapRequestHandler;
   private uplink?: (peer: Peer, peerKey: string) => void;
+  private streamedBlocks?: StreamedBlocks;
   private readonly now: () => number;
   private readonly log: CoapLogger;
   private readonly tokenLength: number;
@@ -248,6 +258,7 @@ export class CoapEndpoint implements MessageLayerUpper {
     this.blockServer = new BlockwiseServer(szx, limits, this.times.exchangeLifetime, this.now);
     this.blockServer.block1Gate = opts.block1Gate;
     this.blockServer.requestBodyLimit = opts.requestBodyLimit;
+    this.streamedBlocks = opts.streamedBlocks;
     sweep.add(() => this.blockServer.sweep());
     this.observeClient = new ObserveClient({
       exchange: (peer, template, o, token, accepts) =>
@@ -324,6 +335,11 @@ export class CoapEndpoint implements MessageLayerUpper {
     this.blockServer.requestBodyLimit = limit;
   }
 
+  /** Replaces CoapEndpointOptions.streamedBlocks (resources whose handler serves its own blocks). */
+  setStreamedBlocks(streamed: StreamedBlocks | undefined): void {
+    this.streamedBlocks = streamed;
+  }
+
   /** Block1 uploads in progress, the bytes they buffer, and their evictions and refusals. */
   get block1Status(): { transfers: number; bufferedBytes: number; evicted: number; tooLarge: number } {
     const b = this.blockServer.block1;
@@ -362,6 +378,11 @@ export class CoapEndpoint implements MessageLayerUpper {
    */
   async request(peer: Peer, req: CoapRequest, opts: RequestOptions = {}): Promise<CoapResponse> {
     const base = this.buildRequest(req);
+    if (opts.singleExchange === true) {
+      // The caller drives RFC 7959 itself (its own Block1/Block2 options): one exchange, the block as is.
+      const r = await this.exchangeAnsweringEcho(peer, base, opts, req.token);
+      return toResponse(r.msg, r.peer, r.msg.payload);
+    }
     const first = await this.blockClient.sendWithBlock1(
       this.exchangeAnsweringEcho,
       peer,
@@ -763,6 +784,7 @@ export class CoapEndpoint implements MessageLayerUpper {
 
   private async produceResponse(msg: CoapMessage, peer: Peer, peerKey: string): Promise<ResponseParts> {
     const req = this.buildIncoming(msg, peer, peerKey);
+    if (this.streamedBlocks?.(req.path, msg.code) === true) return toParts(await this.runHandler(req));
     let block1: BlockValue | undefined;
     let block2: BlockValue | undefined;
     try {

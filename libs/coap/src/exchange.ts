@@ -64,6 +64,11 @@ export interface RequestOptions {
    */
   timeout?: number;
   signal?: AbortSignal;
+  /**
+   * One exchange only: no Block1 split and no Block2 follow-up, for a caller that sets its own Block1 or
+   * Block2 option per request (RFC 7959 transfers streamed block by block).
+   */
+  singleExchange?: boolean;
 }
 
 export interface CoapResponse {

@@ -3,6 +3,7 @@
 export * from './bootstrap';
 export * from './config';
 export * from './coaps';
+export * from './firmware';
 export * from './gateway-transport';
 export * from './ports';
 export * from './redis-stores';

@@ -2,6 +2,7 @@
 import type { BootstrapConfigStore, BootstrapSessionStore } from '@lwm2m/bootstrap';
 import type { ClusterSessionStore, MembershipStore, SealedBlobStore } from '@lwm2m/cluster';
 import type { SequenceLeaseStore } from '@lwm2m/oscore';
+import type { ImageStore, PushProgressStore } from '@lwm2m/firmware';
 import type {
   CommandBus,
   CredentialStore,
@@ -33,6 +34,11 @@ export interface GatewayStores {
   /** The Bootstrap-Server's stores (BOOTSTRAP_ENABLED): without them it does not start. */
   bootstrapConfigs?: BootstrapConfigStore;
   bootstrapSessions?: BootstrapSessionStore;
+  /**
+   * Firmware images (libs/firmware): served at /fw/<id> with Block2 (object 5 Pull) and pushed to /5/0/0
+   * (firmware-push commands); absent: neither.
+   */
+  firmware?: { images: ImageStore; pushes: PushProgressStore };
   /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
   cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
 }

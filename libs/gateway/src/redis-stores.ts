@@ -2,6 +2,8 @@
 // thread (GATEWAY_WORKERS > 1: every thread has its own connections), and its probe routes.
 import { createRedisStores, type RedisStores } from '@lwm2m/registry';
 import { RedisRequestStore } from '@lwm2m/scheduler';
+import { EnvErrors } from '@lwm2m/config';
+import { createFirmwareStores, parseFirmwareConfig } from '@lwm2m/firmware';
 import type { MetricsRoute } from '@lwm2m/metrics';
 import type { GatewayConfig } from './config';
 import type { GatewayStores } from './ports';
@@ -18,10 +20,15 @@ export function createGatewayStores(
       warn: (m, c) => warn(`${m} ${JSON.stringify(c ?? {})}`),
     },
   });
+  // Firmware images (FIRMWARE_DIR or Redis), read by /fw and pushes: the same settings as the api's.
+  const errors = new EnvErrors();
+  const firmware = parseFirmwareConfig(process.env, errors);
+  errors.done('firmware');
   return {
     stores,
     ports: {
       ...stores,
+      firmware: createFirmwareStores(firmware, { client: stores.redis, keyPrefix: stores.keys.prefix }),
       // The ledger of queued requests (the scheduler's store): fences and records their delivery.
       deliveries: new RedisRequestStore(stores.redis, { keyPrefix: stores.keys.prefix }),
       cluster: { membership: stores.membership, sessions: stores.sessions, resumption: stores.resumption },

@@ -41,6 +41,7 @@ import { addressRef, cidRef, type DatagramTransport, type Peer } from '@lwm2m/tr
 import { UdpTransport } from '@lwm2m/udp';
 import { createCoapsServer } from './coaps';
 import type { GatewayConfig } from './config';
+import { GatewayFirmware } from './firmware';
 import { GatewayTransport } from './gateway-transport';
 import { createGatewayOscoreSeam, OscoreContexts } from './oscore';
 import { InMemorySequenceLeaseStore, type OscoreSeam } from '@lwm2m/oscore';
@@ -141,6 +142,8 @@ export class GatewayStack {
   /** LwM2M over OSCORE (RFC 8613): the devices' contexts and the CoAP seam that uses them. */
   oscoreContexts?: OscoreContexts;
   oscore?: OscoreSeam;
+  /** Object 5 Pull and Push (stores.firmware). */
+  firmware?: GatewayFirmware;
   private mounted?: (req: IncomingRequest) => Promise<OutgoingResponse> | OutgoingResponse | undefined;
   /**
    * RFC 9175 Echo of NoSec peers. Its key comes from CLUSTER_KEY in a cluster, so a client's repeated
@@ -254,7 +257,22 @@ export class GatewayStack {
     this.server = server;
     // Presence: every datagram is an uplink, recorded in memory by the key the endpoint computed for it.
     endpoint.setUplinkListener((peer, peerKey) => server.touch(peerKey, peer));
-    endpoint.setHandler((req) => this.mounted?.(req) ?? discovery(req) ?? server.handleRequest(req));
+    const fw = stores.firmware;
+    // Object 5: /fw/<id> served block by block from the image store; pushes run where the session is.
+    this.firmware = fw
+      ? new GatewayFirmware({
+          images: fw.images,
+          pushes: fw.pushes,
+          endpoint,
+          registrations: stores.registrations,
+          client: server.client,
+          log: this.log,
+        })
+      : undefined;
+    const firmware = this.firmware?.resource;
+    endpoint.setHandler(
+      (req) => this.mounted?.(req) ?? discovery(req) ?? firmware?.handle(req) ?? server.handleRequest(req),
+    );
     server.start();
     const run = (cmd: DeviceCommand) => this.runCommand(cmd);
     if (this.options.serveCommands !== false) this.stopServing = await stores.commands.serve(run);
@@ -275,6 +293,11 @@ export class GatewayStack {
     await this.refreshModels();
     // An OSCORE device's context is in memory before the command protects its request (after a restart).
     if (cmd.endpoint !== undefined) await this.oscoreContexts?.prepare(cmd.endpoint).catch(() => undefined);
+    if (cmd.op === 'firmware-push') {
+      if (this.firmware === undefined)
+        return { id: cmd.id, ok: false, status: 501, error: 'this gateway has no firmware image store' };
+      return this.firmware.startPush(cmd);
+    }
     return this.server.runCommand(cmd);
   }
 
@@ -391,6 +414,7 @@ export class GatewayStack {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.modelsTimer);
+    this.firmware?.close();
     // Each consumer's stop is bounded on its own (Redis may be gone): side by side, not one after the other.
     await Promise.all([this.stopServing?.(), this.stopServingNode?.()]);
     await this.server?.stop();

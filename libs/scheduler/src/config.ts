@@ -46,6 +46,14 @@ export interface SchedulerConfig extends QueueModeConfig {
   sweepIntervalMs: number;
   /** EVENT_RECLAIM_MS: events a dead replica took are handled by another after this idle time. */
   eventReclaimMs: number;
+  /** CAMPAIGN_TICK_MS: how often firmware campaigns are ticked (timeouts, gates, starts). */
+  campaignTickMs: number;
+  /** CAMPAIGN_COMMAND_TIMEOUT_MS: device answer timeout of a campaign's Observe, Write and Execute. */
+  campaignCommandTimeoutMs: number;
+  /** CAMPAIGN_ASLEEP_RECHECK_MS: a sleeping device of a campaign is looked at again after this (or when it wakes). */
+  campaignAsleepRecheckMs: number;
+  /** CAMPAIGN_REDRIVE_MS: a step a stopped scheduler left undone (a write or Execute never sent) is sent again after this. */
+  campaignRedriveMs: number;
   wakeUp?: {
     url: string;
     secret?: string;
@@ -134,6 +142,10 @@ export function validateSchedulerConfig(env: Record<string, unknown>): Scheduler
     retentionSeconds: i('REQUEST_RETENTION_S', 7 * DAY_S, 1, 365 * DAY_S),
     sweepIntervalMs: i('SWEEP_INTERVAL_MS', 1000, 50, 3_600_000),
     eventReclaimMs: i('EVENT_RECLAIM_MS', 30_000, 100, 3_600_000),
+    campaignTickMs: i('CAMPAIGN_TICK_MS', 1000, 50, 3_600_000),
+    campaignCommandTimeoutMs: i('CAMPAIGN_COMMAND_TIMEOUT_MS', 30_000, 100, 300_000),
+    campaignAsleepRecheckMs: i('CAMPAIGN_ASLEEP_RECHECK_MS', 60_000, 100, 86_400_000),
+    campaignRedriveMs: i('CAMPAIGN_REDRIVE_MS', 30_000, 100, 86_400_000),
     notify: {
       urls: notifyUrls,
       ...(env.NOTIFY_WEBHOOK_SECRET ? { secret: String(env.NOTIFY_WEBHOOK_SECRET) } : {}),

@@ -16,7 +16,12 @@ export type DeviceOperation =
   | 'write-composite'
   | 'observe-composite'
   /** An operator removes the registration (no message to the device; its observations are forgotten). */
-  | 'deregister';
+  | 'deregister'
+  /**
+   * Object 5 Push: the gateway holding the device writes image `imageId` to /5/0/0 block-wise (Block1) in
+   * the background, resuming a push of the same image that stopped; answered 202 at once (libs/firmware).
+   */
+  | 'firmware-push';
 
 export interface DeviceCommand {
   /** Unique id (also the request id operators see). */
@@ -41,6 +46,8 @@ export interface DeviceCommand {
   observationId?: string;
   /** observe: the device's notifications carry only changed resources (merged over the last full state). */
   notifications?: 'patch';
+  /** firmware-push: the image (libs/firmware ImageStore id). */
+  imageId?: string;
   /** How long the caller waits, ms. */
   timeoutMs: number;
   /** ms since epoch */

@@ -685,6 +685,11 @@ export class DeviceClient {
     return [...root, ...path.segments()];
   }
 
+  /** Where and how the device of `reg` is addressed (its DTLS session or OSCORE context): block-wise pushes. */
+  peerOf(reg: Registration): Peer {
+    return this.peer(reg);
+  }
+
   private peer(reg: Registration, seen?: Peer): Peer {
     // The recorded peer key lets a DTLS transport find the session by its CID even when the address is stale.
     const peer: Peer = seen ?? { address: reg.address.address, port: reg.address.port, ref: reg.session };

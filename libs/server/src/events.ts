@@ -66,6 +66,24 @@ export type Lwm2mEvent =
     }
   | { type: 'send'; endpoint: string; values: JsonPathValue[]; contentFormat?: number }
   | { type: 'response'; endpoint: string; requestId: string; result: DeviceCommandResultSummary }
+  /**
+   * A firmware campaign (libs/campaigns) changed: a device's run (`endpoint`, `state`, `from`) or, with an
+   * empty `endpoint`, the campaign itself (`campaignState`, `phase`, `reason`, `ended`).
+   */
+  | {
+      type: 'campaign';
+      endpoint: string;
+      campaignId: string;
+      state?: string;
+      from?: string;
+      attempt?: number;
+      resultCode?: number;
+      error?: string;
+      campaignState?: string;
+      phase?: string;
+      reason?: string;
+      ended?: boolean;
+    }
   /** LwM2M TS 1.2 Core 6.1: a Bootstrap-Request was accepted and the sequence began (or was taken over). */
   | { type: 'bootstrap-started'; endpoint: string; sessionId: string; node?: string; resumedAt?: string }
   /** The client answered Bootstrap-Finish with 2.04: it now registers with the servers written. */
@@ -110,6 +128,7 @@ export const LWM2M_EVENT_TYPES = [
   'bootstrap-started',
   'bootstrap-finished',
   'bootstrap-failed',
+  'campaign',
 ] as const satisfies ReadonlyArray<Lwm2mEvent['type']>;
 
 /** The events of a registration's life, logged at the default level by the node that publishes them. */

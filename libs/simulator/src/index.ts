@@ -4,6 +4,7 @@ export * from './device-fleet';
 export * from './device-objects';
 export * from './dm-error';
 export * from './dm-handler';
+export * from './firmware-object';
 export * from './formats';
 export * from './object-tree';
 export * from './model-objects';

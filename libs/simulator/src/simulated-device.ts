@@ -25,6 +25,7 @@ import {
   type ObjectModel,
 } from '@lwm2m/lwm2m';
 import { addModelObject } from './model-objects';
+import { FirmwareUpdateObject, type FirmwareOptions } from './firmware-object';
 import { AttributeStore } from './attributes';
 import { populateDeviceObjects, stepTemperatures } from './device-objects';
 import { DmHandler, type DmListener, type Lwm2mVersion } from './dm-handler';
@@ -100,6 +101,11 @@ export interface SimulatedDeviceOptions {
    * defaults, so the device holds the server accounts the Bootstrap-Server wrote.
    */
   bootstrapped?: Lwm2mObject[];
+  /**
+   * Play object 5 (Firmware Update): Block1 push to /5/0/0, pull from the Package URI, the State machine,
+   * with this download speed and failure rate. Absent: no object 5.
+   */
+  firmware?: FirmwareOptions;
   /**
    * More objects to play, from their models (e.g. parsed DDF files): instance 0 of each, default values per
    * type, its version announced at Register. A model of 3303 replaces the built-in Temperature 1.0.
@@ -177,6 +183,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   recoveries = 0;
   lifetime: number;
   binding: string;
+  /** Object 5, when options.firmware is set. */
+  readonly firmware?: FirmwareUpdateObject;
   /** Location-Path of the registration ("rd", "<id>"), undefined when not registered. */
   location?: string[];
 
@@ -252,16 +260,30 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       ...(opts.ipatch !== undefined ? { ipatch: opts.ipatch } : {}),
     });
     if (opts.oscore !== undefined) this.oscore = deviceOscoreSeam(opts.oscore);
+    let firmware: FirmwareUpdateObject | undefined;
     const coapOptions: CoapEndpointOptions = {
       ...(this.oscore !== undefined ? { seam: this.oscore.seam } : {}),
       transport: this.transport,
-      handler: (req) => handler.handle(req),
+      // The Package (/5/0/0) takes its Block1 blocks one by one: hashed as they come, never reassembled.
+      handler: (req) => (firmware?.streams(req.path) ? firmware.receivePackage(req) : handler.handle(req)),
+      streamedBlocks: (path) => firmware?.streams(path) === true,
       params: opts.coapParams,
       now: this.now,
       random: this.random,
       logger: opts.logger,
     };
     this.coap = new CoapEndpoint(coapOptions);
+    if (opts.firmware !== undefined) {
+      firmware = new FirmwareUpdateObject({
+        tree: this.tree,
+        coap: this.coap,
+        server: opts.server,
+        now: this.now,
+        random: this.random,
+        options: opts.firmware,
+      });
+      this.firmware = firmware;
+    }
     this.scheduler = new ObservationScheduler({
       tree: this.tree,
       attributes: this.attributes,
@@ -322,6 +344,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     this.closed = true;
     this.clearTimers();
     this.scheduler.stop();
+    this.firmware?.close();
     await this.coap.close();
   }
 
@@ -541,6 +564,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       const q = Lwm2mPath.parse(p);
       return q.startsWith(path) || path.startsWith(q);
     };
+    if (this.firmware !== undefined && touches('/5/0/1')) this.firmware.packageUriWritten();
     if (touches('/3/0/13')) {
       const v = this.tree.getValue('/3/0/13');
       if (v instanceof Date) this.timeOffsetMs = v.getTime() - this.now();

@@ -135,6 +135,15 @@ export function describeRequest(
     case 'group-request-cancel':
       if (typeof params.id === 'string') details.groupRequestId = text(params.id, 64);
       break;
+    case 'campaign-create':
+      if (typeof body.imageId === 'string') details.imageId = text(body.imageId, 128);
+      if (typeof body.mode === 'string') details.mode = text(body.mode, 8);
+      break;
+    case 'campaign-pause':
+    case 'campaign-resume':
+    case 'campaign-cancel':
+      if (typeof params.id === 'string') details.campaignId = text(params.id, 64);
+      break;
     case 'credential-delete':
     case 'requests-cancel-all':
     case 'deregister':

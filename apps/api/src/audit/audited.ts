@@ -24,6 +24,13 @@ export const AUDIT_ACTIONS = [
   'group-delete',
   'group-operation',
   'group-request-cancel',
+  'campaign-create',
+  'campaign-pause',
+  'campaign-resume',
+  'campaign-cancel',
+  'firmware-upload',
+  'firmware-delete',
+  'firmware-update',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -41,6 +41,11 @@ export class EventsQueryDto {
   @MaxLength(256)
   endpoint?: string;
 
+  @ApiPropertyOptional({ description: 'Only the `campaign` events of this firmware campaign (its progress)' })
+  @IsOptional()
+  @Matches(/^cmp-[A-Za-z0-9_-]{6,40}$/, { message: 'campaign must be a campaign id' })
+  campaign?: string;
+
   @ApiPropertyOptional({
     description: 'Resume after this event id (alternative to the Last-Event-ID header)',
   })
@@ -145,7 +150,8 @@ export class EventsController {
     description:
       'text/event-stream of registered, updated, deregistered, expired, awake, notification, send and response events, ' +
       'request (a queued request changed state: queued, delivering, succeeded, failed, expired, cancelled) and ' +
-      'reobserved (an observation re-established after a re-registration). ' +
+      'reobserved (an observation re-established after a re-registration), ' +
+      "campaign (a firmware campaign's device changed state, or the campaign itself; ?campaign=<id> keeps one). " +
       'Reconnect with Last-Event-ID to resume. A comment line is sent every 15 s to keep proxies from timing out. ' +
       'Open streams are capped per API key (per client address when the api is open) and per process: beyond ' +
       'a cap the answer is 429 with Retry-After. A client that stops reading is disconnected.',
@@ -216,6 +222,11 @@ export class EventsController {
       });
       for await (const event of events) {
         if (abort.signal.aborted) break;
+        if (
+          query.campaign !== undefined &&
+          !(event.type === 'campaign' && event.campaignId === query.campaign)
+        )
+          continue;
         const out = query.merged === true ? await this.withMerged(event) : event;
         // Backpressure: the next event is taken only once the socket drained; the bus keeps a bounded
         // queue per subscriber, so a slow client costs no memory, and one that stops reading is dropped.

@@ -1,0 +1,439 @@
+// Drives campaigns: starts devices within the rollout policy, turns what devices report on /5/0/3 and /5/0/5
+// into transitions, times attempts out, retries, and applies the canary gate and the abort threshold.
+//
+// Every transition is stored first (compare-and-set on the run's revision, CampaignStore.casRun), then acted
+// on; what a stopped process left between the two is picked up by tick(): a start whose write was never sent
+// is driven again, an attempt that stopped moving times out. So the engine may run in several scheduler
+// replicas and be restarted at any point: ticks and events are idempotent.
+import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
+import type { Campaign } from './campaign';
+import type { CampaignCommand, CampaignDevices } from './campaign-devices';
+import type { CampaignStore } from './campaign-store';
+import { type Decision, onCommandFailure, onDeadline, onReport } from './device-machine';
+import { type DeviceRun, isActive, isFinalRun } from './device-run';
+import { firmwareReport, FW_PACKAGE, FW_PACKAGE_URI, FW_UPDATE } from './firmware-object';
+import { active, evaluate, mayStart } from './rollout';
+
+/** The object 5 instance the campaign observes: one observation for State and Update Result (1.0 devices too). */
+const FW_INSTANCE = '/5/0';
+
+export interface CampaignEngineOptions {
+  store: CampaignStore;
+  devices: CampaignDevices;
+  events?: EventBus;
+  /** A sleeping or unregistered device is looked at again after this, unless it wakes first (ms, default 60 s). */
+  asleepRecheckMs?: number;
+  /** A start whose write was not sent, or an Execute not followed by Updating, is driven again after (ms). */
+  redriveAfterMs?: number;
+  now?: () => number;
+  random?: () => number;
+  onError?: (err: unknown) => void;
+}
+
+type Mutator = (run: DeviceRun) => Decision | undefined;
+
+export class CampaignEngine {
+  private readonly now: () => number;
+  private readonly random: () => number;
+  /** One fill per campaign at a time in this process; a request while one runs makes it run once more. */
+  private readonly filling = new Map<string, { again: boolean; done: Promise<void> }>();
+
+  constructor(private readonly opts: CampaignEngineOptions) {
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Everything periodic of every unfinished campaign (the scheduler calls it every second). */
+  async tickAll(): Promise<void> {
+    for (const id of await this.opts.store.running()) {
+      await this.tick(id).catch((err) => this.opts.onError?.(err));
+    }
+  }
+
+  async tick(id: string): Promise<void> {
+    const c = await this.opts.store.get(id);
+    if (!c) return;
+    const now = this.now();
+    for (const ep of await this.opts.store.overdue(id, now, 500)) {
+      await this.transition(c, ep, (run) =>
+        isActive(run.state) && run.deadline !== undefined && run.deadline <= now
+          ? onDeadline(run, c.policy, now, this.random)
+          : undefined,
+      );
+    }
+    await this.redrive(c, now);
+    await this.settle(id);
+    await this.fill(id);
+  }
+
+  /** Handles one event of the registry's stream (any replica, possibly twice). */
+  async onEvent(e: StoredEvent | Lwm2mEvent): Promise<void> {
+    if (e.type === 'notification') {
+      const report = firmwareReport(e.values);
+      if (report.state === undefined && report.result === undefined) return;
+      const id = await this.opts.store.campaignOf(e.endpoint);
+      if (!id) return;
+      const c = await this.opts.store.get(id);
+      if (!c) return;
+      await this.transition(c, e.endpoint, (run) => onReport(run, report, c.policy, this.now(), this.random));
+      return;
+    }
+    if (e.type === 'awake' || e.type === 'updated' || e.type === 'registered') {
+      const id = await this.opts.store.campaignOf(e.endpoint);
+      if (!id) return;
+      const c = await this.opts.store.get(id);
+      if (!c) return;
+      const run = await this.opts.store.getRun(id, e.endpoint);
+      if (run?.state === 'pending' && run.asleep) {
+        // Served when it wakes (TS 1.2 Core 6.5): due now, ahead of the rest.
+        await this.transition(c, e.endpoint, (r) =>
+          r.state === 'pending' && r.asleep
+            ? { run: { ...r, notBefore: 0, updatedAt: this.now() } }
+            : undefined,
+        );
+        this.kick(id);
+      } else if (e.type === 'registered' && run && (run.state === 'updating' || run.state === 'downloaded')) {
+        // A device registers again after installing (a reboot): its observation is gone, ask it directly.
+        await this.refresh(c, run.endpoint);
+      }
+    }
+  }
+
+  /** Starts as many due devices as the policy allows now. */
+  fill(id: string): Promise<void> {
+    const running = this.filling.get(id);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await this.fillOnce(id);
+        } while (entry.again);
+      } finally {
+        this.filling.delete(id);
+      }
+    })();
+    this.filling.set(id, entry);
+    return entry.done;
+  }
+
+  private kick(id: string): void {
+    this.fill(id).catch((err) => this.opts.onError?.(err));
+  }
+
+  private async fillOnce(id: string): Promise<void> {
+    const c = await this.opts.store.get(id);
+    const now = this.now();
+    if (!c || !mayStart(c, now)) return;
+    const counts = await this.opts.store.counts(id);
+    let room = c.policy.maxConcurrent - active(counts.all);
+    if (room <= 0) return;
+    const due = await this.opts.store.due(id, c.phase === 'canary', now, room * 2 + 10);
+    const starts: Promise<void>[] = [];
+    for (const ep of due) {
+      if (room <= 0) break;
+      const reach = await this.opts.devices.reachability(ep);
+      if (reach !== 'reachable') {
+        await this.transition(c, ep, (r) =>
+          r.state === 'pending'
+            ? {
+                run: {
+                  ...r,
+                  asleep: true,
+                  notBefore: now + (this.opts.asleepRecheckMs ?? 60_000),
+                  updatedAt: now,
+                },
+              }
+            : undefined,
+        );
+        continue;
+      }
+      const claim = { maxActive: c.policy.maxConcurrent, perMinute: c.policy.perMinute };
+      const out = await this.transition(
+        c,
+        ep,
+        (r) => {
+          if (r.state !== 'pending') return undefined;
+          const { asleep: _a, notBefore: _n, ...rest } = r;
+          return {
+            run: {
+              ...rest,
+              state: 'starting',
+              attempts: r.attempts + 1,
+              startedAt: now,
+              deadline: now + c.policy.deviceTimeoutS * 1000,
+              updatedAt: now,
+            },
+          };
+        },
+        claim,
+      );
+      if (out === 'full' || out === 'rate') break;
+      if (out && typeof out === 'object') {
+        room--;
+        starts.push(this.startAttempt(c, out.endpoint));
+      }
+    }
+    await Promise.all(starts);
+  }
+
+  /** Observe /5/0, then record the write's intent, then write the package or its URI (TS 1.2 Core E.6). */
+  private async startAttempt(c: Campaign, ep: string): Promise<void> {
+    const obs = await this.opts.devices.run(ep, { op: 'observe', path: FW_INSTANCE });
+    if (!obs.ok) {
+      if (obs.status === 504 && (await this.opts.devices.reachability(ep)) !== 'reachable') {
+        // It fell asleep before the first command: not an attempt; started when it wakes.
+        await this.transition(c, ep, (r) =>
+          r.state === 'starting' && r.writtenAt === undefined
+            ? { run: asleepAgain(r, this.now()) }
+            : undefined,
+        );
+        return;
+      }
+      await this.failStep(c, ep, 'observe /5/0', obs);
+      return;
+    }
+    const write = this.writeCommand(c);
+    const marked = await this.transition(c, ep, (r) =>
+      r.state === 'starting' && r.writtenAt === undefined
+        ? {
+            run: {
+              ...r,
+              writtenAt: this.now(),
+              updatedAt: this.now(),
+              ...(obs.observationId ? { observationId: obs.observationId } : {}),
+            },
+          }
+        : undefined,
+    );
+    if (!marked || typeof marked !== 'object') return; // another process took this step
+    const res = await this.opts.devices.run(ep, write);
+    if (!res.ok) await this.failStep(c, ep, `write ${write.path}`, res);
+  }
+
+  /** Pull: write the Package URI (/5/0/1). Push: the gateway holding the device writes the image to /5/0/0
+   * block-wise (libs/firmware, the `firmware-push` command: answered at once, resumable). */
+  private writeCommand(c: Campaign): CampaignCommand {
+    if (c.mode === 'pull') {
+      return {
+        op: 'write',
+        path: FW_PACKAGE_URI,
+        values: [{ path: FW_PACKAGE_URI, type: 'string', value: c.packageUri ?? '' }],
+      };
+    }
+    return { op: 'firmware-push', path: FW_PACKAGE, imageId: c.imageId };
+  }
+
+  private async failStep(
+    c: Campaign,
+    ep: string,
+    what: string,
+    res: { status: number; coapCode?: string; error?: string },
+  ): Promise<void> {
+    await this.transition(c, ep, (r) =>
+      isActive(r.state) ? onCommandFailure(r, what, res, c.policy, this.now(), this.random) : undefined,
+    );
+  }
+
+  private async execute(c: Campaign, ep: string): Promise<void> {
+    const res = await this.opts.devices.run(ep, { op: 'execute', path: FW_UPDATE });
+    if (!res.ok) await this.failStep(c, ep, 'execute /5/0/2', res);
+  }
+
+  /** Reads /5/0 and applies it (after a re-registration), and observes it again. */
+  private async refresh(c: Campaign, ep: string): Promise<void> {
+    const read = await this.opts.devices.run(ep, { op: 'read', path: FW_INSTANCE });
+    if (!read.ok) return; // the deadline decides
+    const report = firmwareReport(read.values);
+    const out = await this.transition(c, ep, (r) => onReport(r, report, c.policy, this.now(), this.random));
+    if (out && typeof out === 'object' && isActive(out.state)) {
+      const obs = await this.opts.devices.run(ep, { op: 'observe', path: FW_INSTANCE });
+      if (obs.ok && obs.observationId) {
+        await this.transition(c, ep, (r) =>
+          isActive(r.state)
+            ? { run: { ...r, observationId: obs.observationId, updatedAt: this.now() } }
+            : undefined,
+        );
+      }
+    }
+  }
+
+  /** Steps a stopped process left undone: a start whose write was never sent, an Execute never sent. */
+  private async redrive(c: Campaign, now: number): Promise<void> {
+    const after = this.opts.redriveAfterMs ?? 30_000;
+    for (const ep of await this.opts.store.activeEndpoints(c.id, 10_000)) {
+      const run = await this.opts.store.getRun(c.id, ep);
+      if (!run || now - run.updatedAt < after) continue;
+      if (run.state === 'starting' && run.writtenAt === undefined) {
+        // Touch it first (compare-and-set), so one process re-drives it.
+        const t = await this.transition(c, ep, (r) =>
+          r.rev === run.rev ? { run: { ...r, updatedAt: now } } : undefined,
+        );
+        if (t && typeof t === 'object') await this.startAttempt(c, ep);
+      } else if (run.state === 'downloaded') {
+        const t = await this.transition(c, ep, (r) =>
+          r.rev === run.rev ? { run: { ...r, executedAt: now, updatedAt: now } } : undefined,
+        );
+        if (t && typeof t === 'object') await this.execute(c, ep);
+      }
+    }
+  }
+
+  /** Applies the canary gate, the abort threshold, the window, and the end. */
+  async settle(id: string): Promise<void> {
+    const c = await this.opts.store.get(id);
+    if (!c || c.endedAt !== undefined) return;
+    const now = this.now();
+    const v = evaluate(c, await this.opts.store.counts(id), now);
+    if (v.phase && (await this.opts.store.update(id, ['running', 'paused'], { phase: v.phase }, now))) {
+      await this.publish({
+        type: 'campaign',
+        endpoint: '',
+        campaignId: id,
+        phase: v.phase,
+        campaignState: c.state,
+      });
+      this.kick(id);
+    }
+    if (v.state && v.state !== c.state) {
+      const ok = await this.opts.store.update(
+        id,
+        ['running', 'paused'],
+        { state: v.state, ...(v.reason ? { reason: v.reason } : {}) },
+        now,
+      );
+      if (ok) {
+        await this.publish({
+          type: 'campaign',
+          endpoint: '',
+          campaignId: id,
+          campaignState: v.state,
+          ...(v.reason ? { reason: v.reason } : {}),
+        });
+      }
+    }
+    if (v.cancelPending) await this.cancelPending(c, v.reason ?? c.reason ?? 'campaign stopped');
+    if (v.ended || v.cancelPending) {
+      const after = await this.opts.store.get(id);
+      const counts = await this.opts.store.counts(id);
+      if (after && after.endedAt === undefined && active(counts.all) === 0 && counts.all.pending === 0) {
+        const state = after.state === 'running' || after.state === 'paused' ? 'completed' : after.state;
+        await this.opts.store.update(id, [after.state], { state, endedAt: now }, now);
+        await this.opts.store.retire(id);
+        await this.publish({
+          type: 'campaign',
+          endpoint: '',
+          campaignId: id,
+          campaignState: state,
+          ended: true,
+        });
+      }
+    }
+  }
+
+  private async cancelPending(c: Campaign, reason: string): Promise<void> {
+    for (const canary of [true, false]) {
+      for (;;) {
+        const eps = await this.opts.store.due(c.id, canary, Number.MAX_SAFE_INTEGER, 500);
+        if (eps.length === 0) break;
+        for (const ep of eps) {
+          await this.transition(c, ep, (r) =>
+            r.state === 'pending'
+              ? {
+                  run: { ...withoutWait(r), state: 'cancelled', error: reason, updatedAt: this.now() },
+                  action: 'release',
+                }
+              : undefined,
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * Stores the mutator's decision (compare-and-set, re-read on conflict), then acts on it. Returns the stored
+   * run, 'full'/'rate' when a claim found no room, or undefined when nothing changed.
+   */
+  private async transition(
+    c: Campaign,
+    ep: string,
+    mutate: Mutator,
+    claim?: { maxActive: number; perMinute: number },
+  ): Promise<DeviceRun | 'full' | 'rate' | undefined> {
+    for (let i = 0; i < 20; i++) {
+      const run = await this.opts.store.getRun(c.id, ep);
+      if (!run) return undefined;
+      const d = mutate(run);
+      if (!d) return undefined;
+      const next: DeviceRun = { ...d.run, rev: run.rev + 1 };
+      const r = await this.opts.store.casRun(c.id, next, claim);
+      if (r === 'full' || r === 'rate') return r;
+      if (r === 'missing') return undefined;
+      if (r === 'conflict') continue;
+      await this.after(c, run, next, d.action);
+      return next;
+    }
+    this.opts.onError?.(new Error(`campaign ${c.id}: ${ep} kept changing; transition dropped`));
+    return undefined;
+  }
+
+  /** What follows a stored transition: its event, the action, and on a final state the next starts. */
+  private async after(
+    c: Campaign,
+    before: DeviceRun,
+    run: DeviceRun,
+    action?: Decision['action'],
+  ): Promise<void> {
+    if (before.state !== run.state) {
+      await this.publish({
+        type: 'campaign',
+        endpoint: run.endpoint,
+        campaignId: c.id,
+        state: run.state,
+        from: before.state,
+        attempt: run.attempts,
+        ...(run.resultCode !== undefined ? { resultCode: run.resultCode } : {}),
+        ...(run.error && !isActive(run.state) && run.state !== 'succeeded' ? { error: run.error } : {}),
+      });
+    }
+    if (action === 'execute') await this.execute(c, run.endpoint);
+    if (action === 'release') {
+      if (before.observationId) {
+        await this.opts.devices.run(run.endpoint, {
+          op: 'cancel-observation',
+          observationId: before.observationId,
+        });
+      }
+      if (isFinalRun(run.state)) await this.opts.store.release(c.id, [run.endpoint]);
+      if (!isActive(run.state)) {
+        await this.settle(c.id);
+        this.kick(c.id);
+      }
+    }
+  }
+
+  private async publish(e: Extract<Lwm2mEvent, { type: 'campaign' }>): Promise<void> {
+    await this.opts.events?.publish(e).catch((err) => this.opts.onError?.(err));
+  }
+}
+
+function withoutWait(r: DeviceRun): DeviceRun {
+  const { asleep: _a, notBefore: _n, ...rest } = r;
+  return rest;
+}
+
+function asleepAgain(r: DeviceRun, now: number): DeviceRun {
+  const { startedAt: _s, deadline: _d, observationId: _o, ...rest } = r;
+  return {
+    ...rest,
+    state: 'pending',
+    attempts: r.attempts - 1,
+    asleep: true,
+    notBefore: now + 60_000,
+    updatedAt: now,
+  };
+}

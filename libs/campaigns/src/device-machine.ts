@@ -1,0 +1,141 @@
+// The per-device state machine as pure functions: given a run and what happened, the next run and the one
+// action to take after it is stored. No I/O; the engine persists the result, then acts.
+import type { RolloutPolicy } from './campaign';
+import { type DeviceRun, isActive } from './device-run';
+import { type FirmwareReport, FwResult, FwState } from './firmware-object';
+
+export type RunAction = 'execute' | 'release';
+
+export interface Decision {
+  run: DeviceRun;
+  /** After storing: 'execute' = Execute /5/0/2; 'release' = the attempt ended (cancel the observation). */
+  action?: RunAction;
+}
+
+/** Exponential backoff with equal jitter (half fixed, half random), as libs/scheduler's. */
+export function retryDelayMs(attempts: number, policy: RolloutPolicy, random: () => number): number {
+  const exp = Math.min(600_000, policy.retryBackoffMs * 2 ** Math.max(0, attempts - 1));
+  return Math.round(exp / 2 + (random() * exp) / 2);
+}
+
+/** The attempt failed: another one later while attempts remain and the cause may pass, else final. */
+export function failAttempt(
+  run: DeviceRun,
+  how: { error: string; resultCode?: number; retryable: boolean; timedOut?: boolean },
+  policy: RolloutPolicy,
+  now: number,
+  random: () => number,
+): Decision {
+  const base = clearAttempt(run, now);
+  const common = {
+    ...base,
+    error: how.error,
+    ...(how.resultCode !== undefined ? { resultCode: how.resultCode } : {}),
+  };
+  if (how.retryable && run.attempts < policy.maxAttempts) {
+    return {
+      run: { ...common, state: 'pending', notBefore: now + retryDelayMs(run.attempts, policy, random) },
+      action: 'release',
+    };
+  }
+  return { run: { ...common, state: how.timedOut ? 'timed-out' : 'failed' }, action: 'release' };
+}
+
+function clearAttempt(run: DeviceRun, now: number): DeviceRun {
+  const {
+    startedAt: _s,
+    deadline: _d,
+    writtenAt: _w,
+    executedAt: _e,
+    pendingRequest: _p,
+    notBefore: _n,
+    ...rest
+  } = run;
+  return { ...rest, updatedAt: now };
+}
+
+/**
+ * What a report of /5/0/3 and /5/0/5 does to an active run (TS 1.2 Core E.6). Until the device acknowledged
+ * the current attempt's write, reports are left alone: the values of a previous update (Idle, result 1) must
+ * not count for this one. Returns undefined when nothing changes.
+ */
+export function onReport(
+  run: DeviceRun,
+  report: FirmwareReport,
+  policy: RolloutPolicy,
+  now: number,
+  random: () => number,
+): Decision | undefined {
+  if (!isActive(run.state) || run.writtenAt === undefined) return undefined;
+  const { state, result } = report;
+  const seen: Partial<DeviceRun> = state !== undefined ? { fwState: state } : {};
+  // A failure code ends the attempt whatever the state says (the device went back to Idle).
+  if (result !== undefined && result >= 2 && result !== 11) {
+    return failAttempt(
+      { ...run, ...seen },
+      {
+        error: `the device reported Update Result ${result}`,
+        resultCode: result,
+        retryable: policy.retryResults.includes(result),
+      },
+      policy,
+      now,
+      random,
+    );
+  }
+  if (result === FwResult.SUCCESS && (run.state === 'updating' || run.executedAt !== undefined)) {
+    const { resultCode: _r, error: _e, ...rest } = clearAttempt({ ...run, ...seen }, now);
+    return { run: { ...rest, state: 'succeeded', resultCode: FwResult.SUCCESS }, action: 'release' };
+  }
+  if (state === FwState.UPDATING && run.state !== 'updating') {
+    return { run: { ...run, ...seen, state: 'updating', updatedAt: now } };
+  }
+  if (state === FwState.DOWNLOADED && (run.state === 'starting' || run.state === 'downloading')) {
+    return {
+      run: { ...run, ...seen, state: 'downloaded', executedAt: now, updatedAt: now },
+      action: 'execute',
+    };
+  }
+  if (state === FwState.DOWNLOADING && run.state === 'starting') {
+    return { run: { ...run, ...seen, state: 'downloading', updatedAt: now } };
+  }
+  return undefined;
+}
+
+/** The current attempt passed its deadline. */
+export function onDeadline(
+  run: DeviceRun,
+  policy: RolloutPolicy,
+  now: number,
+  random: () => number,
+): Decision {
+  return failAttempt(
+    run,
+    {
+      error: `no progress within ${policy.deviceTimeoutS} s (was ${run.state})`,
+      retryable: true,
+      timedOut: true,
+    },
+    policy,
+    now,
+    random,
+  );
+}
+
+/**
+ * A command of the attempt (Observe, Write, Execute) failed: statuses as in DeviceCommandResult. A device
+ * answer (CoAP code, e.g. 4.04 without object 5) will not change by retrying; no answer (504), a bus or
+ * gateway problem (5xx) or an unregistered device (404) may.
+ */
+export function onCommandFailure(
+  run: DeviceRun,
+  what: string,
+  res: { status: number; coapCode?: string; error?: string },
+  policy: RolloutPolicy,
+  now: number,
+  random: () => number,
+): Decision {
+  const retryable = res.coapCode === undefined && res.status !== 400;
+  const detail = res.coapCode ? `the device answered ${res.coapCode}` : (res.error ?? `status ${res.status}`);
+  return failAttempt(run, { error: `${what}: ${detail}`, retryable }, policy, now, random);
+}

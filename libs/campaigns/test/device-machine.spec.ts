@@ -1,0 +1,115 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_POLICY,
+  type DeviceRun,
+  isActive,
+  newRun,
+  onCommandFailure,
+  onDeadline,
+  onReport,
+  type RolloutPolicy,
+} from '../src';
+
+const policy: RolloutPolicy = { ...DEFAULT_POLICY, maxAttempts: 2, retryBackoffMs: 1000 };
+const half = () => 0.5;
+const started = (over: Partial<DeviceRun> = {}): DeviceRun => ({
+  ...newRun('dev', false, 0),
+  state: 'starting',
+  attempts: 1,
+  startedAt: 0,
+  deadline: 60_000,
+  writtenAt: 10,
+  ...over,
+});
+
+describe('a device run follows /5/0/3 and /5/0/5 (TS 1.2 Core E.6)', () => {
+  it('walks Downloading, Downloaded (then Execute), Updating, and succeeds on result 1', () => {
+    let run = started();
+    run = onReport(run, { state: 1, result: 0 }, policy, 100, half)!.run;
+    expect(run.state).toBe('downloading');
+    const downloaded = onReport(run, { state: 2 }, policy, 200, half)!;
+    expect(downloaded.run.state).toBe('downloaded');
+    expect(downloaded.action).toBe('execute');
+    run = onReport(downloaded.run, { state: 3 }, policy, 300, half)!.run;
+    expect(run.state).toBe('updating');
+    const done = onReport(run, { state: 0, result: 1 }, policy, 400, half)!;
+    expect(done.run).toMatchObject({ state: 'succeeded', resultCode: 1 });
+    expect(done.action).toBe('release');
+  });
+
+  it('ignores what the device says before the write of this attempt (a previous update left Idle + 1)', () => {
+    expect(
+      onReport(started({ writtenAt: undefined }), { state: 0, result: 1 }, policy, 5, half),
+    ).toBeUndefined();
+    expect(onReport(started(), { state: 0, result: 1 }, policy, 5, half)).toBeUndefined();
+  });
+
+  it('fails with the result code, retries a retryable one with backoff while attempts remain', () => {
+    const failed = onReport(
+      started({ state: 'updating', attempts: 1 }),
+      { state: 2, result: 8 },
+      policy,
+      1000,
+      half,
+    )!;
+    expect(failed.run).toMatchObject({ state: 'failed', resultCode: 8 });
+    const retry = onReport(
+      started({ state: 'downloading', attempts: 1 }),
+      { state: 0, result: 4 },
+      policy,
+      1000,
+      half,
+    )!;
+    expect(retry.run).toMatchObject({ state: 'pending', resultCode: 4 });
+    expect(retry.run.notBefore).toBe(1000 + 750);
+    expect(retry.run.writtenAt).toBeUndefined();
+    const last = onReport(started({ state: 'downloading', attempts: 2 }), { result: 4 }, policy, 1000, half)!;
+    expect(last.run.state).toBe('failed');
+  });
+
+  it('times out, and a command the device refused is final while no answer is retried', () => {
+    expect(onDeadline(started({ attempts: 2 }), policy, 70_000, half).run.state).toBe('timed-out');
+    expect(onDeadline(started({ attempts: 1 }), policy, 70_000, half).run.state).toBe('pending');
+    const refused = onCommandFailure(
+      started(),
+      'write /5/0/1',
+      { status: 404, coapCode: '4.04' },
+      policy,
+      1,
+      half,
+    );
+    expect(refused.run.state).toBe('failed');
+    expect(refused.run.error).toContain('4.04');
+    expect(onCommandFailure(started(), 'observe', { status: 504 }, policy, 1, half).run.state).toBe(
+      'pending',
+    );
+  });
+
+  it('never leaves a final state and never goes back to downloading once downloaded (any reports)', () => {
+    const report = fc.record({
+      state: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+      result: fc.option(fc.integer({ min: 0, max: 11 }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(fc.array(report, { maxLength: 30 }), (reports) => {
+        let run = started();
+        const seen: string[] = [run.state];
+        for (const r of reports) {
+          const d = onReport(run, r, policy, 1, half);
+          if (d) run = d.run;
+          seen.push(run.state);
+          if (!isActive(run.state) && run.state !== 'pending') {
+            expect(onReport(run, { state: 1, result: 1 }, policy, 1, half)).toBeUndefined();
+          }
+        }
+        const firstDownloaded = seen.indexOf('downloaded');
+        const firstPending = seen.indexOf('pending');
+        if (firstDownloaded >= 0 && (firstPending < 0 || firstPending > firstDownloaded)) {
+          const upto = firstPending < 0 ? seen.length : firstPending;
+          expect(seen.slice(firstDownloaded, upto)).not.toContain('downloading');
+        }
+      }),
+    );
+  });
+});

@@ -1,0 +1,83 @@
+// Object 5 on the gateway: Pull (coap(s)://<gateway>/fw/<id>, Block2 from the image store, on every gateway)
+// and Push (a firmware-push command runs pushFirmware in the background on the node holding the device's
+// session; its progress is in the shared PushProgressStore, so a retry on any node resumes it).
+import type { CoapEndpoint } from '@lwm2m/coap';
+import { FirmwareCoapResource, type ImageStore, type PushProgressStore, pushFirmware } from '@lwm2m/firmware';
+import type { DeviceClient, DeviceCommand, DeviceCommandResult, RegistrationStore } from '@lwm2m/server';
+
+export interface GatewayFirmwareOptions {
+  images: ImageStore;
+  pushes: PushProgressStore;
+  endpoint: CoapEndpoint;
+  registrations: RegistrationStore;
+  client: Pick<DeviceClient, 'peerOf'>;
+  log: {
+    debug(m: string, c?: Record<string, unknown>): void;
+    warn(m: string, c?: Record<string, unknown>): void;
+  };
+}
+
+export class GatewayFirmware {
+  readonly resource: FirmwareCoapResource;
+  /** Pushes running on this node, by endpoint: one per device. */
+  private readonly running = new Map<string, AbortController>();
+  readonly counters = { pushesStarted: 0, pushesSucceeded: 0, pushesFailed: 0 };
+
+  constructor(private readonly o: GatewayFirmwareOptions) {
+    this.resource = new FirmwareCoapResource(o.images);
+    o.endpoint.setStreamedBlocks((path) => this.resource.streams(path));
+  }
+
+  /** Pushes now running on this node. */
+  get activePushes(): number {
+    return this.running.size;
+  }
+
+  /** A firmware-push command: 202 once the push started (progress: PushProgressStore), else why not. */
+  async startPush(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+    const { registrations, client, images } = this.o;
+    const fail = (status: number, error: string): DeviceCommandResult => ({
+      id: cmd.id,
+      ok: false,
+      status,
+      error,
+    });
+    if (cmd.imageId === undefined) return fail(400, 'firmware-push needs an imageId');
+    const reg = await registrations.getByEndpoint(cmd.endpoint);
+    if (reg === undefined) return fail(404, `endpoint ${cmd.endpoint} is not registered`);
+    if ((await images.get(cmd.imageId)) === undefined) return fail(404, `no firmware image ${cmd.imageId}`);
+    if (this.running.has(cmd.endpoint)) return fail(409, `a push to ${cmd.endpoint} is running`);
+    const ctl = new AbortController();
+    this.running.set(cmd.endpoint, ctl);
+    this.counters.pushesStarted++;
+    const target = {
+      endpoint: this.o.endpoint,
+      // Read again before each retry: an Update from a new address (NAT rebinding) moved the device.
+      peer: async () => client.peerOf((await registrations.getByEndpoint(cmd.endpoint)) ?? reg),
+    };
+    void pushFirmware(target, images, cmd.imageId, {
+      endpoint: cmd.endpoint,
+      progress: this.o.pushes,
+      signal: ctl.signal,
+    })
+      .then((r) => {
+        if (r.ok) this.counters.pushesSucceeded++;
+        else this.counters.pushesFailed++;
+        this.o.log.debug('firmware: push ended', { endpoint: cmd.endpoint, ok: r.ok, error: r.error });
+      })
+      .catch((err: unknown) => {
+        this.counters.pushesFailed++;
+        this.o.log.warn('firmware: push failed', { endpoint: cmd.endpoint, error: String(err) });
+      })
+      .finally(() => {
+        if (this.running.get(cmd.endpoint) === ctl) this.running.delete(cmd.endpoint);
+      });
+    return { id: cmd.id, ok: true, status: 202 };
+  }
+
+  /** Stops this node's pushes (their progress stays: another node or a retry resumes them). */
+  close(): void {
+    for (const ctl of this.running.values()) ctl.abort();
+    this.running.clear();
+  }
+}
