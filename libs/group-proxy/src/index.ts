@@ -1,0 +1,6 @@
+export * from './numbers';
+export * from './reply-from';
+export * from './target';
+export * from './access';
+export * from './group-proxy';
+export * from './group-proxy-client';
