@@ -155,6 +155,8 @@ export class GroupProxy {
   /** Client requests seen (RFC 7252 4.5 deduplication): key -> the answer we gave, if any. */
   private readonly seen = new Map<string, { at: number; answer?: Buffer }>();
   private readonly cache = new Map<string, Map<string, CacheEntry>>();
+  /** Tokens freed at T' (or by the client), for telling late responses from strangers. */
+  private readonly freed = new Map<string, number>();
   private mid = (Math.random() * 0x10000) | 0;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
@@ -434,7 +436,10 @@ export class GroupProxy {
       this.log.warn('group-proxy: group request not sent', { group: g.name, error: String(err) });
     });
     // Section 4.2.1 step 6: T' = 0 -> every response is ignored; nothing to keep.
-    if (tPrime === 0) return;
+    if (tPrime === 0) {
+      this.freed.set(HEX(proxyToken), this.now());
+      return;
+    }
     this.byProxyToken.set(HEX(proxyToken), f);
     this.byClient.set(clientTokenKey, f);
     f.timer = setTimeout(() => this.onTimeout(f), tPrime * 1000);
@@ -455,7 +460,11 @@ export class GroupProxy {
     if (f.timer) clearTimeout(f.timer);
     if (f.cacheTimer) clearTimeout(f.cacheTimer);
     const pk = HEX(f.proxyToken);
-    if (this.byProxyToken.get(pk) === f) this.byProxyToken.delete(pk);
+    if (this.byProxyToken.get(pk) === f) {
+      this.byProxyToken.delete(pk);
+      if (this.freed.size >= MAX_SEEN) this.freed.delete(this.freed.keys().next().value as string);
+      this.freed.set(pk, this.now());
+    }
     const ck = `${f.clientKey}#${HEX(f.clientToken)}`;
     if (this.byClient.get(ck) === f) this.byClient.delete(ck);
     for (const m of f.relayedMids) this.byRelayedMid.delete(`${f.clientKey}#${m}`);
@@ -483,7 +492,8 @@ export class GroupProxy {
     if (!f) {
       // Section 5.4: a freed token discards late responses. An RST ends the server's observation (RFC 7641
       // 3.6, reactive cancellation) when the client lost interest.
-      this.stats.unmatched++;
+      if (this.freed.has(HEX(msg.token))) this.stats.late++;
+      else this.stats.unmatched++;
       if (msg.type !== CoapType.ACK && getObserve(msg) !== undefined) {
         const rst = createMessage({ type: CoapType.RST, code: 0, messageId: msg.messageId });
         void this.opts.groupSide.send(encodeMessage(rst), peer).catch(() => undefined);
@@ -602,6 +612,7 @@ export class GroupProxy {
   private sweep(): void {
     const now = this.now();
     for (const [k, s] of this.seen) if (now - s.at > EXCHANGE_LIFETIME_MS) this.seen.delete(k);
+    for (const [k, at] of this.freed) if (now - at > EXCHANGE_LIFETIME_MS) this.freed.delete(k);
     for (const [k, m] of this.cache) {
       for (const [s, e] of m) if (e.expiresAt <= now) m.delete(s);
       if (m.size === 0) this.cache.delete(k);

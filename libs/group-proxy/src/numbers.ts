@@ -62,10 +62,14 @@ export function resolveGroupProxyNumbers(
   overrides: Partial<GroupProxyNumbers> | Record<string, number> = {},
 ): GroupProxyNumbers {
   const out: GroupProxyNumbers = { ...DEFAULT_GROUP_PROXY_NUMBERS };
+  const given = new Set<string>();
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;
     const key = k in out ? (k as keyof GroupProxyNumbers) : groupProxyOptionKey(k);
     if (!key) throw new RangeError(`unknown option name ${k}`);
+    // One option under its current and its -03 name: both must agree.
+    if (given.has(key) && out[key] !== v) throw new RangeError(`${k} given twice with different numbers`);
+    given.add(key);
     out[key] = v;
   }
   validateGroupProxyNumbers(out);

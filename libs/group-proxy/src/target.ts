@@ -1,5 +1,6 @@
 // draft-ietf-core-groupcomm-proxy section 4.1.1 step 1: the group URI of a proxied request, given as
 // Proxy-Uri, or as Proxy-Scheme with Uri-Host / Uri-Port (RFC 7252 sections 5.10.2 and 6.4).
+import { DecodeError } from '@lwm2m/bytes';
 import { getStringOption, getStringOptions, getUintOption, OptionNumber, type CoapMessage } from '@lwm2m/coap';
 
 export interface ProxiedTarget {
@@ -11,8 +12,11 @@ export interface ProxiedTarget {
   query: string[];
 }
 
-export class TargetError extends Error {
-  override readonly name = 'TargetError';
+/** A Proxy-Uri / Proxy-Scheme the proxy can't use: network input, hence a DecodeError (reason 'bad-target'). */
+export class TargetError extends DecodeError {
+  constructor(message: string) {
+    super('bad-target', message, 'proxy-uri');
+  }
 }
 
 const DEFAULT_PORTS: Record<string, number> = { coap: 5683, coaps: 5684 };
