@@ -330,7 +330,8 @@ export class GroupProxy {
       this.log.warn('group-proxy: client not allowed', { client: describeClient(peer), group: group.name });
       return this.answer(msg, peer, seenKey, CoapCode.UNAUTHORIZED, [], 'not allowed to use this group');
     }
-    // Section 4.2.1 step 3 (and 6.1 for reverse-proxies): 4.00 with an empty Multicast-Timeout.
+    // Section 4.2.1 step 3 (and 6.1 for reverse-proxies): 4.00 with an empty Multicast-Timeout. A value
+    // longer than 4 bytes reads as absent: RFC 7252 5.4.3 treats it as an unrecognized (elective) option.
     if (mtRaw === undefined) {
       this.stats.missingTimeout++;
       return this.answer(
@@ -341,9 +342,6 @@ export class GroupProxy {
         [{ number: mtNumber, value: Buffer.alloc(0) }],
         'Multicast-Timeout required',
       );
-    }
-    if (mtRaw.length > 4) {
-      return this.answer(msg, peer, seenKey, CoapCode.BAD_OPTION, [], 'Multicast-Timeout longer than 4 bytes');
     }
     const tPrime = Math.min(mtRaw.length === 0 ? 0 : mtRaw.readUIntBE(0, mtRaw.length), this.maxTimeout);
     if (this.byProxyToken.size >= (this.opts.maxForwards ?? 10_000) && !existing) {
