@@ -4,3 +4,4 @@ export * from './target';
 export * from './access';
 export * from './group-proxy';
 export * from './group-proxy-client';
+export * from './config';
