@@ -4,7 +4,14 @@ import { CoapCode } from '@lwm2m/coap';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateGroupProxyConfig } from '../../apps/group-proxy/src/config';
 import { createGroupProxyApp, type GroupProxyApp } from '../../apps/group-proxy/src/create-group-proxy-app';
-import { LOOPBACK, loopbackGroup, startClient, startLoopbackMember, type LoopbackMember, type TestClient } from './support';
+import {
+  LOOPBACK,
+  loopbackGroup,
+  startClient,
+  startLoopbackMember,
+  type LoopbackMember,
+  type TestClient,
+} from './support';
 
 let g: GroupProxyApp;
 let members: LoopbackMember[];
@@ -71,11 +78,24 @@ describe('apps/group-proxy', () => {
     const base = { GROUP_PROXY_GROUPS: 'a=239.255.0.1:5683', GROUP_PROXY_ALLOW: '127.0.0.1' };
     expect(() => validateGroupProxyConfig({ ...base, GROUP_PROXY_ALLOW: '' })).toThrow(/allow-list/);
     expect(() => validateGroupProxyConfig({ ...base, GROUP_PROXY_GROUPS: '' })).toThrow(/no group/);
-    expect(() => validateGroupProxyConfig({ ...base, GROUP_PROXY_GROUPS: 'a=239.255.0.1' })).toThrow(/ADDR:PORT/);
-    expect(() => validateGroupProxyConfig({ ...base, GROUP_PROXY_REPLY_FROM_ENCODING: 'xml' })).toThrow(/cri or tp-info/);
+    expect(() => validateGroupProxyConfig({ ...base, GROUP_PROXY_GROUPS: 'a=239.255.0.1' })).toThrow(
+      /ADDR:PORT/,
+    );
+    expect(() => validateGroupProxyConfig({ ...base, GROUP_PROXY_REPLY_FROM_ENCODING: 'xml' })).toThrow(
+      /cri or tp-info/,
+    );
     expect(() => validateGroupProxyConfig({ ...base, GROUP_PROXY_OPTION_NUMBERS: 'iana' })).toThrow();
-    expect(validateGroupProxyConfig({ ...base, GROUP_PROXY_GROUPS: 'a=239.255.0.1:5683/x/y>10.0.0.9:5683' }).groups).toEqual([
-      { name: 'a', address: '239.255.0.1', port: 5683, reversePath: ['x', 'y'], nextHop: { address: '10.0.0.9', port: 5683 } },
+    expect(
+      validateGroupProxyConfig({ ...base, GROUP_PROXY_GROUPS: 'a=239.255.0.1:5683/x/y>10.0.0.9:5683' })
+        .groups,
+    ).toEqual([
+      {
+        name: 'a',
+        address: '239.255.0.1',
+        port: 5683,
+        reversePath: ['x', 'y'],
+        nextHop: { address: '10.0.0.9', port: 5683 },
+      },
     ]);
   });
 });

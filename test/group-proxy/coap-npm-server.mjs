@@ -2,6 +2,7 @@
 // group-proxy tests: joins the multicast group, serves /r (observable). A line "change" on stdin bumps the
 // value and notifies the observers; "delay <ms>" delays the next answers.
 import coap from 'coap';
+import { setTimeout } from 'node:timers';
 import { createInterface } from 'node:readline';
 
 const [group, name] = process.argv.slice(2);

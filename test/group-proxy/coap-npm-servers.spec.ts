@@ -61,7 +61,10 @@ afterAll(async () => {
 
 describe('node-coap servers in one multicast group, through the proxy', () => {
   it('answer a GET: one response per server, Reply-From naming each', async () => {
-    const handle = await client.client.request({ groupUri: `coap://${net.groupAddr}:5683/r`, timeoutSeconds: 2 });
+    const handle = await client.client.request({
+      groupUri: `coap://${net.groupAddr}:5683/r`,
+      timeoutSeconds: 2,
+    });
     const responses = await handle.finished();
     expect(responses.length).toBe(SERVERS);
     for (const r of responses) {

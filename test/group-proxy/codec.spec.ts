@@ -79,11 +79,21 @@ describe('Reply-From (section 3)', () => {
   it('fuzzing: only DecodeError, no hang, allocation in proportion', () => {
     const seeds = [
       encodeReplyFrom({ scheme: 'coap', host: '10.0.0.2', port: 5683 }),
-      encodeReplyFrom({ scheme: 'coap', host: '2001:db8::5', port: 1, reference: { host: '10.1.1.1', path: ['a'] } }),
+      encodeReplyFrom({
+        scheme: 'coap',
+        host: '2001:db8::5',
+        port: 1,
+        reference: { host: '10.1.1.1', path: ['a'] },
+      }),
       encodeReplyFrom({ scheme: 'coap', host: '10.0.0.3', port: 40000 }, 'tp-info'),
       ...MALFORMED.map(([, h]) => Buffer.from(h, 'hex')),
     ];
-    const report = fuzzDecoder({ name: 'decodeReplyFrom', decode: (b) => decodeReplyFrom(b), seeds, seed: 0x7266 });
+    const report = fuzzDecoder({
+      name: 'decodeReplyFrom',
+      decode: (b) => decodeReplyFrom(b),
+      seeds,
+      seed: 0x7266,
+    });
     expect(report.accepted).toBeGreaterThan(100);
     expect(report.rejected).toBeGreaterThan(10_000);
     for (const r of ['bad-cbor', 'bad-cri', 'bad-address', 'bad-length']) expect(report.reasons).toContain(r);
@@ -105,7 +115,9 @@ describe('option numbers (sections 2, 3 and 12.1)', () => {
     expect(() => resolveGroupProxyNumbers({ multicastTimeoutOption: 65061 })).toThrow(/elective and unsafe/);
     expect(() => resolveGroupProxyNumbers({ multicastTimeoutOption: 65064 })).toThrow(/elective and unsafe/);
     expect(() => resolveGroupProxyNumbers({ replyFromOption: 65062 })).toThrow(/safe to forward/);
-    expect(() => resolveGroupProxyNumbers({ 'Response-Forwarding': 65062, replyFromOption: 65064 } as never)).toThrow();
+    expect(() =>
+      resolveGroupProxyNumbers({ 'Response-Forwarding': 65062, replyFromOption: 65064 } as never),
+    ).toThrow();
     expect(() => resolveGroupProxyNumbers({ 'Group-Observe': 2 })).toThrow(/unknown option name/);
   });
 });
@@ -134,7 +146,13 @@ describe('the group URI of a proxied request (section 4.1.1 step 1)', () => {
         { number: OptionNumber.URI_PATH, value: Buffer.from('r') },
       ],
     });
-    expect(proxiedTarget(m)).toEqual({ scheme: 'coap', host: '239.255.0.9', port: 7000, path: ['r'], query: [] });
+    expect(proxiedTarget(m)).toEqual({
+      scheme: 'coap',
+      host: '239.255.0.9',
+      port: 7000,
+      path: ['r'],
+      query: [],
+    });
   });
 
   it('fuzzing Proxy-Uri / Proxy-Scheme of whole requests: only DecodeError', () => {

@@ -4,7 +4,16 @@
 // Our Group OSCORE client (libs/oscore, group mode) and two Group OSCORE servers joined to an IPv4
 // multicast group on loopback; each server answers from its own unicast socket, so Reply-From tells them
 // apart by port.
-import { CoapCode, CoapType, createMessage, decodeMessage, encodeMessage, getOption, OptionNumber as O, type CoapMessage } from '@lwm2m/coap';
+import {
+  CoapCode,
+  CoapType,
+  createMessage,
+  decodeMessage,
+  encodeMessage,
+  getOption,
+  OptionNumber as O,
+  type CoapMessage,
+} from '@lwm2m/coap';
 import type { GroupResponse } from '@lwm2m/group-proxy';
 import {
   AeadAlgorithms,
@@ -26,7 +35,10 @@ import { LOOPBACK, startClient, startProxy, type TestClient, type TestProxy } fr
 
 const alg = SignatureAlgorithms.EdDSA_Ed25519;
 const h = (s: string): Buffer => Buffer.from(s, 'hex');
-const GROUP = { address: `239.255.${100 + (randomBytes(1)[0] % 100)}.${1 + (randomBytes(1)[0] % 200)}`, port: 0 };
+const GROUP = {
+  address: `239.255.${100 + (randomBytes(1)[0] % 100)}.${1 + (randomBytes(1)[0] % 200)}`,
+  port: 0,
+};
 
 function member(id: string): GroupSelf {
   const privateKey = alg.randomPrivateKey();
@@ -79,7 +91,10 @@ async function startOscoreServer(self: GroupSelf, name: string): Promise<OscoreS
     const p = groupProtectResponse(v.binding, inner);
     if (!p.ok) return;
     // From the server's own unicast socket (groupcomm-bis: a response to a group request is unicast).
-    void udp.send(encodeMessage({ ...p.message, type: CoapType.NON, messageId: randomBytes(2).readUInt16BE(0) }), from);
+    void udp.send(
+      encodeMessage({ ...p.message, type: CoapType.NON, messageId: randomBytes(2).readUInt16BE(0) }),
+      from,
+    );
   });
   return s;
 }

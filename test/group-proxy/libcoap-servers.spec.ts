@@ -52,7 +52,10 @@ describe('a GET through the proxy to libcoap servers in one multicast group', ()
   it("relays one response per server, each with Reply-From naming it, and nothing after T'", async () => {
     const before = proxy.proxy.stats.relayed;
     const sentAt = Date.now();
-    const handle = await client.client.request({ groupUri: `coap://${net.groupAddr}:5683/`, timeoutSeconds: 6 });
+    const handle = await client.client.request({
+      groupUri: `coap://${net.groupAddr}:5683/`,
+      timeoutSeconds: 6,
+    });
     const responses = await handle.finished();
     expect(responses.map((r) => r.code)).toEqual(Array(SERVERS).fill(CoapCode.CONTENT));
     const origins = responses.map((r) => formatReplyFrom(r.origin!)).sort();
@@ -100,7 +103,10 @@ describe('a GET through the proxy to libcoap servers in one multicast group', ()
 
   it('answers 4.01 Unauthorized to a client not on the allow-list, and forwards nothing', async () => {
     const forwarded = proxy.proxy.stats.forwarded;
-    const handle = await stranger.client.request({ groupUri: `coap://${net.groupAddr}:5683/`, timeoutSeconds: 2 });
+    const handle = await stranger.client.request({
+      groupUri: `coap://${net.groupAddr}:5683/`,
+      timeoutSeconds: 2,
+    });
     const [r] = await handle.finished();
     expect(r.code).toBe(CoapCode.UNAUTHORIZED);
     expect(r.origin).toBeUndefined();

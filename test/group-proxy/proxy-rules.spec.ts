@@ -66,8 +66,14 @@ function rig(extra: Partial<GroupProxyOptions> = {}): Rig {
     atGroup,
     atClient,
     server,
-    from: (identity, port = 4000) => (m) =>
-      clientSide.receive(encodeMessage(m), { address: '10.0.0.2', port, ...(identity ? { identity } : {}) }),
+    from:
+      (identity, port = 4000) =>
+      (m) =>
+        clientSide.receive(encodeMessage(m), {
+          address: '10.0.0.2',
+          port,
+          ...(identity ? { identity } : {}),
+        }),
   };
 }
 
@@ -78,7 +84,10 @@ function req(options: CoapOption[], o: Partial<CoapMessage> = {}): CoapMessage {
     code: CoapCode.GET,
     messageId: mid++,
     token: Buffer.from('c0ffee', 'hex'),
-    options: [{ number: O.PROXY_URI, value: Buffer.from(`coap://${GROUP.address}:${GROUP.port}/r`) }, ...options],
+    options: [
+      { number: O.PROXY_URI, value: Buffer.from(`coap://${GROUP.address}:${GROUP.port}/r`) },
+      ...options,
+    ],
     ...o,
   });
 }
@@ -86,7 +95,14 @@ const mt = (s: number): CoapOption => ({ number: MT, value: encodeUint(s) });
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 
 function answerFromServer(r: Rig, token: Buffer, payload = 'v', extra: CoapOption[] = []): void {
-  const resp = createMessage({ type: CoapType.NON, code: CoapCode.CONTENT, messageId: mid++, token, options: extra, payload: Buffer.from(payload) });
+  const resp = createMessage({
+    type: CoapType.NON,
+    code: CoapCode.CONTENT,
+    messageId: mid++,
+    token,
+    options: extra,
+    payload: Buffer.from(payload),
+  });
   void r.server.send(encodeMessage(resp), { address: '10.0.0.1', port: 40000 });
 }
 
@@ -107,14 +123,21 @@ describe('client identification and the allow-list', () => {
     const relayed = r.atClient.filter((m) => m.code === CoapCode.CONTENT);
     expect(relayed).toHaveLength(1);
     expect(relayed[0].token.toString('hex')).toBe('c0ffee');
-    expect(decodeReplyFrom(getOption(relayed[0], 65064)!)).toEqual({ scheme: 'coap', host: '10.0.0.7', port: 5683 });
+    expect(decodeReplyFrom(getOption(relayed[0], 65064)!)).toEqual({
+      scheme: 'coap',
+      host: '10.0.0.7',
+      port: 5683,
+    });
     await r.proxy.close();
   });
 
   it('takes a DTLS PSK or OSCORE identity and refuses a spoofed or unknown one with 4.01', async () => {
     const r = rig();
     r.from({ type: 'psk', identity: 'alice' }, 4001)(req([mt(5)], { token: Buffer.from('01', 'hex') }));
-    r.from({ type: 'oscore', kid: Buffer.from('0a', 'hex'), endpoint: 'x' }, 4001)(req([mt(5)], { token: Buffer.from('02', 'hex') }));
+    r.from(
+      { type: 'oscore', kid: Buffer.from('0a', 'hex'), endpoint: 'x' },
+      4001,
+    )(req([mt(5)], { token: Buffer.from('02', 'hex') }));
     await tick();
     expect(r.atGroup).toHaveLength(2);
     // The allowed address with another port, a PSK identity not on the list, another OSCORE kid: refused.
@@ -156,7 +179,11 @@ describe('Multicast-Timeout at the proxy', () => {
 
   it('the reverse-proxy reveals itself the same way (section 6.1)', async () => {
     const r = rig();
-    r.from()(req([{ number: O.URI_PATH, value: Buffer.from('grp') }], { options: [{ number: O.URI_PATH, value: Buffer.from('grp') }] }));
+    r.from()(
+      req([{ number: O.URI_PATH, value: Buffer.from('grp') }], {
+        options: [{ number: O.URI_PATH, value: Buffer.from('grp') }],
+      }),
+    );
     await tick();
     expect(r.atClient[0].code).toBe(CoapCode.BAD_REQUEST);
     expect(getOption(r.atClient[0], MT)).toEqual(Buffer.alloc(0));
@@ -168,7 +195,12 @@ describe('Multicast-Timeout at the proxy', () => {
     r.from()(req([{ number: MT, value: Buffer.alloc(5, 1) }]));
     await tick();
     expect(r.atClient[0].code).toBe(CoapCode.BAD_REQUEST);
-    r.from()(req([{ number: MT, value: Buffer.alloc(0) }, { number: O.NO_RESPONSE, value: encodeUint(26) }]));
+    r.from()(
+      req([
+        { number: MT, value: Buffer.alloc(0) },
+        { number: O.NO_RESPONSE, value: encodeUint(26) },
+      ]),
+    );
     await tick();
     expect(r.atGroup).toHaveLength(1);
     expect(r.proxy.activeForwards).toBe(0);
@@ -192,8 +224,12 @@ describe('Multicast-Timeout at the proxy', () => {
 
   it('refuses a target that is not a configured group with 5.05, and an unknown path with 4.04', async () => {
     const r = rig();
-    r.from()(req([mt(5)], { options: [{ number: O.PROXY_URI, value: Buffer.from('coap://239.9.9.9/r') }, mt(5)] }));
-    r.from()(req([mt(5)], { options: [{ number: O.PROXY_URI, value: Buffer.from('http://239.1.2.3/r') }, mt(5)] }));
+    r.from()(
+      req([mt(5)], { options: [{ number: O.PROXY_URI, value: Buffer.from('coap://239.9.9.9/r') }, mt(5)] }),
+    );
+    r.from()(
+      req([mt(5)], { options: [{ number: O.PROXY_URI, value: Buffer.from('http://239.1.2.3/r') }, mt(5)] }),
+    );
     r.from()(req([mt(5)], { options: [{ number: O.PROXY_URI, value: Buffer.from('not a uri') }, mt(5)] }));
     r.from()(req([], { options: [{ number: O.URI_PATH, value: Buffer.from('nope') }, mt(5)] }));
     await tick();
@@ -215,7 +251,15 @@ describe('stopping the forwarding (section 4.2.3)', () => {
     r.from()(m);
     await tick();
     expect(r.proxy.activeForwards).toBe(1);
-    r.from()(createMessage({ type: CoapType.NON, code: CoapCode.GET, messageId: mid++, token: m.token, options: [{ number: MT, value: Buffer.alloc(0) }] }));
+    r.from()(
+      createMessage({
+        type: CoapType.NON,
+        code: CoapCode.GET,
+        messageId: mid++,
+        token: m.token,
+        options: [{ number: MT, value: Buffer.alloc(0) }],
+      }),
+    );
     await tick();
     expect(r.proxy.activeForwards).toBe(0);
     expect(r.atGroup).toHaveLength(1);
@@ -242,19 +286,28 @@ describe('stopping the forwarding (section 4.2.3)', () => {
 
 describe('options of the deployment', () => {
   it("writes draft -03's tp_info when configured so, under the -03 names", async () => {
-    const r = rig({ replyFromEncoding: 'tp-info', numbers: { 'Multicast-Signaling': 2, 'Response-Forwarding': 248 } });
+    const r = rig({
+      replyFromEncoding: 'tp-info',
+      numbers: { 'Multicast-Signaling': 2, 'Response-Forwarding': 248 },
+    });
     r.from()(req([{ number: 2, value: encodeUint(5) }]));
     await tick();
     answerFromServer(r, r.atGroup[0].token);
     await tick();
-    const v = getOption(r.atClient.find((x) => x.code === CoapCode.CONTENT)!, 248)!;
+    const v = getOption(
+      r.atClient.find((x) => x.code === CoapCode.CONTENT)!,
+      248,
+    )!;
     expect(v.subarray(0, 2).toString('hex')).toBe('8301');
     expect(decodeReplyFrom(v)).toEqual({ scheme: 'coap', host: '10.0.0.7', port: 5683 });
     await r.proxy.close();
   });
 
   it("a non-last proxy of a chain refuses T' it cannot shorten with 5.05 and the least T' (section 8.1)", async () => {
-    const r = rig({ groups: [{ name: 'g', ...GROUP, nextHop: { address: '10.0.0.50', port: 5683 } }], chainMarginSeconds: 2 });
+    const r = rig({
+      groups: [{ name: 'g', ...GROUP, nextHop: { address: '10.0.0.50', port: 5683 } }],
+      chainMarginSeconds: 2,
+    });
     r.from()(req([mt(2)]));
     await tick();
     expect(r.atClient[0].code).toBe(CoapCode.PROXYING_NOT_SUPPORTED);
@@ -276,7 +329,17 @@ describe('bad input from clients and servers', () => {
   it('survives 20,000 mutated datagrams on both sides, counts them, and still serves', async () => {
     const r = rig();
     const rand = prng(0x6770);
-    const seeds = [encodeMessage(req([mt(5)])), encodeMessage(createMessage({ type: CoapType.NON, code: CoapCode.CONTENT, token: Buffer.from('01', 'hex'), options: [{ number: 65064, value: Buffer.from('82208244', 'hex') }] }))];
+    const seeds = [
+      encodeMessage(req([mt(5)])),
+      encodeMessage(
+        createMessage({
+          type: CoapType.NON,
+          code: CoapCode.CONTENT,
+          token: Buffer.from('01', 'hex'),
+          options: [{ number: 65064, value: Buffer.from('82208244', 'hex') }],
+        }),
+      ),
+    ];
     for (let i = 0; i < 20_000; i++) {
       const b = Buffer.from(seeds[i % 2]);
       const flips = 1 + ((rand() * 4) | 0);

@@ -1,6 +1,12 @@
 // Shared set-up of the group-proxy tests: our proxy (client side on 127.0.0.1, group side on the host's
 // end of the group network) and our client, on real UDP sockets.
-import { GroupProxy, GroupProxyClient, type AllowRule, type GroupProxyOptions, type ProxyGroup } from '@lwm2m/group-proxy';
+import {
+  GroupProxy,
+  GroupProxyClient,
+  type AllowRule,
+  type GroupProxyOptions,
+  type ProxyGroup,
+} from '@lwm2m/group-proxy';
 import {
   CoapCode,
   CoapType,
@@ -79,7 +85,10 @@ export interface LoopbackMember {
  * A plain CoAP group member on loopback: receives the group's datagrams through a multicast join on
  * 127.0.0.1 and answers 2.05 "<name>:<path>" from its own unicast socket, so each has its own port.
  */
-export async function startLoopbackMember(group: { address: string; port: number }, name: string): Promise<LoopbackMember> {
+export async function startLoopbackMember(
+  group: { address: string; port: number },
+  name: string,
+): Promise<LoopbackMember> {
   const udp = await UdpTransport.bind({ address: LOOPBACK });
   const membership = await new UdpMulticastReceiver({ interface: LOOPBACK }).join(group, (data, from) => {
     const req = decodeMessage(data);

@@ -27,11 +27,18 @@ export interface GroupProxyConfig {
   HTTP_PORT: number;
 }
 
-function int(env: Record<string, string | undefined>, key: string, def: number, min: number, max: number): number {
+function int(
+  env: Record<string, string | undefined>,
+  key: string,
+  def: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return def;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`invalid configuration: ${key} must be ${min}..${max}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new Error(`invalid configuration: ${key} must be ${min}..${max}`);
   return v;
 }
 
@@ -40,9 +47,11 @@ export function validateGroupProxyConfig(env: Record<string, string | undefined>
     const groups = parseProxyGroups(env.GROUP_PROXY_GROUPS ?? '');
     if (groups.length === 0) throw new Error('GROUP_PROXY_GROUPS names no group');
     const allow = parseAllowList(env.GROUP_PROXY_ALLOW ?? '');
-    if (allow.length === 0) throw new Error('GROUP_PROXY_ALLOW is empty (section 4 REQ1: an allow-list is required)');
+    if (allow.length === 0)
+      throw new Error('GROUP_PROXY_ALLOW is empty (section 4 REQ1: an allow-list is required)');
     const encoding = env.GROUP_PROXY_REPLY_FROM_ENCODING ?? 'cri';
-    if (encoding !== 'cri' && encoding !== 'tp-info') throw new Error('GROUP_PROXY_REPLY_FROM_ENCODING is cri or tp-info');
+    if (encoding !== 'cri' && encoding !== 'tp-info')
+      throw new Error('GROUP_PROXY_REPLY_FROM_ENCODING is cri or tp-info');
     return {
       COAP_PORT: int(env, 'COAP_PORT', 5683, 0, 65535),
       COAP_HOST: env.COAP_HOST ?? '0.0.0.0',

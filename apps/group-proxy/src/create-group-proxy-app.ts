@@ -1,6 +1,15 @@
 // The standalone group-proxy: two UDP sockets (clients, groups) around libs/group-proxy, and GET /health.
 import 'reflect-metadata';
-import { Controller, Get, Inject, Module, type DynamicModule, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  Module,
+  type DynamicModule,
+  type INestApplication,
+  type LoggerService,
+  type LogLevel,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { GroupProxy } from '@lwm2m/group-proxy';
 import { UdpTransport } from '@lwm2m/udp';
@@ -22,7 +31,11 @@ export class HealthController {
 @Module({})
 export class GroupProxyAppModule {
   static forRoot(proxy: GroupProxy): DynamicModule {
-    return { module: GroupProxyAppModule, controllers: [HealthController], providers: [{ provide: PROXY, useValue: proxy }] };
+    return {
+      module: GroupProxyAppModule,
+      controllers: [HealthController],
+      providers: [{ provide: PROXY, useValue: proxy }],
+    };
   }
 }
 
@@ -41,7 +54,9 @@ export async function createGroupProxyApp(
   const clientSide = await UdpTransport.bind({ type, address: config.COAP_HOST, port: config.COAP_PORT });
   const groupSide = await UdpTransport.bind({ type, address: config.GROUP_INTERFACE });
   groupSide.enableMulticastSend({
-    ...(config.GROUP_INTERFACE !== '0.0.0.0' && config.GROUP_INTERFACE !== '::' ? { interface: config.GROUP_INTERFACE } : {}),
+    ...(config.GROUP_INTERFACE !== '0.0.0.0' && config.GROUP_INTERFACE !== '::'
+      ? { interface: config.GROUP_INTERFACE }
+      : {}),
     ttl: config.MULTICAST_TTL,
   });
   const proxy = new GroupProxy({

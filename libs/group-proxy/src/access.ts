@@ -32,12 +32,17 @@ export function describeClient(peer: Peer): string {
 
 function matches(rule: AllowRule, peer: Peer): boolean {
   const id = peer.identity;
-  const wantsIdentity = rule.pskIdentity !== undefined || rule.oscoreKid !== undefined || rule.rpk !== undefined;
+  const wantsIdentity =
+    rule.pskIdentity !== undefined || rule.oscoreKid !== undefined || rule.rpk !== undefined;
   if (wantsIdentity) {
     if (!id) return false;
     if (rule.pskIdentity !== undefined) return id.type === 'psk' && id.identity === rule.pskIdentity;
     if (rule.oscoreKid !== undefined) {
-      return id.type === 'oscore' && id.kid !== undefined && id.kid.toString('hex') === rule.oscoreKid.toLowerCase();
+      return (
+        id.type === 'oscore' &&
+        id.kid !== undefined &&
+        id.kid.toString('hex') === rule.oscoreKid.toLowerCase()
+      );
     }
     return id.type === 'rpk' && id.publicKey.toString('hex') === rule.rpk?.toLowerCase();
   }
@@ -62,13 +67,21 @@ export function parseAllowList(text: string): AllowRule[] {
     .map((item) => {
       const eq = item.indexOf('=');
       const who = eq >= 0 ? item.slice(0, eq) : item;
-      const groups = eq >= 0 ? item.slice(eq + 1).split('|').filter(Boolean) : '*';
+      const groups =
+        eq >= 0
+          ? item
+              .slice(eq + 1)
+              .split('|')
+              .filter(Boolean)
+          : '*';
       const g = groups.length === 0 || (Array.isArray(groups) && groups.includes('*')) ? '*' : groups;
       if (who.startsWith('psk:')) return { pskIdentity: who.slice(4), groups: g };
       if (who.startsWith('oscore:')) return { oscoreKid: who.slice(7), groups: g };
       if (who.startsWith('rpk:')) return { rpk: who.slice(4), groups: g };
       const m = /^([0-9.]+)(?::(\d+))?$/.exec(who) ?? /^\[([0-9a-fA-F:]+)\](?::(\d+))?$/.exec(who);
       if (!m) throw new RangeError(`allow-list entry not understood: ${item}`);
-      return m[2] !== undefined ? { address: m[1], port: Number(m[2]), groups: g } : { address: m[1], groups: g };
+      return m[2] !== undefined
+        ? { address: m[1], port: Number(m[2]), groups: g }
+        : { address: m[1], groups: g };
     });
 }

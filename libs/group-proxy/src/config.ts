@@ -28,7 +28,13 @@ export function parseProxyGroups(text: string): ProxyGroup[] {
       }
       const slash = rest.indexOf('/', rest.lastIndexOf(':'));
       const addr = slash >= 0 ? rest.slice(0, slash) : rest;
-      const path = slash >= 0 ? rest.slice(slash + 1).split('/').filter(Boolean) : [];
+      const path =
+        slash >= 0
+          ? rest
+              .slice(slash + 1)
+              .split('/')
+              .filter(Boolean)
+          : [];
       return {
         name,
         ...hostPort(addr, `group ${name}`),
@@ -51,7 +57,10 @@ export function numbersFromEnv(env: Record<string, string | undefined>): Record<
   if (env.GROUP_PROXY_OPTION_NUMBERS === 'suggested') {
     out.multicastTimeoutOption = 2;
     out.replyFromOption = 248;
-  } else if (env.GROUP_PROXY_OPTION_NUMBERS !== undefined && env.GROUP_PROXY_OPTION_NUMBERS !== 'experimental') {
+  } else if (
+    env.GROUP_PROXY_OPTION_NUMBERS !== undefined &&
+    env.GROUP_PROXY_OPTION_NUMBERS !== 'experimental'
+  ) {
     throw new RangeError('GROUP_PROXY_OPTION_NUMBERS is experimental or suggested');
   }
   const names: [string, string][] = [

@@ -212,7 +212,10 @@ export class GroupProxyClient {
     if (req.prepare) msg = req.prepare(msg);
     // Class U for OSCORE (section 2): added after end-to-end protection, readable by the proxy.
     if (req.timeoutSeconds !== undefined) {
-      msg.options.push({ number: this.numbers.multicastTimeoutOption, value: encodeUint(req.timeoutSeconds) });
+      msg.options.push({
+        number: this.numbers.multicastTimeoutOption,
+        value: encodeUint(req.timeoutSeconds),
+      });
     }
     const tPrimeMs = (req.timeoutSeconds ?? 0) * 1000;
     const p: Pending = {

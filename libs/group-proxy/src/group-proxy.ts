@@ -252,7 +252,14 @@ export class GroupProxy {
   }
 
   /** Answers the request itself (errors): piggybacked on the ACK of a CON, or a NON. */
-  private answer(req: CoapMessage, peer: Peer, seenKey: string, code: number, options: CoapOption[], text?: string) {
+  private answer(
+    req: CoapMessage,
+    peer: Peer,
+    seenKey: string,
+    code: number,
+    options: CoapOption[],
+    text?: string,
+  ) {
     const con = req.type === CoapType.CON;
     const msg = createMessage({
       type: con ? CoapType.ACK : CoapType.NON,
@@ -277,7 +284,9 @@ export class GroupProxy {
     void this.opts.clientSide.send(ack, peer).catch(() => undefined);
   }
 
-  private resolveTarget(msg: CoapMessage): { group: ProxyGroup; target?: ProxiedTarget; rest: string[] } | string {
+  private resolveTarget(
+    msg: CoapMessage,
+  ): { group: ProxyGroup; target?: ProxiedTarget; rest: string[] } | string {
     let target: ProxiedTarget | undefined;
     try {
       target = proxiedTarget(msg);
@@ -405,7 +414,10 @@ export class GroupProxy {
     if (old) this.free(old);
     const options = this.buildOutgoing(msg, r);
     if (g.nextHop) {
-      options.push({ number: this.numbers.multicastTimeoutOption, value: encodeUint(Math.max(0, tPrime - this.chainMargin)) });
+      options.push({
+        number: this.numbers.multicastTimeoutOption,
+        value: encodeUint(Math.max(0, tPrime - this.chainMargin)),
+      });
     }
     const out = createMessage({
       type: CoapType.NON,
@@ -556,7 +568,12 @@ export class GroupProxy {
 
   private store(key: string, server: string, relayed: CoapMessage): void {
     const maxAgeRaw = getOption(relayed, OptionNumber.MAX_AGE);
-    const maxAge = maxAgeRaw === undefined ? 60 : maxAgeRaw.length === 0 ? 0 : maxAgeRaw.readUIntBE(0, Math.min(4, maxAgeRaw.length));
+    const maxAge =
+      maxAgeRaw === undefined
+        ? 60
+        : maxAgeRaw.length === 0
+          ? 0
+          : maxAgeRaw.readUIntBE(0, Math.min(4, maxAgeRaw.length));
     if (maxAge === 0) return;
     let m = this.cache.get(key);
     if (!m) {
@@ -585,7 +602,8 @@ export class GroupProxy {
     if (later.length === 0) return;
     const at = Math.max(0, tPrime * 1000 - Math.min(500, tPrime * 100));
     f.cacheTimer = setTimeout(() => {
-      for (const e of later) if (!f.answered.has(e.server) && e.expiresAt > this.now()) this.relayCached(f, e);
+      for (const e of later)
+        if (!f.answered.has(e.server) && e.expiresAt > this.now()) this.relayCached(f, e);
     }, at);
     f.cacheTimer.unref?.();
   }

@@ -43,10 +43,13 @@ export function groupProxyOptionKey(name: string): keyof GroupProxyNumbers | und
 export function validateGroupProxyNumbers(n: GroupProxyNumbers): void {
   const { multicastTimeoutOption: mt, replyFromOption: rf } = n;
   for (const v of [mt, rf]) {
-    if (!Number.isInteger(v) || v < 1 || v > 0xffff) throw new RangeError(`option number ${v} not in 1..65535`);
+    if (!Number.isInteger(v) || v < 1 || v > 0xffff)
+      throw new RangeError(`option number ${v} not in 1..65535`);
   }
   if (isCritical(mt) || !isUnsafe(mt)) {
-    throw new RangeError(`Multicast-Timeout ${mt} must be elective and unsafe (an even number with bit 1 set)`);
+    throw new RangeError(
+      `Multicast-Timeout ${mt} must be elective and unsafe (an even number with bit 1 set)`,
+    );
   }
   if (isCritical(rf) || isUnsafe(rf)) {
     throw new RangeError(`Reply-From ${rf} must be elective and safe to forward (bits 0 and 1 clear)`);

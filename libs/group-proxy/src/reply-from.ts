@@ -85,7 +85,8 @@ function decodeHost(v: unknown): string {
 }
 
 function decodePort(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) fail('bad-port', 'port not in 0..65535');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff)
+    fail('bad-port', 'port not in 0..65535');
   return v;
 }
 
@@ -143,7 +144,8 @@ export function decodeReplyFrom(value: Buffer, groupPort = DEFAULT_COAP_PORT): R
   } catch (e) {
     return fail('bad-cbor', e instanceof Error ? e.message : String(e));
   }
-  if (!Array.isArray(items) || items.length < 1 || items.length > 2) fail('bad-sequence', 'one or two CBOR items');
+  if (!Array.isArray(items) || items.length < 1 || items.length > 2)
+    fail('bad-sequence', 'one or two CBOR items');
   const first = items[0];
   if (!Array.isArray(first)) fail('bad-cri', 'the first item is an array');
   if (first[0] === TP_ID_UDP && first[1] instanceof Tag) {

@@ -1,7 +1,13 @@
 // draft-ietf-core-groupcomm-proxy section 4.1.1 step 1: the group URI of a proxied request, given as
 // Proxy-Uri, or as Proxy-Scheme with Uri-Host / Uri-Port (RFC 7252 sections 5.10.2 and 6.4).
 import { DecodeError } from '@lwm2m/bytes';
-import { getStringOption, getStringOptions, getUintOption, OptionNumber, type CoapMessage } from '@lwm2m/coap';
+import {
+  getStringOption,
+  getStringOptions,
+  getUintOption,
+  OptionNumber,
+  type CoapMessage,
+} from '@lwm2m/coap';
 
 export interface ProxiedTarget {
   scheme: string;
@@ -23,9 +29,10 @@ const DEFAULT_PORTS: Record<string, number> = { coap: 5683, coaps: 5684 };
 
 /** RFC 7252 section 6.4 for the parts we forward: scheme, host, port, path, query; no fragment. */
 export function parseProxyUri(uri: string): ProxiedTarget {
-  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#[\]]+)(?::(\d{1,5}))?([^?#]*)(?:\?([^#]*))?$/.exec(
-    uri,
-  );
+  const m =
+    /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#[\]]+)(?::(\d{1,5}))?([^?#]*)(?:\?([^#]*))?$/.exec(
+      uri,
+    );
   if (!m) throw new TargetError(`not an absolute coap URI without fragment: ${uri.slice(0, 80)}`);
   const scheme = m[1].toLowerCase();
   const host = m[2].startsWith('[') ? m[2].slice(1, -1) : m[2].toLowerCase();
