@@ -1,6 +1,8 @@
 // apps/group-proxy: the env configuration and the running app (two UDP sockets, GET /health), with two
 // plain CoAP members of a loopback multicast group behind it.
 import { CoapCode } from '@lwm2m/coap';
+import { decodeReplyFrom, parseReplyFromHeader } from '@lwm2m/group-proxy';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateGroupProxyConfig } from '../../apps/group-proxy/src/config';
 import { createGroupProxyApp, type GroupProxyApp } from '../../apps/group-proxy/src/create-group-proxy-app';
@@ -28,7 +30,8 @@ beforeAll(async () => {
     COAP_PORT: '0',
     GROUP_PROXY_INTERFACE: LOOPBACK,
     GROUP_PROXY_GROUPS: `lamps=${group.address}:${group.port}/lamps`,
-    GROUP_PROXY_ALLOW: `${LOOPBACK}:${client.port}=lamps`,
+    // The client's CoAP socket, and HTTP clients from loopback (section 9, by address: NoSec).
+    GROUP_PROXY_ALLOW: `${LOOPBACK}:${client.port}=lamps,${LOOPBACK}=lamps`,
     GROUP_PROXY_MULTICAST_SIGNALING_OPTION: '2',
     GROUP_PROXY_RESPONSE_FORWARDING_OPTION: '248',
     HTTP_PORT: '0',
@@ -72,6 +75,69 @@ describe('apps/group-proxy', () => {
     expect(health.status).toBe('ok');
     expect(health.stats.forwarded).toBe(1);
     expect(health.stats.relayed).toBe(2);
+  }, 10_000);
+
+  it('maps an HTTP request to the group and answers one multipart/mixed batch (section 9)', async () => {
+    const url = (await g.app.getUrl()).replace('[::1]', '127.0.0.1');
+    const target = encodeURIComponent(`coap://${group.address}:${group.port}/dim`);
+    const res = await fetch(`${url}/hc/?target_uri=${target}`, {
+      method: 'POST',
+      headers: { 'Multicast-Timeout': '1', 'Content-Type': 'text/plain' },
+      body: 'Do that!',
+    });
+    expect(res.status).toBe(200);
+    const type = res.headers.get('content-type')!;
+    expect(type).toMatch(/^multipart\/mixed; boundary=/);
+    const boundary = type.split('boundary=')[1];
+    const text = await res.text();
+    const parts = text.split(`--${boundary}`).slice(1, -1);
+    expect(parts).toHaveLength(2);
+    const bodies: string[] = [];
+    for (const p of parts) {
+      expect(p).toContain('Content-Type: application/http');
+      expect(p).toContain('HTTP/1.1 200 OK');
+      // Section 9.2: Reply-From as a List of Byte Sequences holding the CRI.
+      const rf = /Reply-From: (:[A-Za-z0-9+/=]+:)/.exec(p)![1];
+      const origin = decodeReplyFrom(parseReplyFromHeader(rf)!);
+      expect(origin.host).toBe(LOOPBACK);
+      expect(members.map((m) => m.udp.address().port)).toContain(origin.port);
+      bodies.push(p.trim().split('\r\n').at(-1)!);
+    }
+    expect(bodies.sort()).toEqual(['m1:dim', 'm2:dim']);
+  }, 10_000);
+
+  it('over HTTP: no Multicast-Timeout is 400 with an empty one, 0 is 204 at once, a stranger 403', async () => {
+    const url = (await g.app.getUrl()).replace('[::1]', '127.0.0.1');
+    const target = encodeURIComponent(`coap://${group.address}:${group.port}/dim`);
+    const missing = await fetch(`${url}/hc/?target_uri=${target}`);
+    expect(missing.status).toBe(400);
+    expect(missing.headers.get('multicast-timeout')).toBe('');
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+    const zero = await fetch(`${url}/hc/?target_uri=${target}`, { headers: { 'Multicast-Timeout': '0' } });
+    expect(zero.status).toBe(204);
+    const other = encodeURIComponent('coap://239.255.255.1:5683/x');
+    const notGroup = await fetch(`${url}/hc/?target_uri=${other}`, { headers: { 'Multicast-Timeout': '1' } });
+    expect(notGroup.status).toBe(502);
+    // Only 127.0.0.1 is allowed: a client from 127.0.0.2 is refused (4.01, mapped to 403 by RFC 8075 7.1).
+    const status = await new Promise<number>((resolve, reject) => {
+      const u = new URL(`${url}/hc/?target_uri=${target}`);
+      const r = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname + u.search,
+          localAddress: '127.0.0.2',
+          headers: { 'Multicast-Timeout': '1' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      r.on('error', reject);
+      r.end();
+    });
+    expect(status).toBe(403);
   }, 10_000);
 
   it('refuses a configuration without allow-list, groups, or with bad numbers', () => {

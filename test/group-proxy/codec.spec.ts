@@ -1,9 +1,20 @@
 // draft-ietf-core-groupcomm-proxy section 3 (Reply-From as CRI, and -03's tp_info), section 2
 // (Multicast-Timeout numbers and names) and section 4.1.1 step 1 (the group URI of a proxied request).
 import { DecodeError } from '@lwm2m/bytes';
-import { CoapType, createMessage, decodeMessage, encodeMessage, encodeUint, OptionNumber } from '@lwm2m/coap';
 import {
+  CoapCode,
+  CoapType,
+  createMessage,
+  decodeMessage,
+  encodeMessage,
+  encodeUint,
+  OptionNumber,
+} from '@lwm2m/coap';
+import {
+  coapToHttpStatus,
   DEFAULT_GROUP_PROXY_NUMBERS,
+  parseReplyFromHeader,
+  replyFromHeader,
   decodeReplyFrom,
   encodeReplyFrom,
   groupProxyOptionKey,
@@ -196,5 +207,35 @@ describe('the group URI of a proxied request (section 4.1.1 step 1)', () => {
       { oscoreKid: '0A', groups: '*' },
     ]);
     expect(() => parseAllowList('who?')).toThrow(RangeError);
+  });
+});
+
+describe('HTTP header fields of section 9', () => {
+  it('Reply-From is a List of one Byte Sequence per CBOR array, and back', () => {
+    const one = encodeReplyFrom({ scheme: 'coap', host: '10.0.0.2', port: 5683 });
+    expect(replyFromHeader(one)).toBe(`:${one.toString('base64')}:`);
+    const two = encodeReplyFrom({
+      scheme: 'coap',
+      host: '192.0.2.1',
+      port: 1,
+      reference: { host: '10.0.0.7' },
+    });
+    const header = replyFromHeader(two);
+    expect(header.split(', ')).toHaveLength(2);
+    expect(parseReplyFromHeader(header)!.toString('hex')).toBe(Buffer.from(two).toString('hex'));
+  });
+
+  it('a Reply-From header field that is not 1-2 Byte Sequences is ignored as a whole', () => {
+    for (const bad of ['', 'abc', ':aa:, :bb:, :cc:', ':a b:', '"text"', ':aa:;p=1']) {
+      expect(parseReplyFromHeader(bad)).toBeUndefined();
+    }
+  });
+
+  it('maps CoAP codes to HTTP statuses as RFC 8075 section 7 does', () => {
+    expect(coapToHttpStatus(CoapCode.CONTENT)).toBe(200);
+    expect(coapToHttpStatus(CoapCode.CHANGED, false)).toBe(204);
+    expect(coapToHttpStatus(CoapCode.UNAUTHORIZED)).toBe(403);
+    expect(coapToHttpStatus(CoapCode.PROXYING_NOT_SUPPORTED)).toBe(502);
+    expect(coapToHttpStatus(0x9f)).toBe(400);
   });
 });

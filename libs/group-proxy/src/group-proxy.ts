@@ -89,6 +89,18 @@ export interface GroupProxyOptions {
   now?: () => number;
 }
 
+/**
+ * Where one client request's answers go: the proxy's own answer (an ACK or a NON: errors, or the empty ACK
+ * of a CON) and every relayed response. UDP clients get datagrams; an in-process front end (the HTTP-to-CoAP
+ * mapping of section 9) gets the messages through `submit()`.
+ */
+export interface ClientLeg {
+  answer(msg: CoapMessage): void;
+  relay(msg: CoapMessage): void;
+  /** The forward ended: T' passed (and no observation is left), or the client stopped it. */
+  ended?(): void;
+}
+
 interface CacheEntry {
   /** The relayed response (Reply-From included, section 5.4 step 1). */
   message: CoapMessage;
@@ -98,7 +110,7 @@ interface CacheEntry {
 
 interface Forward {
   proxyToken: Buffer;
-  client: Peer;
+  leg: ClientLeg;
   clientKey: string;
   clientToken: Buffer;
   group: ProxyGroup;
@@ -115,6 +127,7 @@ interface Forward {
   relayedMids: Set<number>;
   cacheKey?: string;
   chained: boolean;
+  done?: boolean;
 }
 
 const HEX = (b: Buffer): string => b.toString('hex');
@@ -248,40 +261,51 @@ export class GroupProxy {
     if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.keys().next().value as string);
     this.seen.set(seenKey, { at: this.now() });
     this.stats.requests++;
-    this.onClientRequest(msg, peer, key, seenKey);
+    this.onClientRequest(msg, peer, key, this.datagramLeg(peer, seenKey));
   }
 
   /** Answers the request itself (errors): piggybacked on the ACK of a CON, or a NON. */
-  private answer(
-    req: CoapMessage,
-    peer: Peer,
-    seenKey: string,
-    code: number,
-    options: CoapOption[],
-    text?: string,
-  ) {
+  private answer(req: CoapMessage, leg: ClientLeg, code: number, options: CoapOption[], text?: string) {
     const con = req.type === CoapType.CON;
-    const msg = createMessage({
-      type: con ? CoapType.ACK : CoapType.NON,
-      code,
-      messageId: con ? req.messageId : this.nextMid(),
-      token: req.token,
-      options,
-      // RFC 7252 5.9.2: a diagnostic payload with 4.xx/5.xx.
-      payload: text ? Buffer.from(text) : Buffer.alloc(0),
-    });
-    const bytes = encodeMessage(msg);
-    const s = this.seen.get(seenKey);
-    if (s) s.answer = bytes;
-    void this.opts.clientSide.send(bytes, peer).catch(() => undefined);
+    leg.answer(
+      createMessage({
+        type: con ? CoapType.ACK : CoapType.NON,
+        code,
+        messageId: con ? req.messageId : this.nextMid(),
+        token: req.token,
+        options,
+        // RFC 7252 5.9.2: a diagnostic payload with 4.xx/5.xx.
+        payload: text ? Buffer.from(text) : Buffer.alloc(0),
+      }),
+    );
   }
 
-  private emptyAck(req: CoapMessage, peer: Peer, seenKey: string): void {
+  private emptyAck(req: CoapMessage, leg: ClientLeg): void {
     if (req.type !== CoapType.CON) return;
-    const ack = encodeMessage(createMessage({ type: CoapType.ACK, code: 0, messageId: req.messageId }));
-    const s = this.seen.get(seenKey);
-    if (s) s.answer = ack;
-    void this.opts.clientSide.send(ack, peer).catch(() => undefined);
+    leg.answer(createMessage({ type: CoapType.ACK, code: 0, messageId: req.messageId }));
+  }
+
+  /** The leg of a UDP (or DTLS) client: datagrams, and the answer kept for a duplicate request. */
+  private datagramLeg(peer: Peer, seenKey: string): ClientLeg {
+    return {
+      answer: (msg) => {
+        const bytes = encodeMessage(msg);
+        const s = this.seen.get(seenKey);
+        if (s) s.answer = bytes;
+        void this.opts.clientSide.send(bytes, peer).catch(() => undefined);
+      },
+      relay: (msg) => this.sendToClient(peer, msg),
+    };
+  }
+
+  /**
+   * A request from an in-process front end (section 9: an HTTP-to-CoAP proxy), processed like one that came
+   * over UDP from `client` (allow-list, Multicast-Timeout, forwarding, relaying) with answers to `leg`.
+   */
+  submit(msg: CoapMessage, client: Peer, leg: ClientLeg): void {
+    if (this.closed) throw new Error('group proxy closed');
+    this.stats.requests++;
+    this.onClientRequest(msg, client, `local:${describeClient(client)}`, leg);
   }
 
   private resolveTarget(
@@ -310,7 +334,7 @@ export class GroupProxy {
     return 'no group here';
   }
 
-  private onClientRequest(msg: CoapMessage, peer: Peer, key: string, seenKey: string): void {
+  private onClientRequest(msg: CoapMessage, peer: Peer, key: string, leg: ClientLeg): void {
     const mtNumber = this.numbers.multicastTimeoutOption;
     const mtRaw = getOption(msg, mtNumber);
     const existing = this.byClient.get(`${key}#${HEX(msg.token)}`);
@@ -321,7 +345,7 @@ export class GroupProxy {
       if (existing && typeof reverse === 'string') {
         this.stats.earlyStops++;
         this.free(existing);
-        this.emptyAck(msg, peer, seenKey);
+        this.emptyAck(msg, leg);
         return;
       }
     }
@@ -330,14 +354,14 @@ export class GroupProxy {
       this.stats.badTarget++;
       // RFC 7252 5.7.2: 5.05 Proxying Not Supported for a target we don't proxy to.
       const code = hasTarget ? CoapCode.PROXYING_NOT_SUPPORTED : CoapCode.NOT_FOUND;
-      return this.answer(msg, peer, seenKey, code, [], resolved);
+      return this.answer(msg, leg, code, [], resolved);
     }
     const { group } = resolved;
     // Section 4.2.1 step 2: identify and check the client; 4.01 when not allowed.
     if (!isAllowed(this.opts.allow, peer, group.name)) {
       this.stats.unauthorized++;
       this.log.warn('group-proxy: client not allowed', { client: describeClient(peer), group: group.name });
-      return this.answer(msg, peer, seenKey, CoapCode.UNAUTHORIZED, [], 'not allowed to use this group');
+      return this.answer(msg, leg, CoapCode.UNAUTHORIZED, [], 'not allowed to use this group');
     }
     // Section 4.2.1 step 3 (and 6.1 for reverse-proxies): 4.00 with an empty Multicast-Timeout. A value
     // longer than 4 bytes reads as absent: RFC 7252 5.4.3 treats it as an unrecognized (elective) option.
@@ -345,8 +369,7 @@ export class GroupProxy {
       this.stats.missingTimeout++;
       return this.answer(
         msg,
-        peer,
-        seenKey,
+        leg,
         CoapCode.BAD_REQUEST,
         [{ number: mtNumber, value: Buffer.alloc(0) }],
         'Multicast-Timeout required',
@@ -354,21 +377,20 @@ export class GroupProxy {
     }
     const tPrime = Math.min(mtRaw.length === 0 ? 0 : mtRaw.readUIntBE(0, mtRaw.length), this.maxTimeout);
     if (this.byProxyToken.size >= (this.opts.maxForwards ?? 10_000) && !existing) {
-      return this.answer(msg, peer, seenKey, CoapCode.SERVICE_UNAVAILABLE, [], 'too many requests in flight');
+      return this.answer(msg, leg, CoapCode.SERVICE_UNAVAILABLE, [], 'too many requests in flight');
     }
     // Section 8.1: a non-last proxy gives the next hop T'' < T', or refuses with 5.05 and the least T'.
     if (group.nextHop && tPrime > 0 && tPrime <= this.chainMargin) {
       return this.answer(
         msg,
-        peer,
-        seenKey,
+        leg,
         CoapCode.PROXYING_NOT_SUPPORTED,
         [{ number: mtNumber, value: encodeUint(this.chainMargin + 1) }],
         'Multicast-Timeout too small for this chain',
       );
     }
-    this.emptyAck(msg, peer, seenKey);
-    this.forward(msg, peer, key, resolved, tPrime);
+    this.emptyAck(msg, leg);
+    this.forward(msg, leg, key, resolved, tPrime);
   }
 
   private buildOutgoing(msg: CoapMessage, r: { group: ProxyGroup; target?: ProxiedTarget; rest: string[] }) {
@@ -400,7 +422,7 @@ export class GroupProxy {
 
   private forward(
     msg: CoapMessage,
-    client: Peer,
+    leg: ClientLeg,
     key: string,
     r: { group: ProxyGroup; target?: ProxiedTarget; rest: string[] },
     tPrime: number,
@@ -429,7 +451,7 @@ export class GroupProxy {
     });
     const f: Forward = {
       proxyToken,
-      client,
+      leg,
       clientKey: key,
       clientToken: msg.token,
       group: g,
@@ -467,6 +489,8 @@ export class GroupProxy {
   }
 
   private free(f: Forward): void {
+    if (f.done) return;
+    f.done = true;
     if (f.timer) clearTimeout(f.timer);
     if (f.cacheTimer) clearTimeout(f.cacheTimer);
     const pk = HEX(f.proxyToken);
@@ -478,6 +502,7 @@ export class GroupProxy {
     const ck = `${f.clientKey}#${HEX(f.clientToken)}`;
     if (this.byClient.get(ck) === f) this.byClient.delete(ck);
     for (const m of f.relayedMids) this.byRelayedMid.delete(`${f.clientKey}#${m}`);
+    f.leg.ended?.();
   }
 
   // ---- group side --------------------------------------------------------------------------------------
@@ -553,7 +578,7 @@ export class GroupProxy {
   private sendRelayed(f: Forward, out: CoapMessage): void {
     f.relayedMids.add(out.messageId);
     this.byRelayedMid.set(`${f.clientKey}#${out.messageId}`, f);
-    this.sendToClient(f.client, out);
+    f.leg.relay(out);
   }
 
   // ---- section 7: caching -----------------------------------------------------------------------------

@@ -5,3 +5,4 @@ export * from './access';
 export * from './group-proxy';
 export * from './group-proxy-client';
 export * from './config';
+export * from './http-cross-proxy';
