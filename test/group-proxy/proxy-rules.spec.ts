@@ -284,6 +284,43 @@ describe('stopping the forwarding (section 4.2.3)', () => {
   });
 });
 
+describe("the client's interest in a long observation (RFC 7641 4.5, section 5.4)", () => {
+  const liveness = { intervalMs: 0, ackTimeoutMs: 20, maxRetransmit: 2 };
+  const observe: CoapOption = { number: O.OBSERVE, value: Buffer.alloc(0) };
+  const notify = (r: Rig, n: number): void =>
+    answerFromServer(r, r.atGroup[0].token, `n${n}`, [{ number: O.OBSERVE, value: encodeUint(n) }]);
+
+  it('a CON notification nobody acknowledges ends the observation', async () => {
+    const r = rig({ liveness });
+    r.from()(req([observe, mt(30)]));
+    await tick();
+    notify(r, 2);
+    await new Promise((done) => setTimeout(done, 250));
+    const copies = r.atClient.filter((m) => m.code === CoapCode.CONTENT);
+    // The notification and its two retransmissions, one Message ID.
+    expect(copies).toHaveLength(3);
+    expect(copies.every((m) => m.type === CoapType.CON && m.messageId === copies[0].messageId)).toBe(true);
+    expect(r.proxy.stats.clientTimeouts).toBe(1);
+    expect(r.proxy.activeForwards).toBe(0);
+    await r.proxy.close();
+  });
+
+  it('an acknowledged one keeps it', async () => {
+    const r = rig({ liveness });
+    r.from()(req([observe, mt(30)]));
+    await tick();
+    notify(r, 2);
+    await tick();
+    const n = r.atClient.find((m) => m.code === CoapCode.CONTENT)!;
+    r.from()(createMessage({ type: CoapType.ACK, code: 0, messageId: n.messageId }));
+    await new Promise((done) => setTimeout(done, 150));
+    expect(r.atClient.filter((m) => m.code === CoapCode.CONTENT)).toHaveLength(1);
+    expect(r.proxy.stats.clientTimeouts).toBe(0);
+    expect(r.proxy.activeForwards).toBe(1);
+    await r.proxy.close();
+  });
+});
+
 describe('options of the deployment', () => {
   it("writes draft -03's tp_info when configured so, under the -03 names", async () => {
     const r = rig({
@@ -351,7 +388,8 @@ describe('bad input from clients and servers', () => {
     await tick();
     expect(r.proxy.stats.malformed).toBeGreaterThan(100);
     const before = r.atGroup.length;
-    r.from()(req([mt(5)], { token: Buffer.from('beef', 'hex') }));
+    // From another port: a mutated datagram may have taken any Message ID of 10.0.0.2:4000 (deduplication).
+    r.from({ type: 'psk', identity: 'alice' }, 4001)(req([mt(5)], { token: Buffer.from('beef', 'hex') }));
     await tick();
     expect(r.atGroup.length).toBe(before + 1);
     await r.proxy.close();

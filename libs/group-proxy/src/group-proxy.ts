@@ -64,6 +64,8 @@ export interface GroupProxyStats {
   unmatched: number;
   earlyStops: number;
   clientResets: number;
+  /** Observations ended because the client did not acknowledge a CON notification. */
+  clientTimeouts: number;
 }
 
 export interface GroupProxyOptions {
@@ -85,6 +87,13 @@ export interface GroupProxyOptions {
   cache?: boolean;
   /** Bound of forwarded requests in flight (default 10 000); beyond it 5.03. */
   maxForwards?: number;
+  /**
+   * RFC 7641 4.5 and section 5.4 "Supporting Observe" (the proxy SHOULD verify the client's interest): a
+   * relayed notification goes as CON when the last CON to that client is `intervalMs` old (default 24 h);
+   * unacknowledged after `maxRetransmit` (4) retransmissions from `ackTimeoutMs` (2000) doubling, the
+   * observation ends and the servers' next notifications get RST.
+   */
+  liveness?: { intervalMs?: number; ackTimeoutMs?: number; maxRetransmit?: number };
   logger?: Logger;
   now?: () => number;
 }
@@ -128,6 +137,10 @@ interface Forward {
   cacheKey?: string;
   chained: boolean;
   done?: boolean;
+  /** RFC 7641 4.5: when the last CON notification went to the client. */
+  lastConAt: number;
+  /** Keys of CON notifications not acknowledged yet. */
+  cons: Set<string>;
 }
 
 const HEX = (b: Buffer): string => b.toString('hex');
@@ -149,6 +162,7 @@ function newStats(): GroupProxyStats {
     unmatched: 0,
     earlyStops: 0,
     clientResets: 0,
+    clientTimeouts: 0,
   };
 }
 
@@ -170,6 +184,8 @@ export class GroupProxy {
   private readonly cache = new Map<string, Map<string, CacheEntry>>();
   /** Tokens freed at T' (or by the client), for telling late responses from strangers. */
   private readonly freed = new Map<string, number>();
+  /** CON notifications awaiting the client's ACK: clientKey#MID -> its retransmission timer. */
+  private readonly pendingCon = new Map<string, { f: Forward; timer: NodeJS.Timeout }>();
   private mid = (Math.random() * 0x10000) | 0;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
@@ -251,7 +267,16 @@ export class GroupProxy {
       }
       return;
     }
-    if (msg.type === CoapType.ACK || !isRequestCode(msg.code)) return;
+    if (msg.type === CoapType.ACK) {
+      const p = this.pendingCon.get(`${key}#${msg.messageId}`);
+      if (p) {
+        clearTimeout(p.timer);
+        this.pendingCon.delete(`${key}#${msg.messageId}`);
+        p.f.cons.delete(`${key}#${msg.messageId}`);
+      }
+      return;
+    }
+    if (!isRequestCode(msg.code)) return;
     const seenKey = `${key}#${msg.messageId}`;
     const prior = this.seen.get(seenKey);
     if (prior) {
@@ -461,6 +486,8 @@ export class GroupProxy {
       answered: new Set(),
       relayedMids: new Set(),
       chained: g.nextHop !== undefined,
+      lastConAt: this.now(),
+      cons: new Set(),
     };
     const dest = g.nextHop ?? { address: g.address, port: g.port };
     this.stats.forwarded++;
@@ -502,6 +529,11 @@ export class GroupProxy {
     const ck = `${f.clientKey}#${HEX(f.clientToken)}`;
     if (this.byClient.get(ck) === f) this.byClient.delete(ck);
     for (const m of f.relayedMids) this.byRelayedMid.delete(`${f.clientKey}#${m}`);
+    for (const k of f.cons) {
+      const p = this.pendingCon.get(k);
+      if (p) clearTimeout(p.timer);
+      this.pendingCon.delete(k);
+    }
     f.leg.ended?.();
   }
 
@@ -562,8 +594,12 @@ export class GroupProxy {
       const origin: ReplyFrom = { scheme: 'coap', host: server.address, port: server.port };
       options.push({ number: rf, value: encodeReplyFrom(origin, this.encoding) });
     }
+    const now = this.now();
+    const notification = getObserve(msg) !== undefined && codeClass(msg.code) === 2;
+    const con = notification && now - f.lastConAt >= (this.opts.liveness?.intervalMs ?? 86_400_000);
+    if (con) f.lastConAt = now;
     const out = createMessage({
-      type: CoapType.NON,
+      type: con ? CoapType.CON : CoapType.NON,
       code: msg.code,
       messageId: this.nextMid(),
       token: f.clientToken,
@@ -579,6 +615,34 @@ export class GroupProxy {
     f.relayedMids.add(out.messageId);
     this.byRelayedMid.set(`${f.clientKey}#${out.messageId}`, f);
     f.leg.relay(out);
+    if (out.type === CoapType.CON) this.retransmit(f, out);
+  }
+
+  /** RFC 7252 4.2: retransmissions of a CON notification; none acknowledged ends the observation. */
+  private retransmit(f: Forward, out: CoapMessage): void {
+    const key = `${f.clientKey}#${out.messageId}`;
+    const max = this.opts.liveness?.maxRetransmit ?? 4;
+    let timeout = this.opts.liveness?.ackTimeoutMs ?? 2000;
+    let sent = 0;
+    const fire = (): void => {
+      if (f.done) return;
+      if (sent++ >= max) {
+        this.pendingCon.delete(key);
+        this.stats.clientTimeouts++;
+        this.free(f);
+        return;
+      }
+      f.leg.relay(out);
+      timeout *= 2;
+      arm();
+    };
+    const arm = (): void => {
+      const timer = setTimeout(fire, timeout);
+      timer.unref?.();
+      this.pendingCon.set(key, { f, timer });
+    };
+    f.cons.add(key);
+    arm();
   }
 
   // ---- section 7: caching -----------------------------------------------------------------------------
