@@ -73,6 +73,10 @@ describe('a GET through the proxy to libcoap servers in one multicast group', ()
     const direct = await client.client.requestDirect(replyFromPeer(one), { path: '/' });
     expect(direct.code).toBe(CoapCode.CONTENT);
     expect(direct.payload.toString()).toContain('libcoap');
+    // ... or again through the proxy, which now knows it as a member of the group.
+    const via = await client.client.requestViaProxy(replyFromPeer(one), { path: '/' });
+    expect(via!.code).toBe(CoapCode.CONTENT);
+    expect(via!.payload.toString()).toContain('libcoap');
   }, 20_000);
 
   it("drops what comes after T' (section 5.4) and fills in silent servers from its cache (section 7.1)", async () => {

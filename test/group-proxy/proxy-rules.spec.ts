@@ -163,6 +163,44 @@ describe('client identification and the allow-list', () => {
   });
 });
 
+describe('one member through the proxy (section 4.5.1 step 3, "indirectly")', () => {
+  it('forwards a unicast request to a server that answered a group request, and only to such one', async () => {
+    const r = rig();
+    const atServer: CoapMessage[] = [];
+    r.server.onDatagram((d) => atServer.push(decodeMessage(d)));
+    const unicast = (host: string): CoapMessage =>
+      req([], {
+        token: Buffer.from(host.replace(/\D/g, ''), 'hex'),
+        options: [{ number: O.PROXY_URI, value: Buffer.from(`coap://${host}:5683/r1`) }],
+      });
+    // Not a member yet: 5.05, nothing sent.
+    r.from()(unicast('10.0.0.7'));
+    await tick();
+    expect(r.atClient.at(-1)!.code).toBe(CoapCode.PROXYING_NOT_SUPPORTED);
+    expect(atServer).toHaveLength(0);
+    // 10.0.0.7 answers a group request: now it is a member of g.
+    r.from()(req([mt(5)], { token: Buffer.from('aa', 'hex') }));
+    await tick();
+    answerFromServer(r, r.atGroup[0].token);
+    await tick();
+    r.from()(unicast('10.0.0.7'));
+    await tick();
+    expect(atServer).toHaveLength(1);
+    expect(getOption(atServer[0], O.URI_PATH)!.toString()).toBe('r1');
+    expect(getOption(atServer[0], O.PROXY_URI)).toBeUndefined();
+    answerFromServer(r, atServer[0].token, 'direct');
+    await tick();
+    const last = r.atClient.at(-1)!;
+    expect(last.payload.toString()).toBe('direct');
+    expect(getOption(last, 65064)).toBeUndefined();
+    // Another unicast address is still refused.
+    r.from()(unicast('10.0.0.8'));
+    await tick();
+    expect(r.atClient.at(-1)!.code).toBe(CoapCode.PROXYING_NOT_SUPPORTED);
+    await r.proxy.close();
+  });
+});
+
 describe('Multicast-Timeout at the proxy', () => {
   it('answers 4.00 with an empty Multicast-Timeout and a diagnostic payload when it is missing', async () => {
     const r = rig();

@@ -276,6 +276,29 @@ export class GroupProxyClient {
     return answer;
   }
 
+  /**
+   * Section 4.5.1 step 3, "indirectly": one request to one server through the proxy (Proxy-Uri naming the
+   * address Reply-From gave). Resolves with its response (5.04 from the proxy when the server is silent).
+   */
+  async requestViaProxy(
+    server: { address: string; port: number },
+    req: { code?: number; path?: string | string[]; options?: CoapOption[]; payload?: Buffer | string },
+    timeoutMs = 12_000,
+  ): Promise<GroupResponse | undefined> {
+    const host = server.address.includes(':') ? `[${server.address}]` : server.address;
+    const segments = typeof req.path === 'string' ? splitPath(req.path) : (req.path ?? []);
+    const path = segments.map((s) => `/${encodeURIComponent(s)}`).join('');
+    const handle = await this.request({
+      groupUri: `coap://${host}:${server.port}${path}`,
+      ...(req.code !== undefined ? { code: req.code } : {}),
+      ...(req.options ? { options: req.options } : {}),
+      ...(req.payload !== undefined ? { payload: req.payload } : {}),
+      marginMs: timeoutMs,
+    });
+    const [r] = await handle.finished();
+    return r;
+  }
+
   /** Sends; a CON is retransmitted (RFC 7252 4.2) until an ACK or a matching response comes. */
   private async sendReliably(msg: CoapMessage, to: Peer): Promise<void> {
     const bytes = encodeMessage(msg);

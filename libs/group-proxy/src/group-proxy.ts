@@ -110,6 +110,13 @@ export interface ClientLeg {
   ended?(): void;
 }
 
+interface Resolved {
+  group: ProxyGroup;
+  target?: ProxiedTarget;
+  rest: string[];
+  member?: { address: string; port: number };
+}
+
 interface CacheEntry {
   /** The relayed response (Reply-From included, section 5.4 step 1). */
   message: CoapMessage;
@@ -137,6 +144,8 @@ interface Forward {
   cacheKey?: string;
   chained: boolean;
   done?: boolean;
+  /** OBJ5 "indirectly via the proxy": a unicast request to one member; ends with its first response. */
+  member?: { address: string; port: number };
   /** RFC 7641 4.5: when the last CON notification went to the client. */
   lastConAt: number;
   /** Keys of CON notifications not acknowledged yet. */
@@ -147,6 +156,8 @@ const HEX = (b: Buffer): string => b.toString('hex');
 const EXCHANGE_LIFETIME_MS = 247_000;
 /** Bound of the deduplication memory: the oldest entry goes first. */
 const MAX_SEEN = 50_000;
+/** A unicast request through the proxy waits this long for its member (RFC 7252 MAX_TRANSMIT_WAIT-ish). */
+const UNICAST_TIMEOUT_MS = 10_000;
 
 function newStats(): GroupProxyStats {
   return {
@@ -184,6 +195,8 @@ export class GroupProxy {
   private readonly cache = new Map<string, Map<string, CacheEntry>>();
   /** Tokens freed at T' (or by the client), for telling late responses from strangers. */
   private readonly freed = new Map<string, number>();
+  /** Servers that answered a group request (address:port -> group name): the only unicast targets. */
+  private readonly members = new Map<string, string>();
   /** CON notifications awaiting the client's ACK: clientKey#MID -> its retransmission timer. */
   private readonly pendingCon = new Map<string, { f: Forward; timer: NodeJS.Timeout }>();
   private mid = (Math.random() * 0x10000) | 0;
@@ -333,9 +346,7 @@ export class GroupProxy {
     this.onClientRequest(msg, client, `local:${describeClient(client)}`, leg);
   }
 
-  private resolveTarget(
-    msg: CoapMessage,
-  ): { group: ProxyGroup; target?: ProxiedTarget; rest: string[] } | string {
+  private resolveTarget(msg: CoapMessage): Resolved | string {
     let target: ProxiedTarget | undefined;
     try {
       target = proxiedTarget(msg);
@@ -345,8 +356,14 @@ export class GroupProxy {
     if (target) {
       if (target.scheme !== 'coap') return `scheme ${target.scheme} not proxied to groups`;
       const group = this.opts.groups.find((g) => g.address === target.host && g.port === target.port);
-      // Section 4.2.1 step 5 forwards to group URIs only; a unicast target is not proxied here.
-      if (!group) return `${target.host}:${target.port} is not a configured group`;
+      if (!group) {
+        // Section 4.5.1 step 3: a member that answered through us may be reached again through us; any
+        // other unicast target is refused (no open proxy).
+        const name = this.members.get(`${target.host}:${target.port}`);
+        const g = name === undefined ? undefined : this.opts.groups.find((x) => x.name === name);
+        if (!g) return `${target.host}:${target.port} is neither a configured group nor a known member`;
+        return { group: g, target, rest: target.path, member: { address: target.host, port: target.port } };
+      }
       return { group, target, rest: target.path };
     }
     const path = msg.options.filter((o) => o.number === OptionNumber.URI_PATH).map((o) => o.value.toString());
@@ -388,6 +405,7 @@ export class GroupProxy {
       this.log.warn('group-proxy: client not allowed', { client: describeClient(peer), group: group.name });
       return this.answer(msg, leg, CoapCode.UNAUTHORIZED, [], 'not allowed to use this group');
     }
+    if (resolved.member) return this.forwardUnicast(msg, leg, key, resolved, resolved.member);
     // Section 4.2.1 step 3 (and 6.1 for reverse-proxies): 4.00 with an empty Multicast-Timeout. A value
     // longer than 4 bytes reads as absent: RFC 7252 5.4.3 treats it as an unrecognized (elective) option.
     if (mtRaw === undefined) {
@@ -418,7 +436,7 @@ export class GroupProxy {
     this.forward(msg, leg, key, resolved, tPrime);
   }
 
-  private buildOutgoing(msg: CoapMessage, r: { group: ProxyGroup; target?: ProxiedTarget; rest: string[] }) {
+  private buildOutgoing(msg: CoapMessage, r: Resolved) {
     const mt = this.numbers.multicastTimeoutOption;
     const g = r.group;
     // Options naming the target are the proxy's; Multicast-Timeout is removed (section 4.2.1 step 4).
@@ -429,7 +447,7 @@ export class GroupProxy {
       if (r.target) drop.add(OptionNumber.URI_QUERY);
     }
     const options = msg.options.filter((o) => !drop.has(o.number));
-    if (g.nextHop) {
+    if (g.nextHop && !r.member) {
       // Section 8.1: the next proxy needs the group URI; the path stays in Uri-Path.
       const host = g.address.includes(':') ? `[${g.address}]` : g.address;
       options.push({ number: OptionNumber.PROXY_SCHEME, value: Buffer.from('coap') });
@@ -445,13 +463,7 @@ export class GroupProxy {
     return options;
   }
 
-  private forward(
-    msg: CoapMessage,
-    leg: ClientLeg,
-    key: string,
-    r: { group: ProxyGroup; target?: ProxiedTarget; rest: string[] },
-    tPrime: number,
-  ): void {
+  private forward(msg: CoapMessage, leg: ClientLeg, key: string, r: Resolved, tPrime: number): void {
     const g = r.group;
     const clientTokenKey = `${key}#${HEX(msg.token)}`;
     const old = this.byClient.get(clientTokenKey);
@@ -507,6 +519,64 @@ export class GroupProxy {
       f.cacheKey = this.cacheKey(g, out);
       this.serveFromCache(f, tPrime);
     }
+  }
+
+  /**
+   * Section 4.5.1 step 3, "indirectly (via a proxied unicast request)": one request to one member, one
+   * response relayed as it is (no Reply-From: the client named the server), 5.04 when none comes in time.
+   */
+  private forwardUnicast(
+    msg: CoapMessage,
+    leg: ClientLeg,
+    key: string,
+    r: Resolved,
+    member: Forward['member'],
+  ) {
+    const clientTokenKey = `${key}#${HEX(msg.token)}`;
+    const old = this.byClient.get(clientTokenKey);
+    if (old) this.free(old);
+    this.emptyAck(msg, leg);
+    const proxyToken = randomBytes(8);
+    const out = createMessage({
+      type: CoapType.NON,
+      code: msg.code,
+      messageId: this.nextMid(),
+      token: proxyToken,
+      options: this.buildOutgoing(msg, r),
+      payload: msg.payload,
+    });
+    const f: Forward = {
+      proxyToken,
+      leg,
+      clientKey: key,
+      clientToken: msg.token,
+      group: r.group,
+      deadline: this.now() + UNICAST_TIMEOUT_MS,
+      timedOut: false,
+      observing: new Set(),
+      answered: new Set(),
+      relayedMids: new Set(),
+      chained: false,
+      member,
+      lastConAt: this.now(),
+      cons: new Set(),
+    };
+    this.byProxyToken.set(HEX(proxyToken), f);
+    this.byClient.set(clientTokenKey, f);
+    f.timer = setTimeout(() => {
+      // RFC 7252 5.7.2: the member did not answer in time.
+      const timeout = createMessage({
+        type: CoapType.NON,
+        code: CoapCode.GATEWAY_TIMEOUT,
+        messageId: this.nextMid(),
+        token: f.clientToken,
+      });
+      this.sendRelayed(f, timeout);
+      this.free(f);
+    }, UNICAST_TIMEOUT_MS);
+    f.timer.unref?.();
+    this.stats.forwarded++;
+    void this.opts.groupSide.send(encodeMessage(out), member!).catch(() => undefined);
   }
 
   /** Section 5.4 step 1 and 5.5: T' elapsed; keep the token only for active observations. */
@@ -567,6 +637,24 @@ export class GroupProxy {
       }
       return;
     }
+    if (f.member) {
+      if (f.member.address !== peer.address || f.member.port !== peer.port) {
+        this.stats.unmatched++;
+        return;
+      }
+      const out = createMessage({
+        type: CoapType.NON,
+        code: msg.code,
+        messageId: this.nextMid(),
+        token: f.clientToken,
+        options: msg.options.filter((o) => o.number !== this.numbers.replyFromOption),
+        payload: msg.payload,
+      });
+      this.sendRelayed(f, out);
+      this.stats.relayed++;
+      this.free(f);
+      return;
+    }
     const isNotification = getObserve(msg) !== undefined && codeClass(msg.code) === 2;
     if (f.timedOut) {
       // Section 5.4 "Supporting Observe": after T', only notifications of active observations pass.
@@ -578,6 +666,12 @@ export class GroupProxy {
     if (isNotification) f.observing.add(server);
     else f.observing.delete(server);
     f.answered.add(server);
+    if (!f.chained) {
+      if (this.members.size >= MAX_SEEN && !this.members.has(server)) {
+        this.members.delete(this.members.keys().next().value as string);
+      }
+      this.members.set(server, f.group.name);
+    }
     const relayed = this.relay(f, msg, peer);
     if (f.cacheKey && codeClass(msg.code) === 2 && getOption(msg, OptionNumber.OSCORE) === undefined) {
       this.store(f.cacheKey, server, relayed);
