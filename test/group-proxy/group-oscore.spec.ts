@@ -126,21 +126,27 @@ afterAll(async () => {
   }
 });
 
+/** GET /temp to the group through the proxy, protected in group mode (Uri-Path inside, Proxy-Scheme outside). */
+async function protectedGet(): Promise<{ binding: GroupRequestBinding; responses: GroupResponse[] }> {
+  let binding: GroupRequestBinding | undefined;
+  const handle = await client.client.request({
+    group: GROUP,
+    path: '/temp',
+    timeoutSeconds: 1,
+    prepare: (msg) => {
+      const p = groupProtectRequest(ctx, msg);
+      if (!p.ok) throw new Error(p.reason);
+      binding = p.binding;
+      return p.message;
+    },
+  });
+  const responses = await handle.finished();
+  return { binding: binding!, responses };
+}
+
 describe('Group OSCORE end to end through the proxy', () => {
   it('the proxy forwards a request it cannot read and relays each protected response with Reply-From', async () => {
-    let binding: GroupRequestBinding | undefined;
-    const handle = await client.client.request({
-      group: GROUP,
-      path: '/temp',
-      timeoutSeconds: 1,
-      prepare: (msg) => {
-        const p = groupProtectRequest(ctx, msg);
-        if (!p.ok) throw new Error(p.reason);
-        binding = p.binding;
-        return p.message;
-      },
-    });
-    const responses: GroupResponse[] = await handle.finished();
+    const { binding, responses } = await protectedGet();
     expect(responses).toHaveLength(2);
 
     // What the servers got from the proxy: outer FETCH, the OSCORE option, no Uri-Path or method in clear,
@@ -164,7 +170,7 @@ describe('Group OSCORE end to end through the proxy', () => {
     for (const r of responses) {
       expect(r.payload.includes(Buffer.from('21.5'))).toBe(false);
       expect(decodeOscoreOption(getOption(r.message, O.OSCORE)!).group).toBe(true);
-      const v = groupVerifyResponse(binding!, r.message);
+      const v = groupVerifyResponse(binding, r.message);
       expect(v.ok).toBe(true);
       if (!v.ok) continue;
       const name = ports.get(r.origin!.port!);
@@ -178,23 +184,12 @@ describe('Group OSCORE end to end through the proxy', () => {
   });
 
   it('a response altered on the proxy leg fails the client verification', async () => {
-    let binding: GroupRequestBinding | undefined;
-    const handle = await client.client.request({
-      group: GROUP,
-      path: '/temp',
-      timeoutSeconds: 1,
-      prepare: (msg) => {
-        const p = groupProtectRequest(ctx, msg);
-        if (!p.ok) throw new Error(p.reason);
-        binding = p.binding;
-        return p.message;
-      },
-    });
-    const [r] = await handle.finished();
+    const { binding, responses } = await protectedGet();
+    const [r] = responses;
     const tampered = { ...r.message, payload: Buffer.from(r.message.payload) };
     tampered.payload[0] ^= 0x01;
-    expect(groupVerifyResponse(binding!, tampered).ok).toBe(false);
+    expect(groupVerifyResponse(binding, tampered).ok).toBe(false);
     // The untouched one still verifies (the failed attempt moved no replay state).
-    expect(groupVerifyResponse(binding!, r.message).ok).toBe(true);
+    expect(groupVerifyResponse(binding, r.message).ok).toBe(true);
   });
 });
