@@ -156,6 +156,10 @@ const HEX = (b: Buffer): string => b.toString('hex');
 const EXCHANGE_LIFETIME_MS = 247_000;
 /** Bound of the deduplication memory: the oldest entry goes first. */
 const MAX_SEEN = 50_000;
+/** Message IDs of relayed responses remembered per forward (for the client's RST). */
+const MAX_RELAYED_MIDS = 64;
+/** Cache-Keys kept (section 7); the oldest goes first. */
+const MAX_CACHE_KEYS = 10_000;
 /** A unicast request through the proxy waits this long for its member (RFC 7252 MAX_TRANSMIT_WAIT-ish). */
 const UNICAST_TIMEOUT_MS = 10_000;
 
@@ -708,6 +712,13 @@ export class GroupProxy {
   private sendRelayed(f: Forward, out: CoapMessage): void {
     f.relayedMids.add(out.messageId);
     this.byRelayedMid.set(`${f.clientKey}#${out.messageId}`, f);
+    // A long observation relays without end: an RST can only name one of the last few anyway.
+    if (f.relayedMids.size > MAX_RELAYED_MIDS) {
+      const oldest = f.relayedMids.values().next().value as number;
+      f.relayedMids.delete(oldest);
+      if (this.byRelayedMid.get(`${f.clientKey}#${oldest}`) === f)
+        this.byRelayedMid.delete(`${f.clientKey}#${oldest}`);
+    }
     f.leg.relay(out);
     if (out.type === CoapType.CON) this.retransmit(f, out);
   }
@@ -760,6 +771,7 @@ export class GroupProxy {
     if (maxAge === 0) return;
     let m = this.cache.get(key);
     if (!m) {
+      if (this.cache.size >= MAX_CACHE_KEYS) this.cache.delete(this.cache.keys().next().value as string);
       m = new Map();
       this.cache.set(key, m);
     }
