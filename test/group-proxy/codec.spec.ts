@@ -116,9 +116,9 @@ describe('option numbers (sections 2, 3 and 12.1)', () => {
     expect(groupProxyOptionKey('Multicast-Signaling')).toBe('multicastTimeoutOption');
     expect(groupProxyOptionKey('multicast_timeout')).toBe('multicastTimeoutOption');
     expect(groupProxyOptionKey('Response-Forwarding')).toBe('replyFromOption');
-    expect(resolveGroupProxyNumbers({ 'Multicast-Signaling': 2, 'Response-Forwarding': 248 })).toEqual(
-      SUGGESTED_GROUP_PROXY_NUMBERS,
-    );
+    expect(
+      resolveGroupProxyNumbers({ 'Multicast-Signaling': 2, 'Response-Forwarding': 248, 'Group-ETag': 24 }),
+    ).toEqual(SUGGESTED_GROUP_PROXY_NUMBERS);
     expect(resolveGroupProxyNumbers()).toEqual(DEFAULT_GROUP_PROXY_NUMBERS);
   });
 
@@ -130,6 +130,8 @@ describe('option numbers (sections 2, 3 and 12.1)', () => {
       resolveGroupProxyNumbers({ 'Response-Forwarding': 65062, replyFromOption: 65064 } as never),
     ).toThrow();
     expect(() => resolveGroupProxyNumbers({ 'Group-Observe': 2 })).toThrow(/unknown option name/);
+    // Group-ETag (section 7.3) is part of the Cache-Key: a NoCacheKey number (bits 2-4 set) is refused.
+    expect(() => resolveGroupProxyNumbers({ groupEtagOption: 28 })).toThrow(/Cache-Key/);
   });
 });
 

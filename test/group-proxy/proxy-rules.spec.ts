@@ -282,6 +282,63 @@ describe('Multicast-Timeout at the proxy', () => {
   });
 });
 
+describe('caching with known members (sections 7.1 and 7.3)', () => {
+  it('serves from the cache alone once every member has a fresh entry, and revalidates with Group-ETag', async () => {
+    const members = [
+      { address: '10.0.0.7', port: 5683 },
+      { address: '10.0.0.8', port: 5683 },
+    ];
+    const r = rig({ groups: [{ name: 'g', ...GROUP, members }] });
+    const second = r.net.transport('10.0.0.8', 5683);
+    const maxAge: CoapOption = { number: O.MAX_AGE, value: encodeUint(60) };
+    r.from()(req([mt(1)], { token: Buffer.from('01', 'hex') }));
+    await tick();
+    const t = r.atGroup[0].token;
+    answerFromServer(r, t, 'a', [maxAge]);
+    const resp = createMessage({
+      type: CoapType.NON,
+      code: CoapCode.CONTENT,
+      messageId: mid++,
+      token: t,
+      options: [maxAge],
+      payload: Buffer.from('b'),
+    });
+    void second.send(encodeMessage(resp), { address: '10.0.0.1', port: 40000 });
+    await tick();
+    expect(r.proxy.stats.relayed).toBe(2);
+
+    // Both fresh: the next request is not forwarded; the two responses come from the cache with J's tag.
+    r.atClient.length = 0;
+    r.from()(req([mt(1)], { token: Buffer.from('02', 'hex') }));
+    await tick();
+    expect(r.atGroup).toHaveLength(1);
+    const cached = r.atClient.filter((m) => m.code === CoapCode.CONTENT);
+    expect(cached.map((m) => m.payload.toString()).sort()).toEqual(['a', 'b']);
+    const tags = cached.map((m) => getOption(m, 65068)!.toString('hex'));
+    expect(new Set(tags).size).toBe(1);
+    expect(cached.every((m) => decodeReplyFrom(getOption(m, 65064)!).host.startsWith('10.0.0.'))).toBe(true);
+
+    // With that Group-ETag: one 2.03 Valid carrying it; with another: the representations again.
+    r.atClient.length = 0;
+    r.from()(
+      req([mt(1), { number: 65068, value: Buffer.from(tags[0], 'hex') }], {
+        token: Buffer.from('03', 'hex'),
+      }),
+    );
+    await tick();
+    const valid = r.atClient.filter((m) => m.code !== 0);
+    expect(valid.map((m) => m.code)).toEqual([CoapCode.VALID]);
+    expect(getOption(valid[0], 65068)!.toString('hex')).toBe(tags[0]);
+    r.atClient.length = 0;
+    r.from()(req([mt(1), { number: 65068, value: Buffer.from('00') }], { token: Buffer.from('04', 'hex') }));
+    await tick();
+    expect(r.atClient.filter((m) => m.code === CoapCode.CONTENT)).toHaveLength(2);
+    expect(r.atGroup).toHaveLength(1);
+    expect(r.proxy.stats.validFromCache).toBe(1);
+    await r.proxy.close();
+  });
+});
+
 describe('stopping the forwarding (section 4.2.3)', () => {
   it('an Early Stop Request frees the token: later responses are not relayed', async () => {
     const r = rig();

@@ -27,7 +27,7 @@ import {
   type Logger,
   type Peer,
 } from '@lwm2m/coap';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type AllowRule, describeClient, isAllowed } from './access';
 import { type GroupProxyNumbers, resolveGroupProxyNumbers } from './numbers';
 import { encodeReplyFrom, type ReplyFrom, type ReplyFromEncoding } from './reply-from';
@@ -49,6 +49,12 @@ export interface ProxyGroup {
    * naming the group and a smaller Multicast-Timeout; its responses already carry Reply-From.
    */
   nextHop?: { address: string; port: number };
+  /**
+   * Section 7.1: the group's current members, when the deployment knows them (from its Group Manager, or
+   * configured). Only then may the proxy answer a group request from its cache alone, and offer Group-ETag
+   * revalidation (7.3).
+   */
+  members?: { address: string; port: number }[];
 }
 
 export interface GroupProxyStats {
@@ -66,6 +72,8 @@ export interface GroupProxyStats {
   clientResets: number;
   /** Observations ended because the client did not acknowledge a CON notification. */
   clientTimeouts: number;
+  /** Section 7.3: group requests answered with one 2.03 Valid (Group-ETag matched). */
+  validFromCache: number;
 }
 
 export interface GroupProxyOptions {
@@ -178,6 +186,7 @@ function newStats(): GroupProxyStats {
     earlyStops: 0,
     clientResets: 0,
     clientTimeouts: 0,
+    validFromCache: 0,
   };
 }
 
@@ -444,7 +453,8 @@ export class GroupProxy {
     const mt = this.numbers.multicastTimeoutOption;
     const g = r.group;
     // Options naming the target are the proxy's; Multicast-Timeout is removed (section 4.2.1 step 4).
-    const drop = new Set<number>([...TARGET_OPTIONS, mt]);
+    // Group-ETag is for the proxy's cache (section 7.3), never for the servers.
+    const drop = new Set<number>([...TARGET_OPTIONS, mt, this.numbers.groupEtagOption]);
     if (r.target === undefined || getOption(msg, OptionNumber.PROXY_URI) !== undefined) {
       // Proxy-Uri carried the path (or reverse: our path prefix is stripped): Uri-Path/Uri-Query rebuilt.
       drop.add(OptionNumber.URI_PATH);
@@ -505,6 +515,8 @@ export class GroupProxy {
       lastConAt: this.now(),
       cons: new Set(),
     };
+    const cacheable = this.opts.cache !== false && msg.code === CoapCode.GET && getObserve(msg) === undefined;
+    if (cacheable && tPrime > 0 && this.answerFromCache(msg, leg, g, this.cacheKey(g, out))) return;
     const dest = g.nextHop ?? { address: g.address, port: g.port };
     this.stats.forwarded++;
     void this.opts.groupSide.send(encodeMessage(out), dest).catch((err) => {
@@ -519,7 +531,7 @@ export class GroupProxy {
     this.byClient.set(clientTokenKey, f);
     f.timer = setTimeout(() => this.onTimeout(f), tPrime * 1000);
     f.timer.unref?.();
-    if (this.opts.cache !== false && msg.code === CoapCode.GET && getObserve(msg) === undefined) {
+    if (cacheable) {
       f.cacheKey = this.cacheKey(g, out);
       this.serveFromCache(f, tPrime);
     }
@@ -803,21 +815,70 @@ export class GroupProxy {
     f.cacheTimer.unref?.();
   }
 
-  private relayCached(f: Forward, e: CacheEntry): void {
+  /**
+   * Section 7.1: with every member of the group known and a fresh entry for each (the set J "complete"),
+   * the request is served from the cache alone; section 7.3: with a Group-ETag of J's current entity-tag,
+   * by one 2.03 Valid carrying it. Returns whether it was served.
+   */
+  private answerFromCache(req: CoapMessage, leg: ClientLeg, g: ProxyGroup, key: string): boolean {
+    const members = g.members;
+    const m = this.cache.get(key);
+    if (!members || members.length === 0 || !m) return false;
+    const now = this.now();
+    const set: CacheEntry[] = [];
+    for (const s of members) {
+      const e = m.get(`${s.address}:${s.port}`);
+      if (!e || e.expiresAt <= now) return false;
+      set.push(e);
+    }
+    // J's entity-tag: a digest of its representations, so it changes when any of them does.
+    const h = createHash('sha256');
+    for (const e of set) {
+      h.update(e.server)
+        .update(Buffer.from([e.message.code]))
+        .update(e.message.payload);
+      for (const o of e.message.options)
+        if (o.number !== OptionNumber.MAX_AGE) h.update(`${o.number}:`).update(o.value);
+    }
+    const tag = h.digest().subarray(0, 8);
+    const ge = this.numbers.groupEtagOption;
+    const given = req.options.filter((o) => o.number === ge).map((o) => o.value);
+    if (given.some((v) => v.equals(tag))) {
+      this.stats.validFromCache++;
+      leg.relay(
+        createMessage({
+          type: CoapType.NON,
+          code: CoapCode.VALID,
+          messageId: this.nextMid(),
+          token: req.token,
+          options: [{ number: ge, value: tag }],
+        }),
+      );
+    } else {
+      for (const e of set) leg.relay(this.fromCache(e, req.token, [{ number: ge, value: tag }]));
+    }
+    leg.ended?.();
+    return true;
+  }
+
+  /** A cached response for `token`, with the residual Max-Age (RFC 7252 5.6.1). */
+  private fromCache(e: CacheEntry, token: Buffer, extra: CoapOption[] = []): CoapMessage {
     const residual = Math.max(0, Math.floor((e.expiresAt - this.now()) / 1000));
     const options = e.message.options.filter((o) => o.number !== OptionNumber.MAX_AGE);
-    // RFC 7252 5.6.1: a response served from a cache carries the residual Max-Age.
-    options.push({ number: OptionNumber.MAX_AGE, value: encodeUint(residual) });
-    const out = createMessage({
+    options.push(...extra, { number: OptionNumber.MAX_AGE, value: encodeUint(residual) });
+    this.stats.relayedFromCache++;
+    return createMessage({
       type: CoapType.NON,
       code: e.message.code,
       messageId: this.nextMid(),
-      token: f.clientToken,
+      token,
       options,
       payload: e.message.payload,
     });
-    this.stats.relayedFromCache++;
-    this.sendRelayed(f, out);
+  }
+
+  private relayCached(f: Forward, e: CacheEntry): void {
+    this.sendRelayed(f, this.fromCache(e, f.clientToken));
   }
 
   private sweep(): void {
