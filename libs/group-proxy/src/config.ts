@@ -1,5 +1,6 @@
 // The env form of a proxy's groups and option numbers (apps/group-proxy), parsed here so that it is
-// framework-free and testable. Groups: "name=ADDR:PORT[/reverse/path][>NEXTHOP:PORT]", comma-separated.
+// framework-free and testable. Groups: "name=ADDR:PORT[/reverse/path][>NEXTHOP:PORT][@MEMBER:PORT+...]",
+// comma-separated; the members (section 7.1) let the proxy answer from its cache alone and use Group-ETag.
 import type { ProxyGroup } from './group-proxy';
 import type { GroupProxyNumbers } from './numbers';
 
@@ -9,7 +10,7 @@ function hostPort(text: string, what: string): { address: string; port: number }
   return { address: m[1], port: Number(m[2]) };
 }
 
-/** "lights=239.255.0.1:5683/lights,far=239.255.0.2:5683>10.0.0.9:5683" -> ProxyGroup[]. */
+/** "lights=239.255.0.1:5683/lights@10.0.0.7:5683+10.0.0.8:5683,far=239.255.0.2:5683>10.0.0.9:5683". */
 export function parseProxyGroups(text: string): ProxyGroup[] {
   const groups = text
     .split(',')
@@ -20,6 +21,15 @@ export function parseProxyGroups(text: string): ProxyGroup[] {
       if (eq <= 0) throw new RangeError(`group entry needs name=ADDR:PORT: ${item}`);
       const name = item.slice(0, eq);
       let rest = item.slice(eq + 1);
+      let members: ProxyGroup['members'];
+      const at = rest.indexOf('@');
+      if (at >= 0) {
+        members = rest
+          .slice(at + 1)
+          .split('+')
+          .map((m) => hostPort(m, `group ${name} member`));
+        rest = rest.slice(0, at);
+      }
       let nextHop: ProxyGroup['nextHop'];
       const gt = rest.indexOf('>');
       if (gt >= 0) {
@@ -40,6 +50,7 @@ export function parseProxyGroups(text: string): ProxyGroup[] {
         ...hostPort(addr, `group ${name}`),
         ...(path.length > 0 ? { reversePath: path } : {}),
         ...(nextHop ? { nextHop } : {}),
+        ...(members ? { members } : {}),
       };
     });
   const names = new Set(groups.map((g) => g.name));
