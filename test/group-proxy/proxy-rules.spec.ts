@@ -157,8 +157,20 @@ describe('client identification and the allow-list', () => {
     const got: CoapMessage[] = [];
     stranger.onDatagram((d) => got.push(decodeMessage(d)));
     void stranger.send(encodeMessage(req([])), { address: '10.0.0.1', port: 5683 });
+    // Probing for paths, other groups or members tells a stranger nothing either: 4.01 each time.
+    void stranger.send(
+      encodeMessage(req([], { options: [{ number: O.URI_PATH, value: Buffer.from('x') }] })),
+      {
+        address: '10.0.0.1',
+        port: 5683,
+      },
+    );
+    void stranger.send(
+      encodeMessage(req([], { options: [{ number: O.PROXY_URI, value: Buffer.from('coap://10.0.0.7/r') }] })),
+      { address: '10.0.0.1', port: 5683 },
+    );
     await tick();
-    expect(got.map((m) => [m.type, m.code])).toEqual([[CoapType.ACK, CoapCode.UNAUTHORIZED]]);
+    expect(got.map((m) => [m.type, m.code])).toEqual(Array(3).fill([CoapType.ACK, CoapCode.UNAUTHORIZED]));
     await r.proxy.close();
   });
 });

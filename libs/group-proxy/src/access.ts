@@ -50,6 +50,11 @@ function matches(rule: AllowRule, peer: Peer): boolean {
   return peer.address === rule.address && (rule.port === undefined || rule.port === peer.port);
 }
 
+/** Whether some rule names `peer`, whatever its groups: strangers learn nothing of the configuration. */
+export function isKnownClient(rules: readonly AllowRule[], peer: Peer): boolean {
+  return rules.some((r) => matches(r, peer));
+}
+
 /** Section 4.2.1 step 2: may `peer` have its requests proxied to `group`? */
 export function isAllowed(rules: readonly AllowRule[], peer: Peer, group: string): boolean {
   return rules.some((r) => matches(r, peer) && (r.groups === '*' || r.groups.includes(group)));

@@ -28,7 +28,7 @@ import {
   type Peer,
 } from '@lwm2m/coap';
 import { createHash, randomBytes } from 'node:crypto';
-import { type AllowRule, describeClient, isAllowed } from './access';
+import { type AllowRule, describeClient, isAllowed, isKnownClient } from './access';
 import { type GroupProxyNumbers, resolveGroupProxyNumbers } from './numbers';
 import { encodeReplyFrom, type ReplyFrom, type ReplyFromEncoding } from './reply-from';
 import { proxiedTarget, type ProxiedTarget, TARGET_OPTIONS, TargetError } from './target';
@@ -404,6 +404,13 @@ export class GroupProxy {
         return;
       }
     }
+    // Section 4.2.1 step 2 first: a client on no rule gets 4.01 whatever it asks, so it can't probe which
+    // groups, paths or members the proxy serves.
+    if (!isKnownClient(this.opts.allow, peer)) {
+      this.stats.unauthorized++;
+      this.log.warn('group-proxy: unknown client', { client: describeClient(peer) });
+      return this.answer(msg, leg, CoapCode.UNAUTHORIZED, [], 'not allowed');
+    }
     const resolved = this.resolveTarget(msg);
     if (typeof resolved === 'string') {
       this.stats.badTarget++;
@@ -417,6 +424,9 @@ export class GroupProxy {
       this.stats.unauthorized++;
       this.log.warn('group-proxy: client not allowed', { client: describeClient(peer), group: group.name });
       return this.answer(msg, leg, CoapCode.UNAUTHORIZED, [], 'not allowed to use this group');
+    }
+    if (this.byProxyToken.size >= (this.opts.maxForwards ?? 10_000) && !existing) {
+      return this.answer(msg, leg, CoapCode.SERVICE_UNAVAILABLE, [], 'too many requests in flight');
     }
     if (resolved.member) return this.forwardUnicast(msg, leg, key, resolved, resolved.member);
     // Section 4.2.1 step 3 (and 6.1 for reverse-proxies): 4.00 with an empty Multicast-Timeout. A value
@@ -432,9 +442,6 @@ export class GroupProxy {
       );
     }
     const tPrime = Math.min(mtRaw.length === 0 ? 0 : mtRaw.readUIntBE(0, mtRaw.length), this.maxTimeout);
-    if (this.byProxyToken.size >= (this.opts.maxForwards ?? 10_000) && !existing) {
-      return this.answer(msg, leg, CoapCode.SERVICE_UNAVAILABLE, [], 'too many requests in flight');
-    }
     // Section 8.1: a non-last proxy gives the next hop T'' < T', or refuses with 5.05 and the least T'.
     if (group.nextHop && tPrime > 0 && tPrime <= this.chainMargin) {
       return this.answer(
