@@ -131,6 +131,26 @@ describe('client identification and the allow-list', () => {
     await r.proxy.close();
   });
 
+  it("relays a server's retransmitted CON response once, and acknowledges both copies", async () => {
+    const r = rig();
+    const acks: CoapMessage[] = [];
+    r.server.onDatagram((d) => acks.push(decodeMessage(d)));
+    r.from()(req([mt(5)]));
+    await tick();
+    const con = createMessage({
+      type: CoapType.CON,
+      code: CoapCode.CONTENT,
+      messageId: 4242,
+      token: r.atGroup[0].token,
+      payload: Buffer.from('once'),
+    });
+    for (let i = 0; i < 2; i++) void r.server.send(encodeMessage(con), { address: '10.0.0.1', port: 40000 });
+    await tick();
+    expect(r.atClient.filter((m) => m.payload.toString() === 'once')).toHaveLength(1);
+    expect(acks.filter((m) => m.type === CoapType.ACK && m.messageId === 4242)).toHaveLength(2);
+    await r.proxy.close();
+  });
+
   it('takes a DTLS PSK or OSCORE identity and refuses a spoofed or unknown one with 4.01', async () => {
     const r = rig();
     r.from({ type: 'psk', identity: 'alice' }, 4001)(req([mt(5)], { token: Buffer.from('01', 'hex') }));

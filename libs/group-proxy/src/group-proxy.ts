@@ -208,6 +208,8 @@ export class GroupProxy {
   private readonly cache = new Map<string, Map<string, CacheEntry>>();
   /** Tokens freed at T' (or by the client), for telling late responses from strangers. */
   private readonly freed = new Map<string, number>();
+  /** Responses from the group side already seen (server, MID, token), against retransmissions. */
+  private readonly groupSeen = new Map<string, number>();
   /** Servers that answered a group request (address:port -> group name): the only unicast targets. */
   private readonly members = new Map<string, string>();
   /** CON notifications awaiting the client's ACK: clientKey#MID -> its retransmission timer. */
@@ -647,8 +649,13 @@ export class GroupProxy {
       void this.opts.groupSide.send(encodeMessage(ack), peer).catch(() => undefined);
     }
     if (!isResponseCode(msg.code)) return;
+    // RFC 7252 4.5: a server's retransmission (its ACK from us was lost) is relayed once.
+    const dupKey = `${peer.address}:${peer.port}#${msg.messageId}#${HEX(msg.token)}`;
+    if (this.groupSeen.has(dupKey)) return;
+    if (this.groupSeen.size >= MAX_SEEN) this.groupSeen.delete(this.groupSeen.keys().next().value as string);
+    this.groupSeen.set(dupKey, this.now());
     const f = this.byProxyToken.get(HEX(msg.token));
-    const server = `${peer.address}:${peer.port}`;
+    let server = `${peer.address}:${peer.port}`;
     if (!f) {
       // Section 5.4: a freed token discards late responses. An RST ends the server's observation (RFC 7641
       // 3.6, reactive cancellation) when the client lost interest.
@@ -677,6 +684,12 @@ export class GroupProxy {
       this.stats.relayed++;
       this.free(f);
       return;
+    }
+    if (f.chained) {
+      // Section 8.2: every response comes from the next proxy; its Reply-From names the origin server,
+      // which is what observations and cache entries are kept per.
+      const rf = getOption(msg, this.numbers.replyFromOption);
+      server = rf ? `rf:${HEX(rf)}` : server;
     }
     const isNotification = getObserve(msg) !== undefined && codeClass(msg.code) === 2;
     if (f.timedOut) {
@@ -892,6 +905,7 @@ export class GroupProxy {
     const now = this.now();
     for (const [k, s] of this.seen) if (now - s.at > EXCHANGE_LIFETIME_MS) this.seen.delete(k);
     for (const [k, at] of this.freed) if (now - at > EXCHANGE_LIFETIME_MS) this.freed.delete(k);
+    for (const [k, at] of this.groupSeen) if (now - at > EXCHANGE_LIFETIME_MS) this.groupSeen.delete(k);
     for (const [k, m] of this.cache) {
       for (const [s, e] of m) if (e.expiresAt <= now) m.delete(s);
       if (m.size === 0) this.cache.delete(k);
