@@ -233,6 +233,25 @@ describe('HTTP header fields of section 9', () => {
     }
   });
 
+  it('fuzzing the Reply-From header field (HTTP input) through to the CRI: only DecodeError', () => {
+    const seed = Buffer.from(
+      replyFromHeader(
+        encodeReplyFrom({ scheme: 'coap', host: '192.0.2.1', port: 1, reference: { host: '10.0.0.7' } }),
+      ),
+    );
+    const report = fuzzDecoder({
+      name: 'parseReplyFromHeader',
+      decode: (b) => {
+        const v = parseReplyFromHeader(b.toString('latin1'));
+        return v === undefined ? undefined : decodeReplyFrom(v);
+      },
+      seeds: [seed, Buffer.from(':gicggkQKAAAC:')],
+      seed: 0x6866,
+      runs: 30_000,
+    });
+    expect(report.accepted).toBeGreaterThan(100);
+  }, 60_000);
+
   it('maps CoAP codes to HTTP statuses as RFC 8075 section 7 does', () => {
     expect(coapToHttpStatus(CoapCode.CONTENT)).toBe(200);
     expect(coapToHttpStatus(CoapCode.CHANGED, false)).toBe(204);
