@@ -58,6 +58,7 @@ export default tseslint.config(
       'libs/simulator/src/**/*.ts',
       'libs/dtls/src/**/*.ts',
       'libs/group-observe/src/**/*.ts',
+      'libs/group-proxy/src/**/*.ts',
       'libs/config/src/**/*.ts',
       'libs/cluster/src/**/*.ts',
       'libs/metrics/src/**/*.ts',
