@@ -432,6 +432,20 @@ export class DevicesController {
     @Param('id') id: string,
     @Query() query: CommandQueryDto,
   ): Promise<void> {
+    const obs = await this.observationOf(endpoint, id);
+    await this.commands.run(
+      endpoint,
+      {
+        op: 'cancel-observation',
+        observationId: obs.id,
+        ...(obs.composite ? { paths: obs.paths } : { path: obs.paths[0] }),
+      },
+      query,
+    );
+  }
+
+  /** The device's observation `id`, or 404 (also when the id names another device's observation). */
+  private async observationOf(endpoint: string, id: string): Promise<Observation> {
     await this.commands.requireDevice(endpoint);
     const obs = await this.observations.getById(id);
     if (!obs || obs.endpoint !== endpoint) {
@@ -442,15 +456,7 @@ export class DevicesController {
         detail: `no observation "${id.slice(0, 64)}" on "${endpoint}"`,
       });
     }
-    await this.commands.run(
-      endpoint,
-      {
-        op: 'cancel-observation',
-        observationId: obs.id,
-        ...(obs.composite ? { paths: obs.paths } : { path: obs.paths[0] }),
-      },
-      query,
-    );
+    return obs;
   }
 
   @Get(':endpoint/observations')
@@ -480,16 +486,7 @@ export class DevicesController {
     @Param('id') id: string,
     @Query() query: MergedQueryDto,
   ): Promise<ObservationDetailDto> {
-    await this.commands.requireDevice(endpoint);
-    const obs = await this.observations.getById(id);
-    if (!obs || obs.endpoint !== endpoint) {
-      throw new ProblemException({
-        type: ProblemType.UNKNOWN_OBSERVATION,
-        title: 'Observation not found',
-        status: 404,
-        detail: `no observation "${id.slice(0, 64)}" on "${endpoint}"`,
-      });
-    }
+    const obs = await this.observationOf(endpoint, id);
     const dto: ObservationDetailDto = toObservationDto(obs);
     if (query.merged === true)
       dto.merged = mergedOf(await this.values.get(endpoint), obs.paths).map(latestValueDto);
