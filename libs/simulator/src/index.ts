@@ -16,3 +16,4 @@ export * from './temperature-object';
 export * from './dtls-transport';
 export * from './bootstrap-client';
 export * from './oscore';
+export * from './package-download';
