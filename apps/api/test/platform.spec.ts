@@ -54,6 +54,13 @@ describe('OpenAPI document', () => {
         'POST /api/v1/models',
         'GET /api/v1/models',
         'GET /api/v1/models/{id}',
+        'POST /api/v1/firmware',
+        'GET /api/v1/firmware',
+        'GET /api/v1/firmware/{id}',
+        'DELETE /api/v1/firmware/{id}',
+        'GET /api/v1/firmware/{id}/content',
+        'POST /api/v1/devices/{endpoint}/firmware',
+        'GET /api/v1/devices/{endpoint}/firmware',
         'GET /healthz',
         'GET /readyz',
       ].sort(),
@@ -71,6 +78,9 @@ describe('OpenAPI document', () => {
       expect.arrayContaining(['201', '400', '403', '409', '413']),
     );
     expect(r.body.components.schemas.ReadValueDto.properties).toHaveProperty('unit');
+    // A firmware upload is a raw stream.
+    const fw = r.body.paths['/api/v1/firmware'].post;
+    expect(Object.keys(fw.requestBody.content)).toEqual(['application/octet-stream']);
   });
 
   it('serves the interactive docs at /api/docs', async () => {

@@ -17,3 +17,4 @@ export * from './dtls-transport';
 export * from './bootstrap-client';
 export * from './oscore';
 export * from './package-download';
+export * from './software-object';
