@@ -1,6 +1,7 @@
 // Issue 17 acceptance: the gateway's heap stays flat while many devices pull one image with Block2 from /fw/<id>
 // (each block read from the Redis image store when asked for, nothing kept per transfer). Defaults keep the
-// test quick (10 devices, 1.5 MB); FW_PULL_DEVICES=100 FW_PULL_MB=10 is the acceptance run. The devices are
+// test quick (10 devices, 5 MB: enough that what the transfers carry dwarfs the
+// bounded caches); FW_PULL_DEVICES=100 FW_PULL_MB=10 is the acceptance run. The devices are
 // simulated object 5 clients (their pulls hash the package, never keep it) in this process, so the heap
 // measured is the gateway's plus theirs; the bound is far below what the transfers carry.
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,7 @@ import { CoapServerService } from '../../apps/gateway/src/coap-server.service';
 import { startTestServer, type TestServer } from '../support/single-node';
 
 const DEVICES = Number(process.env.FW_PULL_DEVICES ?? 10);
-const MB = Number(process.env.FW_PULL_MB ?? 1.5);
+const MB = Number(process.env.FW_PULL_MB ?? 5);
 const SIZE = Math.round(MB * 1_000_000);
 let server: TestServer;
 

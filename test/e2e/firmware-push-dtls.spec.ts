@@ -36,7 +36,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it(`pushes a ${MB} MB image over DTLS with a NAT rebinding halfway, and it arrives intact`, async () => {
+it(`pushes a ${MB} MB image over DTLS with a NAT rebinding halfway, and it arrives intact; then pulls over coaps`, async () => {
   // The image is made and hashed piece by piece: the test holds no 50 MB buffer either.
   const hash = createHash('sha256');
   const piece = randomBytes(1 << 20);
@@ -111,6 +111,24 @@ it(`pushes a ${MB} MB image over DTLS with a NAT rebinding halfway, and it arriv
       '/api/v1/devices/fw-dtls/firmware',
     );
     expect(progress.body).toMatchObject({ state: 'done', acked: SIZE });
+    // Pull over the same DTLS session: a coaps:// Package URI naming the gateway.
+    const small = await fetch(`${server.http}/api/v1/firmware?name=small&version=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: randomBytes(100_000),
+    });
+    const smallImage = (await small.json()) as FirmwareImage;
+    const pull = await server.api<{ status: number }>('POST', '/api/v1/devices/fw-dtls/firmware', {
+      imageId: smallImage.id,
+      mode: 'pull',
+      packageUri: `coaps://127.0.0.1:${server.coapsPort}/fw/${smallImage.id}`,
+    });
+    expect(pull.status).toBe(202);
+    await expect
+      .poll(() => device.firmware!.lastPackage?.sha256, { timeout: 20_000, interval: 100 })
+      .toBe(smallImage.sha256);
+    expect(device.firmware!.lastPackage?.mode).toBe('pull');
+    expect(svc.dtls!.counters.handshakesCompleted).toBe(handshakes);
   } finally {
     await device.close();
   }

@@ -254,6 +254,15 @@ describe('a simulated device updated end to end', () => {
     expect((await post('nobody', { imageId: image.id, mode: 'push' })).status).toBe(404);
   });
 
+  it('counts blocks served and pushes on /metrics', async () => {
+    const text = await (await fetch(`${server.http}/metrics`)).text();
+    const value = (line: string) => Number(new RegExp(`^${line} (\\d+)`, 'm').exec(text)?.[1]);
+    expect(value('firmware_blocks_served_total')).toBeGreaterThan(600);
+    expect(value('firmware_pushes_total\\{outcome="succeeded"\\}')).toBe(1);
+    expect(value('firmware_pushes_active')).toBe(0);
+    expect(value('firmware_requests_refused_total\\{reason="not-found"\\}')).toBeGreaterThanOrEqual(1);
+  });
+
   it('deletes the image (admin) and then knows it no more', async () => {
     expect((await server.api('DELETE', `/api/v1/firmware/${image.id}`)).status).toBe(204);
     expect((await server.api('GET', `/api/v1/firmware/${image.id}`)).status).toBe(404);

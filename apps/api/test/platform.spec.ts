@@ -97,6 +97,9 @@ describe('OpenAPI document', () => {
       expect.arrayContaining(['201', '400', '403', '409', '413']),
     );
     expect(r.body.components.schemas.ReadValueDto.properties).toHaveProperty('unit');
+    // A firmware upload is a raw stream.
+    const fw = r.body.paths['/api/v1/firmware'].post;
+    expect(Object.keys(fw.requestBody.content)).toEqual(['application/octet-stream']);
   });
 
   it('serves the interactive docs at /api/docs', async () => {

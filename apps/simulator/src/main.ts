@@ -17,7 +17,8 @@
 // --models-dir (default the vendored OMNA registry, models/omna), instance 0 with default values.
 // Firmware Update (object 5): --firmware plays it (push to /5/0/0, pull from /5/0/1, Execute /5/0/2), with
 //   --fw-speed bytes/s, --fw-failure-rate 0..1, --fw-failure-result code (default 8), --fw-update-ms ms;
-//   any --fw-* implies --firmware. One device draws a progress bar on stderr.
+//   any --fw-* implies --firmware. One device draws a progress bar on stderr. --software plays object 9
+//   (Software Management: /9/0/2 push, /9/0/3 pull, Install, Activate, Deactivate, Uninstall) alike.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DatagramTransport } from '@lwm2m/coap';
@@ -53,7 +54,8 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)
                [--patch-notifications etch-json|etch-cbor|senml]  (notifications carry only what changed)
                [--firmware] [--fw-speed bytes/s] [--fw-failure-rate 0..1] [--fw-failure-result code]
-               [--fw-update-ms ms]   (object 5, Firmware Update)`;
+               [--fw-update-ms ms]   (object 5, Firmware Update)
+               [--software]   (object 9, Software Management, with the --fw-* settings)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -111,6 +113,7 @@ function parse() {
         'oscore-salt': { type: 'string' },
         'oscore-context': { type: 'string' },
         firmware: { type: 'boolean', default: false },
+        software: { type: 'boolean', default: false },
         'fw-speed': { type: 'string' },
         'fw-failure-rate': { type: 'string' },
         'fw-failure-result': { type: 'string' },
@@ -200,6 +203,8 @@ function parse() {
       : undefined;
   return {
     firmware,
+    // Object 9 takes the same speed, failure rate (of Install) and duration.
+    software: values.software ? (firmware ?? {}) : undefined,
     host: m[1]!,
     port,
     security,
@@ -287,9 +292,17 @@ function attachFirmware(device: SimulatedDevice, bar: boolean): void {
   fw.on('progress', draw);
 }
 
+function attachSoftware(device: SimulatedDevice): void {
+  const ep = device.endpointName;
+  device.software?.on('state', (s) =>
+    log(`${ep} software state ${s.state} result ${s.result}${s.active ? ' active' : ''}`),
+  );
+}
+
 function attach(device: SimulatedDevice, quiet: boolean, bar = false): void {
   const ep = device.endpointName;
   attachFirmware(device, bar);
+  attachSoftware(device);
   device.on('registered', (e) => log(`${ep} registered at /${e.location.join('/')}`));
   device.on('failure', (e) => log(`${ep} ${e.operation} failed: ${e.error}`));
   if (quiet) return;
@@ -357,6 +370,7 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
     requestTimeoutMs: 30_000,
     ...(a.patch !== undefined ? { patchNotifications: a.patch } : {}),
     ...(a.firmware ? { firmware: a.firmware } : {}),
+    ...(a.software ? { software: a.software } : {}),
   });
   attach(device, a.quiet, true);
   device.on('bootstrapTrigger', () => log(`${a.endpoint} bootstrap requested by the server (/1/0/9)`));
@@ -397,6 +411,7 @@ async function main(): Promise<void> {
     requestTimeoutMs: 30_000,
     models: a.models,
     ...(a.firmware ? { firmware: a.firmware } : {}),
+    ...(a.software ? { software: a.software } : {}),
     ...(a.oscore !== undefined ? { oscore: a.oscore } : {}),
     ...(a.patch !== undefined ? { patchNotifications: a.patch } : {}),
     createTransport: async (index) => {

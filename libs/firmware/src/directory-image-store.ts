@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   checkNewImage,
   type FirmwareImage,
+  imageMeta,
   ImageNotFoundError,
   type ImageStore,
   newImageId,
@@ -42,13 +43,7 @@ export class DirectoryImageStore implements ImageStore {
       await rm(part, { force: true });
       throw err;
     }
-    const meta: FirmwareImage = {
-      id,
-      ...image,
-      size,
-      sha256: hash.digest('hex'),
-      created: new Date(this.now()).toISOString(),
-    };
+    const meta = imageMeta(id, image, size, hash, this.now());
     await rename(part, this.file(id, 'bin'));
     await writeFile(this.file(id, 'json'), JSON.stringify(meta));
     return meta;

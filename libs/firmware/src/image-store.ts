@@ -2,7 +2,7 @@
 // Redis adapter (chunks), a directory adapter (FIRMWARE_DIR) and an in-memory one for unit tests. Content is
 // written from a stream (hashed as it comes, never held whole) and read back by byte range, so a gateway
 // serving blocks reads only the chunk a block falls in.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, type Hash, randomUUID } from 'node:crypto';
 
 /** What every node knows of an image. */
 export interface FirmwareImage {
@@ -80,6 +80,18 @@ export function checkNewImage(image: NewImage): void {
   }
 }
 
+/** The metadata of an image whose content was hashed and counted as it was stored. */
+export function imageMeta(id: string, image: NewImage, size: number, hash: Hash, now: number): FirmwareImage {
+  return {
+    id,
+    name: image.name,
+    version: image.version,
+    size,
+    sha256: hash.digest('hex'),
+    created: new Date(now).toISOString(),
+  };
+}
+
 /** Reads a stream in pieces of exactly `size` bytes (the last may be shorter), counting against maxBytes. */
 export async function* rechunk(
   content: AsyncIterable<Uint8Array>,
@@ -127,13 +139,7 @@ export class InMemoryImageStore implements ImageStore {
       parts.push(chunk);
       size += chunk.length;
     }
-    const meta: FirmwareImage = {
-      id,
-      ...image,
-      size,
-      sha256: hash.digest('hex'),
-      created: new Date(this.now()).toISOString(),
-    };
+    const meta = imageMeta(id, image, size, hash, this.now());
     this.images.set(id, { meta, content: Buffer.concat(parts, size) });
     return meta;
   }

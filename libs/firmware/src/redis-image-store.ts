@@ -5,6 +5,7 @@ import type { RedisClient } from '@lwm2m/registry';
 import {
   checkNewImage,
   type FirmwareImage,
+  imageMeta,
   ImageNotFoundError,
   ImageTooLargeError,
   type ImageStore,
@@ -58,13 +59,7 @@ export class RedisImageStore implements ImageStore {
       if (err instanceof ImageTooLargeError) throw new ImageTooLargeError(max);
       throw err;
     }
-    const meta: FirmwareImage = {
-      id,
-      ...image,
-      size,
-      sha256: hash.digest('hex'),
-      created: new Date(this.now()).toISOString(),
-    };
+    const meta = imageMeta(id, image, size, hash, this.now());
     await redis.hset(this.keys.meta(id), {
       name: meta.name,
       version: meta.version,

@@ -5,6 +5,9 @@ import type { CoapEndpoint } from '@lwm2m/coap';
 import { FirmwareCoapResource, type ImageStore, type PushProgressStore, pushFirmware } from '@lwm2m/firmware';
 import type { DeviceClient, DeviceCommand, DeviceCommandResult, RegistrationStore } from '@lwm2m/server';
 
+/** Per-block wait of a push, ms. */
+export const PUSH_BLOCK_TIMEOUT_MS = 60_000;
+
 export interface GatewayFirmwareOptions {
   images: ImageStore;
   pushes: PushProgressStore;
@@ -59,6 +62,9 @@ export class GatewayFirmware {
       endpoint: cmd.endpoint,
       progress: this.o.pushes,
       signal: ctl.signal,
+      // A block unanswered for a minute (its retransmissions spent) is sent again to where the device is
+      // now, rather than waiting out EXCHANGE_LIFETIME; six such attempts and the push stops, resumable.
+      timeoutMs: PUSH_BLOCK_TIMEOUT_MS,
     })
       .then((r) => {
         if (r.ok) this.counters.pushesSucceeded++;

@@ -541,6 +541,12 @@ export class GatewayStack {
       notifications: () => this.notifications,
       events: () => this.events,
       security: () => this.securityCounters(),
+      firmware: () =>
+        this.firmware && {
+          ...this.firmware.resource.counters,
+          ...this.firmware.counters,
+          activePushes: this.firmware.activePushes,
+        },
     };
   }
 }

@@ -48,6 +48,19 @@ export interface GatewayMetricsSources {
   udpReceiveDrops?(): Readonly<Record<string, number>> | undefined;
   /** The Bootstrap-Server's counters (BOOTSTRAP_ENABLED), undefined when it is off. */
   bootstrap?(): BootstrapMetricCounters | undefined;
+  /** Object 5 delivery: blocks served at /fw (Pull) and pushes run by this node (libs/gateway GatewayFirmware). */
+  firmware?(): FirmwareCounters | undefined;
+}
+
+export interface FirmwareCounters {
+  blocks: number;
+  bytes: number;
+  notFound: number;
+  badRequests: number;
+  pushesStarted: number;
+  pushesSucceeded: number;
+  pushesFailed: number;
+  activePushes: number;
 }
 
 export function gatewayMetricSpecs(sources: GatewayMetricsSources): ScrapedMetricSpec<string>[] {
@@ -97,6 +110,55 @@ export function gatewayMetricSpecs(sources: GatewayMetricsSources): ScrapedMetri
         const drops = sources.udpReceiveDrops?.();
         return drops && Object.entries(drops).map(([reason, value]) => ({ labels: { reason }, value }));
       },
+    },
+    {
+      name: 'firmware_blocks_served_total',
+      help: 'Block2 blocks of firmware images served at /fw/<id> (object 5 Pull)',
+      type: 'counter',
+      read: () => sources.firmware?.()?.blocks,
+    },
+    {
+      name: 'firmware_bytes_served_total',
+      help: 'Bytes of firmware images served at /fw/<id>',
+      type: 'counter',
+      read: () => sources.firmware?.()?.bytes,
+    },
+    {
+      name: 'firmware_requests_refused_total',
+      help: 'Requests to /fw refused: not-found (4.04), bad-request (4.02, 4.05)',
+      type: 'counter',
+      labelNames: ['reason'],
+      read: () => {
+        const f = sources.firmware?.();
+        return (
+          f && [
+            { labels: { reason: 'not-found' }, value: f.notFound },
+            { labels: { reason: 'bad-request' }, value: f.badRequests },
+          ]
+        );
+      },
+    },
+    {
+      name: 'firmware_pushes_total',
+      help: 'Block-wise pushes to /5/0/0 this node ran, by outcome (started, succeeded, failed)',
+      type: 'counter',
+      labelNames: ['outcome'],
+      read: () => {
+        const f = sources.firmware?.();
+        return (
+          f && [
+            { labels: { outcome: 'started' }, value: f.pushesStarted },
+            { labels: { outcome: 'succeeded' }, value: f.pushesSucceeded },
+            { labels: { outcome: 'failed' }, value: f.pushesFailed },
+          ]
+        );
+      },
+    },
+    {
+      name: 'firmware_pushes_active',
+      help: 'Block-wise pushes running on this node',
+      type: 'gauge',
+      read: () => sources.firmware?.()?.activePushes,
     },
     {
       name: 'lwm2m_events_total',

@@ -1,29 +1,26 @@
 // LwM2M TS 1.1/1.2 Core Appendix E.6 (object 5, Firmware Update) on the simulated client: a package pushed
-// to /5/0/0 with Block1 (RFC 7959 section 2.5), or pulled from the Package URI (/5/0/1) with Block2 (coap,
-// coaps) or HTTP, the State machine of /5/0/3 (0 Idle, 1 Downloading, 2 Downloaded, 3 Updating) and the
-// Update Result codes of /5/0/5. The package is hashed as it arrives, never kept: a fleet of simulated
-// devices pulling a large image costs no memory.
-import { createHash, type Hash } from 'node:crypto';
+// to /5/0/0 with Block1, or pulled from the Package URI (/5/0/1) with Block2 (coap, coaps) or HTTP
+// (package-download.ts), the State machine of /5/0/3 (0 Idle, 1 Downloading, 2 Downloaded, 3 Updating) and
+// the Update Result codes of /5/0/5, with a configurable speed and failure rate.
 import { EventEmitter } from 'node:events';
 import {
-  blockSize,
-  type BlockValue,
   CoapCode,
   type CoapEndpoint,
-  codeClass,
-  decodeBlock,
-  encodeBlock,
-  getOption,
-  getUintOption,
   type IncomingRequest,
-  OptionNumber,
   type OutgoingResponse,
   type Peer,
-  szxForSize,
 } from '@lwm2m/coap';
 import { lwm2mObject, multipleResource, objectInstance, singleResource } from '@lwm2m/lwm2m';
 import { notAllowed } from './dm-error';
 import type { ObjectTree } from './object-tree';
+import {
+  type DownloadFailure,
+  type DownloadOptions,
+  PackageReceiver,
+  type ReceivedPackage,
+} from './package-download';
+
+export type { ReceivedPackage } from './package-download';
 
 export const FIRMWARE_OBJECT_ID = 5;
 
@@ -48,9 +45,13 @@ export const UpdateResult = {
 /** Results that end a download (Downloading -> Idle); the others (8) end an update (Updating -> Downloaded). */
 const DOWNLOAD_FAILURES = new Set([2, 3, 4, 5, 6, 7, 9]);
 
-export interface FirmwareOptions {
-  /** Download speed in bytes per second, push and pull alike (absent or 0: as fast as the link goes). */
-  bytesPerSecond?: number;
+const FAILURE_RESULT: Record<DownloadFailure, number> = {
+  'connection-lost': UpdateResult.CONNECTION_LOST,
+  'invalid-uri': UpdateResult.INVALID_URI,
+  'unsupported-protocol': UpdateResult.UNSUPPORTED_PROTOCOL,
+};
+
+export interface FirmwareOptions extends DownloadOptions {
   /** Probability in [0, 1] that a download or an update fails (default 0). */
   failureRate?: number;
   /**
@@ -60,12 +61,6 @@ export interface FirmwareOptions {
   failureResult?: number;
   /** How long Execute Update takes before the result, ms (default 500). */
   updateMs?: number;
-  /** Block size of a CoAP pull, 16..1024 (default 1024, SZX 6). */
-  pullBlockSize?: number;
-  /** Attempts per block of a pull before giving up with result 4 (default 5). */
-  pullAttempts?: number;
-  /** Timeout of one block request of a pull, ms (default: CoAP's exchange lifetime). */
-  pullTimeoutMs?: number;
 }
 
 export interface FirmwareProgress {
@@ -78,30 +73,11 @@ export interface FirmwareProgress {
   mode?: 'push' | 'pull';
 }
 
-/** The package last downloaded whole: its size and SHA-256 (hex). */
-export interface ReceivedPackage {
-  size: number;
-  sha256: string;
-  mode: 'push' | 'pull';
-}
-
 export interface FirmwareObjectEvents {
   progress: [FirmwareProgress];
   state: [{ state: number; result: number }];
   downloaded: [ReceivedPackage];
   updated: [{ result: number; firmwareVersion?: string }];
-}
-
-interface Download {
-  mode: 'push' | 'pull';
-  hash: Hash;
-  received: number;
-  total?: number;
-  /** The failure drawn for this download and its update (undefined: it goes well). */
-  failure?: number;
-  cancelled: boolean;
-  /** Block1 blocks answered again because the server sent them twice (a resumed push). */
-  repeated: number;
 }
 
 export interface FirmwareObjectDeps {
@@ -117,16 +93,13 @@ export interface FirmwareObjectDeps {
 const PACKAGE_PATH = '5/0/0';
 
 export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
-  private download?: Download;
-  private nextFreeAt = 0;
+  private readonly receiver: PackageReceiver;
   private updateTimer?: ReturnType<typeof setTimeout>;
   private closed = false;
-  /** The failure drawn at download, applied by the Update (result 8). */
-  private pendingFailure?: number;
+  /** The failure drawn for the current download and its update (undefined: it goes well). */
+  private failure?: number;
   /** The last whole package (what an Update installs). */
   lastPackage?: ReceivedPackage;
-  /** Blocks a resumed push sent again (already received). */
-  repeatedBlocks = 0;
 
   constructor(private readonly d: FirmwareObjectDeps) {
     super();
@@ -152,6 +125,31 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
     );
     d.tree.onExecute('/5/0/2', () => this.executeUpdate());
     d.tree.onExecute('/5/0/10', () => this.cancel());
+    this.receiver = new PackageReceiver({
+      coap: d.coap,
+      server: d.server,
+      now: d.now,
+      options: d.options,
+      hooks: {
+        begin: () => {
+          const rate = d.options.failureRate ?? 0;
+          this.failure = rate > 0 && d.random() < rate ? (d.options.failureResult ?? 8) : undefined;
+          this.lastPackage = undefined;
+          this.setState(FirmwareState.DOWNLOADING, UpdateResult.INITIAL);
+        },
+        progress: (p) => this.emit('progress', { state: this.state, result: this.result, ...p }),
+        complete: (pkg) => {
+          if (this.failure !== undefined && DOWNLOAD_FAILURES.has(this.failure))
+            return this.reset(this.failure);
+          this.lastPackage = pkg;
+          this.setState(FirmwareState.DOWNLOADED, UpdateResult.INITIAL);
+          this.emit('downloaded', pkg);
+        },
+        failed: (why) => this.reset(FAILURE_RESULT[why]),
+        // E.6: writing an empty Package (or Package URI) resets the state machine to Idle.
+        emptied: () => this.reset(UpdateResult.INITIAL),
+      },
+    });
   }
 
   get state(): number {
@@ -162,6 +160,11 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
     return Number(this.d.tree.getValue('/5/0/5'));
   }
 
+  /** Blocks a resumed push sent again (already received). */
+  get repeatedBlocks(): number {
+    return this.receiver.repeatedBlocks;
+  }
+
   /** For CoapEndpointOptions.streamedBlocks: the Package resource takes its blocks one at a time. */
   streams(path: readonly string[]): boolean {
     return path.join('/') === PACKAGE_PATH;
@@ -169,221 +172,27 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
 
   close(): void {
     this.closed = true;
-    if (this.download) this.download.cancelled = true;
+    this.receiver.close();
     if (this.updateTimer) clearTimeout(this.updateTimer);
   }
 
-  // ------------------------------------------------------------------ push (Write /5/0/0)
-
-  /** A Write of /5/0/0, whole or one Block1 block (RFC 7959 section 2.5); answers 2.31 / 2.04 / 4.xx. */
-  async receivePackage(req: IncomingRequest): Promise<OutgoingResponse> {
-    if (req.code !== CoapCode.PUT && req.code !== CoapCode.POST)
-      return { code: CoapCode.METHOD_NOT_ALLOWED, payload: 'the Package is write-only' };
-    let block: BlockValue | undefined;
-    try {
-      const raw = getOption(req.message, OptionNumber.BLOCK1);
-      block = raw === undefined ? undefined : decodeBlock(raw);
-    } catch (err) {
-      return { code: CoapCode.BAD_OPTION, payload: String(err) };
-    }
+  /** A Write of /5/0/0 (push), whole or one Block1 block. */
+  receivePackage(req: IncomingRequest): Promise<OutgoingResponse> | OutgoingResponse {
     if (this.state === FirmwareState.UPDATING)
-      return { code: CoapCode.METHOD_NOT_ALLOWED, payload: 'updating' };
-    const payload = req.payload;
-    if (block === undefined) {
-      // E.6: writing an empty Package resets the state machine to Idle.
-      if (payload.length === 0) {
-        this.reset(UpdateResult.INITIAL);
-        return { code: CoapCode.CHANGED };
-      }
-      const dl = this.begin('push', payload.length);
-      await this.take(dl, payload);
-      this.finish(dl);
-      return { code: CoapCode.CHANGED };
-    }
-    const size = blockSize(block.szx);
-    const offset = block.num * size;
-    // RFC 7959 section 2.2: a block that is not the last has exactly the block size.
-    if (block.more && payload.length !== size) return { code: CoapCode.BAD_REQUEST, payload: 'short block' };
-    let dl = this.download?.mode === 'push' ? this.download : undefined;
-    if (block.num === 0) {
-      dl = this.begin('push', getUintOption(req.message, OptionNumber.SIZE1));
-    } else if (dl === undefined || offset > dl.received) {
-      // Section 2.5: a gap (a block we never saw) is 4.08; the server starts again from block 0.
-      return { code: CoapCode.REQUEST_ENTITY_INCOMPLETE, payload: `expected offset ${dl?.received ?? 0}` };
-    } else if (offset + payload.length <= dl.received) {
-      // Already received: a resumed push sent it again (its acknowledgement was lost). Acknowledge again.
-      dl.repeated++;
-      this.repeatedBlocks++;
-      return this.ack(block, size);
-    } else if (offset !== dl.received) {
-      return { code: CoapCode.REQUEST_ENTITY_INCOMPLETE, payload: `expected offset ${dl.received}` };
-    }
-    await this.take(dl, payload);
-    if (dl.cancelled) return { code: CoapCode.SERVICE_UNAVAILABLE, payload: 'download cancelled' };
-    if (block.more) return this.ack(block, size);
-    this.finish(dl);
-    return {
-      code: CoapCode.CHANGED,
-      options: [{ number: OptionNumber.BLOCK1, value: encodeBlock({ ...block, more: false }) }],
-    };
+      return { code: CoapCode.METHOD_NOT_ALLOWED, payload: 'no new package while updating' };
+    return this.receiver.receive(req);
   }
 
-  private ack(block: BlockValue, size: number): OutgoingResponse {
-    return {
-      code: CoapCode.CONTINUE,
-      options: [
-        {
-          number: OptionNumber.BLOCK1,
-          value: encodeBlock({ num: block.num, more: true, szx: szxForSize(size) }),
-        },
-      ],
-    };
-  }
-
-  // ------------------------------------------------------------------ pull (Write /5/0/1)
-
-  /** The server wrote the Package URI: an empty one resets, any other starts a pull. */
+  /** The server wrote the Package URI (/5/0/1): an empty one resets, any other starts a pull. */
   packageUriWritten(): void {
     const uri = String(this.d.tree.getValue('/5/0/1') ?? '');
     if (uri === '') {
+      this.receiver.cancel();
       this.reset(UpdateResult.INITIAL);
       return;
     }
     if (this.state === FirmwareState.UPDATING) return;
-    let url: URL;
-    try {
-      url = new URL(uri);
-    } catch {
-      this.reset(UpdateResult.INVALID_URI);
-      return;
-    }
-    const dl = this.begin('pull');
-    const run =
-      url.protocol === 'coap:' || url.protocol === 'coaps:'
-        ? this.pullCoap(dl, url)
-        : url.protocol === 'http:' || url.protocol === 'https:'
-          ? this.pullHttp(dl, url)
-          : Promise.resolve(UpdateResult.UNSUPPORTED_PROTOCOL);
-    void run
-      .then((failed) => {
-        if (dl.cancelled || this.download !== dl) return;
-        if (failed !== undefined) this.reset(failed);
-        else this.finish(dl);
-      })
-      .catch(() => {
-        if (!dl.cancelled && this.download === dl) this.reset(UpdateResult.CONNECTION_LOST);
-      });
-  }
-
-  /** RFC 7959 section 2.4: GET block after block, each request naming the next (Block2 NUM, SZX). */
-  private async pullCoap(dl: Download, url: URL): Promise<number | undefined> {
-    const port = Number(url.port || (url.protocol === 'coaps:' ? 5684 : 5683));
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const server = this.d.server;
-    // The server's own address: the device's session (DTLS when it has one) carries the pull.
-    const peer: Peer =
-      port === server.port && (host === server.address || host === 'localhost')
-        ? server
-        : { address: host, port };
-    const path = url.pathname
-      .split('/')
-      .filter((s) => s !== '')
-      .map((s) => decodeURIComponent(s));
-    const query = url.search === '' ? [] : url.search.slice(1).split('&');
-    let szx = szxForSize(this.d.options.pullBlockSize ?? 1024);
-    const attempts = this.d.options.pullAttempts ?? 5;
-    for (;;) {
-      const num = dl.received / blockSize(szx);
-      let res;
-      for (let attempt = 1; ; attempt++) {
-        if (dl.cancelled || this.closed) return undefined;
-        try {
-          res = await this.d.coap.request(
-            peer,
-            {
-              path,
-              query,
-              options: [{ number: OptionNumber.BLOCK2, value: encodeBlock({ num, more: false, szx }) }],
-            },
-            { singleExchange: true, timeout: this.d.options.pullTimeoutMs },
-          );
-          break;
-        } catch {
-          // A lost block (or a rebinding NAT) costs a retry of that block, not the download.
-          if (attempt >= attempts) return UpdateResult.CONNECTION_LOST;
-        }
-      }
-      if (res.code === CoapCode.NOT_FOUND || codeClass(res.code) === 4) return UpdateResult.INVALID_URI;
-      if (res.code !== CoapCode.CONTENT) return UpdateResult.CONNECTION_LOST;
-      const raw = getOption(res.message, OptionNumber.BLOCK2);
-      const b = raw === undefined ? undefined : decodeBlock(raw);
-      if (dl.received === 0) dl.total = getUintOption(res.message, OptionNumber.SIZE2);
-      if (b !== undefined && b.num * blockSize(b.szx) !== dl.received) return UpdateResult.CONNECTION_LOST;
-      await this.take(dl, res.payload);
-      if (b === undefined || !b.more) return undefined;
-      szx = b.szx;
-    }
-  }
-
-  /** The same over HTTP(S), as a stream (the api serves GET /api/v1/firmware/{id}/content). */
-  private async pullHttp(dl: Download, url: URL): Promise<number | undefined> {
-    const res = await fetch(url);
-    if (!res.ok || res.body === null) return res.status === 404 ? UpdateResult.INVALID_URI : 4;
-    const length = Number(res.headers.get('content-length'));
-    if (Number.isFinite(length) && length > 0) dl.total = length;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      if (dl.cancelled || this.closed) return undefined;
-      await this.take(dl, Buffer.from(chunk));
-    }
-    return undefined;
-  }
-
-  // ------------------------------------------------------------------ state machine
-
-  private begin(mode: 'push' | 'pull', total?: number): Download {
-    if (this.download) this.download.cancelled = true;
-    const rate = this.d.options.failureRate ?? 0;
-    const failure = rate > 0 && this.d.random() < rate ? (this.d.options.failureResult ?? 8) : undefined;
-    const dl: Download = {
-      mode,
-      hash: createHash('sha256'),
-      received: 0,
-      ...(total !== undefined ? { total } : {}),
-      ...(failure !== undefined ? { failure } : {}),
-      cancelled: false,
-      repeated: 0,
-    };
-    this.download = dl;
-    this.lastPackage = undefined;
-    this.setState(FirmwareState.DOWNLOADING, UpdateResult.INITIAL);
-    this.emitProgress(dl);
-    return dl;
-  }
-
-  /** Hashes a piece and waits as long as the configured speed says it took. */
-  private async take(dl: Download, piece: Buffer): Promise<void> {
-    dl.hash.update(piece);
-    dl.received += piece.length;
-    const speed = this.d.options.bytesPerSecond ?? 0;
-    if (speed > 0) {
-      const now = this.d.now();
-      this.nextFreeAt = Math.max(now, this.nextFreeAt) + (piece.length * 1000) / speed;
-      const wait = this.nextFreeAt - now;
-      if (wait >= 1) await new Promise((r) => setTimeout(r, wait).unref?.());
-    }
-    this.emitProgress(dl);
-  }
-
-  private finish(dl: Download): void {
-    this.download = undefined;
-    if (dl.failure !== undefined && DOWNLOAD_FAILURES.has(dl.failure)) {
-      this.reset(dl.failure);
-      return;
-    }
-    this.lastPackage = { size: dl.received, sha256: dl.hash.digest('hex'), mode: dl.mode };
-    this.pendingFailure = dl.failure;
-    this.setState(FirmwareState.DOWNLOADED, UpdateResult.INITIAL);
-    this.emit('downloaded', this.lastPackage);
+    this.receiver.pull(uri);
   }
 
   /** Execute /5/0/2 (E.6): only in Downloaded; Updating, then Idle with 1 or back to Downloaded with 8. */
@@ -391,7 +200,7 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
     if (this.state !== FirmwareState.DOWNLOADED || this.lastPackage === undefined)
       throw notAllowed(`Update in state ${this.state}`);
     this.setState(FirmwareState.UPDATING, UpdateResult.INITIAL);
-    const failure = this.pendingFailure;
+    const failure = this.failure;
     this.updateTimer = setTimeout(() => {
       if (this.closed) return;
       if (failure !== undefined) {
@@ -411,13 +220,12 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
   /** Execute /5/0/10 Cancel (1.1): a download in progress stops, result 10. */
   private cancel(): void {
     if (this.state === FirmwareState.UPDATING) throw notAllowed('cancel while updating');
+    this.receiver.cancel();
     this.reset(UpdateResult.CANCELLED);
   }
 
   private reset(result: number): void {
-    if (this.download) this.download.cancelled = true;
-    this.download = undefined;
-    this.pendingFailure = undefined;
+    this.failure = undefined;
     this.setState(FirmwareState.IDLE, result);
   }
 
@@ -428,16 +236,6 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
     if (!changed) return;
     this.d.tree.setValue('/5/0/12', new Date(Math.floor(this.d.now() / 1000) * 1000));
     this.emit('state', { state, result });
-  }
-
-  private emitProgress(dl: Download): void {
-    this.emit('progress', {
-      state: this.state,
-      result: this.result,
-      received: dl.received,
-      ...(dl.total !== undefined ? { total: dl.total } : {}),
-      mode: dl.mode,
-    });
   }
 }
 

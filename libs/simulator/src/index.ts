@@ -16,3 +16,5 @@ export * from './temperature-object';
 export * from './dtls-transport';
 export * from './bootstrap-client';
 export * from './oscore';
+export * from './package-download';
+export * from './software-object';

@@ -26,6 +26,7 @@ import {
 } from '@lwm2m/lwm2m';
 import { addModelObject } from './model-objects';
 import { FirmwareUpdateObject, type FirmwareOptions } from './firmware-object';
+import { SoftwareManagementObject } from './software-object';
 import { AttributeStore } from './attributes';
 import { populateDeviceObjects, stepTemperatures } from './device-objects';
 import { DmHandler, type DmListener, type Lwm2mVersion } from './dm-handler';
@@ -106,6 +107,8 @@ export interface SimulatedDeviceOptions {
    * with this download speed and failure rate. Absent: no object 5.
    */
   firmware?: FirmwareOptions;
+  /** Play object 9 (Software Management 1.0) with these options (speed; failure rate of Install). */
+  software?: FirmwareOptions;
   /**
    * More objects to play, from their models (e.g. parsed DDF files): instance 0 of each, default values per
    * type, its version announced at Register. A model of 3303 replaces the built-in Temperature 1.0.
@@ -185,6 +188,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   binding: string;
   /** Object 5, when options.firmware is set. */
   readonly firmware?: FirmwareUpdateObject;
+  /** Object 9, when options.software is set. */
+  readonly software?: SoftwareManagementObject;
   /** Location-Path of the registration ("rd", "<id>"), undefined when not registered. */
   location?: string[];
 
@@ -261,12 +266,18 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     });
     if (opts.oscore !== undefined) this.oscore = deviceOscoreSeam(opts.oscore);
     let firmware: FirmwareUpdateObject | undefined;
+    let software: SoftwareManagementObject | undefined;
     const coapOptions: CoapEndpointOptions = {
       ...(this.oscore !== undefined ? { seam: this.oscore.seam } : {}),
       transport: this.transport,
       // The Package (/5/0/0) takes its Block1 blocks one by one: hashed as they come, never reassembled.
-      handler: (req) => (firmware?.streams(req.path) ? firmware.receivePackage(req) : handler.handle(req)),
-      streamedBlocks: (path) => firmware?.streams(path) === true,
+      handler: (req) =>
+        firmware?.streams(req.path)
+          ? firmware.receivePackage(req)
+          : software?.streams(req.path)
+            ? software.receivePackage(req)
+            : handler.handle(req),
+      streamedBlocks: (path) => firmware?.streams(path) === true || software?.streams(path) === true,
       params: opts.coapParams,
       now: this.now,
       random: this.random,
@@ -283,6 +294,17 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
         options: opts.firmware,
       });
       this.firmware = firmware;
+    }
+    if (opts.software !== undefined) {
+      software = new SoftwareManagementObject({
+        tree: this.tree,
+        coap: this.coap,
+        server: opts.server,
+        now: this.now,
+        random: this.random,
+        options: opts.software,
+      });
+      this.software = software;
     }
     this.scheduler = new ObservationScheduler({
       tree: this.tree,
@@ -345,6 +367,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     this.clearTimers();
     this.scheduler.stop();
     this.firmware?.close();
+    this.software?.close();
     await this.coap.close();
   }
 
@@ -565,6 +588,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       return q.startsWith(path) || path.startsWith(q);
     };
     if (this.firmware !== undefined && touches('/5/0/1')) this.firmware.packageUriWritten();
+    if (this.software !== undefined && touches('/9/0/3')) this.software.packageUriWritten();
     if (touches('/3/0/13')) {
       const v = this.tree.getValue('/3/0/13');
       if (v instanceof Date) this.timeOffsetMs = v.getTime() - this.now();

@@ -208,3 +208,66 @@ describe('simulated object 5 (Firmware Update)', () => {
     void (image as FirmwareImage);
   });
 });
+
+describe('simulated object 9 (Software Management)', () => {
+  async function setup9(software: FirmwareOptions = {}) {
+    const server = await TestLwm2mServer.start();
+    cleanups.push(() => server.close());
+    const device = new SimulatedDevice({
+      endpoint: 'sw-1',
+      transport: await UdpTransport.bind({ address: '127.0.0.1', port: 0 }),
+      server: server.address,
+      sensorIntervalMs: 0,
+      requestTimeoutMs: 3000,
+      software: { updateMs: 30, ...software },
+    });
+    cleanups.push(() => device.close());
+    const states: number[] = [];
+    device.software!.on('state', (s) => states.push(s.state));
+    await device.start();
+    const images = new InMemoryImageStore();
+    const image = await images.put({ name: 'sw', version: '1' }, once(randomBytes(20_000)), {
+      maxBytes: 1 << 20,
+    });
+    return { server, device, images, image, states };
+  }
+
+  it('takes a push to /9/0/2, installs, activates, deactivates and uninstalls', async () => {
+    const { server, device, images, image, states } = await setup9();
+    expect(device.objectLinks()).toContain('</9/0>');
+    const res = await pushFirmware(target(server), images, image.id, { endpoint: 'sw-1', path: '/9/0/2' });
+    expect(res.ok).toBe(true);
+    expect([device.software!.state, device.software!.result]).toEqual([3, 3]);
+    expect(device.software!.lastPackage?.sha256).toBe(image.sha256);
+    expect(await execute(server, '/9/0/10')).toBe('4.05');
+    expect(await execute(server, '/9/0/4')).toBe('2.04');
+    await until(() => device.software!.state === 4, 3000, 'installed');
+    expect(device.software!.result).toBe(2);
+    expect(await execute(server, '/9/0/10')).toBe('2.04');
+    expect(device.software!.active).toBe(true);
+    expect(await execute(server, '/9/0/11')).toBe('2.04');
+    expect(device.software!.active).toBe(false);
+    expect(await execute(server, '/9/0/6')).toBe('2.04');
+    expect([device.software!.state, device.software!.result]).toEqual([0, 0]);
+    expect(states).toEqual([1, 2, 3, 4, 4, 4, 0]);
+  });
+
+  it('pulls /9/0/3 and fails Install with 58 at failure rate 1', async () => {
+    const { server, device, images, image } = await setup9({ failureRate: 1 });
+    const resource = new FirmwareCoapResource(images);
+    const udp = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+    const repo = new CoapEndpoint({
+      transport: udp,
+      handler: (req) => resource.handle(req) ?? { code: CoapCode.NOT_FOUND },
+      streamedBlocks: (path) => resource.streams(path),
+    });
+    cleanups.push(() => repo.close());
+    const uri = `coap://127.0.0.1:${udp.address().port}/fw/${image.id}`;
+    await server.request({ code: CoapCode.PUT, path: '/9/0/3', contentFormat: 0, payload: uri });
+    await until(() => device.software!.state === 3, 5000, 'delivered');
+    expect(device.software!.lastPackage).toMatchObject({ sha256: image.sha256, mode: 'pull' });
+    await execute(server, '/9/0/4');
+    await until(() => device.software!.result === 58, 3000, 'result 58');
+    expect(device.software!.state).toBe(3);
+  });
+});
