@@ -115,7 +115,7 @@ export class GroupOperations {
       1,
       d.maxRate.maxInFlight,
     );
-    const members = group.kind === 'endpoints' ? group.endpoints : await this.matching(group.filter.q);
+    const members = await this.membersOf(group);
     const now = this.now();
     const req = {
       id: randomUUID(),
@@ -130,6 +130,26 @@ export class GroupOperations {
     await this.opts.store.createRequest(req, members);
     this.opts.kick?.(req.id);
     return (await this.opts.store.getRequest(req.id))!;
+  }
+
+  /**
+   * A device group's members now: its endpoints, or the devices its filter matches (at most maxMembers).
+   * Also what a firmware campaign's `{group}` target resolves to. A multicast group has no endpoints to
+   * give: 'invalid' (its servers are known only by the addresses that answer).
+   */
+  async members(name: string): Promise<string[]> {
+    const group = await this.getGroup(name);
+    if (group.kind === 'multicast') {
+      throw new GroupError(
+        'invalid',
+        `group "${name}" is a CoAP multicast group: its members are not LwM2M endpoints known in advance`,
+      );
+    }
+    return this.membersOf(group);
+  }
+
+  private membersOf(group: Group & { kind: 'filter' | 'endpoints' }): Promise<string[]> {
+    return group.kind === 'endpoints' ? Promise.resolve(group.endpoints) : this.matching(group.filter.q);
   }
 
   /** The registered devices whose endpoint contains `q` (as GET /api/v1/devices?q=), at most maxMembers. */
