@@ -109,5 +109,13 @@ function parseGroupsConfig(
       maxRate: { perSecond: maxRate, maxInFlight },
     },
     leaseMs: int('GROUP_LEASE_MS', 10_000, 1_000, 600_000),
+    // Multicast groups: the local address their requests leave from (the multicast interface) and TTL.
+    multicast:
+      env.GROUP_MULTICAST === 'off'
+        ? false
+        : {
+            interface: env.GROUP_MULTICAST_INTERFACE ?? '0.0.0.0',
+            ttl: int('GROUP_MULTICAST_TTL', 1, 1, 255),
+          },
   };
 }

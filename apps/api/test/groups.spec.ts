@@ -1,6 +1,6 @@
 // /api/v1/groups from an attacker's side: roles (a read key defines nothing and runs nothing), group names,
 // filters that try to be patterns or carry more than a substring, member lists past the bound, multicast
-// groups (501 until the group proxy is wired), bad paths and ids; every refusal is RFC 9457 problem+json.
+// groups (501 when the api sends no multicast, GROUP_MULTICAST=off), bad paths and ids; every refusal is RFC 9457 problem+json.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakePorts, registration } from './fakes';
 import { startApi, type TestApi } from './harness';
@@ -26,7 +26,7 @@ describe('group operations: input and rights', () => {
     });
     api = await startApi(ports, {
       apiKeys: `ops=${ADMIN}:admin,ci=${WRITER}:write,viewer=${READER}:read`,
-      groups: { limits: { maxEndpoints: 50, maxMembers: 2, maxGroups: 20 } },
+      groups: { limits: { maxEndpoints: 50, maxMembers: 2, maxGroups: 20 }, multicast: false },
     });
   });
   afterAll(() => api.close());
@@ -106,7 +106,7 @@ describe('group operations: input and rights', () => {
     expect(ports.commands.commands.length).toBe(sent);
   });
 
-  it('validates multicast groups and answers their requests 501 until the group proxy is wired', async () => {
+  it('validates multicast groups; with GROUP_MULTICAST=off their requests answer 501', async () => {
     isProblem(await post('/api/v1/groups', { name: 'mc0', multicast: { address: '10.0.0.1' } }), 400);
     isProblem(
       await post('/api/v1/groups', { name: 'mc1', multicast: { address: '239.255.0.1', port: 70000 } }),
