@@ -168,4 +168,27 @@ describe('multicast groups through the api', () => {
     });
     expect(done.progress.succeeded).toBe(SERVERS);
   }, 20_000);
+
+  it('keeps at most GROUP_MAX_MEMBERS results per request (memory mode: the in-memory store)', async () => {
+    const small = await startTestServer({
+      memory: true,
+      groups: { multicast: { interface: net.hostAddr }, limits: { maxMembers: 2 } },
+    });
+    try {
+      await small.api('POST', '/api/v1/groups', { name: 'floor', multicast: { address: net.groupAddr } });
+      const started = await small.api<GroupRequestBody>('POST', '/api/v1/groups/floor/read', {
+        path: '/3/0/0',
+        deadline: '2s',
+      });
+      expect(started.status).toBe(202);
+      const done = await until('the capped read', async () => {
+        const r = await small.api<GroupRequestBody>('GET', `/api/v1/group-requests/${started.body.id}`);
+        return r.body.state === 'completed' ? r.body : undefined;
+      });
+      expect(done.total).toBe(2);
+      expect(done.results).toHaveLength(2);
+    } finally {
+      await small.stop();
+    }
+  }, 20_000);
 });

@@ -41,7 +41,12 @@ export class ProxyMulticastSender implements MulticastSender {
   constructor(
     private readonly proxy: GroupProxy,
     private readonly client: Peer = IN_PROCESS_CLIENT,
+    /** Servers kept per request (GROUP_MAX_MEMBERS): answers from more addresses are dropped and counted. */
+    private readonly maxServers = 100_000,
   ) {}
+
+  /** Answers dropped because a request already had `maxServers` results. */
+  dropped = 0;
 
   send(
     group: { address: string; port: number },
@@ -91,6 +96,10 @@ export class ProxyMulticastSender implements MulticastSender {
           const endpoint = formatReplyFrom(origin);
           // One result per server: its first response (an observation's later notifications are not kept).
           if (seen.has(endpoint)) return;
+          if (seen.size >= this.maxServers) {
+            this.dropped++;
+            return;
+          }
           seen.add(endpoint);
           handlers.result(resultOfResponse(endpoint, msg, Date.now()));
         },

@@ -48,6 +48,8 @@ export function groupProviders(ports: ApiPorts, options: ApiOptions['groups'] = 
           {
             ...(options.multicast ?? {}),
             maxTimeoutSeconds: Math.ceil((options.defaults?.maxDeadlineMs ?? 86_400_000) / 1000),
+            // A multicast request's results are bounded like a filter's members (spoofed answers included).
+            maxServers: options.limits?.maxMembers ?? 100_000,
           },
           (m) => logger.warn(m),
         );

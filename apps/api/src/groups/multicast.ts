@@ -22,7 +22,12 @@ export class LazyMulticastSender implements MulticastSender {
     Promise<{ proxy: GroupProxy; socket: UdpTransport; sender: ProxyMulticastSender }> | undefined;
 
   constructor(
-    private readonly opts: { interface?: string; ttl?: number; maxTimeoutSeconds: number },
+    private readonly opts: {
+      interface?: string;
+      ttl?: number;
+      maxTimeoutSeconds: number;
+      maxServers: number;
+    },
     private readonly warn: (m: string) => void,
   ) {}
 
@@ -43,7 +48,7 @@ export class LazyMulticastSender implements MulticastSender {
       cache: false,
       logger: { warn: (m) => this.warn(m) },
     });
-    return { proxy, socket, sender: new ProxyMulticastSender(proxy) };
+    return { proxy, socket, sender: new ProxyMulticastSender(proxy, undefined, this.opts.maxServers) };
   }
 
   send(...args: Parameters<MulticastSender['send']>): MulticastExchange {
