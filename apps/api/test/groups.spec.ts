@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakePorts, registration } from './fakes';
 import { startApi, type TestApi } from './harness';
+import { validateApiConfig } from '../src/config';
 
 const ADMIN = 'admin-key-0123456789';
 const WRITER = 'write-key-0123456789';
@@ -192,5 +193,22 @@ describe('group operations: input and rights', () => {
     const metrics = await api.call('GET', '/metrics');
     expect(metrics.text).toMatch(/^group_members_dispatched_total [1-9]\d*$/m);
     expect(metrics.text).toMatch(/^group_member_results_total\{state="succeeded"\} [1-9]\d*$/m);
+  });
+});
+
+describe('multicast settings', () => {
+  const env = (extra: Record<string, string>) => validateApiConfig(extra, { requireRedis: false });
+  it('are on by default, off with GROUP_MULTICAST=off, and refuse bad values at start', () => {
+    expect(env({}).GROUPS.multicast).toEqual({ interface: '0.0.0.0', ttl: 1 });
+    expect(env({ GROUP_MULTICAST: 'off' }).GROUPS.multicast).toBe(false);
+    expect(env({ GROUP_MULTICAST_INTERFACE: '10.1.2.3', GROUP_MULTICAST_TTL: '4' }).GROUPS.multicast).toEqual(
+      {
+        interface: '10.1.2.3',
+        ttl: 4,
+      },
+    );
+    expect(() => env({ GROUP_MULTICAST_INTERFACE: 'eth0; rm -rf' })).toThrow(/GROUP_MULTICAST_INTERFACE/);
+    expect(() => env({ GROUP_MULTICAST: 'maybe' })).toThrow(/GROUP_MULTICAST must be on or off/);
+    expect(() => env({ GROUP_MULTICAST_TTL: '0' })).toThrow(/GROUP_MULTICAST_TTL/);
   });
 });

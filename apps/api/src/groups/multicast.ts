@@ -62,6 +62,14 @@ export class LazyMulticastSender implements MulticastSender {
       (err: unknown) => {
         this.ready = undefined;
         this.warn(`multicast group ${group.address}:${group.port}: socket not opened: ${String(err)}`);
+        // Said in the results rather than a request that completes empty.
+        handlers.result({
+          endpoint: `coap://${group.address.includes(':') ? `[${group.address}]` : group.address}:${group.port}`,
+          state: 'failed',
+          status: 503,
+          error: 'the api could not open its multicast socket (GROUP_MULTICAST_INTERFACE)',
+          at: Date.now(),
+        });
         handlers.ended();
       },
     );
