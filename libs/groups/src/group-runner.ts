@@ -5,6 +5,7 @@
 // Members dispatched by a runner that stopped before the answer came are failed ("outcome unknown"), never
 // sent twice: a Write or Execute runs at most once, as with single-device commands.
 import { randomUUID } from 'node:crypto';
+import { formatReplyFrom } from '@lwm2m/group-proxy';
 import { type GroupRequest, type MemberResult, resultOf } from './group-request';
 import type { EventBus } from '@lwm2m/server';
 import type { GroupStore } from './group-store';
@@ -246,7 +247,7 @@ export class GroupRunner {
           this.counters.dispatched++;
           if (!this.opts.multicast) {
             await this.addResult(id, {
-              endpoint: `coap://${group.address.includes(':') ? `[${group.address}]` : group.address}:${group.port}`,
+              endpoint: formatReplyFrom({ scheme: 'coap', host: group.address, port: group.port }),
               state: 'failed',
               status: 501,
               error: 'this api has no group proxy to send multicast requests',

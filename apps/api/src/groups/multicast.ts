@@ -7,7 +7,7 @@ import {
   type MulticastSender,
   ProxyMulticastSender,
 } from '@lwm2m/groups';
-import { GroupProxy } from '@lwm2m/group-proxy';
+import { formatReplyFrom, GroupProxy } from '@lwm2m/group-proxy';
 import { UdpTransport } from '@lwm2m/udp';
 
 /** Client side of the in-process proxy: nothing comes or goes over the network there. */
@@ -64,7 +64,7 @@ export class LazyMulticastSender implements MulticastSender {
         this.warn(`multicast group ${group.address}:${group.port}: socket not opened: ${String(err)}`);
         // Said in the results rather than a request that completes empty.
         handlers.result({
-          endpoint: `coap://${group.address.includes(':') ? `[${group.address}]` : group.address}:${group.port}`,
+          endpoint: formatReplyFrom({ scheme: 'coap', host: group.address, port: group.port }),
           state: 'failed',
           status: 503,
           error: 'the api could not open its multicast socket (GROUP_MULTICAST_INTERFACE)',
