@@ -104,6 +104,58 @@ describe('campaign gates', () => {
       if (!started.has([...f.devices.entries()].find(([, x]) => x === d)![0])) expect(d.state.writes).toBe(0);
   }, 90_000);
 
+  it("a group target: the campaign lists the group's devices; a multicast group or an unknown one is 422", async () => {
+    const f = await startFleet({
+      prefix: 'grpfw',
+      count: 4,
+      coapPort: server.coapPort,
+      behaviour: () => ({ downloadMs: 100, updateMs: 50 }),
+    });
+    fleets.push(f);
+    // A filter group matching grpfw-1..4, and a list group naming two of them (and one never registered).
+    expect((await api('POST', '/api/v1/groups', { name: 'fw-floor', filter: { q: 'grpfw-' } })).status).toBe(
+      201,
+    );
+    expect(
+      (await api('POST', '/api/v1/groups', { name: 'fw-pair', endpoints: ['grpfw-2', 'grpfw-4'] })).status,
+    ).toBe(201);
+    expect(
+      (await api('POST', '/api/v1/groups', { name: 'fw-mc', multicast: { address: '239.255.9.9' } })).status,
+    ).toBe(201);
+    const body = (group: string) => ({
+      target: { group },
+      imageId: image,
+      mode: 'pull',
+      packageUri: TEST_PACKAGE_URI,
+      policy: { maxAttempts: 1 },
+    });
+    const pair = await api<CampaignBody>('POST', '/api/v1/campaigns', body('fw-pair'));
+    expect(pair.status).toBe(201);
+    expect(pair.body.total).toBe(2);
+    expect((await allRuns(api, pair.body.id)).map((r) => r.endpoint).sort()).toEqual(['grpfw-2', 'grpfw-4']);
+    await ended(pair.body.id);
+    const floor = await api<CampaignBody>('POST', '/api/v1/campaigns', body('fw-floor'));
+    expect(floor.status).toBe(201);
+    expect((await allRuns(api, floor.body.id)).map((r) => r.endpoint).sort()).toEqual(
+      [...f.devices.keys()].sort(),
+    );
+    await ended(floor.body.id);
+    for (const [group, why] of [
+      ['fw-mc', /multicast.*object 5/],
+      ['fw-none', /no group named "fw-none"/],
+    ] as const) {
+      const r = await api<{ status: number; detail: string; type: string }>(
+        'POST',
+        '/api/v1/campaigns',
+        body(group),
+      );
+      expect(r.status, group).toBe(422);
+      expect(r.type).toContain('application/problem+json');
+      expect(r.body.type).toBe('urn:lwm2m-cluster:problem:campaign-target');
+      expect(r.body.detail).toMatch(why);
+    }
+  }, 60_000);
+
   it('the abort threshold stops the rollout once the failure ratio passes it', async () => {
     const f = await startFleet({
       prefix: 'abort',
@@ -235,7 +287,7 @@ describe('campaign gates', () => {
         [{ ...good(), target: {} }, 400, /exactly one/],
         [{ ...good(), target: { endpoints: ['a'], filter: { q: 'a' } } }, 400, /exactly one/],
         [{ ...good(), target: { endpoints: [] } }, 400, /endpoints/],
-        [{ ...good(), target: { group: 'floor-3' } }, 422, /group/],
+        [{ ...good(), target: { group: 'floor-3' } }, 422, /no group named/],
         [{ ...good(), target: { filter: { q: 'no-such-device-anywhere' } } }, 422, /no device/],
         [{ ...good(), policy: { maxConcurrent: 0 } }, 400, /maxConcurrent/],
         [{ ...good(), policy: { abortFailureRatio: 2 } }, 400, /abortFailureRatio/],

@@ -1,4 +1,5 @@
 // The api's environment, validated once at start: a bad value stops the process with a clear message.
+import { isIP } from 'node:net';
 import {
   EnvErrors,
   type LogLevel,
@@ -83,6 +84,16 @@ export function validateApiConfig(
   };
 }
 
+/** GROUP_MULTICAST (on|off) and GROUP_MULTICAST_INTERFACE (an IP address): a clear error at start. */
+function checkMulticastSettings(env: Record<string, string | undefined>, errors: EnvErrors): void {
+  const mode = env.GROUP_MULTICAST;
+  if (mode !== undefined && mode !== 'on' && mode !== 'off') errors.push('GROUP_MULTICAST must be on or off');
+  const itf = env.GROUP_MULTICAST_INTERFACE;
+  if (itf !== undefined && isIP(itf) === 0) {
+    errors.push('GROUP_MULTICAST_INTERFACE must be a local IP address (where multicast requests leave from)');
+  }
+}
+
 /** GROUP_* variables of fleet group operations (libs/groups). */
 function parseGroupsConfig(
   env: Record<string, string | undefined>,
@@ -93,6 +104,7 @@ function parseGroupsConfig(
   const maxDeadlineS = int('GROUP_MAX_DEADLINE_S', 86_400, 1, 30 * 86_400);
   const maxRate = int('GROUP_MAX_RATE_PER_S', 10_000, 1, 100_000);
   const maxInFlight = int('GROUP_MAX_IN_FLIGHT', 1_000, 1, 100_000);
+  checkMulticastSettings(env, errors);
   return {
     limits: {
       maxGroups: int('GROUP_MAX_GROUPS', 1_000, 1, 1_000_000),
@@ -109,5 +121,13 @@ function parseGroupsConfig(
       maxRate: { perSecond: maxRate, maxInFlight },
     },
     leaseMs: int('GROUP_LEASE_MS', 10_000, 1_000, 600_000),
+    // Multicast groups: the local address their requests leave from (the multicast interface) and TTL.
+    multicast:
+      env.GROUP_MULTICAST === 'off'
+        ? false
+        : {
+            interface: env.GROUP_MULTICAST_INTERFACE ?? '0.0.0.0',
+            ttl: int('GROUP_MULTICAST_TTL', 1, 1, 255),
+          },
   };
 }

@@ -98,6 +98,11 @@ export interface ApiOptions {
     defaults?: Partial<GroupRequestDefaults>;
     leaseMs?: number;
     scanMs?: number;
+    /**
+     * Multicast groups' requests through an in-process group proxy (libs/group-proxy); `false` = 501.
+     * The socket is bound on the first such request.
+     */
+    multicast?: false | { interface?: string; ttl?: number };
   };
 }
 

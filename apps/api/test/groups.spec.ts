@@ -1,9 +1,10 @@
 // /api/v1/groups from an attacker's side: roles (a read key defines nothing and runs nothing), group names,
 // filters that try to be patterns or carry more than a substring, member lists past the bound, multicast
-// groups (501 until the group proxy is wired), bad paths and ids; every refusal is RFC 9457 problem+json.
+// groups (501 when the api sends no multicast, GROUP_MULTICAST=off), bad paths and ids; every refusal is RFC 9457 problem+json.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakePorts, registration } from './fakes';
 import { startApi, type TestApi } from './harness';
+import { validateApiConfig } from '../src/config';
 
 const ADMIN = 'admin-key-0123456789';
 const WRITER = 'write-key-0123456789';
@@ -26,7 +27,7 @@ describe('group operations: input and rights', () => {
     });
     api = await startApi(ports, {
       apiKeys: `ops=${ADMIN}:admin,ci=${WRITER}:write,viewer=${READER}:read`,
-      groups: { limits: { maxEndpoints: 50, maxMembers: 2, maxGroups: 20 } },
+      groups: { limits: { maxEndpoints: 50, maxMembers: 2, maxGroups: 20 }, multicast: false },
     });
   });
   afterAll(() => api.close());
@@ -106,7 +107,7 @@ describe('group operations: input and rights', () => {
     expect(ports.commands.commands.length).toBe(sent);
   });
 
-  it('validates multicast groups and answers their requests 501 until the group proxy is wired', async () => {
+  it('validates multicast groups; with GROUP_MULTICAST=off their requests answer 501', async () => {
     isProblem(await post('/api/v1/groups', { name: 'mc0', multicast: { address: '10.0.0.1' } }), 400);
     isProblem(
       await post('/api/v1/groups', { name: 'mc1', multicast: { address: '239.255.0.1', port: 70000 } }),
@@ -192,5 +193,22 @@ describe('group operations: input and rights', () => {
     const metrics = await api.call('GET', '/metrics');
     expect(metrics.text).toMatch(/^group_members_dispatched_total [1-9]\d*$/m);
     expect(metrics.text).toMatch(/^group_member_results_total\{state="succeeded"\} [1-9]\d*$/m);
+  });
+});
+
+describe('multicast settings', () => {
+  const env = (extra: Record<string, string>) => validateApiConfig(extra, { requireRedis: false });
+  it('are on by default, off with GROUP_MULTICAST=off, and refuse bad values at start', () => {
+    expect(env({}).GROUPS.multicast).toEqual({ interface: '0.0.0.0', ttl: 1 });
+    expect(env({ GROUP_MULTICAST: 'off' }).GROUPS.multicast).toBe(false);
+    expect(env({ GROUP_MULTICAST_INTERFACE: '10.1.2.3', GROUP_MULTICAST_TTL: '4' }).GROUPS.multicast).toEqual(
+      {
+        interface: '10.1.2.3',
+        ttl: 4,
+      },
+    );
+    expect(() => env({ GROUP_MULTICAST_INTERFACE: 'eth0; rm -rf' })).toThrow(/GROUP_MULTICAST_INTERFACE/);
+    expect(() => env({ GROUP_MULTICAST: 'maybe' })).toThrow(/GROUP_MULTICAST must be on or off/);
+    expect(() => env({ GROUP_MULTICAST_TTL: '0' })).toThrow(/GROUP_MULTICAST_TTL/);
   });
 });

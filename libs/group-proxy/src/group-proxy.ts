@@ -235,6 +235,17 @@ export class GroupProxy {
     this.sweeper.unref();
   }
 
+  /**
+   * Serves one more group (or replaces the one of that name): for an in-process client whose groups are
+   * defined at run time (the api's multicast groups, submitGroupRequest).
+   */
+  addGroup(group: ProxyGroup): void {
+    if (!group.name || !Number.isInteger(group.port)) throw new RangeError('group: name and port needed');
+    const i = this.opts.groups.findIndex((g) => g.name === group.name);
+    if (i >= 0) this.opts.groups[i] = group;
+    else this.opts.groups.push(group);
+  }
+
   /** Forwarded requests still collecting or observing. */
   get activeForwards(): number {
     return this.byProxyToken.size;

@@ -6,3 +6,4 @@ export * from './group-proxy';
 export * from './group-proxy-client';
 export * from './config';
 export * from './http-cross-proxy';
+export * from './in-process';

@@ -36,6 +36,8 @@ export interface GroupOperationsOptions {
   registrations: Pick<RegistrationStore, 'list'>;
   limits?: Partial<GroupLimits>;
   defaults?: Partial<GroupRequestDefaults>;
+  /** Multicast groups' requests can be sent (the runner has a MulticastSender); else they answer 501. */
+  multicast?: boolean;
   /** Told of a new or cancelled request, so the local runner drives it at once (else its next scan). */
   kick?: (id: string) => void;
   now?: () => number;
@@ -98,11 +100,10 @@ export class GroupOperations {
     createdBy: string,
   ): Promise<GroupRequest> {
     const group = await this.getGroup(name);
-    if (group.kind === 'multicast') {
+    if (group.kind === 'multicast' && !this.opts.multicast) {
       throw new GroupError(
         'not-implemented',
-        `group "${name}" is a CoAP multicast group: its requests go through the group proxy ` +
-          '(draft-ietf-core-groupcomm-proxy), which the api does not use yet',
+        `group "${name}" is a CoAP multicast group and this api sends no multicast (GROUP_MULTICAST=off)`,
       );
     }
     const d = this.defaults;
@@ -115,7 +116,8 @@ export class GroupOperations {
       1,
       d.maxRate.maxInFlight,
     );
-    const members = group.kind === 'endpoints' ? group.endpoints : await this.matching(group.filter.q);
+    // A multicast group's servers are known only when they answer: each adds its result (addResult).
+    const members = group.kind === 'multicast' ? [] : await this.membersOf(group);
     const now = this.now();
     const req = {
       id: randomUUID(),
@@ -126,10 +128,31 @@ export class GroupOperations {
       deadline: now + deadlineMs,
       timeoutMs,
       rate: { perSecond, maxInFlight },
+      ...(group.kind === 'multicast' ? { multicast: group.multicast } : {}),
     };
     await this.opts.store.createRequest(req, members);
     this.opts.kick?.(req.id);
     return (await this.opts.store.getRequest(req.id))!;
+  }
+
+  /**
+   * A device group's members now: its endpoints, or the devices its filter matches (at most maxMembers).
+   * Also what a firmware campaign's `{group}` target resolves to. A multicast group has no endpoints to
+   * give: 'invalid' (its servers are known only by the addresses that answer).
+   */
+  async members(name: string): Promise<string[]> {
+    const group = await this.getGroup(name);
+    if (group.kind === 'multicast') {
+      throw new GroupError(
+        'invalid',
+        `group "${name}" is a CoAP multicast group: its members are not LwM2M endpoints known in advance`,
+      );
+    }
+    return this.membersOf(group);
+  }
+
+  private membersOf(group: Group & { kind: 'filter' | 'endpoints' }): Promise<string[]> {
+    return group.kind === 'endpoints' ? Promise.resolve(group.endpoints) : this.matching(group.filter.q);
   }
 
   /** The registered devices whose endpoint contains `q` (as GET /api/v1/devices?q=), at most maxMembers. */

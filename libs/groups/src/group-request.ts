@@ -50,6 +50,10 @@ export interface MemberResult {
   contentFormat?: number;
   values?: JsonPathValue[];
   observationId?: string;
+  /** A multicast group's server answered something other than LwM2M values: its payload, as text. */
+  payload?: string;
+  /** 'base64' when `payload` was not UTF-8 text. */
+  payloadEncoding?: 'base64';
   error?: string;
   /** ms since epoch of the last change. */
   at: number;
@@ -76,6 +80,11 @@ export interface GroupRequest {
   /** Each device's answer timeout, ms (capped by what is left until the deadline). */
   timeoutMs: number;
   rate: RateLimit;
+  /**
+   * A multicast group's request (draft-ietf-core-groupcomm-proxy): sent once to this group address, with no
+   * members known in advance; each server that answers adds one result, named by its address (Reply-From).
+   */
+  multicast?: { address: string; port: number };
   total: number;
   counts: Record<MemberState, number>;
   finishedAt?: number;

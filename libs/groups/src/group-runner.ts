@@ -5,14 +5,18 @@
 // Members dispatched by a runner that stopped before the answer came are failed ("outcome unknown"), never
 // sent twice: a Write or Execute runs at most once, as with single-device commands.
 import { randomUUID } from 'node:crypto';
+import { formatReplyFrom } from '@lwm2m/group-proxy';
 import { type GroupRequest, type MemberResult, resultOf } from './group-request';
 import type { EventBus } from '@lwm2m/server';
 import type { GroupStore } from './group-store';
 import type { DispatchOutcome, MemberDispatcher } from './member-dispatcher';
+import type { MulticastExchange, MulticastSender } from './multicast-sender';
 
 export interface GroupRunnerOptions {
   store: GroupStore;
   dispatcher: MemberDispatcher;
+  /** Sends a multicast group's request (through the group proxy's machinery); absent: such requests fail. */
+  multicast?: MulticastSender;
   /** This runner's name in leases (default a random UUID). */
   owner?: string;
   /** Lease of a request's fan-out, ms (default 10 000): how soon another runner takes over a dead one's. */
@@ -156,6 +160,8 @@ export class GroupRunner {
       }
       return !lost;
     };
+    const first = await store.getRequest(id);
+    if (first?.multicast) return this.runMulticast(id, first.multicast, renew);
     const inFlight = new Set<Promise<void>>();
     try {
       // Left "dispatching" by a runner that stopped: the answer is lost and the command must not run twice.
@@ -214,6 +220,70 @@ export class GroupRunner {
       // What this run watched is no longer its business (finished, or another runner holds it now).
       for (const [requestId, m] of this.queuedIndex) if (m.id === id) this.unwatch(requestId);
       await store.releaseLease(id, this.owner).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A multicast group's request: sent once (claimSend: a runner taking over never resends, the responses
+   * that reached a stopped runner are lost), each server's response added as its result until the deadline
+   * (T' of the forward) or a cancel, then finished.
+   */
+  private async runMulticast(
+    id: string,
+    group: { address: string; port: number },
+    renew: () => Promise<boolean>,
+  ): Promise<void> {
+    const { store } = this.opts;
+    let exchange: MulticastExchange | undefined;
+    let ended = false;
+    try {
+      while (!this.stopped) {
+        const t = this.now();
+        if (!(await renew())) return;
+        const req = await store.getRequest(id);
+        if (!req || req.state === 'completed' || req.state === 'cancelled') return;
+        const over = req.state === 'cancelling' || t >= req.deadline || ended;
+        if (!over && !exchange && (await store.claimSend(id))) {
+          this.counters.dispatched++;
+          if (!this.opts.multicast) {
+            await this.addResult(id, {
+              endpoint: formatReplyFrom({ scheme: 'coap', host: group.address, port: group.port }),
+              state: 'failed',
+              status: 501,
+              error: 'this api has no group proxy to send multicast requests',
+              at: t,
+            });
+            ended = true;
+          } else {
+            exchange = this.opts.multicast.send(group, req.spec, req.deadline - t, {
+              result: (r) => void this.addResult(id, r),
+              ended: () => {
+                ended = true;
+              },
+            });
+          }
+        }
+        if (over) {
+          exchange?.stop();
+          exchange = undefined;
+          const state = await store.finishIfDone(id, t, this.retentionMs);
+          if (state === 'completed' || state === 'cancelled') return;
+        }
+        await sleep(TICK_MS * 5);
+      }
+    } finally {
+      exchange?.stop();
+      await store.releaseLease(id, this.owner).catch(() => undefined);
+    }
+  }
+
+  private async addResult(id: string, result: MemberResult): Promise<void> {
+    try {
+      if (await this.opts.store.addResult(id, result)) {
+        this.counters.results[result.state] = (this.counters.results[result.state] ?? 0) + 1;
+      }
+    } catch (err) {
+      this.opts.warn?.(`group request ${id}: result of ${result.endpoint} not stored: ${String(err)}`);
     }
   }
 

@@ -25,6 +25,13 @@ export interface GroupStore {
    * nothing); a final state appends the result to the request's results. True when it changed.
    */
   settle(id: string, result: MemberResult): Promise<boolean>;
+  /**
+   * A multicast request's result from a server not known before: a new member, final at once, counted in
+   * `total`. False when that server already has a result or the request is not running.
+   */
+  addResult(id: string, result: MemberResult): Promise<boolean>;
+  /** A multicast request's one send: true for the first caller only (a runner taking over never resends). */
+  claimSend(id: string): Promise<boolean>;
   /** The members in one of the unfinished states after dispatch. */
   membersIn(id: string, state: 'queued' | 'dispatching'): Promise<MemberResult[]>;
   getMember(id: string, endpoint: string): Promise<MemberResult | undefined>;

@@ -15,6 +15,7 @@ interface Row {
   members: Map<string, MemberResult>;
   results: MemberResult[];
   lease?: { owner: string; until: number };
+  sent?: boolean;
   expiresAt?: number;
 }
 
@@ -105,6 +106,23 @@ export class InMemoryGroupStore implements GroupStore {
   async settle(id: string, result: MemberResult): Promise<boolean> {
     const r = this.row(id);
     return r ? this.move(r, result) : false;
+  }
+
+  async addResult(id: string, result: MemberResult): Promise<boolean> {
+    const r = this.row(id);
+    if (!r || r.req.state !== 'running' || r.members.has(result.endpoint)) return false;
+    r.req.total++;
+    r.req.counts[result.state]++;
+    r.members.set(result.endpoint, structuredClone(result));
+    r.results.push(structuredClone(result));
+    return true;
+  }
+
+  async claimSend(id: string): Promise<boolean> {
+    const r = this.row(id);
+    if (!r || r.sent) return false;
+    r.sent = true;
+    return true;
   }
 
   async membersIn(id: string, state: 'queued' | 'dispatching'): Promise<MemberResult[]> {

@@ -6,3 +6,4 @@ export * from './redis-group-store';
 export * from './member-dispatcher';
 export * from './group-runner';
 export * from './group-operations';
+export * from './multicast-sender';

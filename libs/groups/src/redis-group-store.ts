@@ -64,6 +64,18 @@ if s == 'dispatching' then redis.call('HSET', KEYS[5], ARGV[1], '0') end
 if final(s) then redis.call('RPUSH', KEYS[6], ARGV[3]) end
 return 1`,
   },
+  /** KEYS meta st m results. ARGV ep state json. */
+  grpAdd: {
+    numberOfKeys: 4,
+    lua: `
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[2], 1)
+redis.call('HINCRBY', KEYS[1], 'total', 1)
+redis.call('RPUSH', KEYS[4], ARGV[3])
+return 1`,
+  },
   /** KEYS meta todo st m results. ARGV state reason n now. */
   grpEndPending: {
     numberOfKeys: 5,
@@ -263,6 +275,15 @@ export class RedisGroupStore implements GroupStore {
   async settle(id: string, result: MemberResult): Promise<boolean> {
     const keys = (['meta', 'st', 'm', 'queued', 'disp', 'results'] as const).map((p) => this.k(id, p));
     return (await this.run('grpSettle', keys, [result.endpoint, result.state, JSON.stringify(result)])) === 1;
+  }
+
+  async addResult(id: string, result: MemberResult): Promise<boolean> {
+    const keys = (['meta', 'st', 'm', 'results'] as const).map((p) => this.k(id, p));
+    return (await this.run('grpAdd', keys, [result.endpoint, result.state, JSON.stringify(result)])) === 1;
+  }
+
+  async claimSend(id: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.k(id, 'meta'), 'sent', '1')) === 1;
   }
 
   async membersIn(id: string, state: 'queued' | 'dispatching'): Promise<MemberResult[]> {

@@ -31,7 +31,8 @@ import { principalOf } from '../auth/api-key.guard';
 import { Audited } from '../audit/audited';
 import { ApiProblems } from '../problem/problem.dto';
 import { invalidRequest, ProblemException, ProblemType, statusTitle } from '../problem/problem';
-import { CAMPAIGN_STORE, FIRMWARE_STORES, REGISTRATION_STORE } from '../tokens';
+import { CAMPAIGN_STORE, FIRMWARE_STORES, GROUPS, REGISTRATION_STORE } from '../tokens';
+import { GroupError, type GroupOperations } from '@lwm2m/groups';
 import {
   CampaignDeviceListDto,
   CampaignDevicesQueryDto,
@@ -58,6 +59,7 @@ export class CampaignsController {
     @Inject(CAMPAIGN_STORE) private readonly port: { store?: CampaignStore },
     @Inject(REGISTRATION_STORE) private readonly registrations: RegistrationStore,
     @Inject(FIRMWARE_STORES) private readonly fw: FirmwareStores,
+    @Inject(GROUPS) private readonly groups: GroupOperations,
   ) {}
 
   private get store(): CampaignStore {
@@ -295,17 +297,28 @@ export class CampaignsController {
     const t = body.target;
     const given = [t.endpoints, t.filter, t.group].filter((x) => x !== undefined).length;
     if (given !== 1) throw invalidRequest('target needs exactly one of endpoints, filter or group');
-    if (t.group !== undefined) {
-      // Extension point: a groups store (branch group-ops) resolves the name to its members here.
-      throw new ProblemException({
-        type: CAMPAIGN_TARGET,
-        title: statusTitle(422),
-        status: 422,
-        detail: 'device groups are not available on this server yet: give endpoints or a filter',
-      });
-    }
+    const targetProblem = (detail: string) =>
+      new ProblemException({ type: CAMPAIGN_TARGET, title: statusTitle(422), status: 422, detail });
     let endpoints: string[];
-    if (t.endpoints) {
+    if (t.group !== undefined) {
+      // The groups store (libs/groups): a list group's endpoints, or the devices its filter matches now.
+      const group = await this.groups.getGroup(t.group).catch((err: unknown) => {
+        if (err instanceof GroupError && err.code === 'unknown-group') throw targetProblem(err.message);
+        throw err;
+      });
+      if (group.kind === 'multicast') {
+        // Object 5 is driven per device (State, Update Result, the Execute after Downloaded): a multicast
+        // group's servers are only addresses that answer, with no registration to follow.
+        throw targetProblem(
+          `group "${group.name}" is a CoAP multicast group: a campaign follows each device's object 5 ` +
+            'state, so it needs a group of registered endpoints (a filter or a list)',
+        );
+      }
+      endpoints = [...new Set(await this.groups.members(group.name))];
+      if (endpoints.length > MAX_CAMPAIGN_DEVICES) {
+        throw invalidRequest(`group "${group.name}" has more than ${MAX_CAMPAIGN_DEVICES} devices`);
+      }
+    } else if (t.endpoints) {
       endpoints = [...new Set(t.endpoints)];
     } else {
       endpoints = [];
@@ -323,14 +336,7 @@ export class CampaignsController {
         throw invalidRequest(`the filter matches more than ${MAX_CAMPAIGN_DEVICES} devices`);
       }
     }
-    if (endpoints.length === 0) {
-      throw new ProblemException({
-        type: CAMPAIGN_TARGET,
-        title: statusTitle(422),
-        status: 422,
-        detail: 'the target matches no device',
-      });
-    }
+    if (endpoints.length === 0) throw targetProblem('the target matches no device');
     return endpoints;
   }
 }

@@ -47,7 +47,10 @@ export class CampaignTargetDto {
   @Type(() => CampaignFilterDto)
   filter?: CampaignFilterDto;
 
-  @ApiPropertyOptional({ description: 'A device group: not available yet (needs the groups store): 422' })
+  @ApiPropertyOptional({
+    description:
+      'A device group (POST /api/v1/groups) with a filter or endpoints, resolved now; a multicast group is refused (422)',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(128)

@@ -86,7 +86,8 @@ export class GroupsController {
     description:
       'Exactly one of: filter {q} (the devices whose endpoint contains q when a request starts, as ' +
       'GET /api/v1/devices?q=), endpoints [..] (at most GROUP_MAX_ENDPOINTS), multicast {address, port} (a CoAP ' +
-      'group for the group proxy: its requests answer 501 until the proxy is wired). Needs a write key.',
+      'group: its requests go once to the group address through the in-process group proxy, one result per ' +
+      'server that answers, named by its address). Needs a write key.',
   })
   @ApiCreatedResponse({ type: GroupDto })
   @ApiProblems(400, 409, 413)

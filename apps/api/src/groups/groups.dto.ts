@@ -49,7 +49,7 @@ export class CreateGroupDto {
   @ApiPropertyOptional({
     example: { address: '239.255.0.1', port: 5683 },
     description:
-      'A CoAP multicast group, for the group proxy (draft-ietf-core-groupcomm-proxy): requests answer 501 until it is wired',
+      'A CoAP multicast group: requests go once to the group address through the in-process group proxy (draft-ietf-core-groupcomm-proxy); 501 with GROUP_MULTICAST=off',
   })
   @IsOptional()
   @IsObject()
@@ -180,7 +180,11 @@ export class ResultsQueryDto {
 }
 
 export class MemberResultDto {
-  @ApiProperty({ description: "The device's endpoint, as Reply-From names the origin server" })
+  @ApiProperty({
+    description:
+      "The device's endpoint, as Reply-From names the origin server; for a multicast group the server's " +
+      'address itself (coap://10.0.0.7:5683)',
+  })
   endpoint!: string;
   @ApiProperty({
     enum: ['pending', 'dispatching', 'queued', 'succeeded', 'failed', 'timed-out', 'cancelled'],
@@ -191,6 +195,10 @@ export class MemberResultDto {
   @ApiPropertyOptional() coapCode?: string;
   @ApiPropertyOptional() values?: unknown[];
   @ApiPropertyOptional() observationId?: string;
+  @ApiPropertyOptional() contentFormat?: number;
+  @ApiPropertyOptional({ description: "A multicast group's server response payload (text, or base64)" })
+  payload?: string;
+  @ApiPropertyOptional({ enum: ['base64'] }) payloadEncoding?: string;
   @ApiPropertyOptional() error?: string;
   @ApiProperty({ format: 'date-time' }) at!: string;
 }

@@ -101,6 +101,35 @@ export function describeGroupStoreContract(name: string, factory: GroupStoreFact
       await sumsUp('r2');
     });
 
+    it('a multicast request: sent once, each new server adds one final result, a second answer nothing', async () => {
+      const id = 'mc-1';
+      await store.createRequest({ ...request(id), multicast: { address: '239.1.2.3', port: 5683 } }, []);
+      expect((await store.getRequest(id))!.multicast).toEqual({ address: '239.1.2.3', port: 5683 });
+      expect(await store.claimSend(id)).toBe(true);
+      expect(await store.claimSend(id)).toBe(false);
+      const ok = { endpoint: 'coap://10.0.0.1:5683', state: 'succeeded' as const, payload: 's0', at: 5 };
+      expect(await store.addResult(id, ok)).toBe(true);
+      expect(await store.addResult(id, { ...ok, payload: 'again' })).toBe(false);
+      expect(
+        await store.addResult(id, {
+          endpoint: 'coap://10.0.0.2:5683',
+          state: 'failed',
+          coapCode: '4.04',
+          at: 6,
+        }),
+      ).toBe(true);
+      const r = (await store.getRequest(id))!;
+      expect(r.total).toBe(2);
+      expect(r.counts.succeeded).toBe(1);
+      expect(r.counts.failed).toBe(1);
+      await sumsUp(id);
+      expect((await store.results(id, 0, 10)).map((m) => m.payload ?? m.coapCode)).toEqual(['s0', '4.04']);
+      expect((await store.getMember(id, ok.endpoint))!.payload).toBe('s0');
+      expect(await store.finishIfDone(id, 10, 60_000)).toBe('completed');
+      // Nothing is added once the request finished.
+      expect(await store.addResult(id, { ...ok, endpoint: 'coap://10.0.0.3:5683' })).toBe(false);
+    });
+
     it('leases a request to one owner at a time', async () => {
       await store.createRequest(request('r3'), ['x']);
       expect(await store.lease('r3', 'A', 10_000)).toBe(true);
