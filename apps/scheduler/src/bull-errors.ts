@@ -11,10 +11,11 @@ import {
 } from '@nestjs/common';
 import { RateLimitedLog } from '@lwm2m/config';
 import type { Queue } from 'bullmq';
+import { CampaignsProcessor } from './campaigns.processor';
 import { DeliveryProcessor } from './delivery.processor';
 import { MaintenanceProcessor } from './maintenance.processor';
 import { NotifyProcessor } from './notify.processor';
-import { DELIVERY_QUEUE, MAINTENANCE_QUEUE, NOTIFY_QUEUE, WAKEUP_QUEUE } from './tokens';
+import { CAMPAIGNS_QUEUE, DELIVERY_QUEUE, MAINTENANCE_QUEUE, NOTIFY_QUEUE, WAKEUP_QUEUE } from './tokens';
 import { WakeUpProcessor } from './wakeup.processor';
 
 @Injectable()
@@ -27,17 +28,26 @@ export class BullErrorListener implements OnApplicationBootstrap, OnApplicationS
     @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
     @InjectQueue(WAKEUP_QUEUE) private readonly wakeup: Queue,
     @InjectQueue(NOTIFY_QUEUE) private readonly notify: Queue,
+    @InjectQueue(CAMPAIGNS_QUEUE) private readonly campaigns: Queue,
     // Explicit tokens: under tsx (esbuild, no decorator metadata) class-typed parameters are not injected.
     @Inject(DeliveryProcessor) private readonly deliveryWorker: DeliveryProcessor,
     @Inject(MaintenanceProcessor) private readonly maintenanceWorker: MaintenanceProcessor,
     @Inject(WakeUpProcessor) private readonly wakeupWorker: WakeUpProcessor,
     @Inject(NotifyProcessor) private readonly notifyWorker: NotifyProcessor,
+    @Inject(CampaignsProcessor) private readonly campaignsWorker: CampaignsProcessor,
   ) {}
 
   onApplicationBootstrap(): void {
     const report = (err: Error) => this.report(err);
-    for (const q of [this.delivery, this.maintenance, this.wakeup, this.notify]) q.on('error', report);
-    for (const p of [this.deliveryWorker, this.maintenanceWorker, this.wakeupWorker, this.notifyWorker]) {
+    for (const q of [this.delivery, this.maintenance, this.wakeup, this.notify, this.campaigns])
+      q.on('error', report);
+    for (const p of [
+      this.deliveryWorker,
+      this.maintenanceWorker,
+      this.wakeupWorker,
+      this.notifyWorker,
+      this.campaignsWorker,
+    ]) {
       p.worker.on('error', report);
     }
   }
