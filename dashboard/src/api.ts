@@ -2,6 +2,7 @@
 // sessionStorage (gone when the tab closes), and the event stream opens with a short-lived token, since
 // EventSource cannot send an Authorization header.
 import { ROUTES, routeUrl, type Role, type RouteName } from './routes';
+import { EVENT_TYPES } from './event-types';
 
 const KEY_ITEM = 'lwm2m.apiKey';
 
@@ -173,19 +174,4 @@ export class EventFeed {
   }
 }
 
-/** The SSE "event:" names the api sends (LWM2M_EVENT_TYPES, libs/server). */
-export const EVENT_TYPES = [
-  'registered',
-  'updated',
-  'deregistered',
-  'expired',
-  'awake',
-  'notification',
-  'send',
-  'response',
-  'request',
-  'reobserved',
-  'bootstrap-started',
-  'bootstrap-finished',
-  'bootstrap-failed',
-] as const;
+export { EVENT_TYPES };

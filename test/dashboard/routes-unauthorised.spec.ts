@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakePorts, registration } from '../../apps/api/test/fakes';
 import { startApi, type TestApi } from '../../apps/api/test/harness';
+import { LWM2M_EVENT_TYPES } from '@lwm2m/server';
+import { EVENT_TYPES } from '../../dashboard/src/event-types';
 import { type RouteDef, ROUTES, routeUrl } from '../../dashboard/src/routes';
 
 const SAMPLE = { endpoint: 'dev1', path: '3/0/15', objectId: 3, id: '1', name: 'g1', op: 'read' };
@@ -63,5 +65,9 @@ describe('every API route the dashboard uses', () => {
       // Only the client (api.ts) talks to the server, and only through the table.
       if (f !== 'api.ts') expect(text, f).not.toMatch(/\bfetch\(|new EventSource\(|XMLHttpRequest/);
     }
+  });
+
+  it('the page listens to every event type the api streams (no event silently missing from the live view)', () => {
+    expect([...EVENT_TYPES].sort()).toEqual([...LWM2M_EVENT_TYPES].sort());
   });
 });
