@@ -19,6 +19,11 @@ export interface FirmwareConfig {
    * device fetches <base>/fw/<id> from any gateway. Unset: the caller must name it.
    */
   FIRMWARE_COAP_BASE?: string;
+  /**
+   * RFC 9175 section 2.4: a NoSec GET of /fw from an address not verified (no Echo round trip, not a
+   * registered device's) is answered 4.01 with an Echo value instead of a 1 KiB block (default on; unset = on).
+   */
+  FIRMWARE_NOSEC_ECHO?: boolean;
 }
 
 export const DEFAULT_FIRMWARE_MAX_BYTES = 256 * 1024 * 1024;
@@ -50,7 +55,16 @@ export function parseFirmwareConfig(
       errors,
     ),
     ...(base ? { FIRMWARE_COAP_BASE: base } : {}),
+    FIRMWARE_NOSEC_ECHO: parseOnOff('FIRMWARE_NOSEC_ECHO', env.FIRMWARE_NOSEC_ECHO, true, errors),
   };
+}
+
+function parseOnOff(name: string, raw: string | undefined, fallback: boolean, errors: EnvErrors): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  errors.push(`${name} must be on or off, got "${raw}"`);
+  return fallback;
 }
 
 /** The images and push progress a node uses. */

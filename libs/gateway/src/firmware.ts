@@ -1,7 +1,7 @@
 // Object 5 on the gateway: Pull (coap(s)://<gateway>/fw/<id>, Block2 from the image store, on every gateway)
 // and Push (a firmware-push command runs pushFirmware in the background on the node holding the device's
 // session; its progress is in the shared PushProgressStore, so a retry on any node resumes it).
-import type { CoapEndpoint } from '@lwm2m/coap';
+import type { CoapEndpoint, EchoGuard, IncomingRequest, OutgoingResponse } from '@lwm2m/coap';
 import { FirmwareCoapResource, type ImageStore, type PushProgressStore, pushFirmware } from '@lwm2m/firmware';
 import type { DeviceClient, DeviceCommand, DeviceCommandResult, RegistrationStore } from '@lwm2m/server';
 
@@ -14,6 +14,13 @@ export interface GatewayFirmwareOptions {
   endpoint: CoapEndpoint;
   registrations: RegistrationStore;
   client: Pick<DeviceClient, 'peerOf'>;
+  /**
+   * RFC 9175 section 2.4 for NoSec pulls (FIRMWARE_NOSEC_ECHO): an EchoGuard in mode 'always' sharing the
+   * gateway's Echo key (values any node verifies). Unset: /fw answers any source.
+   */
+  echo?: EchoGuard;
+  /** Whether this peer key is the current address of a registered device (in memory, no store read). */
+  registeredPeer?: (peerKey: string) => boolean;
   log: {
     debug(m: string, c?: Record<string, unknown>): void;
     warn(m: string, c?: Record<string, unknown>): void;
@@ -24,11 +31,36 @@ export class GatewayFirmware {
   readonly resource: FirmwareCoapResource;
   /** Pushes running on this node, by endpoint: one per device. */
   private readonly running = new Map<string, AbortController>();
-  readonly counters = { pushesStarted: 0, pushesSucceeded: 0, pushesFailed: 0 };
+  readonly counters = { pushesStarted: 0, pushesSucceeded: 0, pushesFailed: 0, echoChallenged: 0 };
 
   constructor(private readonly o: GatewayFirmwareOptions) {
     this.resource = new FirmwareCoapResource(o.images);
     o.endpoint.setStreamedBlocks((path) => this.resource.streams(path));
+  }
+
+  /**
+   * The /fw handler (undefined for other paths). A NoSec GET draws a 1 KiB block for ~20 bytes: an
+   * amplification a forged source address could aim at a victim (RFC 7252 section 11.3). So a NoSec peer
+   * gets blocks only once its address is verified (RFC 9175 section 2.4 item 3): it is a registered
+   * device's current address (it proved it when registering), or it repeated our Echo value (then it is
+   * served freely for the guard's verified time). Otherwise a 4.01 with an Echo value and no payload,
+   * smaller than the request. DTLS (and OSCORE) peers are never challenged.
+   */
+  handle(req: IncomingRequest): Promise<OutgoingResponse> | undefined {
+    if (!this.resource.streams(req.path)) return undefined;
+    const echo = this.o.echo;
+    if (
+      echo !== undefined &&
+      req.peer.identity === undefined &&
+      this.o.registeredPeer?.(req.peerKey) !== true
+    ) {
+      const routable = echo.check(req);
+      if (!routable.ok) {
+        this.counters.echoChallenged++;
+        return Promise.resolve(routable.response);
+      }
+    }
+    return this.resource.handle(req);
   }
 
   /** Pushes now running on this node. */

@@ -2,7 +2,7 @@
 import type { BootstrapConfigStore, BootstrapSessionStore } from '@lwm2m/bootstrap';
 import type { ClusterSessionStore, MembershipStore, SealedBlobStore } from '@lwm2m/cluster';
 import type { SequenceLeaseStore } from '@lwm2m/oscore';
-import type { ImageStore, PushProgressStore } from '@lwm2m/firmware';
+import type { FirmwareConfig, ImageStore, PushProgressStore } from '@lwm2m/firmware';
 import type {
   CommandBus,
   CredentialStore,
@@ -36,9 +36,13 @@ export interface GatewayStores {
   bootstrapSessions?: BootstrapSessionStore;
   /**
    * Firmware images (libs/firmware): served at /fw/<id> with Block2 (object 5 Pull) and pushed to /5/0/0
-   * (firmware-push commands); absent: neither.
+   * (firmware-push commands); absent: neither. FIRMWARE_NOSEC_ECHO unset or no config: on.
    */
-  firmware?: { images: ImageStore; pushes: PushProgressStore };
+  firmware?: {
+    images: ImageStore;
+    pushes: PushProgressStore;
+    config?: Pick<FirmwareConfig, 'FIRMWARE_NOSEC_ECHO'>;
+  };
   /** Cluster mode (CLUSTER_KEY set): node leases and shared DTLS sessions. */
   cluster?: { membership: MembershipStore; sessions: ClusterSessionStore; resumption?: SealedBlobStore };
 }

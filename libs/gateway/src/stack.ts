@@ -150,6 +150,8 @@ export class GatewayStack {
    * request may land on any node; otherwise a random per-process key (a restart only costs one more 4.01).
    */
   readonly echo: EchoGuard;
+  /** The Echo key, also /fw's (FIRMWARE_NOSEC_ECHO): one Echo value format, one key per cluster. */
+  private readonly echoKey: Buffer;
   /** The keys derived from CLUSTER_KEY (link HMAC, sessions at rest, Echo), once. */
   private readonly clusterKeys?: ClusterKeys;
   /** Object models: built in, MODELS_DIR, and those uploaded through any api (re-read when they change). */
@@ -169,8 +171,9 @@ export class GatewayStack {
       warn: (m, c) => this.warnings.warn(m, c),
     };
     this.clusterKeys = config.CLUSTER_KEY !== undefined ? deriveClusterKeys(config.CLUSTER_KEY) : undefined;
+    this.echoKey = this.clusterKeys?.echo ?? randomBytes(32);
     this.echo = new EchoGuard({
-      key: this.clusterKeys?.echo ?? randomBytes(32),
+      key: this.echoKey,
       mode: config.COAP_ECHO,
       threshold: config.COAP_ECHO_THRESHOLD,
     });
@@ -267,9 +270,17 @@ export class GatewayStack {
           registrations: stores.registrations,
           client: server.client,
           log: this.log,
+          ...(fw.config?.FIRMWARE_NOSEC_ECHO !== false
+            ? {
+                // The same Echo values as Register's (one key), but always required and a verified
+                // address kept 60 s (RFC 9175 section 2.4: the pull's duration, not longer).
+                echo: new EchoGuard({ key: this.echoKey, mode: 'always', verifiedTtlMs: 60_000 }),
+                registeredPeer: (peerKey: string) => server.knowsPeer(peerKey),
+              }
+            : {}),
         })
       : undefined;
-    const firmware = this.firmware?.resource;
+    const firmware = this.firmware;
     endpoint.setHandler(
       (req) => this.mounted?.(req) ?? discovery(req) ?? firmware?.handle(req) ?? server.handleRequest(req),
     );

@@ -57,6 +57,8 @@ export interface FirmwareCounters {
   bytes: number;
   notFound: number;
   badRequests: number;
+  /** NoSec requests answered 4.01 with an Echo value (FIRMWARE_NOSEC_ECHO). */
+  echoChallenged: number;
   pushesStarted: number;
   pushesSucceeded: number;
   pushesFailed: number;
@@ -125,7 +127,7 @@ export function gatewayMetricSpecs(sources: GatewayMetricsSources): ScrapedMetri
     },
     {
       name: 'firmware_requests_refused_total',
-      help: 'Requests to /fw refused: not-found (4.04), bad-request (4.02, 4.05)',
+      help: 'Requests to /fw refused: not-found (4.04), bad-request (4.02, 4.05), echo (4.01 + Echo, NoSec)',
       type: 'counter',
       labelNames: ['reason'],
       read: () => {
@@ -134,6 +136,7 @@ export function gatewayMetricSpecs(sources: GatewayMetricsSources): ScrapedMetri
           f && [
             { labels: { reason: 'not-found' }, value: f.notFound },
             { labels: { reason: 'bad-request' }, value: f.badRequests },
+            { labels: { reason: 'echo' }, value: f.echoChallenged },
           ]
         );
       },

@@ -320,6 +320,14 @@ export class Lwm2mServer {
     return known.endpoint;
   }
 
+  /**
+   * Whether `peerKey` is the current address of a registration this node took (memory only, never the
+   * store): e.g. a NoSec device that proved its address when it registered (/fw skips its Echo check).
+   */
+  knowsPeer(peerKey: string): boolean {
+    return this.peers.has(peerKey);
+  }
+
   /** Starts lifetime expiry and lets the endpoint take over observations other nodes started. */
   start(): void {
     this.expiry.start();
