@@ -2,13 +2,28 @@
 // api (Redis chunks), served over HTTP with Range and over CoAP Block2 at /fw/<id> by the gateway (read by
 // libcoap's coap-client and the `coap` npm package, hashes compared), and a simulated device updated by Pull
 // and by Push through POST /api/v1/devices/{ep}/firmware, its State 0 -> 1 -> 2 -> 3 -> 0 with result 1.
+// Over NoSec an unverified address is first asked for an RFC 9175 Echo round trip (no amplification).
 import { createHash, randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import coap from 'coap';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoapCode, CoapEndpoint, encodeBlock, formatCode, OptionNumber } from '@lwm2m/coap';
+import {
+  CoapCode,
+  CoapEndpoint,
+  CoapType,
+  createMessage,
+  decodeMessage,
+  encodeBlock,
+  encodeMessage,
+  formatCode,
+  getOption,
+  OptionNumber,
+  setOption,
+  setUriPath,
+} from '@lwm2m/coap';
 import type { FirmwareImage } from '@lwm2m/firmware';
 import { SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
@@ -23,6 +38,9 @@ let server: TestServer;
 let content: Buffer;
 let image: FirmwareImage;
 let dir: string;
+
+const stack = () => server.node.gateway.get(CoapServerService).stack;
+const challenged = () => stack().firmware!.counters.echoChallenged;
 
 async function upload(body: Buffer, query = 'name=sensor-fw&version=2.0.0') {
   const res = await fetch(`${server.http}/api/v1/firmware?${query}`, {
@@ -102,7 +120,8 @@ describe('firmware images over REST', () => {
 });
 
 describe('Pull over CoAP Block2 from the gateway (/fw/<id>)', () => {
-  it('libcoap coap-client -b 1024 downloads the image and its hash matches', async () => {
+  it('libcoap coap-client -b 1024 answers the Echo challenge, downloads the image and its hash matches', async () => {
+    const before = challenged();
     const out = join(dir, 'libcoap.bin');
     const run = await runCoapClient([
       '-m',
@@ -115,12 +134,18 @@ describe('Pull over CoAP Block2 from the gateway (/fw/<id>)', () => {
     ]);
     expect(run.code).toBe(0);
     expect(sha(await readFile(out))).toBe(image.sha256);
+    // One 4.01 + Echo for its first request (RFC 9175 section 2.3: libcoap repeats it), none per block.
+    expect(challenged() - before).toBe(1);
   });
 
-  it('the coap npm package downloads the image block-wise and its hash matches', async () => {
-    const agent = new coap.Agent({ type: 'udp4' });
-    try {
-      const res = await new Promise<coap.IncomingMessage>((resolve, reject) => {
+  it('the coap npm package, Echo-aware, is challenged first, then downloads the image block-wise', async () => {
+    // Our own socket: the agent closes its own when idle and the repeat would leave from another port,
+    // an address the Echo value was not issued to.
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const agent = new coap.Agent({ socket: sock });
+    const get = (echo?: Buffer) =>
+      new Promise<coap.IncomingMessage>((resolve, reject) => {
         const req = coap.request({
           hostname: '127.0.0.1',
           port: server.coapPort,
@@ -128,21 +153,32 @@ describe('Pull over CoAP Block2 from the gateway (/fw/<id>)', () => {
           agent,
         });
         req.setOption('Block2', Buffer.from([0x06]));
+        // RFC 9175 section 2.3: the request repeated with the Echo value (option 252, unnamed in node-coap).
+        if (echo !== undefined) req.setOption(String(OptionNumber.ECHO), echo);
         req.on('response', resolve);
         req.on('error', reject);
         req.end();
       });
+    // node-coap keeps an option it has no name for under its number, its value a Buffer.
+    const echoOf = (res: coap.IncomingMessage) =>
+      (res as unknown as { options: Array<{ name: string; value: unknown }> }).options.find(
+        (o) => o.name === String(OptionNumber.ECHO),
+      )?.value as Buffer | undefined;
+    const before = challenged();
+    try {
+      const first = await get();
+      expect(first.code).toBe('4.01');
+      const echo = echoOf(first);
+      expect(echo).toBeInstanceOf(Buffer);
+      expect(first.payload.length).toBe(0);
+      const res = await get(echo);
       expect(res.code).toBe('2.05');
       expect(sha(res.payload)).toBe(image.sha256);
+      // One challenge: the verified address then gets every block without Echo.
+      expect(challenged() - before).toBe(1);
     } finally {
-      await new Promise<void>((r) => {
-        try {
-          agent.close(() => r());
-        } catch {
-          r();
-        }
-        setTimeout(r, 200);
-      });
+      agent.close();
+      sock.close();
     }
   });
 
@@ -170,6 +206,97 @@ describe('Pull over CoAP Block2 from the gateway (/fw/<id>)', () => {
     const fw = server.node.gateway.get(CoapServerService).stack.firmware!;
     expect(fw.resource.counters.notFound).toBeGreaterThanOrEqual(1);
     expect(fw.resource.counters.badRequests).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('NoSec /fw against a forged source (RFC 9175 section 2.4)', () => {
+  const sockets: Socket[] = [];
+  let mid = 1;
+
+  async function socket(address = '127.0.0.1'): Promise<Socket> {
+    const s = createSocket('udp4');
+    sockets.push(s);
+    await new Promise<void>((r) => s.bind(0, address, r));
+    return s;
+  }
+
+  afterAll(() => {
+    for (const s of sockets) s.close();
+  });
+
+  /** One CON GET of block `num` of the image, optionally with an Echo value; the answer and the bytes. */
+  async function get(s: Socket, num: number, echo?: Buffer) {
+    const msg = createMessage({ type: CoapType.CON, code: CoapCode.GET, messageId: mid++ & 0xffff });
+    msg.token = randomBytes(4);
+    setUriPath(msg, `/fw/${image.id}`);
+    setOption(msg, OptionNumber.BLOCK2, encodeBlock({ num, more: false, szx: 6 }));
+    if (echo !== undefined) setOption(msg, OptionNumber.ECHO, echo);
+    const out = encodeMessage(msg);
+    const answer = new Promise<Buffer>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no answer')), 3000);
+      s.once('message', (b) => {
+        clearTimeout(t);
+        resolve(b);
+      });
+    });
+    s.send(out, server.coapPort, '127.0.0.1');
+    const raw = await answer;
+    const res = decodeMessage(raw);
+    return {
+      code: formatCode(res.code),
+      echo: getOption(res, OptionNumber.ECHO),
+      payload: res.payload,
+      sent: out.length,
+      received: raw.length,
+    };
+  }
+
+  it('an unverified source that never echoes gets only 4.01 answers no larger than its requests', async () => {
+    const before = challenged();
+    const s = await socket('127.0.0.7');
+    let sent = 0;
+    let received = 0;
+    for (let num = 0; num < 20; num++) {
+      const r = await get(s, num);
+      expect(r.code).toBe('4.01');
+      expect(r.echo?.length).toBeGreaterThan(0);
+      expect(r.payload.length).toBe(0);
+      sent += r.sent;
+      received += r.received;
+    }
+    // The amplification factor a spoofed victim would see: at most 1 (a served block would be ~20).
+    expect(received / sent).toBeLessThanOrEqual(1);
+    expect(challenged() - before).toBe(20);
+  });
+
+  it('refuses a forged or stale Echo value and one minted for another address; serves a verified one', async () => {
+    const a = await socket();
+    const b = await socket();
+    const first = await get(a, 0);
+    expect(first.code).toBe('4.01');
+    // Forged: random bytes of the right length, and the value with one tag byte flipped.
+    expect((await get(a, 0, randomBytes(first.echo!.length))).code).toBe('4.01');
+    const flipped = Buffer.from(first.echo!);
+    flipped[flipped.length - 1]! ^= 0xff;
+    expect((await get(a, 0, flipped)).code).toBe('4.01');
+    // Stale: minted with the gateway's Echo key (the one /fw shares) two minutes ago, past its 60 s.
+    const { port } = a.address();
+    const stale = stack().echo.issue({ address: '127.0.0.1', port }, Date.now() - 120_000);
+    expect((await get(a, 0, stale)).code).toBe('4.01');
+    // Another address (another port of the same host) presenting a's value: not verified.
+    const other = await get(b, 0, first.echo);
+    expect(other.code).toBe('4.01');
+    expect(other.payload.length).toBe(0);
+    // a repeats its own fresh value: the block, then the following blocks without Echo (verified state).
+    const fresh = (await get(a, 0)).echo!;
+    const served = await get(a, 0, fresh);
+    expect(served.code).toBe('2.05');
+    expect(served.payload.equals(content.subarray(0, 1024))).toBe(true);
+    const next = await get(a, 1);
+    expect(next.code).toBe('2.05');
+    expect(next.payload.equals(content.subarray(1024, 2048))).toBe(true);
+    // b is still unverified.
+    expect((await get(b, 1)).code).toBe('4.01');
   });
 });
 
@@ -205,6 +332,7 @@ describe('a simulated device updated end to end', () => {
 
   it('by Pull: the Package URI written to /5/0/1, fetched with Block2 from the gateway', async () => {
     states.length = 0;
+    const before = challenged();
     const res = await server.api<{ packageUri: string; status: number }>(
       'POST',
       '/api/v1/devices/fw-e2e/firmware',
@@ -217,6 +345,8 @@ describe('a simulated device updated end to end', () => {
     expect(res.status).toBe(202);
     await updateAndExecute();
     expect(device.firmware!.lastPackage?.mode).toBe('pull');
+    // A registered NoSec device's current address is verified already: no Echo round trip.
+    expect(challenged()).toBe(before);
     expect(states).toEqual([
       [1, 0],
       [2, 0],
@@ -261,6 +391,8 @@ describe('a simulated device updated end to end', () => {
     expect(value('firmware_pushes_total\\{outcome="succeeded"\\}')).toBe(1);
     expect(value('firmware_pushes_active')).toBe(0);
     expect(value('firmware_requests_refused_total\\{reason="not-found"\\}')).toBeGreaterThanOrEqual(1);
+    expect(value('firmware_requests_refused_total\\{reason="echo"\\}')).toBe(challenged());
+    expect(challenged()).toBeGreaterThanOrEqual(2);
   });
 
   it('deletes the image (admin) and then knows it no more', async () => {
