@@ -129,6 +129,8 @@ it(`pushes a ${MB} MB image over DTLS with a NAT rebinding halfway, and it arriv
       .toBe(smallImage.sha256);
     expect(device.firmware!.lastPackage?.mode).toBe('pull');
     expect(svc.dtls!.counters.handshakesCompleted).toBe(handshakes);
+    // coaps:// pulls never get the NoSec Echo challenge (FIRMWARE_NOSEC_ECHO).
+    expect(svc.stack.firmware!.counters.echoChallenged).toBe(0);
   } finally {
     await device.close();
   }
