@@ -16,6 +16,7 @@ import {
   encodeUint,
   getObserve,
   getOption,
+  getUintOption,
   isNoCacheKey,
   isRequestCode,
   isResponseCode,
@@ -804,13 +805,8 @@ export class GroupProxy {
   }
 
   private store(key: string, server: string, relayed: CoapMessage): void {
-    const maxAgeRaw = getOption(relayed, OptionNumber.MAX_AGE);
-    const maxAge =
-      maxAgeRaw === undefined
-        ? 60
-        : maxAgeRaw.length === 0
-          ? 0
-          : maxAgeRaw.readUIntBE(0, Math.min(4, maxAgeRaw.length));
+    // RFC 7252 5.10.5: Max-Age defaults to 60 s.
+    const maxAge = getUintOption(relayed, OptionNumber.MAX_AGE) ?? 60;
     if (maxAge === 0) return;
     let m = this.cache.get(key);
     if (!m) {

@@ -11,12 +11,14 @@ import {
   createMessage,
   encodeUint,
   getOption,
+  getUintOption,
   OptionNumber,
   type CoapMessage,
   type CoapOption,
   type Peer,
 } from '@lwm2m/coap';
 import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { GroupProxy } from './group-proxy';
 import { decodeReplyFrom, encodeReplyFrom } from './reply-from';
 
@@ -116,30 +118,10 @@ export function parseReplyFromHeader(header: string): Buffer | undefined {
   return Buffer.concat(parts);
 }
 
-const REASONS: Record<number, string> = {
-  200: 'OK',
-  201: 'Created',
-  204: 'No Content',
-  304: 'Not Modified',
-  400: 'Bad Request',
-  403: 'Forbidden',
-  404: 'Not Found',
-  406: 'Not Acceptable',
-  412: 'Precondition Failed',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 function httpHeadersOf(msg: CoapMessage, replyFromOption: number): Record<string, string> {
   const h: Record<string, string> = {};
-  const cf = getOption(msg, OptionNumber.CONTENT_FORMAT);
-  if (cf !== undefined) {
-    const n = cf.length === 0 ? 0 : cf.readUIntBE(0, Math.min(cf.length, 2));
+  const n = getUintOption(msg, OptionNumber.CONTENT_FORMAT);
+  if (n !== undefined) {
     h['Content-Type'] = FORMATS.find(([, v]) => v === n)?.[0] ?? 'application/octet-stream';
   }
   const rf = getOption(msg, replyFromOption);
@@ -150,11 +132,8 @@ function httpHeadersOf(msg: CoapMessage, replyFromOption: number): Record<string
       // a Reply-From we did not write and can't read is left out rather than mangled
     }
   }
-  const maxAge = getOption(msg, OptionNumber.MAX_AGE);
-  if (maxAge !== undefined) {
-    h['Cache-Control'] =
-      `max-age=${maxAge.length === 0 ? 0 : maxAge.readUIntBE(0, Math.min(maxAge.length, 4))}`;
-  }
+  const maxAge = getUintOption(msg, OptionNumber.MAX_AGE);
+  if (maxAge !== undefined) h['Cache-Control'] = `max-age=${maxAge}`;
   return h;
 }
 
@@ -167,7 +146,7 @@ export function batchResponse(parts: CoapMessage[], replyFromOption: number): Ht
     const h = { ...httpHeadersOf(m, replyFromOption), 'Content-Length': String(m.payload.length) };
     const head =
       `--${boundary}\r\nContent-Type: application/http\r\n\r\n` +
-      `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       Object.entries(h)
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('') +
@@ -185,7 +164,7 @@ export function batchResponse(parts: CoapMessage[], replyFromOption: number): Ht
 function error(status: number, detail: string): HttpGroupResult {
   // RFC 9457 problem details, as the api answers errors.
   const body = Buffer.from(
-    JSON.stringify({ type: 'about:blank', title: REASONS[status] ?? 'Error', status, detail }),
+    JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail }),
   );
   return { status, headers: { 'Content-Type': 'application/problem+json' }, body };
 }
