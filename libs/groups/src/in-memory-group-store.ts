@@ -11,7 +11,8 @@ import type { GroupStore, NewGroupRequest } from './group-store';
 
 interface Row {
   req: GroupRequest;
-  todo: string[];
+  /** Members not yet dispatched, in order (takePending and endPending take from the front). */
+  undispatched: string[];
   members: Map<string, MemberResult>;
   results: MemberResult[];
   lease?: { owner: string; until: number };
@@ -53,7 +54,7 @@ export class InMemoryGroupStore implements GroupStore {
     const at = req.createdAt;
     this.rows.set(req.id, {
       req: { ...structuredClone(req), state: 'running', total: members.length, counts },
-      todo: [...members],
+      undispatched: [...members],
       members: new Map(members.map((endpoint) => [endpoint, { endpoint, state: 'pending', at }])),
       results: [],
     });
@@ -83,8 +84,8 @@ export class InMemoryGroupStore implements GroupStore {
     const r = this.row(id);
     if (!r || r.req.state !== 'running') return [];
     const out: string[] = [];
-    while (out.length < n && r.todo.length > 0) {
-      const ep = r.todo.shift()!;
+    while (out.length < n && r.undispatched.length > 0) {
+      const ep = r.undispatched.shift()!;
       const m = r.members.get(ep);
       if (m?.state !== 'pending') continue;
       this.move(r, { endpoint: ep, state: 'dispatching', at: now });
@@ -145,8 +146,8 @@ export class InMemoryGroupStore implements GroupStore {
     const r = this.row(id);
     if (!r) return 0;
     let ended = 0;
-    while (ended < n && r.todo.length > 0) {
-      const ep = r.todo.shift()!;
+    while (ended < n && r.undispatched.length > 0) {
+      const ep = r.undispatched.shift()!;
       if (r.members.get(ep)?.state !== 'pending') continue;
       this.move(r, { endpoint: ep, state, error: reason, at: now });
       ended++;
