@@ -99,14 +99,18 @@ export function DeviceView({ endpoint }: { endpoint: string }) {
     if (r.ok) setObservations(r.body.items);
   };
   // The api lists the requests still waiting; those that finished while the page was open stay, with the
-  // state their last "request" event gave.
+  // state their last "request" event gave. Anything but queued/delivering is final (libs/scheduler), so a
+  // list fetched before that event and answered after it never turns a finished request back.
   const loadRequests = async () => {
     const r = await call<{ items: QueuedRequest[] }>('deviceRequests', { params: ep });
     if (!r.ok) return;
     setRequests((old) => {
-      const waiting = new Set(r.body.items.map((x) => x.id));
-      const finished = old.filter((x) => !waiting.has(x.id) && !['queued', 'delivering'].includes(x.state));
-      return [...r.body.items, ...finished];
+      const ended = new Map(
+        old.filter((x) => !['queued', 'delivering'].includes(x.state)).map((x) => [x.id, x]),
+      );
+      const listed = r.body.items.map((x) => ended.get(x.id) ?? x);
+      const ids = new Set(listed.map((x) => x.id));
+      return [...listed, ...[...ended.values()].filter((x) => !ids.has(x.id))];
     });
   };
   const requestEvent = (e: LiveEvent) => {
