@@ -137,6 +137,10 @@ export class CampaignEngine {
     for (const ep of due) {
       if (room <= 0) break;
       const reach = await this.opts.devices.reachability(ep);
+      // Stamped when decided, not when this pass began: the loop awaits Redis per device, and a start
+      // recorded before the Update that made the device reachable would misstate the order (and cut the
+      // device's deadline short).
+      const at = this.now();
       if (reach !== 'reachable') {
         await this.transition(c, ep, (r) =>
           r.state === 'pending'
@@ -144,8 +148,8 @@ export class CampaignEngine {
                 run: {
                   ...r,
                   asleep: true,
-                  notBefore: now + (this.opts.asleepRecheckMs ?? 60_000),
-                  updatedAt: now,
+                  notBefore: at + (this.opts.asleepRecheckMs ?? 60_000),
+                  updatedAt: at,
                 },
               }
             : undefined,
@@ -164,9 +168,9 @@ export class CampaignEngine {
               ...rest,
               state: 'starting',
               attempts: r.attempts + 1,
-              startedAt: now,
-              deadline: now + c.policy.deviceTimeoutS * 1000,
-              updatedAt: now,
+              startedAt: at,
+              deadline: at + c.policy.deviceTimeoutS * 1000,
+              updatedAt: at,
             },
           };
         },
