@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import {
   EnvErrors,
   type LogLevel,
+  parseFlag,
   parseInteger,
   parseLogLevel,
   parseModelsDirs,
@@ -84,14 +85,14 @@ export function validateApiConfig(
   };
 }
 
-/** GROUP_MULTICAST (on|off) and GROUP_MULTICAST_INTERFACE (an IP address): a clear error at start. */
-function checkMulticastSettings(env: Record<string, string | undefined>, errors: EnvErrors): void {
-  const mode = env.GROUP_MULTICAST;
-  if (mode !== undefined && mode !== 'on' && mode !== 'off') errors.push('GROUP_MULTICAST must be on or off');
+/** GROUP_MULTICAST (on|off, default on) and GROUP_MULTICAST_INTERFACE (an IP address): a clear error at start. */
+function checkMulticastSettings(env: Record<string, string | undefined>, errors: EnvErrors): boolean {
+  const on = parseFlag('GROUP_MULTICAST', env.GROUP_MULTICAST, true, errors);
   const itf = env.GROUP_MULTICAST_INTERFACE;
   if (itf !== undefined && isIP(itf) === 0) {
     errors.push('GROUP_MULTICAST_INTERFACE must be a local IP address (where multicast requests leave from)');
   }
+  return on;
 }
 
 /** GROUP_* variables of fleet group operations (libs/groups). */
@@ -104,7 +105,7 @@ function parseGroupsConfig(
   const maxDeadlineS = int('GROUP_MAX_DEADLINE_S', 86_400, 1, 30 * 86_400);
   const maxRate = int('GROUP_MAX_RATE_PER_S', 10_000, 1, 100_000);
   const maxInFlight = int('GROUP_MAX_IN_FLIGHT', 1_000, 1, 100_000);
-  checkMulticastSettings(env, errors);
+  const multicastOn = checkMulticastSettings(env, errors);
   return {
     limits: {
       maxGroups: int('GROUP_MAX_GROUPS', 1_000, 1, 1_000_000),
@@ -122,12 +123,11 @@ function parseGroupsConfig(
     },
     leaseMs: int('GROUP_LEASE_MS', 10_000, 1_000, 600_000),
     // Multicast groups: the local address their requests leave from (the multicast interface) and TTL.
-    multicast:
-      env.GROUP_MULTICAST === 'off'
-        ? false
-        : {
-            interface: env.GROUP_MULTICAST_INTERFACE ?? '0.0.0.0',
-            ttl: int('GROUP_MULTICAST_TTL', 1, 1, 255),
-          },
+    multicast: !multicastOn
+      ? false
+      : {
+          interface: env.GROUP_MULTICAST_INTERFACE ?? '0.0.0.0',
+          ttl: int('GROUP_MULTICAST_TTL', 1, 1, 255),
+        },
   };
 }

@@ -201,6 +201,7 @@ describe('multicast settings', () => {
   it('are on by default, off with GROUP_MULTICAST=off, and refuse bad values at start', () => {
     expect(env({}).GROUPS.multicast).toEqual({ interface: '0.0.0.0', ttl: 1 });
     expect(env({ GROUP_MULTICAST: 'off' }).GROUPS.multicast).toBe(false);
+    expect(env({ GROUP_MULTICAST: 'false' }).GROUPS.multicast).toBe(false);
     expect(env({ GROUP_MULTICAST_INTERFACE: '10.1.2.3', GROUP_MULTICAST_TTL: '4' }).GROUPS.multicast).toEqual(
       {
         interface: '10.1.2.3',

@@ -70,6 +70,17 @@ export function parseRedisUrl(raw: unknown, errors: EnvErrors): string | undefin
   return text;
 }
 
+/** An on/off setting: on, true, yes, 1 or off, false, no, 0 (any case); anything else is an error. */
+export function parseFlag(name: string, raw: unknown, fallback: boolean, errors: EnvErrors): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  const v = String(raw).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  // A bounded echo: a mistyped secret in the wrong variable must not reach the log whole.
+  errors.push(`${name} must be on or off (or true/false), got "${String(raw).slice(0, 16)}"`);
+  return fallback;
+}
+
 export function parseString(raw: unknown, fallback: string): string {
   return typeof raw === 'string' && raw !== '' ? raw : fallback;
 }

@@ -1,6 +1,6 @@
 // FIRMWARE_* environment: where images live and how large they may be. One parser for every app (api and
 // gateway read the same images: both must be given the same FIRMWARE_DIR, or both use Redis).
-import { type EnvErrors, parseInteger } from '@lwm2m/config';
+import { type EnvErrors, parseFlag, parseInteger } from '@lwm2m/config';
 import type { RedisClient } from '@lwm2m/registry';
 import { DirectoryImageStore } from './directory-image-store';
 import { type ImageStore, InMemoryImageStore } from './image-store';
@@ -55,16 +55,8 @@ export function parseFirmwareConfig(
       errors,
     ),
     ...(base ? { FIRMWARE_COAP_BASE: base } : {}),
-    FIRMWARE_NOSEC_ECHO: parseOnOff('FIRMWARE_NOSEC_ECHO', env.FIRMWARE_NOSEC_ECHO, true, errors),
+    FIRMWARE_NOSEC_ECHO: parseFlag('FIRMWARE_NOSEC_ECHO', env.FIRMWARE_NOSEC_ECHO, true, errors),
   };
-}
-
-function parseOnOff(name: string, raw: string | undefined, fallback: boolean, errors: EnvErrors): boolean {
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'on') return true;
-  if (raw === 'off') return false;
-  errors.push(`${name} must be on or off, got "${raw}"`);
-  return fallback;
 }
 
 /** The images and push progress a node uses. */

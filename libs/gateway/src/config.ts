@@ -5,6 +5,7 @@ import {
   EnvErrors,
   type LogFormat,
   type LogLevel,
+  parseFlag,
   parseInteger,
   parseLogFormat,
   parseLogLevel,
@@ -276,15 +277,6 @@ function parseClusterKey(raw: string, errors: EnvErrors): string {
   // Never echo the value: it is a secret.
   if (Buffer.byteLength(raw, 'utf8') < 16) errors.push('CLUSTER_KEY must hold at least 16 bytes of secret');
   return raw;
-}
-
-function parseFlag(name: string, raw: unknown, fallback: boolean, errors: EnvErrors): boolean {
-  if (raw === undefined || raw === '') return fallback;
-  const v = String(raw).toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  errors.push(`${name} must be true or false, got "${String(raw).slice(0, 16)}"`);
-  return fallback;
 }
 
 function parseChoice<T extends string>(

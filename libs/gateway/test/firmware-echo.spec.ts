@@ -114,13 +114,15 @@ describe('GatewayFirmware.handle over NoSec', () => {
     expect(fw.handle({ ...get(nosec), path: ['rd'] })).toBeUndefined();
   });
 
-  it('FIRMWARE_NOSEC_ECHO=off serves any source; the setting parses on/off only', async () => {
+  it('FIRMWARE_NOSEC_ECHO=off serves any source; the setting parses on/off (true/false) only', async () => {
     expect(formatCode((await gateway({ echo: false }).handle(get(nosec)))!.code)).toBe('2.05');
     const errors = new EnvErrors();
     expect(parseFirmwareConfig({}, errors).FIRMWARE_NOSEC_ECHO).toBe(true);
     expect(parseFirmwareConfig({ FIRMWARE_NOSEC_ECHO: 'off' }, errors).FIRMWARE_NOSEC_ECHO).toBe(false);
     expect(errors.errors).toEqual([]);
-    parseFirmwareConfig({ FIRMWARE_NOSEC_ECHO: 'yes' }, errors);
-    expect(errors.errors).toEqual(['FIRMWARE_NOSEC_ECHO must be on or off, got "yes"']);
+    expect(parseFirmwareConfig({ FIRMWARE_NOSEC_ECHO: 'false' }, errors).FIRMWARE_NOSEC_ECHO).toBe(false);
+    expect(errors.errors).toEqual([]);
+    parseFirmwareConfig({ FIRMWARE_NOSEC_ECHO: 'maybe' }, errors);
+    expect(errors.errors).toEqual(['FIRMWARE_NOSEC_ECHO must be on or off (or true/false), got "maybe"']);
   });
 });
