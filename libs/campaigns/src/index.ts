@@ -10,3 +10,4 @@ export * from './redis-campaign-store';
 export * from './in-memory-campaign-store';
 export * from './campaign-devices';
 export * from './campaign-engine';
+export * from './in-process-campaigns';
