@@ -1,7 +1,9 @@
 // Firmware campaigns in memory mode (npm start without Redis): the same routes, the campaign and its devices'
 // runs in InMemoryCampaignStore, the engine driven in process (a timer at CAMPAIGN_TICK_MS and the event
 // bus). Simulated devices with object 5 fetch the image from the gateway's /fw/<id> (Block2, pull) and
-// install it; a campaign is paused, resumed and cancelled; a read-only key may watch but not act.
+// install it; a campaign is paused, resumed and cancelled; a read-only key may watch but not act. And the
+// acceptance run of the Redis product (canary first, sleepers when they wake, the concurrency cap in the
+// campaign's own log) on 200 devices.
 import { randomBytes } from 'node:crypto';
 import type { FirmwareImage } from '@lwm2m/firmware';
 import { validateSchedulerConfig } from '@lwm2m/scheduler';
@@ -9,6 +11,7 @@ import { SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemoryNodeStores } from '../../apps/server/src/memory-node';
+import { describeRolloutAcceptance } from '../campaigns/rollout-acceptance';
 import { allRuns, type CampaignBody, FINAL, fullLog, peaks, sumOf, until } from '../campaigns/support';
 import { startTestServer, type TestServer } from '../support/single-node';
 
@@ -215,4 +218,10 @@ describe('memory mode: firmware campaigns', () => {
     });
     expect(c.counts.cancelled).toBe(1);
   }, 60_000);
+});
+
+describeRolloutAcceptance('memory mode', {
+  start: (scheduler) => startTestServer({ memory: true, ...(scheduler ? { scheduler } : {}) }),
+  count: 200,
+  maxConcurrent: 20,
 });
