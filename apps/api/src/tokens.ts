@@ -33,7 +33,7 @@ export const REQUEST_QUEUE = Symbol('RequestQueue');
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
 /** The gateway cluster's membership (GET /api/v1/cluster/nodes), as { live?() }: absent = no cluster. */
 export const CLUSTER_MEMBERSHIP = Symbol('ClusterMembership');
-/** Firmware campaigns, as { store?: CampaignStore }: absent (memory mode) = the routes answer 501. */
+/** Firmware campaigns, as { store?: CampaignStore }: absent (an api built without one) = the routes answer 501. */
 export const CAMPAIGN_STORE = Symbol('CampaignStore');
 
 /** Fleet group operations (libs/groups GroupOperations). */
@@ -73,7 +73,7 @@ export interface ApiPorts {
   models?: ModelStore;
   /** Groups and group requests (libs/groups RedisGroupStore); absent = this process's memory. */
   groups?: GroupStore;
-  /** Firmware campaigns (libs/campaigns, driven by the scheduler); absent = 501. */
+  /** Firmware campaigns (libs/campaigns: Redis, or memory mode's store; driven by the scheduler, or in process); absent = 501. */
   campaigns?: CampaignStore;
   /** Firmware images and push progress (/api/v1/firmware); absent = this process's memory. */
   firmware?: FirmwareStores;

@@ -11,7 +11,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { CampaignEngine } from '@lwm2m/campaigns';
+import { type CampaignEngine, isCampaignEvent } from '@lwm2m/campaigns';
 import { EventStreamConsumer } from '@lwm2m/scheduler';
 import type { Queue } from 'bullmq';
 import {
@@ -68,7 +68,7 @@ export class CampaignEventsService implements OnApplicationBootstrap, OnApplicat
       handleBatch: async (events) => {
         const byDevice = new Map<string, typeof events>();
         for (const e of events) {
-          if (!RELEVANT.has(e.type)) continue;
+          if (!isCampaignEvent(e)) continue;
           const list = byDevice.get(e.endpoint) ?? [];
           list.push(e);
           byDevice.set(e.endpoint, list);
@@ -97,5 +97,3 @@ export class CampaignEventsService implements OnApplicationBootstrap, OnApplicat
     await this.consumer?.stop();
   }
 }
-
-const RELEVANT = new Set(['notification', 'awake', 'updated', 'registered']);

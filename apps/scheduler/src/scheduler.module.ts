@@ -5,7 +5,7 @@ import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { deliveryEngineFromConfig, WebhookWakeUpChannel } from '@lwm2m/scheduler';
 import { isCluster, type RedisClient, redisOptions } from '@lwm2m/registry';
 import type { RedisOptions } from 'ioredis';
-import { CampaignEngine, CommandBusDevices } from '@lwm2m/campaigns';
+import { campaignEngineFrom } from '@lwm2m/campaigns';
 import { BullErrorListener } from './bull-errors';
 import { CampaignEventsService, CampaignsProcessor } from './campaigns.processor';
 import { DeliveryProcessor } from './delivery.processor';
@@ -59,19 +59,16 @@ export class SchedulerModule {
       commands: ports.commands,
       events: ports.events,
     });
-    const campaigns = new CampaignEngine({
-      store: ports.campaigns,
-      devices: new CommandBusDevices({
+    const campaigns = campaignEngineFrom(
+      config,
+      {
+        store: ports.campaigns,
         registrations: ports.registrations,
         commands: ports.commands,
-        awakeWindowMs: config.awakeWindowMs,
-        timeoutMs: config.campaignCommandTimeoutMs,
-      }),
-      events: ports.events,
-      asleepRecheckMs: config.campaignAsleepRecheckMs,
-      redriveAfterMs: config.campaignRedriveMs,
-      onError: (err) => new Logger('campaigns').warn(String(err)),
-    });
+        events: ports.events,
+      },
+      (err) => new Logger('campaigns').warn(String(err)),
+    );
     const channel = config.wakeUp
       ? new WebhookWakeUpChannel(
           { url: config.wakeUp.url, ...(config.wakeUp.secret ? { secret: config.wakeUp.secret } : {}) },

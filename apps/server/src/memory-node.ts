@@ -1,11 +1,13 @@
 // Memory mode: the single node without Redis (`npm start` when neither REDIS_URL is set nor redis-server is
 // installed). Every store is the in-memory twin that passes the same contract suite as its Redis
-// implementation (libs/server/src/memory, libs/scheduler InMemoryRequestStore), and queue-mode delivery runs
-// on the InProcessScheduler (the DeliveryEngine driven by the event bus and timers, no BullMQ).
+// implementation (libs/server/src/memory, libs/scheduler InMemoryRequestStore, libs/campaigns
+// InMemoryCampaignStore), queue-mode delivery runs on the InProcessScheduler (the DeliveryEngine driven by the
+// event bus and timers, no BullMQ), and firmware campaigns on InProcessCampaigns (the CampaignEngine ticked by a
+// timer and fed the event bus).
 //
 // What it lacks, by design: nothing survives a restart (registrations, credentials, observations, queued
-// requests, audit, DTLS sessions, topics), so devices register again and operators provision their PSKs
-// again; no gateway cluster (CLUSTER_KEY), no GROUP_OBSERVE_LEG=redis, no standalone api, gateway or scheduler
+// requests, audit, DTLS sessions, topics, firmware images, campaigns), so devices register again and operators
+// provision their PSKs again, and a campaign in progress is gone with its devices' runs; no gateway cluster (CLUSTER_KEY), no GROUP_OBSERVE_LEG=redis, no standalone api, gateway or scheduler
 // process sharing the state; queued requests are not retried across restarts.
 import { Logger } from '@nestjs/common';
 import { InMemoryBootstrapConfigStore, InMemoryBootstrapSessionStore } from '@lwm2m/bootstrap';
@@ -16,6 +18,7 @@ import {
   type SchedulerConfig,
   WebhookWakeUpChannel,
 } from '@lwm2m/scheduler';
+import { InMemoryCampaignStore, InProcessCampaigns } from '@lwm2m/campaigns';
 import type { NodeState, SingleNodeOptions } from './single-node';
 
 export type MemoryNodeStores = InMemoryStores & {
@@ -46,9 +49,11 @@ export function createMemoryState(
     ),
   };
   const requests = new InMemoryRequestStore({ retentionSeconds: opts.scheduler.retentionSeconds });
+  const campaigns = new InMemoryCampaignStore();
   return {
     stores,
     requests,
+    campaigns,
     async startScheduler() {
       const config = opts.scheduler;
       const logger = new Logger('scheduler');
@@ -69,7 +74,17 @@ export function createMemoryState(
         logger: { log: (m) => logger.log(m), warn: (m) => logger.warn(m) },
       });
       await scheduler.start();
-      return { scheduler };
+      const campaignLogger = new Logger('campaigns');
+      const driver = new InProcessCampaigns({
+        store: campaigns,
+        registrations: stores.registrations,
+        commands: stores.commands,
+        events: stores.events,
+        config,
+        logger: { warn: (m) => campaignLogger.warn(m) },
+      });
+      driver.start();
+      return { scheduler, campaigns: driver };
     },
     close: async () => undefined,
   };

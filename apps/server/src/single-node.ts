@@ -39,7 +39,7 @@ import {
   DEFAULT_FIRMWARE_REDIS_MAX_BYTES,
   type FirmwareConfig,
 } from '@lwm2m/firmware';
-import { RedisCampaignStore } from '@lwm2m/campaigns';
+import { type CampaignStore, RedisCampaignStore } from '@lwm2m/campaigns';
 
 export interface SingleNodeOptions {
   /** The Redis every store lives in; unset in memory mode. */
@@ -130,6 +130,7 @@ export async function startSingleNode(
       cluster: { membership: stores.membership, sessions: stores.sessions, resumption: stores.resumption },
       ping: () => stores.redis.ping(),
       redis: { client: stores.redis, keyPrefix: stores.keys.prefix },
+      campaigns: new RedisCampaignStore(stores.redis, { keyPrefix: stores.keys.prefix }),
       startScheduler: async () => {
         const scheduler = await createScheduler({
           redisUrl,
@@ -158,9 +159,13 @@ export interface NodeState<S> {
   ping?: () => Promise<unknown>;
   /** Redis: the group-observer keeps its topics and group observations there (else in memory). */
   redis?: { client: RedisClient; keyPrefix: string };
+  /** Firmware campaigns: in Redis, or in memory. */
+  campaigns: CampaignStore;
   startScheduler(): Promise<{
     scheduler: Scheduler | InProcessScheduler;
     registerMetrics?: (registry: Registry) => void;
+    /** Memory mode's campaign driver (with Redis the scheduler drives them): closed before the scheduler. */
+    campaigns?: { close(): Promise<void> };
   }>;
   close(): Promise<void>;
 }
@@ -224,10 +229,6 @@ async function startOn<S>(
     svc.mount((req) => groupObserver.handle(req));
     registerGroupObserverMetrics(metricsRegistry, groupObserverMetricSources(groupObserver));
   }
-  // Firmware campaigns need Redis (their driver is the BullMQ scheduler): none in memory mode.
-  const campaigns = state.redis
-    ? new RedisCampaignStore(state.redis.client, { keyPrefix: state.redis.keyPrefix })
-    : undefined;
   const api = await createApiApp(
     {
       ...stores,
@@ -238,7 +239,7 @@ async function startOn<S>(
       ...(state.redis
         ? { groups: new RedisGroupStore(state.redis.client, { keyPrefix: state.redis.keyPrefix }) }
         : {}),
-      ...(campaigns ? { campaigns } : {}),
+      campaigns: state.campaigns,
     },
     {
       logger: opts.logger,
@@ -265,6 +266,7 @@ async function startOn<S>(
     async close() {
       await api.close().catch(() => undefined);
       await groupObserver?.close().catch(() => undefined);
+      await started?.campaigns?.close();
       await scheduler?.close();
       await gateway.close().catch(() => undefined);
       await state.close().catch(() => undefined);

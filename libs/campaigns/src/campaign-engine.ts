@@ -32,6 +32,10 @@ export interface CampaignEngineOptions {
 
 type Mutator = (run: DeviceRun) => Decision | undefined;
 
+/** The events onEvent acts on: a device's notifications (of /5/0) and its wake-ups. */
+const CAMPAIGN_EVENT_TYPES: ReadonlySet<string> = new Set(['notification', 'awake', 'updated', 'registered']);
+export const isCampaignEvent = (e: { type: string }): boolean => CAMPAIGN_EVENT_TYPES.has(e.type);
+
 export class CampaignEngine {
   private readonly now: () => number;
   private readonly random: () => number;

@@ -7,5 +7,7 @@ export * from './rollout';
 export * from './keys';
 export * from './campaign-store';
 export * from './redis-campaign-store';
+export * from './in-memory-campaign-store';
 export * from './campaign-devices';
 export * from './campaign-engine';
+export * from './in-process-campaigns';

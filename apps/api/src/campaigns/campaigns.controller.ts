@@ -1,7 +1,7 @@
 // Firmware update campaigns (issue 17 item 3): create, list, progress by state, the devices page, the
 // campaign's own transition records, pause, resume, cancel. The scheduler drives them (libs/campaigns
-// CampaignEngine); the api only validates, resolves the target and stores. Live progress: the event stream's
-// `campaign` events (GET /api/v1/events?campaign=<id>).
+// CampaignEngine; in memory mode InProcessCampaigns); the api only validates, resolves the target and
+// stores. Live progress: the event stream's `campaign` events (GET /api/v1/events?campaign=<id>).
 import { randomBytes } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import {
@@ -68,7 +68,7 @@ export class CampaignsController {
         type: ProblemType.BLANK,
         title: statusTitle(501),
         status: 501,
-        detail: 'firmware campaigns need Redis and the scheduler (not available in memory mode)',
+        detail: 'firmware campaigns are not configured on this api (no campaign store)',
       });
     }
     return this.port.store;
