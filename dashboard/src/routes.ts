@@ -52,9 +52,11 @@ export const ROUTES = {
   clusterNodes: r('GET', '/api/v1/cluster/nodes', 'read'),
   bootstrapConfig: r('GET', '/api/v1/bootstrap/configs/{endpoint}', 'admin'),
   deleteBootstrapConfig: r('DELETE', '/api/v1/bootstrap/configs/{endpoint}', 'admin'),
-  // Group operations (branch group-ops): groups, a request across one, its progress, its cancel.
+  // Group operations (branch group-ops): groups, a request across one, the recent requests, one's progress,
+  // its cancel.
   groups: r('GET', '/api/v1/groups', 'read', { feature: 'groups' }),
   groupOperation: r('POST', '/api/v1/groups/{name}/{op}', 'write', { feature: 'groups' }),
+  groupRequests: r('GET', '/api/v1/group-requests', 'read', { feature: 'groups' }),
   groupRequest: r('GET', '/api/v1/group-requests/{id}', 'read', { feature: 'groups' }),
   cancelGroupRequest: r('DELETE', '/api/v1/group-requests/{id}', 'write', { feature: 'groups' }),
   // Firmware campaigns (branches firmware-delivery and campaigns).

@@ -116,9 +116,10 @@ describe('the dashboard in headless Chromium', () => {
     await device('dash-1');
     await device('dash-2', { lwm2mVersion: '1.2' });
     await page.locator('tr[data-endpoint="dash-2"]').waitFor();
+    // The totals are the api's, counted at most once per 5 s: the page reads them again by itself.
     await expect
-      .poll(() => page.getByTestId('totals').textContent())
-      .toMatch(/2 registered in all.*2 devices: 2 online/);
+      .poll(() => page.getByTestId('totals').textContent(), { timeout: 15_000 })
+      .toMatch(/2 registered in all: 2 online, 0 asleep, 0 offline\. This page: 2 devices/);
     await shot(page, '1-fleet');
     expect(await unlabelledControls(page)).toEqual([]);
 
@@ -202,6 +203,77 @@ describe('the dashboard in headless Chromium', () => {
     await page.locator('[data-testid="requests"] tr[data-state="succeeded"]').waitFor({ timeout: 15_000 });
     await page.close();
   }, 45_000);
+
+  it('shows fleet-wide totals by state beyond one page, and the recent group requests with their progress', async () => {
+    // 8 more devices that only register: with those of the tests before, more than a page of 10.
+    for (let i = 0; i < 8; i++) await device(`dash-many-${i}`, { queueMode: true, sleepMs: 3_600_000 });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${server.http}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    /** The fleet's states as the api reports them item by item. */
+    const fleetStates = async () => {
+      const items = (await api('GET', '/api/v1/devices?limit=1000')).body.items as Array<{ state: string }>;
+      return ['online', 'asleep', 'offline'].map((s) => items.filter((d) => d.state === s).length);
+    };
+    // One on the second page asleep (an unanswered read marks it: TS 1.2 Core 6.5), so the totals hold a
+    // state the first page does not show.
+    const zz = await device('dash-zz', { queueMode: true, sleepMs: 3_600_000 });
+    zz.sleep();
+    expect((await api('GET', '/api/v1/devices/dash-zz/data/3/0/0?timeout=500ms')).status).toBe(504);
+    await expect.poll(async () => (await api('GET', '/api/v1/devices/dash-zz')).body.state).toBe('asleep');
+    const page = await newPage();
+    await signIn(page, READER);
+    await page.getByLabel('Per page').selectOption('10');
+    await expect.poll(() => page.locator('tbody tr[data-endpoint]').count()).toBe(10);
+    const shown = async () =>
+      Promise.all(
+        ['online', 'asleep', 'offline'].map(async (s) =>
+          Number(await page.locator(`[data-state-total="${s}"]`).textContent()),
+        ),
+      );
+    // Polled until the page's totals (api-counted, up to 5 s old) agree with the devices' own states.
+    await expect
+      .poll(async () => JSON.stringify(await shown()) === JSON.stringify(await fleetStates()), {
+        timeout: 20_000,
+        interval: 500,
+      })
+      .toBe(true);
+    const totals = await shown();
+    expect(totals.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(12);
+    expect(totals[1]).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('tbody tr[data-endpoint] .badge.asleep').count()).toBe(0);
+    expect(await page.getByTestId('totals').textContent()).toMatch(
+      /registered in all.*This page: 10 devices \(more/,
+    );
+    await shot(page, '10-fleet-totals');
+
+    // A group request started through the api (not from this page) is in the page's list, with its progress.
+    expect(
+      (await api('POST', '/api/v1/groups', { name: 'dash-grp', endpoints: ['dash-1', 'dash-2'] })).status,
+    ).toBe(201);
+    const started = await api('POST', '/api/v1/groups/dash-grp/read', { path: '/3/0/0' });
+    expect(started.status).toBe(202);
+    await page.getByRole('link', { name: 'Groups' }).click();
+    const row = page.locator(`[data-testid="recent-group-requests"] [data-id="${String(started.body.id)}"]`);
+    await row.waitFor();
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 15_000 }).toBe('completed');
+    await expect.poll(() => row.textContent()).toMatch(/read \/3\/0\/0.*on dash-grp.*2\/2 succeeded/);
+    // Filtered by state, the running ones only: it is not there.
+    await page.getByRole('combobox', { name: /^State/ }).selectOption('running');
+    await expect.poll(() => row.count()).toBe(0);
+    await page.getByRole('combobox', { name: /^State/ }).selectOption('completed');
+    await row.waitFor();
+    await shot(page, '11-group-requests');
+    await page.close();
+  }, 60_000);
 
   it('offers a read-only key no button that writes', async () => {
     const page = await newPage();

@@ -129,6 +129,15 @@ describe('fleet group operations', () => {
       expect(new Set(streamed.map((e) => (JSON.parse(e.data) as Result).endpoint)).size).toBe(FLEET);
       expect(streamed.at(-1)!.id).toBe(String(FLEET - 1));
       expect((JSON.parse(end!.data) as GroupRequest).state).toBe('completed');
+      // The list of requests (on Redis): this one, by its group and state, with its progress.
+      const listed = await server.api<{ items: GroupRequest[]; nextCursor: string | null }>(
+        'GET',
+        '/api/v1/group-requests?group=fleet&state=completed',
+      );
+      expect(listed.status).toBe(200);
+      expect(listed.body.items.map((r) => r.id)).toEqual([started.body.id]);
+      expect(listed.body.items[0]!.progress).toMatchObject({ succeeded: FLEET });
+      expect(listed.body.nextCursor).toBeNull();
     } finally {
       sse.close();
     }

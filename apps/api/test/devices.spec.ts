@@ -101,6 +101,42 @@ describe('GET /api/v1/devices', () => {
   });
 });
 
+describe('GET /api/v1/devices: fleet-wide counts by state', () => {
+  it('counts the whole fleet by state on every page, whatever q', async () => {
+    const own = fakePorts();
+    const now = Date.now();
+    const add = (ep: string, over: Parameters<typeof registration>[1]) =>
+      own.registrations.register(registration(ep, over));
+    for (let i = 0; i < 4; i++) await add(`on-${i}`, { lastSeen: now, expiresAt: now + 600_000 });
+    for (let i = 0; i < 3; i++)
+      await add(`zz-${i}`, { queueMode: true, lastSeen: now - 600_000, expiresAt: now + 600_000 });
+    for (let i = 0; i < 2; i++) await add(`off-${i}`, { lastSeen: now - 900_000, expiresAt: now - 1000 });
+    const ownApi = await startApi(own);
+    try {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const r = await ownApi.call(
+          'GET',
+          `/api/v1/devices?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
+        expect(r.status).toBe(200);
+        expect(r.body.items.length).toBeLessThanOrEqual(2);
+        expect(r.body.states).toEqual({ online: 4, asleep: 3, offline: 2 });
+        expect(Date.parse(r.body.statesAt)).toBeGreaterThan(0);
+        seen.push(...(r.body.items as DeviceItem[]).map((d) => d.endpoint));
+        cursor = r.body.nextCursor;
+      } while (cursor);
+      expect(seen).toHaveLength(9);
+      const filtered = await ownApi.call('GET', '/api/v1/devices?q=zz-&limit=1');
+      expect(filtered.body.items).toHaveLength(1);
+      expect(filtered.body.states).toEqual({ online: 4, asleep: 3, offline: 2 });
+    } finally {
+      await ownApi.close();
+    }
+  });
+});
+
 describe('GET /api/v1/devices/{endpoint}', () => {
   it('returns the registration with its details', async () => {
     const r = await api.call('GET', '/api/v1/devices/urn:imei:490154203237518');

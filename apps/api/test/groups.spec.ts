@@ -1,7 +1,7 @@
 // /api/v1/groups from an attacker's side: roles (a read key defines nothing and runs nothing), group names,
 // filters that try to be patterns or carry more than a substring, member lists past the bound, multicast
 // groups (501 when the api sends no multicast, GROUP_MULTICAST=off), bad paths and ids; every refusal is RFC 9457 problem+json.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fakePorts, registration } from './fakes';
 import { startApi, type TestApi } from './harness';
 import { validateApiConfig } from '../src/config';
@@ -194,6 +194,118 @@ describe('group operations: input and rights', () => {
     expect(metrics.text).toMatch(/^group_members_dispatched_total [1-9]\d*$/m);
     expect(metrics.text).toMatch(/^group_member_results_total\{state="succeeded"\} [1-9]\d*$/m);
   });
+});
+
+describe('the list of group requests', () => {
+  const ports = fakePorts();
+  let api: TestApi;
+  const started: Record<'ga' | 'gb', string[]> = { ga: [], gb: [] };
+  interface Listed {
+    id: string;
+    group: string;
+    state: string;
+    createdAt: string;
+    total: number;
+    progress: Record<string, number>;
+  }
+  beforeAll(async () => {
+    for (const ep of ['dev-1', 'dev-2']) await ports.registrations.register(registration(ep));
+    ports.commands.handler = (cmd) => ({ id: cmd.id, ok: true, status: 200, values: [] });
+    api = await startApi(ports, { apiKeys: `ci=${WRITER}:write,viewer=${READER}:read` });
+    const w = as(WRITER);
+    for (const [name, endpoints] of [
+      ['ga', ['dev-1', 'dev-2']],
+      ['gb', ['dev-1']],
+    ] as const) {
+      expect(
+        (await api.call('POST', '/api/v1/groups', { body: { name, endpoints }, headers: w })).status,
+      ).toBe(201);
+    }
+    for (const g of ['ga', 'gb', 'ga', 'ga', 'gb', 'ga', 'ga'] as const) {
+      const r = await api.call('POST', `/api/v1/groups/${g}/read`, { body: { path: '/3/0/0' }, headers: w });
+      expect(r.status).toBe(202);
+      started[g].push(r.body.id as string);
+    }
+    await vi.waitFor(
+      async () => {
+        const r = await api.call('GET', '/api/v1/group-requests?state=completed&limit=100', {
+          headers: as(READER),
+        });
+        expect(r.body.items).toHaveLength(7);
+      },
+      { timeout: 20_000, interval: 50 },
+    );
+  });
+  afterAll(() => api.close());
+
+  async function pages(query: string, key = READER): Promise<{ items: Listed[]; pages: number }> {
+    const items: Listed[] = [];
+    let cursor: string | null = null;
+    for (let n = 1; n <= 20; n++) {
+      const url = `/api/v1/group-requests?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const r = await api.call('GET', url, { headers: as(key) });
+      expect(r.status).toBe(200);
+      items.push(...(r.body.items as Listed[]));
+      cursor = r.body.nextCursor as string | null;
+      if (cursor === null) return { items, pages: n };
+    }
+    throw new Error('the pages never end');
+  }
+
+  it('pages every request, newest first, each with its progress, for a read key', async () => {
+    const { items, pages: n } = await pages('limit=3');
+    expect(n).toBe(3);
+    expect(items.map((r) => r.id).sort()).toEqual([...started.ga, ...started.gb].sort());
+    const times = items.map((r) => Date.parse(r.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    const a = items.find((r) => r.group === 'ga')!;
+    expect(a).toMatchObject({ state: 'completed', total: 2, progress: { succeeded: 2, pending: 0 } });
+  });
+
+  it('filters by group and by state', async () => {
+    const ga = await pages('group=ga&limit=2');
+    expect(ga.items.map((r) => r.id).sort()).toEqual([...started.ga].sort());
+    expect(ga.pages).toBe(3);
+    expect((await pages('group=gb')).items.map((r) => r.id).sort()).toEqual([...started.gb].sort());
+    expect((await pages('group=nothing')).items).toEqual([]);
+    expect((await pages('state=running')).items).toEqual([]);
+    expect((await pages('group=gb&state=completed&limit=1')).items).toHaveLength(2);
+  });
+
+  it('needs a key, and answers bad paging and filter values with a 400 problem', async () => {
+    isListProblem(await api.call('GET', '/api/v1/group-requests'), 401);
+    for (const q of [
+      'cursor=nope',
+      'cursor=123',
+      `cursor=${encodeURIComponent('(000000000000001:x')}`,
+      `cursor=${encodeURIComponent('000000000000001:a b')}`,
+      `cursor=${'1'.repeat(15)}:${'x'.repeat(65)}`,
+      'cursor=',
+      'limit=0',
+      'limit=501',
+      'limit=ten',
+      'state=done',
+      'state=',
+      'group=../x',
+      `group=${'g'.repeat(65)}`,
+      'group=-x',
+      'group=ga&group=gb',
+      'owner=me',
+      'offset=2',
+    ]) {
+      isListProblem(await api.call('GET', `/api/v1/group-requests?${q}`, { headers: as(READER) }), 400, q);
+    }
+  });
+
+  function isListProblem(
+    r: { status: number; headers: Headers; body: { status?: number } },
+    status: number,
+    q = '',
+  ) {
+    expect(r.status, q).toBe(status);
+    expect(r.headers.get('content-type'), q).toMatch(/application\/problem\+json/);
+    expect(r.body.status, q).toBe(status);
+  }
 });
 
 describe('multicast settings', () => {

@@ -58,6 +58,7 @@ describe('OpenAPI document', () => {
         'GET /api/v1/groups/{name}',
         'DELETE /api/v1/groups/{name}',
         'POST /api/v1/groups/{name}/{op}',
+        'GET /api/v1/group-requests',
         'GET /api/v1/group-requests/{id}',
         'GET /api/v1/group-requests/{id}/members/{endpoint}',
         'DELETE /api/v1/group-requests/{id}',

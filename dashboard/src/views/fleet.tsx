@@ -1,5 +1,7 @@
 // Fleet: the registered devices, paged by the api's cursor and filtered by endpoint substring; it re-reads
-// the page when a device registers, updates or leaves (live events), so new devices appear by themselves.
+// the page when a device registers, updates or leaves (live events), so new devices appear by themselves,
+// and every few seconds (presence changes with no event: a queue-mode device falls asleep). The totals by
+// state are the api's, fleet-wide (counted at most once per 5 s by the api), not the page's.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call } from '../api';
 import { useEvents } from '../app-context';
@@ -17,25 +19,36 @@ interface DeviceSummary {
   state: 'online' | 'asleep' | 'offline';
 }
 
-const PAGE = 25;
+interface DevicePage {
+  items: DeviceSummary[];
+  nextCursor: string | null;
+  total?: number;
+  states?: Record<(typeof STATES)[number], number>;
+  statesAt?: string;
+}
+
+const PAGE_SIZES = [10, 25, 100];
 const STATES = ['online', 'asleep', 'offline'] as const;
+/** How often the page is read again without an event, ms (the api's state counts are up to 5 s old). */
+const REFRESH_MS = 5000;
 
 export function FleetView() {
   const [q, setQ] = useState('');
   const [stateFilter, setStateFilter] = useState('');
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const [page, setPage] = useState<{ items: DeviceSummary[]; nextCursor: string | null; total?: number }>();
+  const [pageSize, setPageSize] = useState(25);
+  const [page, setPage] = useState<DevicePage>();
   const [error, setError] = useState<string>();
   const [loading, setLoading] = useState(false);
   const reloadTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const cursor = cursors[cursors.length - 1];
 
-  const load = async () => {
-    setLoading(true);
-    const r = await call<{ items: DeviceSummary[]; nextCursor: string | null; total?: number }>('devices', {
-      query: { limit: PAGE, q: q || undefined, cursor },
+  const load = async (quiet = false) => {
+    if (!quiet) setLoading(true);
+    const r = await call<DevicePage>('devices', {
+      query: { limit: pageSize, q: q || undefined, cursor },
     });
-    setLoading(false);
+    if (!quiet) setLoading(false);
     if (r.ok) {
       setPage(r.body);
       setError(undefined);
@@ -43,20 +56,20 @@ export function FleetView() {
   };
   useEffect(() => {
     void load();
-  }, [q, cursor]);
+    const timer = setInterval(() => void load(true), REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [q, cursor, pageSize]);
   useEvents(
     (e) => {
       if (!['registered', 'deregistered', 'expired', 'updated', 'awake'].includes(e.type)) return;
       clearTimeout(reloadTimer.current);
       reloadTimer.current = setTimeout(() => void load(), 300);
     },
-    [q, cursor],
+    [q, cursor, pageSize],
   );
 
   const items = (page?.items ?? []).filter((d) => !stateFilter || d.state === stateFilter);
-  const totals = Object.fromEntries(
-    STATES.map((s) => [s, (page?.items ?? []).filter((d) => d.state === s).length]),
-  );
+  const states = page?.states;
   return (
     <Section title="Fleet" id="fleet">
       <form class="filters" onSubmit={(e) => e.preventDefault()} role="search">
@@ -82,12 +95,34 @@ export function FleetView() {
             ))}
           </select>
         </label>
+        <label>
+          Per page{' '}
+          <select
+            value={pageSize}
+            onChange={(e) => {
+              setPageSize(Number((e.target as HTMLSelectElement).value));
+              setCursors([undefined]);
+            }}
+          >
+            {PAGE_SIZES.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
         {loading ? <Spinner label="Loading" /> : null}
       </form>
       <p class="totals" aria-live="polite" data-testid="totals">
-        {page?.total !== undefined ? <strong>{page.total} registered in all. </strong> : null}
-        This page: {page?.items.length ?? 0} devices: {totals.online ?? 0} online, {totals.asleep ?? 0}{' '}
-        asleep, {totals.offline ?? 0} offline
+        {page?.total !== undefined ? <strong>{page.total} registered in all</strong> : 'In all'}
+        {states ? (
+          <span title={page?.statesAt ? `counted ${ago(page.statesAt)}` : undefined}>
+            : <span data-state-total="online">{states.online}</span> online,{' '}
+            <span data-state-total="asleep">{states.asleep}</span> asleep,{' '}
+            <span data-state-total="offline">{states.offline}</span> offline
+          </span>
+        ) : null}
+        . This page: {page?.items.length ?? 0} devices
         {page?.nextCursor ? ' (more on the next pages)' : ''}
       </p>
       {error ? (

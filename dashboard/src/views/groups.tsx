@@ -1,10 +1,11 @@
 // Fleet groups and the requests run across them (the group-operations API: /api/v1/groups,
-// /api/v1/group-requests/{id}). The api lists groups but not requests: the page follows the requests started
-// from it (and any looked up by id) for this tab's session, polling each until it is final.
+// /api/v1/group-requests). The recent requests, newest first with their progress, come from the api's list
+// (re-read every few seconds); a request looked up by id is followed for this tab's session, polled until it
+// is final.
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiReply, call } from '../api';
 import { useCan } from '../app-context';
-import { NotAvailable, OutcomeLine, type Outcome, Section, show, Spinner } from '../ui';
+import { ago, NotAvailable, OutcomeLine, type Outcome, Section, show, Spinner } from '../ui';
 import { otherCounts, Progress } from './progress';
 
 interface Group {
@@ -32,6 +33,8 @@ interface GroupRequest {
 
 const TRACKED = 'lwm2m.groupRequests';
 const POLL_MS = 2000;
+const RECENT = 20;
+const REQUEST_STATES = ['running', 'cancelling', 'completed', 'cancelled'] as const;
 const OPS = ['read', 'observe', 'write', 'execute'] as const;
 
 function tracked(): string[] {
@@ -58,6 +61,8 @@ export function GroupsView() {
   const [ids, setIds] = useState<string[]>(tracked);
   const [lookup, setLookup] = useState('');
   const [outcome, setOutcome] = useState<Outcome>();
+  /** Bumped when a request starts here: the recent list reads again at once. */
+  const [started, setStarted] = useState(0);
   useEffect(() => {
     void call<{ items: Group[] }>('groups').then(setGroups);
   }, []);
@@ -103,7 +108,7 @@ export function GroupsView() {
                         group={g.name}
                         onStarted={(o, id) => {
                           setOutcome(o);
-                          if (id) follow(id);
+                          if (id) setStarted((n) => n + 1);
                         }}
                       />
                     </td>
@@ -115,7 +120,10 @@ export function GroupsView() {
         )}
         {outcome ? <OutcomeLine outcome={outcome} /> : null}
       </Section>
-      <Section title="Group requests" id="group-requests">
+      <Section title="Recent group requests" id="recent-group-requests">
+        <RecentRequests groups={groups.ok ? groups.body.items.map((g) => g.name) : []} started={started} />
+      </Section>
+      <Section title="Follow a group request" id="group-requests">
         <form
           class="filters"
           onSubmit={(e) => {
@@ -129,7 +137,7 @@ export function GroupsView() {
           </label>
           <button type="submit">Follow</button>
         </form>
-        {ids.length === 0 ? <p class="muted">None followed in this tab yet.</p> : null}
+        {ids.length === 0 ? <p class="muted">None followed in this tab.</p> : null}
         {ids.map((id) => (
           <GroupRequestRow key={id} id={id} />
         ))}
@@ -158,7 +166,7 @@ function GroupOperationForm({
         const body =
           op === 'write' ? { path, value } : op === 'execute' && value ? { path, args: value } : { path };
         const r = await call<GroupRequest>('groupOperation', { params: { name: group, op }, body });
-        const accepted = r.ok ? `started, request ${r.body.id} (followed below)` : undefined;
+        const accepted = r.ok ? `started, request ${r.body.id} (in the recent requests below)` : undefined;
         onStarted(
           { state: 'done', what, reply: r, ...(accepted ? { accepted } : {}) },
           r.ok ? r.body.id : undefined,
@@ -200,8 +208,106 @@ function GroupOperationForm({
   );
 }
 
+interface RequestPage {
+  items: GroupRequest[];
+  nextCursor: string | null;
+}
+
+/** The api's list of group requests, newest first, by group and state, paged by its cursor. */
+function RecentRequests({ groups, started }: { groups: string[]; started: number }) {
+  const [group, setGroup] = useState('');
+  const [state, setState] = useState('');
+  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const [reply, setReply] = useState<ApiReply<RequestPage>>();
+  /** Bumped by a cancel here: the list reads again at once. */
+  const [changed, setChanged] = useState(0);
+  const cursor = cursors[cursors.length - 1];
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      const r = await call<RequestPage>('groupRequests', {
+        query: { limit: RECENT, group: group || undefined, state: state || undefined, cursor },
+      });
+      if (stop) return;
+      setReply(r);
+      timer = setTimeout(() => void load(), POLL_MS);
+    };
+    void load();
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [group, state, cursor, started, changed]);
+  const reset = () => setCursors([undefined]);
+  return (
+    <>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Group{' '}
+          <select
+            value={group}
+            onChange={(e) => {
+              setGroup((e.target as HTMLSelectElement).value);
+              reset();
+            }}
+          >
+            <option value="">all</option>
+            {groups.map((g) => (
+              <option key={g}>{g}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          State{' '}
+          <select
+            value={state}
+            onChange={(e) => {
+              setState((e.target as HTMLSelectElement).value);
+              reset();
+            }}
+          >
+            <option value="">all</option>
+            {REQUEST_STATES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+      </form>
+      {!reply ? (
+        <Spinner label="Loading" />
+      ) : !reply.ok ? (
+        <p class="error" role="alert">
+          {reply.problem}
+        </p>
+      ) : reply.body.items.length === 0 ? (
+        <p class="muted">No group request{group || state ? ' matches' : ' kept (24 h after they finish)'}.</p>
+      ) : (
+        <div data-testid="recent-group-requests">
+          {reply.body.items.map((g) => (
+            <GroupRequestLine key={g.id} g={g} onChange={() => setChanged((n) => n + 1)} />
+          ))}
+        </div>
+      )}
+      <div class="pager">
+        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
+          Newer
+        </button>
+        <button
+          type="button"
+          disabled={!reply?.ok || !reply.body.nextCursor}
+          onClick={() =>
+            reply?.ok && reply.body.nextCursor && setCursors([...cursors, reply.body.nextCursor])
+          }
+        >
+          Older
+        </button>
+      </div>
+    </>
+  );
+}
+
 function GroupRequestRow({ id }: { id: string }) {
-  const can = useCan();
   const [reply, setReply] = useState<ApiReply<GroupRequest>>();
   useEffect(() => {
     let stop = false;
@@ -226,11 +332,22 @@ function GroupRequestRow({ id }: { id: string }) {
         {id}: {reply.problem}
       </p>
     );
-  const g = reply.body;
+  return <GroupRequestLine g={reply.body} onChange={setReply} />;
+}
+
+/** One request: what, on which group, its state and progress, and Cancel while it runs (write keys). */
+function GroupRequestLine({
+  g,
+  onChange,
+}: {
+  g: GroupRequest;
+  onChange: (r: ApiReply<GroupRequest>) => void;
+}) {
+  const can = useCan();
   const p = g.progress;
   const failed = (p.failed ?? 0) + (p.timedOut ?? 0) + (p.cancelled ?? 0);
   return (
-    <div class="group-request" data-state={g.state}>
+    <div class="group-request" data-state={g.state} data-id={g.id}>
       <strong>
         {g.op} {g.path}
       </strong>{' '}
@@ -243,12 +360,14 @@ function GroupRequestRow({ id }: { id: string }) {
         detail={otherCounts(p, ['succeeded', 'failed', 'timedOut', 'cancelled'])}
       />{' '}
       <span class="muted">
-        {show(g.id)}, by {g.createdBy}
+        {show(g.id)}, by {g.createdBy}, <span title={g.createdAt}>{ago(g.createdAt)}</span>
       </span>{' '}
       {can('cancelGroupRequest') && g.state === 'running' ? (
         <button
           type="button"
-          onClick={() => void call<GroupRequest>('cancelGroupRequest', { params: { id } }).then(setReply)}
+          onClick={() =>
+            void call<GroupRequest>('cancelGroupRequest', { params: { id: g.id } }).then(onChange)
+          }
         >
           Cancel
         </button>

@@ -11,7 +11,7 @@ import {
   validateGroupSelector,
 } from './group';
 import type { GroupOperationSpec, GroupRequest, MemberResult, RateLimit } from './group-request';
-import type { GroupStore } from './group-store';
+import type { GroupRequestPage, GroupRequestQuery, GroupStore } from './group-store';
 
 export interface GroupRequestDefaults {
   /** How long a group request collects results when the caller gives no deadline, ms. */
@@ -181,6 +181,11 @@ export class GroupOperations {
     const r = await this.opts.store.getRequest(id);
     if (!r) throw new GroupError('unknown-group-request', `no group request "${id}"`);
     return r;
+  }
+
+  /** Requests kept, newest first (the store's page: see GroupStore.listRequests). */
+  listRequests(query: GroupRequestQuery): Promise<GroupRequestPage> {
+    return this.opts.store.listRequests(query);
   }
 
   /** Final results from `offset` (the order they came in), and the offset of the next page. */

@@ -60,6 +60,12 @@ export interface MemberResult {
 }
 
 export type GroupRequestState = 'running' | 'cancelling' | 'completed' | 'cancelled';
+export const GROUP_REQUEST_STATES: readonly GroupRequestState[] = [
+  'running',
+  'cancelling',
+  'completed',
+  'cancelled',
+];
 
 export interface RateLimit {
   /** Devices dispatched per second at most. */

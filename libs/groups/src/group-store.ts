@@ -5,6 +5,30 @@ import type { GroupRequest, GroupRequestState, MemberResult, MemberState } from 
 
 export type NewGroupRequest = Omit<GroupRequest, 'counts' | 'total' | 'state' | 'finishedAt'>;
 
+export interface GroupRequestQuery {
+  limit: number;
+  /** nextCursor of the previous page: continue with older requests. */
+  cursor?: string;
+  group?: string;
+  state?: GroupRequestState;
+}
+
+export interface GroupRequestPage {
+  /** Newest first. A filtered page may hold fewer than `limit` items and still have a next page. */
+  items: GroupRequest[];
+  nextCursor?: string;
+}
+
+/**
+ * A request's place in the list of requests, newest first: its creation time (15 digits, so the text
+ * order is the time order) and its id (requests created in the same ms). The list's cursors are these.
+ */
+export function requestListEntry(req: Pick<GroupRequest, 'createdAt' | 'id'>): string {
+  return `${String(req.createdAt).padStart(15, '0')}:${req.id}`;
+}
+/** What a cursor of the list looks like (a request id is a UUID, or in tests a short name). */
+export const GROUP_REQUEST_CURSOR = /^\d{15}:[A-Za-z0-9._-]{1,64}$/;
+
 export interface GroupStore {
   /** 'full' once `maxGroups` groups exist. */
   createGroup(group: Group, maxGroups: number): Promise<'created' | 'exists' | 'full'>;
@@ -16,6 +40,11 @@ export interface GroupStore {
   /** Stores a running request with its members, all pending, in dispatch order. */
   createRequest(req: NewGroupRequest, members: string[]): Promise<void>;
   getRequest(id: string): Promise<GroupRequest | undefined>;
+  /**
+   * Requests kept (running, or finished and not yet past their retention), newest first, paged by cursor,
+   * optionally only one group's or one state's.
+   */
+  listRequests(query: GroupRequestQuery): Promise<GroupRequestPage>;
   /** Ids of requests not finished (running or cancelling): what a runner resumes. */
   activeRequests(): Promise<string[]>;
   /** Moves up to `n` pending members to `dispatching`, in order; none once the request is not running. */

@@ -7,7 +7,13 @@ import {
   type GroupRequestState,
   type MemberResult,
 } from './group-request';
-import type { GroupStore, NewGroupRequest } from './group-store';
+import {
+  type GroupRequestPage,
+  type GroupRequestQuery,
+  type GroupStore,
+  type NewGroupRequest,
+  requestListEntry,
+} from './group-store';
 
 interface Row {
   req: GroupRequest;
@@ -72,6 +78,22 @@ export class InMemoryGroupStore implements GroupStore {
   async getRequest(id: string): Promise<GroupRequest | undefined> {
     const r = this.row(id);
     return r && structuredClone(r.req);
+  }
+
+  async listRequests(query: GroupRequestQuery): Promise<GroupRequestPage> {
+    const rows = [...this.rows.keys()]
+      .map((id) => this.row(id)) // drops the expired ones
+      .filter((r): r is Row => r !== undefined)
+      .map((r) => ({ r, entry: requestListEntry(r.req) }))
+      .filter(({ entry }) => query.cursor === undefined || entry < query.cursor)
+      .filter(({ r }) => query.group === undefined || r.req.group === query.group)
+      .filter(({ r }) => query.state === undefined || r.req.state === query.state)
+      .sort((a, b) => (a.entry < b.entry ? 1 : -1));
+    const page = rows.slice(0, query.limit);
+    return {
+      items: page.map(({ r }) => structuredClone(r.req)),
+      ...(rows.length > query.limit ? { nextCursor: page[page.length - 1]!.entry } : {}),
+    };
   }
 
   async activeRequests(): Promise<string[]> {

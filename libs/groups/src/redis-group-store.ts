@@ -2,6 +2,11 @@
 // transition is one Lua script on a single Redis, Sentinel or Redis Cluster:
 //   <p>{grp}:groups            hash  name -> Group JSON
 //   <p>{grp}:active            set   ids of unfinished group requests (what runners resume)
+//   <p>{grp}:requests          zset  list entries (requestListEntry: created-at:id, all scores 0, read in
+//                                    reverse text order: newest first) of every request kept
+//   <p>{grp}:requests:g:<name> zset  the same, of one group's requests
+//   <p>{grp}:expiring          zset  "<group> <entry>" of finished requests, scored by the ms their retention
+//                                    ends: what trims the two lists above (on each create and list, no SCAN)
 //   <p>{greq:<id>}:meta        hash  json (the request's fixed fields), state, total, finishedAt, c:<state> counts
 //   <p>{greq:<id>}:todo        list  endpoints not yet dispatched, in dispatch order
 //   <p>{greq:<id>}:st          hash  endpoint -> member state
@@ -19,7 +24,13 @@ import {
   type MemberResult,
   type MemberState,
 } from './group-request';
-import type { GroupStore, NewGroupRequest } from './group-store';
+import {
+  type GroupRequestPage,
+  type GroupRequestQuery,
+  type GroupStore,
+  type NewGroupRequest,
+  requestListEntry,
+} from './group-store';
 
 const FINAL_LUA = `local function final(s) return s == 'succeeded' or s == 'failed' or s == 'timed-out' or s == 'cancelled' end\n`;
 
@@ -152,6 +163,10 @@ return 'created'`,
 type ScriptName = keyof typeof SCRIPTS;
 
 const CHUNK = 1000;
+/** List entries one page looks at, at most: a page filtered by state may stop short of its limit. */
+const MAX_LIST_SCAN = 1000;
+/** Expired list entries removed per trim (each create and list trims once). */
+const TRIM_BATCH = 500;
 
 export interface RedisGroupStoreOptions {
   keyPrefix?: string;
@@ -176,6 +191,13 @@ export class RedisGroupStore implements GroupStore {
   }
   private get activeKey(): string {
     return `${this.prefix}{grp}:active`;
+  }
+  /** The list of requests kept, all or one group's. */
+  private listKey(group?: string): string {
+    return group === undefined ? `${this.prefix}{grp}:requests` : `${this.prefix}{grp}:requests:g:${group}`;
+  }
+  private get expiringKey(): string {
+    return `${this.prefix}{grp}:expiring`;
   }
   private k(
     id: string,
@@ -233,7 +255,58 @@ export class RedisGroupStore implements GroupStore {
       members.length,
       ...counts,
     );
-    await this.redis.sadd(this.activeKey, req.id);
+    const entry = requestListEntry(req);
+    await this.redis
+      .multi()
+      .zadd(this.listKey(), 0, entry)
+      .zadd(this.listKey(req.group), 0, entry)
+      .sadd(this.activeKey, req.id)
+      .exec();
+    await this.trimLists();
+  }
+
+  /**
+   * Takes the entries of requests past their retention out of the lists (their keys expire by themselves).
+   * Bounded per call; runs on each create and list, so the lists follow the retention without a SCAN.
+   */
+  private async trimLists(): Promise<void> {
+    const due = await this.redis.zrangebyscore(this.expiringKey, '-inf', Date.now(), 'LIMIT', 0, TRIM_BATCH);
+    if (due.length === 0) return;
+    const m = this.redis.multi();
+    for (const item of due) {
+      const [group, entry] = item.split(' ') as [string, string];
+      m.zrem(this.listKey(), entry).zrem(this.listKey(group), entry);
+    }
+    await m.zrem(this.expiringKey, ...due).exec();
+  }
+
+  async listRequests(query: GroupRequestQuery): Promise<GroupRequestPage> {
+    await this.trimLists();
+    const key = this.listKey(query.group);
+    const items: GroupRequest[] = [];
+    let max = query.cursor !== undefined ? `(${query.cursor}` : '+';
+    let last: string | undefined;
+    let scanned = 0;
+    while (items.length < query.limit && scanned < MAX_LIST_SCAN) {
+      const want = query.state ? 200 : query.limit - items.length;
+      const batch = await this.redis.zrevrangebylex(key, max, '-', 'LIMIT', 0, want);
+      if (batch.length === 0) return { items };
+      const reqs = await Promise.all(batch.map((e) => this.getRequest(e.slice(e.indexOf(':') + 1))));
+      const stale: string[] = [];
+      for (let i = 0; i < batch.length && items.length < query.limit; i++) {
+        last = batch[i]!;
+        scanned++;
+        const r = reqs[i];
+        // Its keys are gone but its trim never came (a process stopped in between): dropped here.
+        if (!r) stale.push(last);
+        else if (query.state === undefined || r.state === query.state) items.push(r);
+      }
+      if (stale.length > 0) await this.redis.zrem(key, ...stale);
+      max = `(${last}`;
+    }
+    // More may follow: is there anything after the last entry looked at?
+    const more = await this.redis.zrevrangebylex(key, max, '-', 'LIMIT', 0, 1);
+    return more.length > 0 && last !== undefined ? { items, nextCursor: last } : { items };
   }
 
   async getRequest(id: string): Promise<GroupRequest | undefined> {
@@ -332,7 +405,20 @@ export class RedisGroupStore implements GroupStore {
       this.k(id, p),
     );
     const state = (await this.run('grpFinish', keys, [now, retentionMs])) as GroupRequestState | null;
-    if (state === 'completed' || state === 'cancelled') await this.redis.srem(this.activeKey, id);
+    if (state === 'completed' || state === 'cancelled') {
+      // Its keys now expire after the retention (Redis' PEXPIRE, from now); its list entries are trimmed
+      // then, by this process's clock (NX: a second call on a finished request changes nothing).
+      const json = await this.redis.hget(this.k(id, 'meta'), 'json');
+      if (json) {
+        const req = JSON.parse(json) as NewGroupRequest;
+        const item = `${req.group} ${requestListEntry(req)}`;
+        await this.redis
+          .multi()
+          .srem(this.activeKey, id)
+          .zadd(this.expiringKey, 'NX', Date.now() + retentionMs, item)
+          .exec();
+      } else await this.redis.srem(this.activeKey, id);
+    }
     return state ?? undefined;
   }
 

@@ -64,6 +64,7 @@ import {
   WriteQueryDto,
 } from './dto/data.dto';
 import { DeviceDto, DeviceListDto, DeviceListQueryDto, toDevice, toDeviceSummary } from './dto/device.dto';
+import { FleetStates } from './fleet-states';
 import { modelProblem, toJsonPathValues, withNamesAndUnits } from './json-values';
 import { executeProblem, mergedOf, type StoredValue } from '@lwm2m/server';
 import type { ApiObjectModels } from '../models/api-object-models';
@@ -90,18 +91,24 @@ type WildcardParam = string | string[];
 @ApiProblems(401, 403)
 @Controller('api/v1/devices')
 export class DevicesController {
+  private readonly fleetStates: FleetStates;
+
   constructor(
     private readonly commands: DeviceCommandsService,
     @Inject(REGISTRATION_STORE) private readonly registrations: RegistrationStore,
     @Inject(OBSERVATION_STORE) private readonly observations: ObservationStore,
     @Inject(VALUE_STORE) private readonly values: ValueStore,
     @Inject(OBJECT_MODELS) private readonly models: ApiObjectModels,
-  ) {}
+  ) {
+    this.fleetStates = new FleetStates(registrations);
+  }
 
   @Get()
   @ApiOperation({
     summary: 'List registered devices',
-    description: 'Paged by an opaque cursor; q filters by endpoint substring.',
+    description:
+      'Paged by an opaque cursor; q filters by endpoint substring. total and states count the whole fleet, ' +
+      'whatever q and the page; states are counted at most once per 5 s per api (statesAt says when).',
   })
   @ApiOkResponse({ type: DeviceListDto })
   @ApiProblems(400)
@@ -112,10 +119,13 @@ export class DevicesController {
       ...(query.q !== undefined ? { q: query.q } : {}),
     });
     const total = this.registrations.count ? await this.registrations.count() : undefined;
+    const states = await this.fleetStates.get();
     return {
       items: page.items.map(toDeviceSummary),
       nextCursor: page.nextCursor ?? null,
       ...(total !== undefined ? { total } : {}),
+      states: states.counts,
+      statesAt: new Date(states.at).toISOString(),
     };
   }
 

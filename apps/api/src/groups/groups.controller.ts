@@ -51,6 +51,8 @@ import {
   GroupListDto,
   GroupOperationDto,
   GroupRequestDto,
+  GroupRequestListDto,
+  GroupRequestListQueryDto,
   MemberResultDto,
   ResultsQueryDto,
 } from './groups.dto';
@@ -204,6 +206,26 @@ export class GroupsController {
     }
     if (extra.length > 0) throw invalidRequest(`${op} takes only "path": not ${extra.join(', ')}`);
     return { op: op as GroupOperation, path: path.toString() };
+  }
+
+  @Get('group-requests')
+  @ApiOperation({
+    summary: 'Group requests, newest first',
+    description:
+      'Running ones and finished ones kept for their retention (24 h), each with its progress counts; paged ' +
+      'by ?cursor= (nextCursor) and ?limit=, filtered by ?group= and ?state=. Results: GET ' +
+      '/api/v1/group-requests/{id}.',
+  })
+  @ApiOkResponse({ type: GroupRequestListDto })
+  @ApiProblems(400)
+  async requests(@Query() query: GroupRequestListQueryDto): Promise<GroupRequestListDto> {
+    const page = await this.groups.listRequests({
+      limit: query.limit ?? 50,
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+      ...(query.group !== undefined ? { group: query.group } : {}),
+      ...(query.state !== undefined ? { state: query.state } : {}),
+    });
+    return { items: page.items.map(toRequestDto), nextCursor: page.nextCursor ?? null };
   }
 
   @Get('group-requests/:id')

@@ -19,6 +19,12 @@ import {
   ValidateBy,
   ValidateNested,
 } from 'class-validator';
+import {
+  GROUP_NAME,
+  GROUP_REQUEST_CURSOR,
+  GROUP_REQUEST_STATES,
+  type GroupRequestState,
+} from '@lwm2m/groups';
 import { parseDurationMs } from '../devices/duration';
 import { ValueItemDto, VALUE_TYPES } from '../devices/dto/data.dto';
 import { IsLwm2mJsonValue } from '../devices/dto/validators';
@@ -179,6 +185,33 @@ export class ResultsQueryDto {
   limit?: number;
 }
 
+export class GroupRequestListQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50, description: 'Page size' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page: continue with older requests' })
+  @IsOptional()
+  @IsString()
+  @Matches(GROUP_REQUEST_CURSOR, { message: 'cursor must be a nextCursor of a previous page' })
+  cursor?: string;
+
+  @ApiPropertyOptional({ description: 'Only the requests run across this group' })
+  @IsOptional()
+  @IsString()
+  @Matches(GROUP_NAME, { message: 'group must be a group name (1-64 characters of A-Z a-z 0-9 . _ -)' })
+  group?: string;
+
+  @ApiPropertyOptional({ enum: GROUP_REQUEST_STATES, description: 'Only the requests in this state' })
+  @IsOptional()
+  @IsIn([...GROUP_REQUEST_STATES])
+  state?: GroupRequestState;
+}
+
 export class MemberResultDto {
   @ApiProperty({
     description:
@@ -226,4 +259,17 @@ export class GroupRequestDto {
   results?: MemberResultDto[];
   @ApiPropertyOptional({ description: 'offset of the next page of results' })
   nextOffset?: number;
+}
+
+export class GroupRequestListDto {
+  @ApiProperty({ type: [GroupRequestDto], description: 'Newest first, each with its progress (no results)' })
+  items!: GroupRequestDto[];
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'More (older) requests may follow: pass it as cursor; null on the last page. A page filtered by state ' +
+      'may hold fewer than limit items.',
+  })
+  nextCursor!: string | null;
 }

@@ -1,10 +1,15 @@
 // GroupStore contract: groups (unique names, the bound), a request's member transitions (final is final,
 // counts always add up to the total), cancel, finish, and the lease. RedisGroupStore and InMemoryGroupStore
 // both run it.
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Group } from '../../src/group';
 import { MEMBER_STATES } from '../../src/group-request';
-import type { GroupStore, NewGroupRequest } from '../../src/group-store';
+import {
+  GROUP_REQUEST_CURSOR,
+  type GroupRequestQuery,
+  type GroupStore,
+  type NewGroupRequest,
+} from '../../src/group-store';
 
 export type GroupStoreFactory = () => Promise<GroupStore>;
 
@@ -140,6 +145,74 @@ export function describeGroupStoreContract(name: string, factory: GroupStoreFact
       await store.releaseLease('r3', 'A');
       expect(await store.lease('r3', 'B', 10_000)).toBe(true);
       expect(await store.lease('unknown', 'A', 10_000)).toBe(false);
+    });
+
+    it('lists requests newest first, paged by cursor, by group and by state', async () => {
+      // Created at 1000..1005; r-b and r-c in the same ms (the id orders them).
+      const made: Array<[string, string, number]> = [
+        ['r-a', 'g', 1000],
+        ['r-b', 'h', 1001],
+        ['r-c', 'g', 1001],
+        ['r-d', 'h', 1003],
+        ['r-e', 'g', 1004],
+        ['r-f', 'g', 1005],
+      ];
+      for (const [id, grp, at] of made) await store.createRequest({ ...request(id, at), group: grp }, ['x']);
+      await store.takePending('r-b', 1, 2000);
+      await store.settle('r-b', { endpoint: 'x', state: 'succeeded', at: 2001 });
+      expect(await store.finishIfDone('r-b', 2002, 60_000)).toBe('completed');
+      expect(await store.requestCancel('r-e')).toBe(true);
+
+      async function all(q: Omit<GroupRequestQuery, 'limit' | 'cursor'>, limit: number): Promise<string[]> {
+        const ids: string[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 20; pages++) {
+          const page = await store.listRequests({ ...q, limit, ...(cursor ? { cursor } : {}) });
+          expect(page.items.length).toBeLessThanOrEqual(limit);
+          ids.push(...page.items.map((r) => r.id));
+          if (!page.nextCursor) return ids;
+          expect(page.nextCursor).toMatch(GROUP_REQUEST_CURSOR);
+          cursor = page.nextCursor;
+        }
+        throw new Error('the pages never end');
+      }
+      const newestFirst = ['r-f', 'r-e', 'r-d', 'r-c', 'r-b', 'r-a'];
+      const first = await store.listRequests({ limit: 2 });
+      expect(first.items.map((r) => r.id)).toEqual(['r-f', 'r-e']);
+      expect(first.nextCursor).toBeDefined();
+      expect(first.items[1]).toMatchObject({ state: 'cancelling', total: 1, counts: { pending: 1 } });
+      expect(await all({}, 2)).toEqual(newestFirst);
+      expect(await all({}, 100)).toEqual(newestFirst);
+      expect(await all({}, 1)).toEqual(newestFirst);
+      expect(await all({ group: 'g' }, 2)).toEqual(['r-f', 'r-e', 'r-c', 'r-a']);
+      expect(await all({ group: 'h' }, 1)).toEqual(['r-d', 'r-b']);
+      expect(await all({ group: 'nobody' }, 5)).toEqual([]);
+      expect(await all({ state: 'running' }, 2)).toEqual(['r-f', 'r-d', 'r-c', 'r-a']);
+      expect(await all({ state: 'completed' }, 2)).toEqual(['r-b']);
+      expect(await all({ group: 'g', state: 'cancelling' }, 1)).toEqual(['r-e']);
+      expect(await all({ group: 'h', state: 'cancelling' }, 1)).toEqual([]);
+      // The list's own counts are the request's.
+      const b = (await store.listRequests({ limit: 10, state: 'completed' })).items[0]!;
+      expect(b).toEqual(await store.getRequest('r-b'));
+      expect(b.counts.succeeded).toBe(1);
+    });
+
+    it('a finished request leaves the list when its retention ends', async () => {
+      await store.createRequest(request('keep', 1000), ['x']);
+      await store.createRequest(request('gone', 1001), ['y']);
+      await store.takePending('gone', 1, Date.now());
+      await store.settle('gone', { endpoint: 'y', state: 'failed', at: Date.now() });
+      expect(await store.finishIfDone('gone', Date.now(), 50)).toBe('completed');
+      expect((await store.listRequests({ limit: 10 })).items.map((r) => r.id)).toContain('gone');
+      // Expiry runs on the store's own clock: polled.
+      const wait = { timeout: 10_000, interval: 20 };
+      await vi.waitFor(async () => expect(await store.getRequest('gone')).toBeUndefined(), wait);
+      await vi.waitFor(
+        async () =>
+          expect((await store.listRequests({ limit: 10 })).items.map((r) => r.id)).toEqual(['keep']),
+        wait,
+      );
+      expect((await store.listRequests({ limit: 10, group: 'g' })).items.map((r) => r.id)).toEqual(['keep']);
     });
 
     it('knows nothing of unknown requests', async () => {

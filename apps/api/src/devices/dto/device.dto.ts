@@ -89,6 +89,15 @@ export class DeviceListDto {
   @ApiPropertyOptional({ description: 'Registered devices in all, whatever q and the page' })
   total?: number;
   @ApiProperty({
+    description:
+      'Registered devices in all by state (see state), whatever q and the page; counted at most once per 5 s ' +
+      'by each api process (longer when counting takes long: 10 times the time it took)',
+    example: { online: 950, asleep: 40, offline: 10 },
+  })
+  states!: { online: number; asleep: number; offline: number };
+  @ApiProperty({ format: 'date-time', description: 'When states were counted' })
+  statesAt!: string;
+  @ApiProperty({
     type: String,
     nullable: true,
     description: 'Cursor of the next page; null on the last page',
