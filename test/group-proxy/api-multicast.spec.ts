@@ -237,6 +237,16 @@ describe('multicast groups through the api', () => {
       [1, 'Acme s1 v3', 3],
       [2, 'Acme s2', undefined],
     ]);
+    // Counted on the api's /metrics: the notifications kept, the stale one ignored.
+    const count = async (outcome: string) => {
+      const metrics = await (await fetch(`${server.http}/metrics`)).text();
+      const re = new RegExp(`^group_multicast_responses_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm');
+      return Number(re.exec(metrics)?.[1] ?? 0);
+    };
+    expect(await count('notification')).toBeGreaterThanOrEqual(3);
+    await until('the stale notification counted', async () =>
+      (await count('ignored')) >= 1 ? true : undefined,
+    );
     expect((await server.api('DELETE', `/api/v1/group-requests/${id}`)).status).toBe(200);
     const sse = await (await fetch(`${server.http}/api/v1/group-requests/${id}/events`)).text();
     expect(sse.match(/event: result/g)).toHaveLength(SERVERS);
