@@ -304,27 +304,28 @@ export class GroupsController {
       let idleSince = Date.now();
       while (!closed) {
         const r = await this.groups.getRequest(id);
-        // Notifications read before results: every notification read has its server's result read too,
-        // so a server's result event always comes before its notifications.
+        // Notifications read before results: once the results are read to their end, every notification read
+        // has its server's result sent, so a server's result event always comes before its notifications.
         const notes = r.multicast
-          ? await this.groups.notifications(id, noteOffset, RESULTS_BATCH)
-          : { items: [] };
+          ? (await this.groups.notifications(id, noteOffset, RESULTS_BATCH)).items
+          : [];
         const page = await this.groups.results(id, offset, RESULTS_BATCH);
         for (const item of page.items) {
           offset++;
           res.write(`id: ${eventId()}\nevent: result\ndata: ${JSON.stringify(toResultDto(item))}\n\n`);
         }
-        for (const item of notes.items) {
+        if (page.items.length === RESULTS_BATCH) notes.length = 0;
+        for (const item of notes) {
           noteOffset++;
           res.write(`id: ${eventId()}\nevent: notification\ndata: ${JSON.stringify(toResultDto(item))}\n\n`);
         }
         const finished = r.state === 'completed' || r.state === 'cancelled';
-        const full = page.items.length === RESULTS_BATCH || notes.items.length === RESULTS_BATCH;
+        const full = page.items.length === RESULTS_BATCH || notes.length === RESULTS_BATCH;
         if (finished && !full) {
           res.write(`event: end\ndata: ${JSON.stringify(toRequestDto(r))}\n\n`);
           break;
         }
-        if (page.items.length + notes.items.length > 0) idleSince = Date.now();
+        if (page.items.length + notes.length > 0) idleSince = Date.now();
         else if (Date.now() - idleSince >= this.options.sseHeartbeatMs) {
           res.write(': heartbeat\n\n');
           idleSince = Date.now();
