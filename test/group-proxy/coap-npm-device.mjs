@@ -9,6 +9,7 @@
 //   notify <cf> <hex>   the same, and a notification of it to the observers (the next Observe number)
 //   stale <cf> <hex>    a notification numbered two below the last one sent (RFC 7641 3.4: older, reordered)
 import coap from 'coap';
+import { Buffer } from 'node:buffer';
 import { createInterface } from 'node:readline';
 
 const [group, name] = process.argv.slice(2);
