@@ -176,6 +176,31 @@ describe('group operations: input and rights', () => {
     );
   });
 
+  it('resumes a group request\'s SSE after Last-Event-ID "<result>" or "<result>.<notification>", refuses others', async () => {
+    const r = await post('/api/v1/groups/devs/read', { path: '/3/0/0' });
+    expect(r.status).toBe(202);
+    const url = `/api/v1/group-requests/${r.body.id}`;
+    while ((await api.call('GET', url, { headers: as(READER) })).body.state !== 'completed') {
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+    for (const id of ['x', '1.', '.1', '1.2.3', '-1', '1.x', '1 2', '1234567890', '0.1234567890']) {
+      isProblem(
+        await api.call('GET', `${url}/events`, { headers: { ...as(READER), 'Last-Event-ID': id } }),
+        400,
+      );
+    }
+    const all = await api.call('GET', `${url}/events`, { headers: as(READER) });
+    expect([...all.text.matchAll(/^id: (.*)$/gm)].map((m) => m[1])).toEqual(['0', '1']);
+    for (const id of ['0', '0.3']) {
+      const rest = await api.call('GET', `${url}/events`, {
+        headers: { ...as(READER), 'Last-Event-ID': id },
+      });
+      expect(rest.status).toBe(200);
+      expect(rest.text.match(/event: result/g)).toHaveLength(1);
+      expect(rest.text).toContain('event: end');
+    }
+  });
+
   it('observes across a group: each result carries the observation id of its device', async () => {
     const r = await post('/api/v1/groups/devs/observe', { path: '/3/0/9' });
     expect(r.status).toBe(202);

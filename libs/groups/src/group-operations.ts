@@ -195,6 +195,17 @@ export class GroupOperations {
     return { items, next: offset + items.length };
   }
 
+  /** A multicast observation's later notifications from `offset` (the order they came in), and the next offset. */
+  async notifications(
+    id: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: MemberResult[]; next: number }> {
+    await this.getRequest(id);
+    const items = await this.opts.store.notifications(id, offset, limit);
+    return { items, next: offset + items.length };
+  }
+
   async member(id: string, endpoint: string): Promise<MemberResult> {
     await this.getRequest(id);
     const m = await this.opts.store.getMember(id, endpoint);

@@ -54,6 +54,10 @@ export interface MemberResult {
   payload?: string;
   /** 'base64' when `payload` was not UTF-8 text. */
   payloadEncoding?: 'base64';
+  /** A multicast server's response's Observe number (RFC 7641): its registration answer's or notification's. */
+  observe?: number;
+  /** A multicast observation: the server's notifications after its registration answer, kept so far. */
+  notifications?: number;
   error?: string;
   /** ms since epoch of the last change. */
   at: number;

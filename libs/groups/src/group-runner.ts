@@ -33,6 +33,11 @@ export interface GroupRunnerOptions {
    * waiting for the next poll.
    */
   events?: Pick<EventBus, 'subscribe'>;
+  /**
+   * A multicast observation's notifications logged per request (streamed as SSE; default 10 000): later ones
+   * still update their server's result.
+   */
+  maxNotifications?: number;
   /** How long a finished request and its results are kept, ms (default one day). */
   retentionMs?: number;
   now?: () => number;
@@ -58,7 +63,13 @@ export class GroupRunner {
   private readonly queuedIndex = new Map<string, { id: string; endpoint: string }>();
   private stopped = false;
   /** Counters for metrics (libs/metrics registerGroupMetrics) and tests. */
-  readonly counters = { dispatched: 0, results: {} as Record<string, number>, takeovers: 0 };
+  readonly counters = {
+    dispatched: 0,
+    results: {} as Record<string, number>,
+    takeovers: 0,
+    /** A multicast observation's later notifications stored. */
+    notifications: 0,
+  };
 
   /** Group requests this runner drives now. */
   get running(): number {
@@ -257,6 +268,7 @@ export class GroupRunner {
           } else {
             exchange = this.opts.multicast.send(group, req.spec, req.deadline - t, {
               result: (r) => void this.addResult(id, r),
+              notification: (r) => void this.notify(id, r),
               ended: () => {
                 ended = true;
               },
@@ -284,6 +296,17 @@ export class GroupRunner {
       }
     } catch (err) {
       this.opts.warn?.(`group request ${id}: result of ${result.endpoint} not stored: ${String(err)}`);
+    }
+  }
+
+  /** A later notification of a multicast observation: its server's result as of now, and one SSE event. */
+  private async notify(id: string, result: MemberResult): Promise<void> {
+    try {
+      if (await this.opts.store.notify(id, result, this.opts.maxNotifications ?? 10_000)) {
+        this.counters.notifications++;
+      }
+    } catch (err) {
+      this.opts.warn?.(`group request ${id}: notification of ${result.endpoint} not stored: ${String(err)}`);
     }
   }
 

@@ -59,6 +59,15 @@ export interface GroupStore {
    * `total`. False when that server already has a result or the request is not running.
    */
   addResult(id: string, result: MemberResult): Promise<boolean>;
+  /**
+   * A multicast observation's later notification (RFC 7641) from a server with a result in `result.state`:
+   * replaces that result (the member, and its place in the results) and, while the request has fewer than
+   * `maxLogged`, appends it to the request's notifications. False when that server has no such result or the
+   * request is not running.
+   */
+  notify(id: string, result: MemberResult, maxLogged: number): Promise<boolean>;
+  /** The logged notifications in the order they came, from `offset`. */
+  notifications(id: string, offset: number, limit: number): Promise<MemberResult[]>;
   /** A multicast request's one send: true for the first caller only (a runner taking over never resends). */
   claimSend(id: string): Promise<boolean>;
   /** The members in one of the unfinished states after dispatch. */

@@ -21,6 +21,10 @@ interface Row {
   undispatched: string[];
   members: Map<string, MemberResult>;
   results: MemberResult[];
+  /** A multicast request's servers: where each one's result is in `results` (notify replaces it there). */
+  resultIndex: Map<string, number>;
+  /** A multicast observation's later notifications, in the order they came. */
+  notes: MemberResult[];
   lease?: { owner: string; until: number };
   sent?: boolean;
   expiresAt?: number;
@@ -63,6 +67,8 @@ export class InMemoryGroupStore implements GroupStore {
       undispatched: [...members],
       members: new Map(members.map((endpoint) => [endpoint, { endpoint, state: 'pending', at }])),
       results: [],
+      resultIndex: new Map(),
+      notes: [],
     });
   }
 
@@ -137,8 +143,24 @@ export class InMemoryGroupStore implements GroupStore {
     r.req.total++;
     r.req.counts[result.state]++;
     r.members.set(result.endpoint, structuredClone(result));
+    r.resultIndex.set(result.endpoint, r.results.length);
     r.results.push(structuredClone(result));
     return true;
+  }
+
+  async notify(id: string, result: MemberResult, maxLogged: number): Promise<boolean> {
+    const r = this.row(id);
+    const at = r?.resultIndex.get(result.endpoint);
+    if (!r || at === undefined || r.req.state !== 'running') return false;
+    if (r.members.get(result.endpoint)?.state !== result.state) return false;
+    r.members.set(result.endpoint, structuredClone(result));
+    r.results[at] = structuredClone(result);
+    if (r.notes.length < maxLogged) r.notes.push(structuredClone(result));
+    return true;
+  }
+
+  async notifications(id: string, offset: number, limit: number): Promise<MemberResult[]> {
+    return (this.row(id)?.notes ?? []).slice(offset, offset + limit).map((m) => structuredClone(m));
   }
 
   async claimSend(id: string): Promise<boolean> {

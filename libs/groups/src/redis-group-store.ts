@@ -14,6 +14,8 @@
 //   <p>{greq:<id>}:queued      hash  endpoint -> MemberResult JSON of members waiting in a device queue
 //   <p>{greq:<id>}:disp        hash  endpoint -> ms when dispatched (waiting for the device)
 //   <p>{greq:<id>}:results     list  final MemberResult JSON, in the order they came (paged by index)
+//   <p>{greq:<id>}:ri          hash  endpoint -> its index in results (a multicast request's servers)
+//   <p>{greq:<id>}:notes       list  a multicast observation's later notifications (MemberResult JSON)
 //   <p>{greq:<id>}:lease       string the runner holding the fan-out (PX)
 import { DEFAULT_KEY_PREFIX, type RedisClient } from '@lwm2m/registry';
 import type { Group } from './group';
@@ -75,16 +77,30 @@ if s == 'dispatching' then redis.call('HSET', KEYS[5], ARGV[1], '0') end
 if final(s) then redis.call('RPUSH', KEYS[6], ARGV[3]) end
 return 1`,
   },
-  /** KEYS meta st m results. ARGV ep state json. */
+  /** KEYS meta st m results ri. ARGV ep state json. */
   grpAdd: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[2], 1)
 redis.call('HINCRBY', KEYS[1], 'total', 1)
-redis.call('RPUSH', KEYS[4], ARGV[3])
+local n = redis.call('RPUSH', KEYS[4], ARGV[3])
+redis.call('HSET', KEYS[5], ARGV[1], n - 1)
+return 1`,
+  },
+  /** KEYS meta st m results ri notes. ARGV ep state json maxLogged. */
+  grpNotify: {
+    numberOfKeys: 6,
+    lua: `
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+local i = redis.call('HGET', KEYS[5], ARGV[1])
+if not i then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('LSET', KEYS[4], tonumber(i), ARGV[3])
+if redis.call('LLEN', KEYS[6]) < tonumber(ARGV[4]) then redis.call('RPUSH', KEYS[6], ARGV[3]) end
 return 1`,
   },
   /** KEYS meta todo st m results. ARGV state reason n now. */
@@ -112,7 +128,7 @@ return ended`,
   },
   /** KEYS meta (then every key of the request, to expire). ARGV now retentionMs. */
   grpFinish: {
-    numberOfKeys: 8,
+    numberOfKeys: 10,
     lua: `
 local s = redis.call('HGET', KEYS[1], 'state')
 if not s then return false end
@@ -201,7 +217,7 @@ export class RedisGroupStore implements GroupStore {
   }
   private k(
     id: string,
-    part: 'meta' | 'todo' | 'st' | 'm' | 'queued' | 'disp' | 'results' | 'lease',
+    part: 'meta' | 'todo' | 'st' | 'm' | 'queued' | 'disp' | 'results' | 'ri' | 'notes' | 'lease',
   ): string {
     return `${this.prefix}{greq:${id}}:${part}`;
   }
@@ -351,8 +367,19 @@ export class RedisGroupStore implements GroupStore {
   }
 
   async addResult(id: string, result: MemberResult): Promise<boolean> {
-    const keys = (['meta', 'st', 'm', 'results'] as const).map((p) => this.k(id, p));
+    const keys = (['meta', 'st', 'm', 'results', 'ri'] as const).map((p) => this.k(id, p));
     return (await this.run('grpAdd', keys, [result.endpoint, result.state, JSON.stringify(result)])) === 1;
+  }
+
+  async notify(id: string, result: MemberResult, maxLogged: number): Promise<boolean> {
+    const keys = (['meta', 'st', 'm', 'results', 'ri', 'notes'] as const).map((p) => this.k(id, p));
+    const args = [result.endpoint, result.state, JSON.stringify(result), maxLogged];
+    return (await this.run('grpNotify', keys, args)) === 1;
+  }
+
+  async notifications(id: string, offset: number, limit: number): Promise<MemberResult[]> {
+    const list = await this.redis.lrange(this.k(id, 'notes'), offset, offset + limit - 1);
+    return list.map((j) => JSON.parse(j) as MemberResult);
   }
 
   async claimSend(id: string): Promise<boolean> {
@@ -401,9 +428,9 @@ export class RedisGroupStore implements GroupStore {
   }
 
   async finishIfDone(id: string, now: number, retentionMs: number): Promise<GroupRequestState | undefined> {
-    const keys = (['meta', 'todo', 'st', 'm', 'queued', 'disp', 'results', 'lease'] as const).map((p) =>
-      this.k(id, p),
-    );
+    const keys = (
+      ['meta', 'todo', 'st', 'm', 'queued', 'disp', 'results', 'ri', 'notes', 'lease'] as const
+    ).map((p) => this.k(id, p));
     const state = (await this.run('grpFinish', keys, [now, retentionMs])) as GroupRequestState | null;
     if (state === 'completed' || state === 'cancelled') {
       // Its keys now expire after the retention (Redis' PEXPIRE, from now); its list entries are trimmed

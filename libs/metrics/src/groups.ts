@@ -13,6 +13,17 @@ export interface GroupRunnerCounters {
   takeovers: number;
   /** Group requests this process drives now. */
   running: number;
+  /** Multicast groups' server responses not made a result as they came (libs/groups ProxyMulticastSender). */
+  multicast?: {
+    /** Answers beyond GROUP_MAX_MEMBERS servers. */
+    dropped: number;
+    /** LwM2M payloads that did not decode (kept as payload with an error). */
+    undecodable: number;
+    /** An observation's later notifications kept. */
+    notifications: number;
+    /** Later responses not kept: older notifications (RFC 7641 3.4), a read's duplicates, non-notifications. */
+    ignored: number;
+  };
 }
 
 export function registerGroupMetrics(registry: Registry, read: () => GroupRunnerCounters): void {
@@ -36,6 +47,24 @@ export function registerGroupMetrics(registry: Registry, read: () => GroupRunner
       help: 'Members failed as outcome unknown when a group request was taken over from a runner that stopped',
       type: 'counter',
       read: () => read().takeovers,
+    },
+    {
+      name: 'group_multicast_responses_total',
+      help:
+        "Multicast groups' server responses beyond the first per server or not decoded, by outcome: " +
+        'notification (kept), ignored (stale or not a notification), undecodable, dropped (too many servers)',
+      type: 'counter',
+      labelNames: ['outcome'],
+      read: () => {
+        const m = read().multicast;
+        if (!m) return [];
+        return [
+          { labels: { outcome: 'notification' }, value: m.notifications },
+          { labels: { outcome: 'ignored' }, value: m.ignored },
+          { labels: { outcome: 'undecodable' }, value: m.undecodable },
+          { labels: { outcome: 'dropped' }, value: m.dropped },
+        ];
+      },
     },
     {
       name: 'group_requests_running',

@@ -212,6 +212,70 @@ const CODE_MEANING: Record<number, string> = {
   [CoapCode.SERVICE_UNAVAILABLE]: 'Service Unavailable',
 };
 
+/** "device answered 4.04 Not Found: <diagnostic payload>" */
+function errorText(code: number, payload: Buffer): string {
+  const meaning = CODE_MEANING[code] ?? 'error';
+  const diag = payload.length > 0 && payload.length <= 256 ? `: ${payload.toString('utf8')}` : '';
+  return `device answered ${formatCode(code)} ${meaning}${diag}`;
+}
+
+/**
+ * Decodes a single-path answer (Read, Observe and its notifications) into JSON values: an error code gives
+ * `ok: false` with its text, a payload in a format without a codec or that does not decode gives `ok: false`
+ * with why (never a throw). `requested` stands in for a missing Content-Format.
+ */
+export function decodeSinglePayload(
+  res: Pick<CoapResponse, 'code' | 'payload' | 'contentFormat' | 'observe'>,
+  path: Lwm2mPath,
+  requested: number,
+  model: ObjectModelRegistry,
+): DecodedNotification {
+  const out: DecodedNotification = {
+    ok: codeClass(res.code) === 2,
+    coapCode: formatCode(res.code),
+    values: [],
+  };
+  if (res.observe !== undefined) out.observe = res.observe;
+  if (!out.ok) {
+    out.error = errorText(res.code, res.payload);
+    return out;
+  }
+  const cf = res.contentFormat ?? requested;
+  out.contentFormat = cf;
+  if (res.payload.length === 0) return out;
+  if (isSenmlEtch(cf)) return decodePatch(out, res.payload, cf, model);
+  const codec = getNodeCodec(cf);
+  if (!codec) return { ...out, ok: false, error: `device answered in unsupported Content-Format ${cf}` };
+  try {
+    out.values = toJsonValues(codec.decode(res.payload, path, model), path);
+  } catch (err) {
+    return { ...out, ok: false, error: `undecodable ${codec.name} payload: ${(err as Error).message}` };
+  }
+  return out;
+}
+
+/** RFC 8790 section 5: a patch notification (SenML-ETCH): the values it sets and the paths it removes. */
+function decodePatch(
+  out: DecodedNotification,
+  payload: Buffer,
+  cf: number,
+  model: ObjectModelRegistry,
+): DecodedNotification {
+  try {
+    const patch = decodeSenmlPatch(payload, cf, model);
+    for (const { path, node } of patch.set) out.values.push(...toJsonValues(node, path));
+    out.removed = patch.removed.map((p) => p.toString());
+    return out;
+  } catch (err) {
+    return {
+      ...out,
+      ok: false,
+      values: [],
+      error: `undecodable SenML-ETCH payload: ${(err as Error).message}`,
+    };
+  }
+}
+
 /** A failure before anything reached the device (bad operator input): status 400. */
 export function badRequest(message: string): OperationResult {
   return { ok: false, status: 400, error: message };
@@ -577,35 +641,14 @@ export class DeviceClient {
     return this.model.forDevice?.(reg.objectLinks) ?? this.model;
   }
 
-  /** Decodes a single-path payload into JSON values. */
+  /** Decodes a single-path payload into JSON values (decodeSinglePayload with this device's models). */
   decodeSingle(
     res: Pick<CoapResponse, 'code' | 'payload' | 'contentFormat' | 'observe'>,
     path: Lwm2mPath,
     requested: number,
     model: ObjectModelRegistry = this.model,
   ): DecodedNotification {
-    const out: DecodedNotification = {
-      ok: codeClass(res.code) === 2,
-      coapCode: formatCode(res.code),
-      values: [],
-    };
-    if (res.observe !== undefined) out.observe = res.observe;
-    if (!out.ok) {
-      out.error = this.errorText(res.code, res.payload);
-      return out;
-    }
-    const cf = res.contentFormat ?? requested;
-    out.contentFormat = cf;
-    if (res.payload.length === 0) return out;
-    if (isSenmlEtch(cf)) return this.decodePatch(out, res.payload, cf, model);
-    const codec = getNodeCodec(cf);
-    if (!codec) return { ...out, ok: false, error: `device answered in unsupported Content-Format ${cf}` };
-    try {
-      out.values = toJsonValues(codec.decode(res.payload, path, model), path);
-    } catch (err) {
-      return { ...out, ok: false, error: `undecodable ${codec.name} payload: ${(err as Error).message}` };
-    }
-    return out;
+    return decodeSinglePayload(res, path, requested, model);
   }
 
   /** Decodes a multi-path payload (Read-Composite, Observe-Composite, Send) into JSON values. */
@@ -622,13 +665,13 @@ export class DeviceClient {
     };
     if (res.observe !== undefined) out.observe = res.observe;
     if (!out.ok) {
-      out.error = this.errorText(res.code, res.payload);
+      out.error = errorText(res.code, res.payload);
       return out;
     }
     const cf = res.contentFormat ?? requested;
     out.contentFormat = cf;
     if (res.payload.length === 0) return out;
-    if (isSenmlEtch(cf)) return this.decodePatch(out, res.payload, cf, model);
+    if (isSenmlEtch(cf)) return decodePatch(out, res.payload, cf, model);
     const codec = getCompositeCodec(cf);
     if (!codec) return { ...out, ok: false, error: `Content-Format ${cf} cannot carry several paths` };
     try {
@@ -654,28 +697,6 @@ export class DeviceClient {
       };
     }
     return out;
-  }
-
-  /** RFC 8790 section 5: a patch notification (SenML-ETCH): the values it sets and the paths it removes. */
-  private decodePatch(
-    out: DecodedNotification,
-    payload: Buffer,
-    cf: number,
-    model: ObjectModelRegistry,
-  ): DecodedNotification {
-    try {
-      const patch = decodeSenmlPatch(payload, cf, model);
-      for (const { path, node } of patch.set) out.values.push(...toJsonValues(node, path));
-      out.removed = patch.removed.map((p) => p.toString());
-      return out;
-    } catch (err) {
-      return {
-        ...out,
-        ok: false,
-        values: [],
-        error: `undecodable SenML-ETCH payload: ${(err as Error).message}`,
-      };
-    }
   }
 
   // ------------------------------------------------------------ internals
@@ -827,16 +848,10 @@ export class DeviceClient {
     return { result };
   }
 
-  private errorText(code: number, payload: Buffer): string {
-    const meaning = CODE_MEANING[code] ?? 'error';
-    const diag = payload.length > 0 && payload.length <= 256 ? `: ${payload.toString('utf8')}` : '';
-    return `device answered ${formatCode(code)} ${meaning}${diag}`;
-  }
-
   private plain(res: CoapResponse): OperationResult {
     const ok = codeClass(res.code) === 2;
     const out: OperationResult = { ok, status: httpStatusOf(res.code), coapCode: formatCode(res.code) };
-    if (!ok) out.error = this.errorText(res.code, res.payload);
+    if (!ok) out.error = errorText(res.code, res.payload);
     return out;
   }
 

@@ -25,7 +25,11 @@ export class GroupRunnerLifecycle implements OnApplicationBootstrap, OnModuleDes
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(MULTICAST) private readonly multicast: LazyMulticastSender | null,
   ) {
-    registerGroupMetrics(registry, () => ({ ...runner.counters, running: runner.running }));
+    registerGroupMetrics(registry, () => ({
+      ...runner.counters,
+      running: runner.running,
+      ...(multicast?.counters ? { multicast: multicast.counters } : {}),
+    }));
   }
 
   onApplicationBootstrap(): void {

@@ -271,8 +271,10 @@ export class GroupsController {
   @ApiOperation({
     summary: 'Results as Server-Sent Events, one per device',
     description:
-      'event "result" per device (id: its index in the results; reconnect with Last-Event-ID to resume), then ' +
-      'one "end" event with the final progress when the request finished. Counted against SSE_MAX_STREAMS.',
+      'event "result" per device (id: its index in the results; reconnect with Last-Event-ID to resume); for ' +
+      'a multicast observe, event "notification" per later notification of a server (its result as of then; ' +
+      'id "<result index>.<notification index>"); then one "end" event with the final progress when the ' +
+      'request finished. Counted against SSE_MAX_STREAMS.',
   })
   @ID
   @ApiOkResponse({ description: 'An event stream', content: { 'text/event-stream': {} } })
@@ -284,11 +286,16 @@ export class GroupsController {
     @Res() res: Response,
   ): Promise<void> {
     await this.groups.getRequest(checkId(id));
+    // The cursor: the next result and the next notification. An event's id names the last of each sent.
     let offset = 0;
+    let noteOffset = 0;
     if (lastEventId !== undefined) {
-      if (!/^\d{1,9}$/.test(lastEventId.trim())) throw invalidRequest('Last-Event-ID is a result index');
-      offset = Number(lastEventId.trim()) + 1;
+      const m = /^(\d{1,9})(?:\.(\d{1,9}))?$/.exec(lastEventId.trim());
+      if (!m) throw invalidRequest('Last-Event-ID is a result index (and a notification index: "3.7")');
+      offset = Number(m[1]) + 1;
+      if (m[2] !== undefined) noteOffset = Number(m[2]) + 1;
     }
+    const eventId = (): string => (noteOffset > 0 ? `${offset - 1}.${noteOffset - 1}` : `${offset - 1}`);
     // Per API key (its name) when keys are configured, per client address when the api is open.
     const owner =
       this.options.apiKeys.size > 0
@@ -319,24 +326,34 @@ export class GroupsController {
       let idleSince = Date.now();
       while (!closed) {
         const r = await this.groups.getRequest(id);
+        // Notifications read before results: once the results are read to their end, every notification read
+        // has its server's result sent, so a server's result event always comes before its notifications.
+        const notes = r.multicast
+          ? (await this.groups.notifications(id, noteOffset, RESULTS_BATCH)).items
+          : [];
         const page = await this.groups.results(id, offset, RESULTS_BATCH);
         for (const item of page.items) {
-          res.write(`id: ${offset}\nevent: result\ndata: ${JSON.stringify(toResultDto(item))}\n\n`);
           offset++;
+          res.write(`id: ${eventId()}\nevent: result\ndata: ${JSON.stringify(toResultDto(item))}\n\n`);
+        }
+        if (page.items.length === RESULTS_BATCH) notes.length = 0;
+        for (const item of notes) {
+          noteOffset++;
+          res.write(`id: ${eventId()}\nevent: notification\ndata: ${JSON.stringify(toResultDto(item))}\n\n`);
         }
         const finished = r.state === 'completed' || r.state === 'cancelled';
-        if (finished && page.items.length < RESULTS_BATCH) {
+        const full = page.items.length === RESULTS_BATCH || notes.length === RESULTS_BATCH;
+        if (finished && !full) {
           res.write(`event: end\ndata: ${JSON.stringify(toRequestDto(r))}\n\n`);
           break;
         }
-        if (page.items.length > 0) idleSince = Date.now();
+        if (page.items.length + notes.length > 0) idleSince = Date.now();
         else if (Date.now() - idleSince >= this.options.sseHeartbeatMs) {
           res.write(': heartbeat\n\n');
           idleSince = Date.now();
         }
         if (res.writableNeedDrain) await drained(res, () => closed);
-        else if (page.items.length < RESULTS_BATCH)
-          await new Promise((ok) => setTimeout(ok, RESULTS_POLL_MS));
+        else if (!full) await new Promise((ok) => setTimeout(ok, RESULTS_POLL_MS));
       }
     } catch {
       if (!closed) res.write(`event: error\ndata: ${JSON.stringify({ detail: 'result stream failed' })}\n\n`);

@@ -229,9 +229,19 @@ export class MemberResultDto {
   @ApiPropertyOptional() values?: unknown[];
   @ApiPropertyOptional() observationId?: string;
   @ApiPropertyOptional() contentFormat?: number;
-  @ApiPropertyOptional({ description: "A multicast group's server response payload (text, or base64)" })
+  @ApiPropertyOptional({
+    description:
+      "A multicast group's server response payload (text, or base64) when it is not LwM2M values (or did not " +
+      'decode: then with error)',
+  })
   payload?: string;
   @ApiPropertyOptional({ enum: ['base64'] }) payloadEncoding?: string;
+  @ApiPropertyOptional({ description: "A multicast server's response's Observe number (RFC 7641)" })
+  observe?: number;
+  @ApiPropertyOptional({
+    description: "A multicast observe: the server's notifications after its registration answer, so far",
+  })
+  notifications?: number;
   @ApiPropertyOptional() error?: string;
   @ApiProperty({ format: 'date-time' }) at!: string;
 }

@@ -48,8 +48,13 @@ export class LazyMulticastSender implements MulticastSender {
       cache: false,
       logger: { warn: (m) => this.warn(m) },
     });
-    return { proxy, socket, sender: new ProxyMulticastSender(proxy, undefined, this.opts.maxServers) };
+    const sender = new ProxyMulticastSender(proxy, undefined, this.opts.maxServers);
+    this.counters = sender.counters;
+    return { proxy, socket, sender };
   }
+
+  /** The sender's counters once its socket is open (metrics), else undefined. */
+  counters: ProxyMulticastSender['counters'] | undefined;
 
   send(...args: Parameters<MulticastSender['send']>): MulticastExchange {
     let stopped = false;

@@ -135,6 +135,51 @@ export function describeGroupStoreContract(name: string, factory: GroupStoreFact
       expect(await store.addResult(id, { ...ok, endpoint: 'coap://10.0.0.3:5683' })).toBe(false);
     });
 
+    it("a multicast observation's notification replaces its server's result in place and is logged, bounded", async () => {
+      const id = 'mc-2';
+      await store.createRequest({ ...request(id), multicast: { address: '239.1.2.3', port: 5683 } }, []);
+      const a = 'coap://10.0.0.1:5683';
+      const b = 'coap://10.0.0.2:5683';
+      const v = (value: string) => [{ path: '/3/0/0', type: 'string', value }];
+      await store.addResult(id, { endpoint: a, state: 'succeeded', values: v('a0'), observe: 1, at: 5 });
+      await store.addResult(id, { endpoint: b, state: 'succeeded', values: v('b0'), observe: 1, at: 6 });
+      const note = (endpoint: string, value: string, n: number) => ({
+        endpoint,
+        state: 'succeeded' as const,
+        values: v(value),
+        observe: 1 + n,
+        notifications: n,
+        at: 10 + n,
+      });
+      expect(await store.notify(id, note(a, 'a1', 1), 2)).toBe(true);
+      expect(await store.notify(id, note(a, 'a2', 2), 2)).toBe(true);
+      // Past maxLogged: the result still changes, the log does not grow.
+      expect(await store.notify(id, note(b, 'b1', 1), 2)).toBe(true);
+      // Only a server with a result in that state, only while running.
+      expect(await store.notify(id, note('coap://10.0.0.9:5683', 'x', 1), 10)).toBe(false);
+      expect(await store.notify(id, { ...note(a, 'a3', 3), state: 'failed' }, 10)).toBe(false);
+      const r = (await store.getRequest(id))!;
+      expect(r.total).toBe(2);
+      expect(r.counts.succeeded).toBe(2);
+      await sumsUp(id);
+      const results = await store.results(id, 0, 10);
+      expect(results.map((m) => [m.endpoint, m.values?.[0]?.value, m.notifications])).toEqual([
+        [a, 'a2', 2],
+        [b, 'b1', 1],
+      ]);
+      expect(await store.getMember(id, a)).toMatchObject({ values: v('a2'), notifications: 2, at: 12 });
+      expect((await store.notifications(id, 0, 10)).map((m) => m.values?.[0]?.value)).toEqual(['a1', 'a2']);
+      expect((await store.notifications(id, 1, 10)).map((m) => m.values?.[0]?.value)).toEqual(['a2']);
+      expect(await store.finishIfDone(id, 20, 60_000)).toBe('completed');
+      expect(await store.notify(id, note(a, 'a4', 4), 10)).toBe(false);
+      expect((await store.getMember(id, a))!.values).toEqual(v('a2'));
+      // A device group's members are never notified (they have no result index).
+      await store.createRequest(request('r-dev'), ['e1']);
+      await store.takePending('r-dev', 1, 1001);
+      await store.settle('r-dev', { endpoint: 'e1', state: 'succeeded', at: 1002 });
+      expect(await store.notify('r-dev', { endpoint: 'e1', state: 'succeeded', at: 1003 }, 10)).toBe(false);
+    });
+
     it('leases a request to one owner at a time', async () => {
       await store.createRequest(request('r3'), ['x']);
       expect(await store.lease('r3', 'A', 10_000)).toBe(true);
@@ -219,6 +264,7 @@ export function describeGroupStoreContract(name: string, factory: GroupStoreFact
       expect(await store.getRequest('nope')).toBeUndefined();
       expect(await store.getMember('nope', 'x')).toBeUndefined();
       expect(await store.results('nope', 0, 10)).toEqual([]);
+      expect(await store.notifications('nope', 0, 10)).toEqual([]);
       expect(await store.requestCancel('nope')).toBe(false);
     });
   });
