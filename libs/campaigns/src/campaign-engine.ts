@@ -5,17 +5,30 @@
 // on; what a stopped process left between the two is picked up by tick(): a start whose write was never sent
 // is driven again, an attempt that stopped moving times out. So the engine may run in several scheduler
 // replicas and be restarted at any point: ticks and events are idempotent.
+//
+// A cancel or an abort interrupts the devices in flight that were not told to install (onInterrupt): each is
+// reset with an empty Package URI or Package (TS 1.2 Core E.6), a push stopped first. The steps that talk to a
+// device for the campaign (a start, the write's intent, the Execute's) are stored only while the campaign is
+// live, in the same atomic step as the campaign's state (CampaignStore.casRun `live`), so a cancel stored
+// before them wins: no Execute ever follows it, and a write that raced it is reset again once it is answered.
 import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
-import type { Campaign } from './campaign';
+import { type Campaign, type CampaignState, isCampaignOver } from './campaign';
 import type { CampaignCommand, CampaignDevices } from './campaign-devices';
 import type { CampaignStore } from './campaign-store';
-import { type Decision, onCommandFailure, onDeadline, onReport } from './device-machine';
+import { type Decision, onCommandFailure, onDeadline, onInterrupt, onReport } from './device-machine';
 import { type DeviceRun, isActive, isFinalRun } from './device-run';
 import { firmwareReport, FW_PACKAGE, FW_PACKAGE_URI, FW_UPDATE } from './firmware-object';
 import { active, evaluate, mayStart } from './rollout';
 
 /** The object 5 instance the campaign observes: one observation for State and Update Result (1.0 devices too). */
 const FW_INSTANCE = '/5/0';
+
+/** A write or an Execute for the campaign is stored only in these campaign states; a start only when running. */
+const LIVE: readonly CampaignState[] = ['running', 'paused'];
+const STARTS: readonly CampaignState[] = ['running'];
+
+/** Interrupted devices reset at once, at most (each reset may wait for a device that does not answer). */
+const RESET_PARALLEL = 16;
 
 export interface CampaignEngineOptions {
   store: CampaignStore;
@@ -175,8 +188,9 @@ export class CampaignEngine {
           };
         },
         claim,
+        STARTS,
       );
-      if (out === 'full' || out === 'rate') break;
+      if (out === 'full' || out === 'rate' || out === 'stopped') break;
       if (out && typeof out === 'object') {
         room--;
         starts.push(this.startAttempt(c, out.endpoint));
@@ -202,20 +216,41 @@ export class CampaignEngine {
       return;
     }
     const write = this.writeCommand(c);
-    const marked = await this.transition(c, ep, (r) =>
-      r.state === 'starting' && r.writtenAt === undefined
-        ? {
-            run: {
-              ...r,
-              writtenAt: this.now(),
-              updatedAt: this.now(),
-              ...(obs.observationId ? { observationId: obs.observationId } : {}),
-            },
-          }
-        : undefined,
+    const marked = await this.transition(
+      c,
+      ep,
+      (r) =>
+        r.state === 'starting' && r.writtenAt === undefined
+          ? {
+              run: {
+                ...r,
+                writtenAt: this.now(),
+                updatedAt: this.now(),
+                ...(obs.observationId ? { observationId: obs.observationId } : {}),
+              },
+            }
+          : undefined,
+      undefined,
+      LIVE,
     );
-    if (!marked || typeof marked !== 'object') return; // another process took this step
+    if (!marked || typeof marked !== 'object') {
+      // Another process took this step, or the campaign was cancelled (nothing is written then): an
+      // observation made for a run that is over is not kept.
+      const now = await this.opts.store.getRun(c.id, ep);
+      if (obs.observationId && (!now || !isActive(now.state) || now.observationId !== obs.observationId)) {
+        await this.opts.devices.run(ep, { op: 'cancel-observation', observationId: obs.observationId });
+      }
+      if (marked === 'stopped') await this.settle(c.id);
+      return;
+    }
     const res = await this.opts.devices.run(ep, write);
+    const after = await this.opts.store.getRun(c.id, ep);
+    if (after?.state === 'cancelled' && after.interrupted !== undefined) {
+      // The cancel's reset may have reached the device before this write (or the push began after the
+      // abort): the device is reset again, now that the write was answered.
+      await this.resetDevice(c, ep);
+      return;
+    }
     if (!res.ok) await this.failStep(c, ep, `write ${write.path}`, res);
   }
 
@@ -230,6 +265,62 @@ export class CampaignEngine {
       };
     }
     return { op: 'firmware-push', path: FW_PACKAGE, imageId: c.imageId };
+  }
+
+  /**
+   * TS 1.2 Core E.6: writing an empty Package URI (pull) or an empty Package (push) resets the state machine
+   * to Idle and cancels the download. A push is stopped first (the gateway answers once no block follows).
+   * A queue-mode device that sleeps gets the reset queued: delivered when it wakes (Core 6.5).
+   */
+  private async resetDevice(c: Campaign, ep: string): Promise<void> {
+    const devices = this.opts.devices;
+    if (c.mode === 'push') {
+      const r = await devices.run(ep, { op: 'firmware-push-abort', imageId: c.imageId });
+      if (!r.ok)
+        this.opts.onError?.(new Error(`campaign ${c.id}: ${ep}: push not aborted: ${r.error ?? r.status}`));
+    }
+    const reset: CampaignCommand =
+      c.mode === 'pull'
+        ? { op: 'write', path: FW_PACKAGE_URI, values: [{ path: FW_PACKAGE_URI, type: 'string', value: '' }] }
+        : // As octet-stream (42): the empty payload is the empty Package (another format would carry bytes).
+          {
+            op: 'write',
+            path: FW_PACKAGE,
+            contentFormat: 42,
+            values: [{ path: FW_PACKAGE, type: 'opaque', value: '' }],
+          };
+    const queue = async () => {
+      const q = await devices.queue?.(ep, reset);
+      if (!q?.ok) {
+        this.opts.onError?.(
+          new Error(`campaign ${c.id}: ${ep} sleeps; its reset was not queued: ${q?.error ?? 'no queue'}`),
+        );
+      }
+    };
+    if ((await devices.reachability(ep)) === 'asleep') return queue();
+    const res = await devices.run(ep, reset);
+    if (res.ok) return;
+    if (res.status === 504 && res.coapCode === undefined && (await devices.reachability(ep)) === 'asleep')
+      return queue();
+    this.opts.onError?.(
+      new Error(
+        `campaign ${c.id}: ${ep}: reset ${reset.path} failed: ${res.coapCode ?? res.error ?? res.status}`,
+      ),
+    );
+  }
+
+  /** The campaign was cancelled or aborted: its devices in flight not told to install are interrupted. */
+  private async interruptInFlight(c: Campaign, reason: string): Promise<void> {
+    const eps = await this.opts.store.activeEndpoints(c.id, 100_000);
+    for (let i = 0; i < eps.length; i += RESET_PARALLEL) {
+      await Promise.all(
+        eps
+          .slice(i, i + RESET_PARALLEL)
+          .map((ep) =>
+            this.transition(c, ep, (r) => onInterrupt(r, reason, this.now()), undefined, undefined, true),
+          ),
+      );
+    }
   }
 
   private async failStep(
@@ -278,9 +369,15 @@ export class CampaignEngine {
           r.rev === run.rev ? { run: { ...r, updatedAt: now } } : undefined,
         );
         if (t && typeof t === 'object') await this.startAttempt(c, ep);
-      } else if (run.state === 'downloaded') {
-        const t = await this.transition(c, ep, (r) =>
-          r.rev === run.rev ? { run: { ...r, executedAt: now, updatedAt: now } } : undefined,
+      } else if (run.state === 'downloaded' && run.executedAt !== undefined) {
+        // Only while the campaign is live: after a cancel nothing is executed; the attempt ends as the
+        // device reports (it got the Execute) or at its deadline.
+        const t = await this.transition(
+          c,
+          ep,
+          (r) => (r.rev === run.rev ? { run: { ...r, executedAt: now, updatedAt: now } } : undefined),
+          undefined,
+          LIVE,
         );
         if (t && typeof t === 'object') await this.execute(c, ep);
       }
@@ -321,7 +418,12 @@ export class CampaignEngine {
       }
     }
     if (v.cancelPending) await this.cancelPending(c, v.reason ?? c.reason ?? 'campaign stopped');
-    if (v.ended || v.cancelPending) {
+    const stopped = v.state === 'aborted' || v.state === 'cancelled' ? v.state : c.state;
+    if (stopped === 'aborted' || stopped === 'cancelled') {
+      const why = v.reason ?? c.reason ?? `the campaign was ${stopped}`;
+      await this.interruptInFlight(c, `campaign ${stopped}: ${why}`);
+    }
+    if (v.ended || v.cancelPending || isCampaignOver(stopped)) {
       const after = await this.opts.store.get(id);
       const counts = await this.opts.store.counts(id);
       if (after && after.endedAt === undefined && active(counts.all) === 0 && counts.all.pending === 0) {
@@ -367,18 +469,34 @@ export class CampaignEngine {
     ep: string,
     mutate: Mutator,
     claim?: { maxActive: number; perMinute: number },
-  ): Promise<DeviceRun | 'full' | 'rate' | undefined> {
+    live?: readonly CampaignState[],
+    quiet = false,
+  ): Promise<DeviceRun | 'full' | 'rate' | 'stopped' | undefined> {
+    let stopped = false;
     for (let i = 0; i < 20; i++) {
       const run = await this.opts.store.getRun(c.id, ep);
       if (!run) return undefined;
-      const d = mutate(run);
+      let d = mutate(run);
       if (!d) return undefined;
+      if (d.action === 'execute' && stopped) {
+        // The campaign was cancelled since it was read: the device's Downloaded is recorded, never executed
+        // (the cancel's interruption resets it).
+        const { executedAt: _e, ...rest } = d.run;
+        d = { run: rest };
+      }
+      const guard = live ?? (d.action === 'execute' ? LIVE : undefined);
       const next: DeviceRun = { ...d.run, rev: run.rev + 1 };
-      const r = await this.opts.store.casRun(c.id, next, claim);
+      const r = await this.opts.store.casRun(c.id, next, claim, guard);
       if (r === 'full' || r === 'rate') return r;
       if (r === 'missing') return undefined;
       if (r === 'conflict') continue;
-      await this.after(c, run, next, d.action);
+      if (r === 'stopped') {
+        if (d.action !== 'execute') return 'stopped';
+        stopped = true;
+        continue;
+      }
+      await this.after(c, run, next, d.action, quiet);
+      if (stopped) await this.settle(c.id);
       return next;
     }
     this.opts.onError?.(new Error(`campaign ${c.id}: ${ep} kept changing; transition dropped`));
@@ -391,6 +509,7 @@ export class CampaignEngine {
     before: DeviceRun,
     run: DeviceRun,
     action?: Decision['action'],
+    quiet = false,
   ): Promise<void> {
     if (before.state !== run.state) {
       await this.publish({
@@ -405,7 +524,8 @@ export class CampaignEngine {
       });
     }
     if (action === 'execute') await this.execute(c, run.endpoint);
-    if (action === 'release') {
+    if (action === 'interrupt') await this.resetDevice(c, run.endpoint);
+    if (action === 'release' || action === 'interrupt') {
       if (before.observationId) {
         await this.opts.devices.run(run.endpoint, {
           op: 'cancel-observation',
@@ -413,7 +533,8 @@ export class CampaignEngine {
         });
       }
       if (isFinalRun(run.state)) await this.opts.store.release(c.id, [run.endpoint]);
-      if (!isActive(run.state)) {
+      // quiet: the caller (settle's interruption pass) checks the end itself once all are done.
+      if (!isActive(run.state) && !quiet) {
         await this.settle(c.id);
         this.kick(c.id);
       }

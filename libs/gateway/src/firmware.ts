@@ -29,8 +29,8 @@ export interface GatewayFirmwareOptions {
 
 export class GatewayFirmware {
   readonly resource: FirmwareCoapResource;
-  /** Pushes running on this node, by endpoint: one per device. */
-  private readonly running = new Map<string, AbortController>();
+  /** Pushes running on this node, by endpoint: one per device; `done` settles when it stopped. */
+  private readonly running = new Map<string, { ctl: AbortController; done: Promise<void> }>();
   readonly counters = { pushesStarted: 0, pushesSucceeded: 0, pushesFailed: 0, echoChallenged: 0 };
 
   constructor(private readonly o: GatewayFirmwareOptions) {
@@ -83,14 +83,15 @@ export class GatewayFirmware {
     if ((await images.get(cmd.imageId)) === undefined) return fail(404, `no firmware image ${cmd.imageId}`);
     if (this.running.has(cmd.endpoint)) return fail(409, `a push to ${cmd.endpoint} is running`);
     const ctl = new AbortController();
-    this.running.set(cmd.endpoint, ctl);
+    const entry = { ctl, done: Promise.resolve() };
+    this.running.set(cmd.endpoint, entry);
     this.counters.pushesStarted++;
     const target = {
       endpoint: this.o.endpoint,
       // Read again before each retry: an Update from a new address (NAT rebinding) moved the device.
       peer: async () => client.peerOf((await registrations.getByEndpoint(cmd.endpoint)) ?? reg),
     };
-    void pushFirmware(target, images, cmd.imageId, {
+    entry.done = pushFirmware(target, images, cmd.imageId, {
       endpoint: cmd.endpoint,
       progress: this.o.pushes,
       signal: ctl.signal,
@@ -108,14 +109,31 @@ export class GatewayFirmware {
         this.o.log.warn('firmware: push failed', { endpoint: cmd.endpoint, error: String(err) });
       })
       .finally(() => {
-        if (this.running.get(cmd.endpoint) === ctl) this.running.delete(cmd.endpoint);
+        if (this.running.get(cmd.endpoint) === entry) this.running.delete(cmd.endpoint);
       });
     return { id: cmd.id, ok: true, status: 202 };
   }
 
+  /**
+   * A firmware-push-abort command (a campaign cancelled): the push to the device stops, its block in flight
+   * abandoned, and its progress is forgotten. Answered once the push has stopped, so that the reset the
+   * caller writes next (an empty Package, Core E.6) is not followed by another block of this push. 200 when
+   * a push was running here, 204 when none was (its progress is dropped all the same).
+   */
+  async abortPush(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+    const entry = this.running.get(cmd.endpoint);
+    if (entry !== undefined) {
+      entry.ctl.abort();
+      await entry.done;
+      this.o.log.debug('firmware: push aborted', { endpoint: cmd.endpoint });
+    }
+    await this.o.pushes.delete(cmd.endpoint);
+    return { id: cmd.id, ok: true, status: entry !== undefined ? 200 : 204 };
+  }
+
   /** Stops this node's pushes (their progress stays: another node or a retry resumes them). */
   close(): void {
-    for (const ctl of this.running.values()) ctl.abort();
+    for (const { ctl } of this.running.values()) ctl.abort();
     this.running.clear();
   }
 }

@@ -177,6 +177,7 @@ export class CampaignsController {
         ...(r.resultCode !== undefined ? { resultCode: r.resultCode } : {}),
         ...(r.error ? { error: r.error } : {}),
         ...(r.asleep ? { asleep: true } : {}),
+        ...(r.interrupted ? { interrupted: r.interrupted } : {}),
         updatedAt: new Date(r.updatedAt).toISOString(),
       })),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
@@ -224,7 +225,12 @@ export class CampaignsController {
   @Audited('campaign-cancel')
   @ApiOperation({
     summary:
-      'Cancel: pending devices end cancelled; devices in flight finish their attempt (never cut mid-update)',
+      'Cancel: pending devices end cancelled; devices in flight not told to install yet are interrupted',
+    description:
+      'Devices in starting, downloading or downloaded (no Execute decided) are reset with an empty Package ' +
+      'URI (pull) or Package (push, the push stopped first), TS 1.2 Core E.6, and end cancelled with ' +
+      '`interrupted`; a sleeping one gets the reset queued. A device whose Execute was sent finishes and ' +
+      'ends as it reports. endedAt is set when none is in flight.',
   })
   @ApiParam({ name: 'id' })
   @ApiOkResponse({ type: CampaignDto })

@@ -274,6 +274,11 @@ export class CampaignDeviceDto {
   @ApiPropertyOptional({ description: '/5/0/5 Update Result of a failure (or 1)' }) resultCode?: number;
   @ApiPropertyOptional() error?: string;
   @ApiPropertyOptional({ description: 'Asleep when due: started when it wakes' }) asleep?: boolean;
+  @ApiPropertyOptional({
+    enum: ['starting', 'downloading', 'downloaded'],
+    description: 'Cancelled in flight by the cancel or abort: the state it was in (the device was reset)',
+  })
+  interrupted?: string;
   @ApiProperty() updatedAt!: string;
 }
 
