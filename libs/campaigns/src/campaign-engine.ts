@@ -15,13 +15,17 @@ import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
 import { type Campaign, type CampaignState, isCampaignOver } from './campaign';
 import type { CampaignCommand, CampaignDevices } from './campaign-devices';
 import type { CampaignStore } from './campaign-store';
-import { type Decision, onCommandFailure, onDeadline, onInterrupt, onReport } from './device-machine';
+import {
+  type Decision,
+  failAttempt,
+  onCommandFailure,
+  onDeadline,
+  onInterrupt,
+  onReport,
+} from './device-machine';
 import { type DeviceRun, isActive, isFinalRun } from './device-run';
-import { firmwareReport, FW_PACKAGE, FW_PACKAGE_URI, FW_UPDATE } from './firmware-object';
+import { updateObjectOf } from './update-object';
 import { active, evaluate, mayStart } from './rollout';
-
-/** The object 5 instance the campaign observes: one observation for State and Update Result (1.0 devices too). */
-const FW_INSTANCE = '/5/0';
 
 /** A write or an Execute for the campaign is stored only in these campaign states; a start only when running. */
 const LIVE: readonly CampaignState[] = ['running', 'paused'];
@@ -82,12 +86,14 @@ export class CampaignEngine {
   /** Handles one event of the registry's stream (any replica, possibly twice). */
   async onEvent(e: StoredEvent | Lwm2mEvent): Promise<void> {
     if (e.type === 'notification') {
-      const report = firmwareReport(e.values);
-      if (report.state === undefined && report.result === undefined) return;
+      // Only object 5 or 9 values may concern a campaign (no campaign lookup for the rest).
+      if (!e.values?.some((v) => v.path.startsWith('/5/') || v.path.startsWith('/9/'))) return;
       const id = await this.opts.store.campaignOf(e.endpoint);
       if (!id) return;
       const c = await this.opts.store.get(id);
       if (!c) return;
+      const report = updateObjectOf(c).report(e.values);
+      if (report.state === undefined && report.result === undefined) return;
       await this.transition(c, e.endpoint, (run) => onReport(run, report, c.policy, this.now(), this.random));
       return;
     }
@@ -201,7 +207,8 @@ export class CampaignEngine {
 
   /** Observe /5/0, then record the write's intent, then write the package or its URI (TS 1.2 Core E.6). */
   private async startAttempt(c: Campaign, ep: string): Promise<void> {
-    const obs = await this.opts.devices.run(ep, { op: 'observe', path: FW_INSTANCE });
+    const o = updateObjectOf(c);
+    const obs = await this.opts.devices.run(ep, { op: 'observe', path: o.instancePath });
     if (!obs.ok) {
       if (obs.status === 504 && (await this.opts.devices.reachability(ep)) !== 'reachable') {
         // It fell asleep before the first command: not an attempt; started when it wakes.
@@ -212,7 +219,27 @@ export class CampaignEngine {
         );
         return;
       }
-      await this.failStep(c, ep, 'observe /5/0', obs);
+      await this.failStep(c, ep, `observe ${o.instancePath}`, obs);
+      return;
+    }
+    if (
+      o.object === 9 &&
+      obs.values?.some((v) => v.path === `${o.instancePath}/7` && Number(v.value) === 4)
+    ) {
+      // 9.xml: an INSTALLED instance takes no new package until it is uninstalled (a pull would be ignored).
+      if (obs.observationId)
+        await this.opts.devices.run(ep, { op: 'cancel-observation', observationId: obs.observationId });
+      await this.transition(c, ep, (r) =>
+        r.state === 'starting' && r.writtenAt === undefined
+          ? failAttempt(
+              r,
+              { error: `${o.instancePath} is INSTALLED: Uninstall it (/9/x/6) first`, retryable: false },
+              c.policy,
+              this.now(),
+              this.random,
+            )
+          : undefined,
+      );
       return;
     }
     const write = this.writeCommand(c);
@@ -257,14 +284,15 @@ export class CampaignEngine {
   /** Pull: write the Package URI (/5/0/1). Push: the gateway holding the device writes the image to /5/0/0
    * block-wise (libs/firmware, the `firmware-push` command: answered at once, resumable). */
   private writeCommand(c: Campaign): CampaignCommand {
+    const o = updateObjectOf(c);
     if (c.mode === 'pull') {
       return {
         op: 'write',
-        path: FW_PACKAGE_URI,
-        values: [{ path: FW_PACKAGE_URI, type: 'string', value: c.packageUri ?? '' }],
+        path: o.packageUriPath,
+        values: [{ path: o.packageUriPath, type: 'string', value: c.packageUri ?? '' }],
       };
     }
-    return { op: 'firmware-push', path: FW_PACKAGE, imageId: c.imageId };
+    return { op: 'firmware-push', path: o.packagePath, imageId: c.imageId };
   }
 
   /**
@@ -274,6 +302,7 @@ export class CampaignEngine {
    */
   private async resetDevice(c: Campaign, ep: string): Promise<void> {
     const devices = this.opts.devices;
+    const o = updateObjectOf(c);
     if (c.mode === 'push') {
       const r = await devices.run(ep, { op: 'firmware-push-abort', imageId: c.imageId });
       if (!r.ok)
@@ -281,13 +310,17 @@ export class CampaignEngine {
     }
     const reset: CampaignCommand =
       c.mode === 'pull'
-        ? { op: 'write', path: FW_PACKAGE_URI, values: [{ path: FW_PACKAGE_URI, type: 'string', value: '' }] }
+        ? {
+            op: 'write',
+            path: o.packageUriPath,
+            values: [{ path: o.packageUriPath, type: 'string', value: '' }],
+          }
         : // As octet-stream (42): the empty payload is the empty Package (another format would carry bytes).
           {
             op: 'write',
-            path: FW_PACKAGE,
+            path: o.packagePath,
             contentFormat: 42,
-            values: [{ path: FW_PACKAGE, type: 'opaque', value: '' }],
+            values: [{ path: o.packagePath, type: 'opaque', value: '' }],
           };
     const queue = async () => {
       const q = await devices.queue?.(ep, reset);
@@ -335,18 +368,20 @@ export class CampaignEngine {
   }
 
   private async execute(c: Campaign, ep: string): Promise<void> {
-    const res = await this.opts.devices.run(ep, { op: 'execute', path: FW_UPDATE });
-    if (!res.ok) await this.failStep(c, ep, 'execute /5/0/2', res);
+    const path = updateObjectOf(c).executePath;
+    const res = await this.opts.devices.run(ep, { op: 'execute', path });
+    if (!res.ok) await this.failStep(c, ep, `execute ${path}`, res);
   }
 
   /** Reads /5/0 and applies it (after a re-registration), and observes it again. */
   private async refresh(c: Campaign, ep: string): Promise<void> {
-    const read = await this.opts.devices.run(ep, { op: 'read', path: FW_INSTANCE });
+    const o = updateObjectOf(c);
+    const read = await this.opts.devices.run(ep, { op: 'read', path: o.instancePath });
     if (!read.ok) return; // the deadline decides
-    const report = firmwareReport(read.values);
+    const report = o.report(read.values);
     const out = await this.transition(c, ep, (r) => onReport(r, report, c.policy, this.now(), this.random));
     if (out && typeof out === 'object' && isActive(out.state)) {
-      const obs = await this.opts.devices.run(ep, { op: 'observe', path: FW_INSTANCE });
+      const obs = await this.opts.devices.run(ep, { op: 'observe', path: o.instancePath });
       if (obs.ok && obs.observationId) {
         await this.transition(c, ep, (r) =>
           isActive(r.state)
@@ -524,6 +559,25 @@ export class CampaignEngine {
       });
     }
     if (action === 'execute') await this.execute(c, run.endpoint);
+    const activate = updateObjectOf(c).activatePath;
+    if (activate && run.state === 'succeeded' && before.state !== 'succeeded') {
+      // Object 9: the installed software is activated (9.xml resource 10); the run stays succeeded (it is
+      // installed), a refused Activate is noted in its error.
+      const res = await this.opts.devices.run(run.endpoint, { op: 'execute', path: activate });
+      if (!res.ok) {
+        await this.transition(c, run.endpoint, (r) =>
+          r.state === 'succeeded' && r.error === undefined
+            ? {
+                run: {
+                  ...r,
+                  error: `installed; Activate ${activate}: ${res.coapCode ?? res.error ?? res.status}`,
+                  updatedAt: this.now(),
+                },
+              }
+            : undefined,
+        );
+      }
+    }
     if (action === 'interrupt') await this.resetDevice(c, run.endpoint);
     if (action === 'release' || action === 'interrupt') {
       if (before.observationId) {

@@ -5,6 +5,9 @@ import type { CoapEndpoint, EchoGuard, IncomingRequest, OutgoingResponse } from 
 import { FirmwareCoapResource, type ImageStore, type PushProgressStore, pushFirmware } from '@lwm2m/firmware';
 import type { DeviceClient, DeviceCommand, DeviceCommandResult, RegistrationStore } from '@lwm2m/server';
 
+/** Where a push may write: object 5's Package, or object 9's (an instance id is 0..65534). */
+const PACKAGE_PATH = /^\/(5\/0\/0|9\/(0|[1-9]\d{0,4})\/2)$/;
+
 /** Per-block wait of a push, ms. */
 export const PUSH_BLOCK_TIMEOUT_MS = 60_000;
 
@@ -78,6 +81,10 @@ export class GatewayFirmware {
       error,
     });
     if (cmd.imageId === undefined) return fail(400, 'firmware-push needs an imageId');
+    // The Package resource: object 5's (default) or an object 9 instance's (Software Management, 9.xml).
+    const path = cmd.path ?? '/5/0/0';
+    if (!PACKAGE_PATH.test(path))
+      return fail(400, `firmware-push writes /5/0/0 or /9/<instance>/2, not ${path}`);
     const reg = await registrations.getByEndpoint(cmd.endpoint);
     if (reg === undefined) return fail(404, `endpoint ${cmd.endpoint} is not registered`);
     if ((await images.get(cmd.imageId)) === undefined) return fail(404, `no firmware image ${cmd.imageId}`);
@@ -93,6 +100,7 @@ export class GatewayFirmware {
     };
     entry.done = pushFirmware(target, images, cmd.imageId, {
       endpoint: cmd.endpoint,
+      path,
       progress: this.o.pushes,
       signal: ctl.signal,
       // A block unanswered for a minute (its retransmissions spent) is sent again to where the device is
