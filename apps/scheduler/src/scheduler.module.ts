@@ -2,7 +2,7 @@
 // validated config. BullMQ runs on the same Redis (its keys under "bull:"; on a Redis Cluster "{bull}:").
 import { BullModule, type BullRootModuleOptions } from '@nestjs/bullmq';
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
-import { deliveryEngineFromConfig, WebhookWakeUpChannel } from '@lwm2m/scheduler';
+import { deliveryEngineFromConfig, QueuedRequests, WebhookWakeUpChannel } from '@lwm2m/scheduler';
 import { isCluster, type RedisClient, redisOptions } from '@lwm2m/registry';
 import type { RedisOptions } from 'ioredis';
 import { campaignEngineFrom } from '@lwm2m/campaigns';
@@ -59,6 +59,14 @@ export class SchedulerModule {
       commands: ports.commands,
       events: ports.events,
     });
+    // A cancelled campaign's reset of a sleeping device waits in its request queue (delivered when it wakes).
+    const queued = new QueuedRequests({
+      store: ports.requests,
+      events: ports.events,
+      awakeWindowMs: config.awakeWindowMs,
+      defaultTtlMs: config.requestTtlMs,
+      maxTtlMs: config.maxRequestTtlMs,
+    });
     const campaigns = campaignEngineFrom(
       config,
       {
@@ -66,6 +74,7 @@ export class SchedulerModule {
         registrations: ports.registrations,
         commands: ports.commands,
         events: ports.events,
+        enqueue: (cmd) => queued.accept(cmd),
       },
       (err) => new Logger('campaigns').warn(String(err)),
     );

@@ -14,12 +14,17 @@ export type Reachability = 'reachable' | 'asleep' | 'unregistered';
 
 export type CampaignCommand = Pick<
   DeviceCommand,
-  'op' | 'path' | 'paths' | 'values' | 'args' | 'observationId' | 'imageId'
+  'op' | 'path' | 'paths' | 'values' | 'args' | 'observationId' | 'imageId' | 'contentFormat'
 >;
 
 export interface CampaignDevices {
   reachability(endpoint: string): Promise<Reachability>;
   run(endpoint: string, cmd: CampaignCommand): Promise<DeviceCommandResult>;
+  /** Queues a command for a sleeping device (delivered when it wakes); absent: no queue (memory, tests). */
+  queue?(
+    endpoint: string,
+    cmd: CampaignCommand,
+  ): Promise<{ ok: boolean; requestId?: string; error?: string }>;
 }
 
 export class CommandBusDevices implements CampaignDevices {
@@ -29,9 +34,34 @@ export class CommandBusDevices implements CampaignDevices {
       commands: CommandBus;
       awakeWindowMs: number;
       timeoutMs: number;
+      /**
+       * The durable queue of requests for sleeping devices (libs/scheduler QueuedRequests.accept): a reset
+       * of an interrupted device that sleeps waits there until it wakes.
+       */
+      enqueue?: (cmd: DeviceCommand) => Promise<unknown>;
       now?: () => number;
     },
   ) {}
+
+  async queue(
+    endpoint: string,
+    cmd: CampaignCommand,
+  ): Promise<{ ok: boolean; requestId?: string; error?: string }> {
+    if (!this.opts.enqueue) return { ok: false, error: 'no request queue' };
+    const id = randomUUID();
+    try {
+      await this.opts.enqueue({
+        ...cmd,
+        id,
+        endpoint,
+        timeoutMs: this.opts.timeoutMs,
+        createdAt: Date.now(),
+      });
+      return { ok: true, requestId: id };
+    } catch (err) {
+      return { ok: false, error: String(err) };
+    }
+  }
 
   async reachability(endpoint: string): Promise<Reachability> {
     const reg = await this.opts.registrations.getByEndpoint(endpoint);

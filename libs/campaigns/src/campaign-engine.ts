@@ -5,17 +5,34 @@
 // on; what a stopped process left between the two is picked up by tick(): a start whose write was never sent
 // is driven again, an attempt that stopped moving times out. So the engine may run in several scheduler
 // replicas and be restarted at any point: ticks and events are idempotent.
+//
+// A cancel or an abort interrupts the devices in flight that were not told to install (onInterrupt): each is
+// reset with an empty Package URI or Package (TS 1.2 Core E.6), a push stopped first. The steps that talk to a
+// device for the campaign (a start, the write's intent, the Execute's) are stored only while the campaign is
+// live, in the same atomic step as the campaign's state (CampaignStore.casRun `live`), so a cancel stored
+// before them wins: no Execute ever follows it, and a write that raced it is reset again once it is answered.
 import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
-import type { Campaign } from './campaign';
+import { type Campaign, type CampaignState, isCampaignOver } from './campaign';
 import type { CampaignCommand, CampaignDevices } from './campaign-devices';
 import type { CampaignStore } from './campaign-store';
-import { type Decision, onCommandFailure, onDeadline, onReport } from './device-machine';
+import {
+  type Decision,
+  failAttempt,
+  onCommandFailure,
+  onDeadline,
+  onInterrupt,
+  onReport,
+} from './device-machine';
 import { type DeviceRun, isActive, isFinalRun } from './device-run';
-import { firmwareReport, FW_PACKAGE, FW_PACKAGE_URI, FW_UPDATE } from './firmware-object';
+import { updateObjectOf } from './update-object';
 import { active, evaluate, mayStart } from './rollout';
 
-/** The object 5 instance the campaign observes: one observation for State and Update Result (1.0 devices too). */
-const FW_INSTANCE = '/5/0';
+/** A write or an Execute for the campaign is stored only in these campaign states; a start only when running. */
+const LIVE: readonly CampaignState[] = ['running', 'paused'];
+const STARTS: readonly CampaignState[] = ['running'];
+
+/** Interrupted devices reset at once, at most (each reset may wait for a device that does not answer). */
+const RESET_PARALLEL = 16;
 
 export interface CampaignEngineOptions {
   store: CampaignStore;
@@ -73,12 +90,14 @@ export class CampaignEngine {
   /** Handles one event of the registry's stream (any replica, possibly twice). */
   async onEvent(e: StoredEvent | Lwm2mEvent): Promise<void> {
     if (e.type === 'notification') {
-      const report = firmwareReport(e.values);
-      if (report.state === undefined && report.result === undefined) return;
+      // Only object 5 or 9 values may concern a campaign (no campaign lookup for the rest).
+      if (!e.values?.some((v) => v.path.startsWith('/5/') || v.path.startsWith('/9/'))) return;
       const id = await this.opts.store.campaignOf(e.endpoint);
       if (!id) return;
       const c = await this.opts.store.get(id);
       if (!c) return;
+      const report = updateObjectOf(c).report(e.values);
+      if (report.state === undefined && report.result === undefined) return;
       await this.transition(c, e.endpoint, (run) => onReport(run, report, c.policy, this.now(), this.random));
       return;
     }
@@ -179,8 +198,9 @@ export class CampaignEngine {
           };
         },
         claim,
+        STARTS,
       );
-      if (out === 'full' || out === 'rate') break;
+      if (out === 'full' || out === 'rate' || out === 'stopped') break;
       if (out && typeof out === 'object') {
         room--;
         starts.push(this.startAttempt(c, out.endpoint));
@@ -191,7 +211,8 @@ export class CampaignEngine {
 
   /** Observe /5/0, then record the write's intent, then write the package or its URI (TS 1.2 Core E.6). */
   private async startAttempt(c: Campaign, ep: string): Promise<void> {
-    const obs = await this.opts.devices.run(ep, { op: 'observe', path: FW_INSTANCE });
+    const o = updateObjectOf(c);
+    const obs = await this.opts.devices.run(ep, { op: 'observe', path: o.instancePath });
     if (!obs.ok) {
       if (obs.status === 504 && (await this.opts.devices.reachability(ep)) !== 'reachable') {
         // It fell asleep before the first command: not an attempt; started when it wakes.
@@ -202,38 +223,141 @@ export class CampaignEngine {
         );
         return;
       }
-      await this.failStep(c, ep, 'observe /5/0', obs);
+      await this.failStep(c, ep, `observe ${o.instancePath}`, obs);
+      return;
+    }
+    if (
+      o.object === 9 &&
+      obs.values?.some((v) => v.path === `${o.instancePath}/7` && Number(v.value) === 4)
+    ) {
+      // 9.xml: an INSTALLED instance takes no new package until it is uninstalled (a pull would be ignored).
+      if (obs.observationId)
+        await this.opts.devices.run(ep, { op: 'cancel-observation', observationId: obs.observationId });
+      await this.transition(c, ep, (r) =>
+        r.state === 'starting' && r.writtenAt === undefined
+          ? failAttempt(
+              r,
+              { error: `${o.instancePath} is INSTALLED: Uninstall it (/9/x/6) first`, retryable: false },
+              c.policy,
+              this.now(),
+              this.random,
+            )
+          : undefined,
+      );
       return;
     }
     const write = this.writeCommand(c);
-    const marked = await this.transition(c, ep, (r) =>
-      r.state === 'starting' && r.writtenAt === undefined
-        ? {
-            run: {
-              ...r,
-              writtenAt: this.now(),
-              updatedAt: this.now(),
-              ...(obs.observationId ? { observationId: obs.observationId } : {}),
-            },
-          }
-        : undefined,
+    const marked = await this.transition(
+      c,
+      ep,
+      (r) =>
+        r.state === 'starting' && r.writtenAt === undefined
+          ? {
+              run: {
+                ...r,
+                writtenAt: this.now(),
+                updatedAt: this.now(),
+                ...(obs.observationId ? { observationId: obs.observationId } : {}),
+              },
+            }
+          : undefined,
+      undefined,
+      LIVE,
     );
-    if (!marked || typeof marked !== 'object') return; // another process took this step
+    if (!marked || typeof marked !== 'object') {
+      // Another process took this step, or the campaign was cancelled (nothing is written then): an
+      // observation made for a run that is over is not kept.
+      const now = await this.opts.store.getRun(c.id, ep);
+      if (obs.observationId && (!now || !isActive(now.state) || now.observationId !== obs.observationId)) {
+        await this.opts.devices.run(ep, { op: 'cancel-observation', observationId: obs.observationId });
+      }
+      if (marked === 'stopped') await this.settle(c.id);
+      return;
+    }
     const res = await this.opts.devices.run(ep, write);
+    const after = await this.opts.store.getRun(c.id, ep);
+    if (after?.state === 'cancelled' && after.interrupted !== undefined) {
+      // The cancel's reset may have reached the device before this write (or the push began after the
+      // abort): the device is reset again, now that the write was answered.
+      await this.resetDevice(c, ep);
+      return;
+    }
     if (!res.ok) await this.failStep(c, ep, `write ${write.path}`, res);
   }
 
   /** Pull: write the Package URI (/5/0/1). Push: the gateway holding the device writes the image to /5/0/0
    * block-wise (libs/firmware, the `firmware-push` command: answered at once, resumable). */
   private writeCommand(c: Campaign): CampaignCommand {
+    const o = updateObjectOf(c);
     if (c.mode === 'pull') {
       return {
         op: 'write',
-        path: FW_PACKAGE_URI,
-        values: [{ path: FW_PACKAGE_URI, type: 'string', value: c.packageUri ?? '' }],
+        path: o.packageUriPath,
+        values: [{ path: o.packageUriPath, type: 'string', value: c.packageUri ?? '' }],
       };
     }
-    return { op: 'firmware-push', path: FW_PACKAGE, imageId: c.imageId };
+    return { op: 'firmware-push', path: o.packagePath, imageId: c.imageId };
+  }
+
+  /**
+   * TS 1.2 Core E.6: writing an empty Package URI (pull) or an empty Package (push) resets the state machine
+   * to Idle and cancels the download. A push is stopped first (the gateway answers once no block follows).
+   * A queue-mode device that sleeps gets the reset queued: delivered when it wakes (Core 6.5).
+   */
+  private async resetDevice(c: Campaign, ep: string): Promise<void> {
+    const devices = this.opts.devices;
+    const o = updateObjectOf(c);
+    if (c.mode === 'push') {
+      const r = await devices.run(ep, { op: 'firmware-push-abort', imageId: c.imageId });
+      if (!r.ok)
+        this.opts.onError?.(new Error(`campaign ${c.id}: ${ep}: push not aborted: ${r.error ?? r.status}`));
+    }
+    const reset: CampaignCommand =
+      c.mode === 'pull'
+        ? {
+            op: 'write',
+            path: o.packageUriPath,
+            values: [{ path: o.packageUriPath, type: 'string', value: '' }],
+          }
+        : // As octet-stream (42): the empty payload is the empty Package (another format would carry bytes).
+          {
+            op: 'write',
+            path: o.packagePath,
+            contentFormat: 42,
+            values: [{ path: o.packagePath, type: 'opaque', value: '' }],
+          };
+    const queue = async () => {
+      const q = await devices.queue?.(ep, reset);
+      if (!q?.ok) {
+        this.opts.onError?.(
+          new Error(`campaign ${c.id}: ${ep} sleeps; its reset was not queued: ${q?.error ?? 'no queue'}`),
+        );
+      }
+    };
+    if ((await devices.reachability(ep)) === 'asleep') return queue();
+    const res = await devices.run(ep, reset);
+    if (res.ok) return;
+    if (res.status === 504 && res.coapCode === undefined && (await devices.reachability(ep)) === 'asleep')
+      return queue();
+    this.opts.onError?.(
+      new Error(
+        `campaign ${c.id}: ${ep}: reset ${reset.path} failed: ${res.coapCode ?? res.error ?? res.status}`,
+      ),
+    );
+  }
+
+  /** The campaign was cancelled or aborted: its devices in flight not told to install are interrupted. */
+  private async interruptInFlight(c: Campaign, reason: string): Promise<void> {
+    const eps = await this.opts.store.activeEndpoints(c.id, 100_000);
+    for (let i = 0; i < eps.length; i += RESET_PARALLEL) {
+      await Promise.all(
+        eps
+          .slice(i, i + RESET_PARALLEL)
+          .map((ep) =>
+            this.transition(c, ep, (r) => onInterrupt(r, reason, this.now()), undefined, undefined, true),
+          ),
+      );
+    }
   }
 
   private async failStep(
@@ -248,18 +372,20 @@ export class CampaignEngine {
   }
 
   private async execute(c: Campaign, ep: string): Promise<void> {
-    const res = await this.opts.devices.run(ep, { op: 'execute', path: FW_UPDATE });
-    if (!res.ok) await this.failStep(c, ep, 'execute /5/0/2', res);
+    const path = updateObjectOf(c).executePath;
+    const res = await this.opts.devices.run(ep, { op: 'execute', path });
+    if (!res.ok) await this.failStep(c, ep, `execute ${path}`, res);
   }
 
   /** Reads /5/0 and applies it (after a re-registration), and observes it again. */
   private async refresh(c: Campaign, ep: string): Promise<void> {
-    const read = await this.opts.devices.run(ep, { op: 'read', path: FW_INSTANCE });
+    const o = updateObjectOf(c);
+    const read = await this.opts.devices.run(ep, { op: 'read', path: o.instancePath });
     if (!read.ok) return; // the deadline decides
-    const report = firmwareReport(read.values);
+    const report = o.report(read.values);
     const out = await this.transition(c, ep, (r) => onReport(r, report, c.policy, this.now(), this.random));
     if (out && typeof out === 'object' && isActive(out.state)) {
-      const obs = await this.opts.devices.run(ep, { op: 'observe', path: FW_INSTANCE });
+      const obs = await this.opts.devices.run(ep, { op: 'observe', path: o.instancePath });
       if (obs.ok && obs.observationId) {
         await this.transition(c, ep, (r) =>
           isActive(r.state)
@@ -282,9 +408,15 @@ export class CampaignEngine {
           r.rev === run.rev ? { run: { ...r, updatedAt: now } } : undefined,
         );
         if (t && typeof t === 'object') await this.startAttempt(c, ep);
-      } else if (run.state === 'downloaded') {
-        const t = await this.transition(c, ep, (r) =>
-          r.rev === run.rev ? { run: { ...r, executedAt: now, updatedAt: now } } : undefined,
+      } else if (run.state === 'downloaded' && run.executedAt !== undefined) {
+        // Only while the campaign is live: after a cancel nothing is executed; the attempt ends as the
+        // device reports (it got the Execute) or at its deadline.
+        const t = await this.transition(
+          c,
+          ep,
+          (r) => (r.rev === run.rev ? { run: { ...r, executedAt: now, updatedAt: now } } : undefined),
+          undefined,
+          LIVE,
         );
         if (t && typeof t === 'object') await this.execute(c, ep);
       }
@@ -325,7 +457,12 @@ export class CampaignEngine {
       }
     }
     if (v.cancelPending) await this.cancelPending(c, v.reason ?? c.reason ?? 'campaign stopped');
-    if (v.ended || v.cancelPending) {
+    const stopped = v.state === 'aborted' || v.state === 'cancelled' ? v.state : c.state;
+    if (stopped === 'aborted' || stopped === 'cancelled') {
+      const why = v.reason ?? c.reason ?? `the campaign was ${stopped}`;
+      await this.interruptInFlight(c, `campaign ${stopped}: ${why}`);
+    }
+    if (v.ended || v.cancelPending || isCampaignOver(stopped)) {
       const after = await this.opts.store.get(id);
       const counts = await this.opts.store.counts(id);
       if (after && after.endedAt === undefined && active(counts.all) === 0 && counts.all.pending === 0) {
@@ -371,18 +508,34 @@ export class CampaignEngine {
     ep: string,
     mutate: Mutator,
     claim?: { maxActive: number; perMinute: number },
-  ): Promise<DeviceRun | 'full' | 'rate' | undefined> {
+    live?: readonly CampaignState[],
+    quiet = false,
+  ): Promise<DeviceRun | 'full' | 'rate' | 'stopped' | undefined> {
+    let stopped = false;
     for (let i = 0; i < 20; i++) {
       const run = await this.opts.store.getRun(c.id, ep);
       if (!run) return undefined;
-      const d = mutate(run);
+      let d = mutate(run);
       if (!d) return undefined;
+      if (d.action === 'execute' && stopped) {
+        // The campaign was cancelled since it was read: the device's Downloaded is recorded, never executed
+        // (the cancel's interruption resets it).
+        const { executedAt: _e, ...rest } = d.run;
+        d = { run: rest };
+      }
+      const guard = live ?? (d.action === 'execute' ? LIVE : undefined);
       const next: DeviceRun = { ...d.run, rev: run.rev + 1 };
-      const r = await this.opts.store.casRun(c.id, next, claim);
+      const r = await this.opts.store.casRun(c.id, next, claim, guard);
       if (r === 'full' || r === 'rate') return r;
       if (r === 'missing') return undefined;
       if (r === 'conflict') continue;
-      await this.after(c, run, next, d.action);
+      if (r === 'stopped') {
+        if (d.action !== 'execute') return 'stopped';
+        stopped = true;
+        continue;
+      }
+      await this.after(c, run, next, d.action, quiet);
+      if (stopped) await this.settle(c.id);
       return next;
     }
     this.opts.onError?.(new Error(`campaign ${c.id}: ${ep} kept changing; transition dropped`));
@@ -395,6 +548,7 @@ export class CampaignEngine {
     before: DeviceRun,
     run: DeviceRun,
     action?: Decision['action'],
+    quiet = false,
   ): Promise<void> {
     if (before.state !== run.state) {
       await this.publish({
@@ -409,7 +563,27 @@ export class CampaignEngine {
       });
     }
     if (action === 'execute') await this.execute(c, run.endpoint);
-    if (action === 'release') {
+    const activate = updateObjectOf(c).activatePath;
+    if (activate && run.state === 'succeeded' && before.state !== 'succeeded') {
+      // Object 9: the installed software is activated (9.xml resource 10); the run stays succeeded (it is
+      // installed), a refused Activate is noted in its error.
+      const res = await this.opts.devices.run(run.endpoint, { op: 'execute', path: activate });
+      if (!res.ok) {
+        await this.transition(c, run.endpoint, (r) =>
+          r.state === 'succeeded' && r.error === undefined
+            ? {
+                run: {
+                  ...r,
+                  error: `installed; Activate ${activate}: ${res.coapCode ?? res.error ?? res.status}`,
+                  updatedAt: this.now(),
+                },
+              }
+            : undefined,
+        );
+      }
+    }
+    if (action === 'interrupt') await this.resetDevice(c, run.endpoint);
+    if (action === 'release' || action === 'interrupt') {
       if (before.observationId) {
         await this.opts.devices.run(run.endpoint, {
           op: 'cancel-observation',
@@ -417,7 +591,8 @@ export class CampaignEngine {
         });
       }
       if (isFinalRun(run.state)) await this.opts.store.release(c.id, [run.endpoint]);
-      if (!isActive(run.state)) {
+      // quiet: the caller (settle's interruption pass) checks the end itself once all are done.
+      if (!isActive(run.state) && !quiet) {
         await this.settle(c.id);
         this.kick(c.id);
       }

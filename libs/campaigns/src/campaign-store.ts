@@ -21,7 +21,7 @@ export interface TransitionRecord {
   downloading: number;
 }
 
-export type CasResult = 'ok' | 'conflict' | 'missing' | 'full' | 'rate';
+export type CasResult = 'ok' | 'conflict' | 'missing' | 'full' | 'rate' | 'stopped';
 
 export interface CampaignStore {
   /** Stores a new campaign with its runs; 'busy' lists endpoints already in an unfinished campaign. */
@@ -43,9 +43,16 @@ export interface CampaignStore {
   /**
    * Stores `next` if the stored run still has `next.rev - 1`, moving it between the queues, the active set
    * and the counts, and appending the transition to the log. `claim`: only if fewer than `maxActive` devices
-   * are in flight and fewer than `perMinute` started in the last minute (0 = no limit).
+   * are in flight and fewer than `perMinute` started in the last minute (0 = no limit). `live`: only while
+   * the campaign's state is one of these ('stopped' otherwise), in the same atomic step: a cancel stored
+   * before it wins over a start, a write or an Execute decided from an older read of the campaign.
    */
-  casRun(id: string, next: DeviceRun, claim?: { maxActive: number; perMinute: number }): Promise<CasResult>;
+  casRun(
+    id: string,
+    next: DeviceRun,
+    claim?: { maxActive: number; perMinute: number },
+    live?: readonly CampaignState[],
+  ): Promise<CasResult>;
   /** Pending devices whose earliest start has come, of the canary batch or the rest. */
   due(id: string, canary: boolean, now: number, limit: number): Promise<string[]>;
   /** Devices in flight past their deadline. */

@@ -53,6 +53,14 @@ export interface CampaignDefinition {
   /** What the device fetches in pull mode (coap(s)://<gateway>/fw/<id>, or an operator-given URI). */
   packageUri?: string;
   mode: DeliveryMode;
+  /**
+   * The object updated: 5 Firmware Update (default) or 9 Software Management on instance `softwareInstance`
+   * (default 0): /9/x/3 Package URI or /9/x/2 Package, /9/x/7 Update State and /9/x/9 Update Result observed,
+   * Install /9/x/4 on DELIVERED, success on INSTALLED; `activate`: then Activate /9/x/10 (update-object.ts).
+   */
+  object?: 5 | 9;
+  softwareInstance?: number;
+  activate?: boolean;
   policy: RolloutPolicy;
   window: TimeWindow;
   /** The resolved target, in start order (the canary batch first). */

@@ -4,11 +4,15 @@ import type { RolloutPolicy } from './campaign';
 import { type DeviceRun, isActive } from './device-run';
 import { type FirmwareReport, FwResult, FwState } from './firmware-object';
 
-export type RunAction = 'execute' | 'release';
+export type RunAction = 'execute' | 'release' | 'interrupt';
 
 export interface Decision {
   run: DeviceRun;
-  /** After storing: 'execute' = Execute /5/0/2; 'release' = the attempt ended (cancel the observation). */
+  /**
+   * After storing: 'execute' = Execute /5/0/2; 'release' = the attempt ended (cancel the observation);
+   * 'interrupt' = as release, after resetting the device (it was written to: abort a push, write an empty
+   * Package URI or Package).
+   */
   action?: RunAction;
 }
 
@@ -138,4 +142,26 @@ export function onCommandFailure(
   const retryable = res.coapCode === undefined && res.status !== 400;
   const detail = res.coapCode ? `the device answered ${res.coapCode}` : (res.error ?? `status ${res.status}`);
   return failAttempt(run, { error: `${what}: ${detail}`, retryable }, policy, now, random);
+}
+
+/**
+ * The campaign was cancelled or aborted: an attempt that was not told to install is stopped (TS 1.2 Core
+ * E.6: an empty Package URI or Package resets the state machine to Idle and cancels the download). Never an
+ * `updating` run, nor one whose Execute was decided (executedAt): it finishes and ends as it reports.
+ */
+export function onInterrupt(run: DeviceRun, reason: string, now: number): Decision | undefined {
+  if (!isActive(run.state) || run.state === 'updating' || run.executedAt !== undefined) return undefined;
+  const written = run.writtenAt !== undefined;
+  const { resultCode: _r, ...rest } = clearAttempt(run, now);
+  return {
+    run: {
+      ...rest,
+      state: 'cancelled',
+      interrupted: run.state,
+      error: written
+        ? `interrupted while ${run.state} (${reason}): the device was reset`
+        : `interrupted while ${run.state} (${reason}), before anything was written to the device`,
+    },
+    action: written ? 'interrupt' : 'release',
+  };
 }

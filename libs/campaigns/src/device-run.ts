@@ -5,7 +5,10 @@
 //   updating --/5/0/5=1--> succeeded
 // Any attempt: /5/0/5 >= 2 -> failed (with the code) or back to pending (a retryable code, attempts left);
 // no progress within the device timeout -> timed-out (or pending again). A campaign cancelled or past its
-// window leaves its pending devices `cancelled`.
+// window leaves its pending devices `cancelled`; a cancelled or aborted one also interrupts the devices in
+// starting, downloading or downloaded that were not told to Execute yet (`cancelled`, `interrupted` = the
+// state it was in; the device is reset with an empty Package URI or Package, E.6). An `updating` device, or
+// one whose Execute was decided, is left to finish and ends as it reports.
 
 export type DeviceRunState =
   | 'pending'
@@ -67,6 +70,8 @@ export interface DeviceRun {
   asleep?: boolean;
   /** Last values seen. */
   fwState?: number;
+  /** Cancelled in flight by the campaign's cancel or abort: the state it was in (the device was reset). */
+  interrupted?: DeviceRunState;
   /** /5/0/5 of a failure (TS 1.2 Core E.6: 2 flash, 3 RAM, 4 connection lost, 5 integrity, 6 type, 7 URI, 8 update failed, 9 protocol). */
   resultCode?: number;
   error?: string;

@@ -213,12 +213,14 @@ export class InMemoryCampaignStore implements CampaignStore {
     id: string,
     next: DeviceRun,
     claim?: { maxActive: number; perMinute: number },
+    live?: readonly CampaignState[],
   ): Promise<CasResult> {
     const row = this.rows.get(id);
     const cur = row?.runs.get(next.endpoint);
     if (!row || cur === undefined) return 'missing';
     const stored = JSON.parse(cur) as DeviceRun;
     if (stored.rev !== next.rev - 1) return 'conflict';
+    if (live !== undefined && live.length > 0 && !live.includes(row.state)) return 'stopped';
     const old = stored.state;
     const ep = next.endpoint;
     const now = next.updatedAt;

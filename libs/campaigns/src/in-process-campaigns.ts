@@ -3,7 +3,7 @@
 // event bus where it has the consumer group `campaigns`. What differs, besides nothing surviving a restart:
 // one process, so no replica takes over a tick or an event, and an event whose handling throws is logged,
 // not handled again.
-import type { CommandBus, EventBus, RegistrationStore, StoredEvent } from '@lwm2m/server';
+import type { CommandBus, DeviceCommand, EventBus, RegistrationStore, StoredEvent } from '@lwm2m/server';
 import { CommandBusDevices } from './campaign-devices';
 import { CampaignEngine, isCampaignEvent } from './campaign-engine';
 import type { CampaignStore } from './campaign-store';
@@ -22,6 +22,8 @@ export interface CampaignPorts {
   registrations: RegistrationStore;
   commands: CommandBus;
   events: EventBus;
+  /** A reset for a device asleep when its campaign was cancelled goes into its request queue (libs/scheduler). */
+  enqueue?: (cmd: DeviceCommand) => Promise<unknown>;
 }
 
 /** The engine as the scheduler builds it: devices reached through the command bus, its settings. */
@@ -37,6 +39,7 @@ export function campaignEngineFrom(
       commands: ports.commands,
       awakeWindowMs: config.awakeWindowMs,
       timeoutMs: config.campaignCommandTimeoutMs,
+      ...(ports.enqueue ? { enqueue: ports.enqueue } : {}),
     }),
     events: ports.events,
     asleepRecheckMs: config.campaignAsleepRecheckMs,

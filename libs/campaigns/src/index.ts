@@ -2,6 +2,7 @@
 export * from './campaign';
 export * from './device-run';
 export * from './firmware-object';
+export * from './update-object';
 export * from './device-machine';
 export * from './rollout';
 export * from './keys';

@@ -44,14 +44,21 @@ return 1
 `;
 
 /**
- * KEYS: runs counts q qc active starts log.
+ * KEYS: runs counts q qc active starts log meta.
  * ARGV: ep expectedRev nextJson nextState canary notBefore deadline now maxActive perMinute activeStates
+ *       liveStates (comma list; '' = any: else the campaign's state must be one of them)
  */
 const CAS_RUN = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return {'missing'} end
 local c = cjson.decode(cur)
 if tostring(c.rev) ~= ARGV[2] then return {'conflict'} end
+if ARGV[12] ~= '' then
+  local s = redis.call('HGET', KEYS[8], 'state') or ''
+  local live = false
+  for a in string.gmatch(ARGV[12], '[^,]+') do if a == s then live = true end end
+  if not live then return {'stopped'} end
+end
 local old, new, now = c.state, ARGV[4], tonumber(ARGV[8])
 if tonumber(ARGV[9]) > 0 and redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[9]) then return {'full'} end
 if tonumber(ARGV[10]) > 0 then
@@ -225,11 +232,21 @@ export class RedisCampaignStore implements CampaignStore {
     id: string,
     next: DeviceRun,
     claim?: { maxActive: number; perMinute: number },
+    live?: readonly CampaignState[],
   ): Promise<CasResult> {
     const k = this.keys;
     const r = (await this.eval(
       CAS_RUN,
-      [k.runs(id), k.counts(id), k.queue(id), k.canaryQueue(id), k.active(id), k.starts(id), k.log(id)],
+      [
+        k.runs(id),
+        k.counts(id),
+        k.queue(id),
+        k.canaryQueue(id),
+        k.active(id),
+        k.starts(id),
+        k.log(id),
+        k.meta(id),
+      ],
       [
         next.endpoint,
         next.rev - 1,
@@ -242,6 +259,7 @@ export class RedisCampaignStore implements CampaignStore {
         claim?.maxActive ?? 0,
         claim?.perMinute ?? 0,
         ACTIVE_STATES.join(','),
+        live?.join(',') ?? '',
       ],
     )) as string[];
     return r[0] as CasResult;

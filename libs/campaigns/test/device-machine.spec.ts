@@ -7,6 +7,7 @@ import {
   newRun,
   onCommandFailure,
   onDeadline,
+  onInterrupt,
   onReport,
   type RolloutPolicy,
 } from '../src';
@@ -111,5 +112,28 @@ describe('a device run follows /5/0/3 and /5/0/5 (TS 1.2 Core E.6)', () => {
         }
       }),
     );
+  });
+});
+
+describe('a cancel or an abort interrupts a run not told to install (TS 1.2 Core E.6 reset)', () => {
+  it('starting or downloading: cancelled, reset when written, with the state it was in', () => {
+    const d = onInterrupt(started({ state: 'downloading', observationId: 'o' }), 'campaign cancelled', 500)!;
+    expect(d.action).toBe('interrupt');
+    expect(d.run).toMatchObject({ state: 'cancelled', interrupted: 'downloading', updatedAt: 500 });
+    expect(d.run.error).toMatch(/interrupted while downloading \(campaign cancelled\)/);
+    expect(d.run.writtenAt).toBeUndefined();
+    expect(d.run.deadline).toBeUndefined();
+    const never = onInterrupt(started({ writtenAt: undefined }), 'campaign aborted', 500)!;
+    expect(never.action).toBe('release');
+    expect(never.run).toMatchObject({ state: 'cancelled', interrupted: 'starting' });
+    expect(never.run.error).toMatch(/before anything was written/);
+  });
+
+  it('downloaded without an Execute decided is interrupted; with one, or updating, or final, never', () => {
+    expect(onInterrupt(started({ state: 'downloaded' }), 'x', 1)!.run.interrupted).toBe('downloaded');
+    expect(onInterrupt(started({ state: 'downloaded', executedAt: 5 }), 'x', 1)).toBeUndefined();
+    expect(onInterrupt(started({ state: 'updating', executedAt: 5 }), 'x', 1)).toBeUndefined();
+    for (const state of ['pending', 'succeeded', 'failed', 'timed-out', 'cancelled'] as const)
+      expect(onInterrupt({ ...newRun('dev', false, 0), state }, 'x', 1)).toBeUndefined();
   });
 });

@@ -5,6 +5,9 @@ import type { CoapEndpoint, EchoGuard, IncomingRequest, OutgoingResponse } from 
 import { FirmwareCoapResource, type ImageStore, type PushProgressStore, pushFirmware } from '@lwm2m/firmware';
 import type { DeviceClient, DeviceCommand, DeviceCommandResult, RegistrationStore } from '@lwm2m/server';
 
+/** Where a push may write: object 5's Package, or object 9's (an instance id is 0..65534). */
+const PACKAGE_PATH = /^\/(5\/0\/0|9\/(0|[1-9]\d{0,4})\/2)$/;
+
 /** Per-block wait of a push, ms. */
 export const PUSH_BLOCK_TIMEOUT_MS = 60_000;
 
@@ -29,8 +32,8 @@ export interface GatewayFirmwareOptions {
 
 export class GatewayFirmware {
   readonly resource: FirmwareCoapResource;
-  /** Pushes running on this node, by endpoint: one per device. */
-  private readonly running = new Map<string, AbortController>();
+  /** Pushes running on this node, by endpoint: one per device; `done` settles when it stopped. */
+  private readonly running = new Map<string, { ctl: AbortController; done: Promise<void> }>();
   readonly counters = { pushesStarted: 0, pushesSucceeded: 0, pushesFailed: 0, echoChallenged: 0 };
 
   constructor(private readonly o: GatewayFirmwareOptions) {
@@ -78,20 +81,26 @@ export class GatewayFirmware {
       error,
     });
     if (cmd.imageId === undefined) return fail(400, 'firmware-push needs an imageId');
+    // The Package resource: object 5's (default) or an object 9 instance's (Software Management, 9.xml).
+    const path = cmd.path ?? '/5/0/0';
+    if (!PACKAGE_PATH.test(path))
+      return fail(400, `firmware-push writes /5/0/0 or /9/<instance>/2, not ${path}`);
     const reg = await registrations.getByEndpoint(cmd.endpoint);
     if (reg === undefined) return fail(404, `endpoint ${cmd.endpoint} is not registered`);
     if ((await images.get(cmd.imageId)) === undefined) return fail(404, `no firmware image ${cmd.imageId}`);
     if (this.running.has(cmd.endpoint)) return fail(409, `a push to ${cmd.endpoint} is running`);
     const ctl = new AbortController();
-    this.running.set(cmd.endpoint, ctl);
+    const entry = { ctl, done: Promise.resolve() };
+    this.running.set(cmd.endpoint, entry);
     this.counters.pushesStarted++;
     const target = {
       endpoint: this.o.endpoint,
       // Read again before each retry: an Update from a new address (NAT rebinding) moved the device.
       peer: async () => client.peerOf((await registrations.getByEndpoint(cmd.endpoint)) ?? reg),
     };
-    void pushFirmware(target, images, cmd.imageId, {
+    entry.done = pushFirmware(target, images, cmd.imageId, {
       endpoint: cmd.endpoint,
+      path,
       progress: this.o.pushes,
       signal: ctl.signal,
       // A block unanswered for a minute (its retransmissions spent) is sent again to where the device is
@@ -108,14 +117,31 @@ export class GatewayFirmware {
         this.o.log.warn('firmware: push failed', { endpoint: cmd.endpoint, error: String(err) });
       })
       .finally(() => {
-        if (this.running.get(cmd.endpoint) === ctl) this.running.delete(cmd.endpoint);
+        if (this.running.get(cmd.endpoint) === entry) this.running.delete(cmd.endpoint);
       });
     return { id: cmd.id, ok: true, status: 202 };
   }
 
+  /**
+   * A firmware-push-abort command (a campaign cancelled): the push to the device stops, its block in flight
+   * abandoned, and its progress is forgotten. Answered once the push has stopped, so that the reset the
+   * caller writes next (an empty Package, Core E.6) is not followed by another block of this push. 200 when
+   * a push was running here, 204 when none was (its progress is dropped all the same).
+   */
+  async abortPush(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+    const entry = this.running.get(cmd.endpoint);
+    if (entry !== undefined) {
+      entry.ctl.abort();
+      await entry.done;
+      this.o.log.debug('firmware: push aborted', { endpoint: cmd.endpoint });
+    }
+    await this.o.pushes.delete(cmd.endpoint);
+    return { id: cmd.id, ok: true, status: entry !== undefined ? 200 : 204 };
+  }
+
   /** Stops this node's pushes (their progress stays: another node or a retry resumes them). */
   close(): void {
-    for (const ctl of this.running.values()) ctl.abort();
+    for (const { ctl } of this.running.values()) ctl.abort();
     this.running.clear();
   }
 }

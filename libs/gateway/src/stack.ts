@@ -304,10 +304,10 @@ export class GatewayStack {
     await this.refreshModels();
     // An OSCORE device's context is in memory before the command protects its request (after a restart).
     if (cmd.endpoint !== undefined) await this.oscoreContexts?.prepare(cmd.endpoint).catch(() => undefined);
-    if (cmd.op === 'firmware-push') {
+    if (cmd.op === 'firmware-push' || cmd.op === 'firmware-push-abort') {
       if (this.firmware === undefined)
         return { id: cmd.id, ok: false, status: 501, error: 'this gateway has no firmware image store' };
-      return this.firmware.startPush(cmd);
+      return cmd.op === 'firmware-push' ? this.firmware.startPush(cmd) : this.firmware.abortPush(cmd);
     }
     return this.server.runCommand(cmd);
   }

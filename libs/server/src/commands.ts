@@ -21,7 +21,12 @@ export type DeviceOperation =
    * Object 5 Push: the gateway holding the device writes image `imageId` to /5/0/0 block-wise (Block1) in
    * the background, resuming a push of the same image that stopped; answered 202 at once (libs/firmware).
    */
-  | 'firmware-push';
+  | 'firmware-push'
+  /**
+   * Stops the device's firmware-push on the node running it (answered once no block will follow) and forgets
+   * its progress, so no later push resumes into a device that was reset. Sends nothing to the device.
+   */
+  | 'firmware-push-abort';
 
 export interface DeviceCommand {
   /** Unique id (also the request id operators see). */

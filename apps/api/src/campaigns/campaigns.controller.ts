@@ -23,6 +23,7 @@ import {
   isCampaignOver,
   newRun,
   type RolloutPolicy,
+  SW_RETRY_RESULTS,
 } from '@lwm2m/campaigns';
 import type { RegistrationStore } from '@lwm2m/server';
 import { type FirmwareStores, validImageId } from '@lwm2m/firmware';
@@ -82,8 +83,9 @@ export class CampaignsController {
       'target: exactly one of endpoints (a list, in start order), filter ({q}: registered devices whose ' +
       'endpoint contains q) or group (not available yet: 422). The devices are resolved now. mode push writes ' +
       "the package to /5/0/0, pull writes packageUri (default the gateway's /fw/<imageId>) to /5/0/1; each " +
-      "device's progress follows its /5/0/3 State and /5/0/5 Update Result. A device already in an " +
-      'unfinished campaign makes it 409.',
+      "device's progress follows its /5/0/3 State and /5/0/5 Update Result. object 9: the same on Software " +
+      'Management instance softwareInstance (/9/x/2, /9/x/3, Install /9/x/4, /9/x/7, /9/x/9). A device ' +
+      'already in an unfinished campaign makes it 409.',
   })
   @ApiCreatedResponse({ type: CampaignDto })
   @ApiProblems(400, 409, 422)
@@ -100,8 +102,17 @@ export class CampaignsController {
         'give packageUri, or set FIRMWARE_COAP_BASE for the default coap(s)://<gateway>/fw/{id}',
       );
     }
+    const object = body.object ?? 5;
+    if (object !== 9 && (body.softwareInstance !== undefined || body.activate !== undefined)) {
+      throw invalidRequest('softwareInstance and activate are for object 9 (Software Management) only');
+    }
     const endpoints = await this.resolveTarget(body);
-    const policy: RolloutPolicy = { ...DEFAULT_POLICY, ...definedOf(body.policy ?? {}) };
+    const policy: RolloutPolicy = {
+      ...DEFAULT_POLICY,
+      // Object 9's codes for connection lost and integrity check failure (9.xml), as 4 and 5 of object 5.
+      ...(object === 9 ? { retryResults: SW_RETRY_RESULTS } : {}),
+      ...definedOf(body.policy ?? {}),
+    };
     if (policy.canarySize > endpoints.length) {
       throw invalidRequest(
         `policy.canarySize (${policy.canarySize}) is more than the ${endpoints.length} devices`,
@@ -116,6 +127,13 @@ export class CampaignsController {
       imageId: body.imageId,
       mode: body.mode,
       ...(body.mode === 'pull' ? { packageUri } : {}),
+      ...(object === 9
+        ? {
+            object: 9 as const,
+            softwareInstance: body.softwareInstance ?? 0,
+            activate: body.activate === true,
+          }
+        : {}),
       policy,
       window,
       endpoints,
@@ -177,6 +195,7 @@ export class CampaignsController {
         ...(r.resultCode !== undefined ? { resultCode: r.resultCode } : {}),
         ...(r.error ? { error: r.error } : {}),
         ...(r.asleep ? { asleep: true } : {}),
+        ...(r.interrupted ? { interrupted: r.interrupted } : {}),
         updatedAt: new Date(r.updatedAt).toISOString(),
       })),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
@@ -224,7 +243,12 @@ export class CampaignsController {
   @Audited('campaign-cancel')
   @ApiOperation({
     summary:
-      'Cancel: pending devices end cancelled; devices in flight finish their attempt (never cut mid-update)',
+      'Cancel: pending devices end cancelled; devices in flight not told to install yet are interrupted',
+    description:
+      'Devices in starting, downloading or downloaded (no Execute decided) are reset with an empty Package ' +
+      'URI (pull) or Package (push, the push stopped first), TS 1.2 Core E.6, and end cancelled with ' +
+      '`interrupted`; a sleeping one gets the reset queued. A device whose Execute was sent finishes and ' +
+      'ends as it reports. endedAt is set when none is in flight.',
   })
   @ApiParam({ name: 'id' })
   @ApiOkResponse({ type: CampaignDto })
@@ -274,6 +298,8 @@ export class CampaignsController {
       imageId: c.imageId,
       mode: c.mode,
       ...(c.packageUri ? { packageUri: c.packageUri } : {}),
+      object: c.object ?? 5,
+      ...(c.object === 9 ? { softwareInstance: c.softwareInstance ?? 0, activate: c.activate === true } : {}),
       state: c.state,
       phase: c.phase,
       ...(c.reason ? { reason: c.reason } : {}),

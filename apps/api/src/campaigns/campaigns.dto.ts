@@ -5,6 +5,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNumber,
@@ -190,6 +191,29 @@ export class CreateCampaignDto {
   @Matches(/^(coaps?|https?):\/\/[^\s]+$/, { message: 'packageUri must be a coap, coaps, http or https URI' })
   packageUri?: string;
 
+  @ApiPropertyOptional({
+    enum: [5, 9],
+    default: 5,
+    description:
+      '5: Firmware Update (/5/0). 9: Software Management instance softwareInstance: pull writes /9/x/3, push ' +
+      '/9/x/2, Install /9/x/4 on DELIVERED, succeeded on INSTALLED (/9/x/7 = 4)',
+  })
+  @IsOptional()
+  @IsIn([5, 9])
+  object?: 5 | 9;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 65534, default: 0, description: 'Object 9 only: its instance' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65534)
+  softwareInstance?: number;
+
+  @ApiPropertyOptional({ default: false, description: 'Object 9 only: Activate /9/x/10 once installed' })
+  @IsOptional()
+  @IsBoolean()
+  activate?: boolean;
+
   @ApiPropertyOptional({ type: RolloutPolicyDto })
   @IsOptional()
   @ValidateNested()
@@ -247,6 +271,9 @@ export class CampaignDto {
   @ApiProperty() imageId!: string;
   @ApiProperty({ enum: ['push', 'pull'] }) mode!: string;
   @ApiPropertyOptional() packageUri?: string;
+  @ApiProperty({ enum: [5, 9] }) object!: number;
+  @ApiPropertyOptional() softwareInstance?: number;
+  @ApiPropertyOptional() activate?: boolean;
   @ApiProperty({ enum: ['running', 'paused', 'completed', 'aborted', 'cancelled'] }) state!: string;
   @ApiProperty({ enum: ['canary', 'rollout'] }) phase!: string;
   @ApiPropertyOptional() reason?: string;
@@ -274,6 +301,11 @@ export class CampaignDeviceDto {
   @ApiPropertyOptional({ description: '/5/0/5 Update Result of a failure (or 1)' }) resultCode?: number;
   @ApiPropertyOptional() error?: string;
   @ApiPropertyOptional({ description: 'Asleep when due: started when it wakes' }) asleep?: boolean;
+  @ApiPropertyOptional({
+    enum: ['starting', 'downloading', 'downloaded'],
+    description: 'Cancelled in flight by the cancel or abort: the state it was in (the device was reset)',
+  })
+  interrupted?: string;
   @ApiProperty() updatedAt!: string;
 }
 

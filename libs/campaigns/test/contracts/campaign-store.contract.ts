@@ -211,6 +211,19 @@ export function describeCampaignStoreContract(name: string, factory: CampaignSto
       });
     });
 
+    it('refuses a step guarded by the campaign state once the campaign left it (a cancel wins)', async () => {
+      await create(store, 'cmp-livestate', ['a']);
+      const run = (await store.getRun('cmp-livestate', 'a'))!;
+      const next: DeviceRun = { ...run, state: 'starting', rev: run.rev + 1, attempts: 1, updatedAt: T0 + 1 };
+      expect(await store.update('cmp-livestate', ['running'], { state: 'paused' }, T0 + 1)).toBe(true);
+      expect(await store.casRun('cmp-livestate', next, undefined, ['running'])).toBe('stopped');
+      expect((await store.getRun('cmp-livestate', 'a'))!.state).toBe('pending');
+      expect((await store.counts('cmp-livestate')).all.starting).toBe(0);
+      // The same step is taken where the campaign's state is allowed, and unguarded.
+      expect(await store.casRun('cmp-livestate', next, undefined, ['running', 'paused'])).toBe('ok');
+      expect(await store.casRun('cmp-livestate', { ...next, state: 'downloading', rev: next.rev + 1 })).toBe('ok');
+    });
+
     it('claims a start only while fewer than maxActive are in flight', async () => {
       await create(store, 'cmp-claims', ['a', 'b', 'c']);
       const claim = { maxActive: 2, perMinute: 0 };
