@@ -158,7 +158,14 @@ export async function allRuns(
   api: Api,
   id: string,
 ): Promise<
-  Array<{ endpoint: string; state: string; resultCode?: number; attempts: number; asleep?: boolean }>
+  Array<{
+    endpoint: string;
+    state: string;
+    resultCode?: number;
+    attempts: number;
+    asleep?: boolean;
+    interrupted?: string;
+  }>
 > {
   const out: Array<{ endpoint: string; state: string; resultCode?: number; attempts: number }> = [];
   let cursor = '';

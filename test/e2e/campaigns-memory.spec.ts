@@ -128,7 +128,7 @@ describe('memory mode: firmware campaigns', () => {
     expect(listed.body.items.map((c) => c.id).slice(0, 2)).toEqual([again.body.id, id]);
   }, 90_000);
 
-  it('pauses (nothing starts), resumes, and cancels (pending devices cancelled, none cut mid-update)', async () => {
+  it('pauses (nothing starts), resumes, and cancels (pending devices cancelled, a download in flight reset)', async () => {
     const created = await pull('slow', { maxConcurrent: 1, deviceTimeoutS: 60, maxAttempts: 1 });
     expect(created.status).toBe(201);
     const id = created.body.id;
@@ -169,10 +169,16 @@ describe('memory mode: firmware campaigns', () => {
     expect(sumOf(done.counts, FINAL)).toBe(4);
     expect(done.counts.cancelled).toBeGreaterThanOrEqual(1);
     expect(done.counts.failed + done.counts['timed-out']).toBe(0);
-    // Cancelled only if never started; every started device finished its update.
+    // Cancelled: never started, or interrupted before its Execute and reset to Idle (TS 1.2 Core E.6: an
+    // empty Package URI); any other device finished its update.
     for (const r of await allRuns(api, id)) {
-      if (r.state === 'cancelled') {
-        expect(r.attempts, r.endpoint).toBe(0);
+      if (r.state === 'cancelled' && r.attempts === 0) {
+        expect(r.interrupted, r.endpoint).toBeUndefined();
+      } else if (r.state === 'cancelled') {
+        expect(['starting', 'downloading', 'downloaded'], r.endpoint).toContain(r.interrupted);
+        const fw = devices.get(r.endpoint)!.firmware!;
+        await until(`${r.endpoint} Idle`, async () => (fw.state === 0 ? true : undefined));
+        expect(fw.lastPackage, r.endpoint).toBeUndefined();
       } else {
         expect(r, r.endpoint).toMatchObject({ state: 'succeeded', attempts: 1 });
         expect(devices.get(r.endpoint)!.firmware!.lastPackage?.sha256).toBe(image.sha256);

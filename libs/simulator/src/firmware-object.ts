@@ -147,7 +147,7 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
         },
         failed: (why) => this.reset(FAILURE_RESULT[why]),
         // E.6: writing an empty Package (or Package URI) resets the state machine to Idle.
-        emptied: () => this.reset(UpdateResult.INITIAL),
+        emptied: () => this.discard(UpdateResult.INITIAL),
       },
     });
   }
@@ -188,7 +188,7 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
     const uri = String(this.d.tree.getValue('/5/0/1') ?? '');
     if (uri === '') {
       this.receiver.cancel();
-      this.reset(UpdateResult.INITIAL);
+      this.discard(UpdateResult.INITIAL);
       return;
     }
     if (this.state === FirmwareState.UPDATING) return;
@@ -221,7 +221,18 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
   private cancel(): void {
     if (this.state === FirmwareState.UPDATING) throw notAllowed('cancel while updating');
     this.receiver.cancel();
-    this.reset(UpdateResult.CANCELLED);
+    this.discard(UpdateResult.CANCELLED);
+  }
+
+  /**
+   * A reset by the server (empty Package or URI, Cancel): a package downloaded but not installed is dropped
+   * with it (E.6: back to Idle, nothing to update with); an installed one stays what the device runs.
+   */
+  private discard(result: number): void {
+    if (this.state === FirmwareState.DOWNLOADING || this.state === FirmwareState.DOWNLOADED) {
+      this.lastPackage = undefined;
+    }
+    this.reset(result);
   }
 
   private reset(result: number): void {
