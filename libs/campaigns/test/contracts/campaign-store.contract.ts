@@ -221,7 +221,9 @@ export function describeCampaignStoreContract(name: string, factory: CampaignSto
       expect((await store.counts('cmp-livestate')).all.starting).toBe(0);
       // The same step is taken where the campaign's state is allowed, and unguarded.
       expect(await store.casRun('cmp-livestate', next, undefined, ['running', 'paused'])).toBe('ok');
-      expect(await store.casRun('cmp-livestate', { ...next, state: 'downloading', rev: next.rev + 1 })).toBe('ok');
+      expect(await store.casRun('cmp-livestate', { ...next, state: 'downloading', rev: next.rev + 1 })).toBe(
+        'ok',
+      );
     });
 
     it('claims a start only while fewer than maxActive are in flight', async () => {
