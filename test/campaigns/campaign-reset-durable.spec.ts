@@ -25,7 +25,9 @@ const isReset = (cmd: CampaignCommand) => cmd.op === 'write' && cmd.values?.[0]?
 class ScriptedDevices implements CampaignDevices {
   sent: Array<{ ep: string; cmd: CampaignCommand }> = [];
   reach: Reachability = 'reachable';
-  constructor(private readonly onReset: () => Promise<DeviceCommandResult> = async () => ok(204)) {}
+  /** When set, a write of a non-empty Package URI waits for it. */
+  hold?: Promise<void>;
+  constructor(public onReset: () => Promise<DeviceCommandResult> = async () => ok(204)) {}
 
   async reachability(): Promise<Reachability> {
     return this.reach;
@@ -34,6 +36,7 @@ class ScriptedDevices implements CampaignDevices {
   async run(ep: string, cmd: CampaignCommand): Promise<DeviceCommandResult> {
     this.sent.push({ ep, cmd });
     if (isReset(cmd)) return this.onReset();
+    if (cmd.op === 'write' && this.hold) await this.hold;
     return { ...ok(cmd.op === 'observe' ? 205 : 204), observationId: `obs-${ep}` };
   }
 
@@ -203,5 +206,50 @@ describe('an interrupted device owes its reset until it is acknowledged (engine 
     t += 3_600_000;
     await engine.tick(id);
     expect(devices.resets('f-1')).toBe(3);
+  });
+
+  it('a write answered after the campaign ended owes a reset again, retried by the tick until acknowledged', async () => {
+    const devices = new ScriptedDevices();
+    const engine = engineWith(devices);
+    const id = `cmp-reset${String(++n).padStart(4, '0')}`;
+    await store.create(
+      {
+        id,
+        imageId: 'img',
+        mode: 'pull',
+        packageUri: URI,
+        policy: { ...DEFAULT_POLICY, maxAttempts: 1 },
+        window: {},
+        endpoints: ['w-1'],
+        createdAt: t,
+      },
+      [newRun('w-1', false, t)],
+    );
+    let release!: () => void;
+    devices.hold = new Promise<void>((r) => (release = r));
+    const ticking = engine.tick(id);
+    for (let i = 0; i < 200 && !devices.sent.some((x) => x.cmd.op === 'write'); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    // The URI write is on its way when the campaign is cancelled: the reset is acknowledged, the campaign ends.
+    await store.update(id, ['running'], { state: 'cancelled' }, t);
+    await engine.settle(id);
+    expect(devices.resets('w-1')).toBe(1);
+    expect((await store.get(id))!.endedAt).toBeDefined();
+    expect(await store.running()).not.toContain(id);
+    // Then the write is answered; the reset it now owes fails once.
+    devices.onReset = async () => ({ id: 'x', ok: false, status: 504, error: 'timeout' });
+    release();
+    await ticking;
+    expect(devices.resets('w-1')).toBe(2);
+    expect((await store.getRun(id, 'w-1'))!).toMatchObject({ resetPending: true, resetAttempts: 1 });
+    // Ticked again although it had ended, until the device acknowledged it; then retired once more.
+    expect(await store.running()).toContain(id);
+    devices.onReset = async () => ok(204);
+    t += 1000;
+    await engine.tickAll();
+    expect(devices.resets('w-1')).toBe(3);
+    expect((await store.getRun(id, 'w-1'))!.resetPending).toBeUndefined();
+    expect(await store.resets(id)).toEqual({ owed: 0, failed: 0 });
+    expect(await store.running()).not.toContain(id);
   });
 });

@@ -305,7 +305,12 @@ export class CampaignEngine {
       const owed = await this.transition(c, ep, (r) =>
         r.state === 'cancelled' && r.interrupted !== undefined ? { run: oweReset(r, this.now()) } : undefined,
       );
-      if (owed && typeof owed === 'object') await this.sendReset(c, ep);
+      if (owed && typeof owed === 'object') {
+        // The campaign may have ended meanwhile (its last reset acknowledged): ticked again until this one is.
+        await this.opts.store.reopen(c.id);
+        await this.sendReset(c, ep);
+        await this.settle(c.id);
+      }
       return;
     }
     if (!res.ok) await this.failStep(c, ep, `write ${write.path}`, res);
@@ -485,7 +490,12 @@ export class CampaignEngine {
   /** Applies the canary gate, the abort threshold, the window, and the end. */
   async settle(id: string): Promise<void> {
     const c = await this.opts.store.get(id);
-    if (!c || c.endedAt !== undefined) return;
+    if (!c) return;
+    if (c.endedAt !== undefined) {
+      // Reopened for a reset owed after its end (a write answered after the cancel): retired once settled.
+      if ((await this.opts.store.resets(id)).owed === 0) await this.opts.store.retire(id);
+      return;
+    }
     const now = this.now();
     const v = evaluate(c, await this.opts.store.counts(id), now);
     if (v.phase && (await this.opts.store.update(id, ['running', 'paused'], { phase: v.phase }, now))) {

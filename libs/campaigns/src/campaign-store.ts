@@ -71,5 +71,7 @@ export interface CampaignStore {
   release(id: string, endpoints: string[]): Promise<void>;
   /** The campaign is over: no more ticks. */
   retire(id: string): Promise<void>;
+  /** Ticked again (among running()): an ended campaign whose device owes a reset again. */
+  reopen(id: string): Promise<void>;
   log(id: string, after: string, count: number): Promise<TransitionRecord[]>;
 }

@@ -307,6 +307,10 @@ export class InMemoryCampaignStore implements CampaignStore {
     this.runningIds.delete(id);
   }
 
+  async reopen(id: string): Promise<void> {
+    this.runningIds.add(id);
+  }
+
   async log(id: string, after: string, count: number): Promise<TransitionRecord[]> {
     const log = this.rows.get(id)?.log ?? [];
     // The first record after `after` ("<ms>" or "<ms>-<seq>", "0" = from the start): binary search.

@@ -309,6 +309,10 @@ export class RedisCampaignStore implements CampaignStore {
     await this.redis.srem(this.keys.running, id);
   }
 
+  async reopen(id: string): Promise<void> {
+    await this.redis.sadd(this.keys.running, id);
+  }
+
   async log(id: string, after: string, count: number): Promise<TransitionRecord[]> {
     const start = after === '0' ? '-' : `(${after}`;
     const entries = (await this.redis.xrange(this.keys.log(id), start, '+', 'COUNT', count)) as Array<

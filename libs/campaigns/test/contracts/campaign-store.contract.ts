@@ -102,6 +102,11 @@ export function describeCampaignStoreContract(name: string, factory: CampaignSto
 
       await store.retire('cmp-aaaaaa');
       expect(await store.running()).toEqual(['cmp-bbbbbb']);
+      // Reopened (a reset owed after its end): ticked again until retired once more.
+      await store.reopen('cmp-aaaaaa');
+      expect((await store.running()).sort()).toEqual(['cmp-aaaaaa', 'cmp-bbbbbb']);
+      await store.retire('cmp-aaaaaa');
+      expect(await store.running()).toEqual(['cmp-bbbbbb']);
       // Retired is not forgotten: the campaign and its runs stay readable.
       expect((await store.get('cmp-aaaaaa'))!.id).toBe('cmp-aaaaaa');
       expect((await store.getRun('cmp-aaaaaa', 'a'))!.state).toBe('pending');
