@@ -252,4 +252,24 @@ describe('an interrupted device owes its reset until it is acknowledged (engine 
     expect(await store.resets(id)).toEqual({ owed: 0, failed: 0 });
     expect(await store.running()).not.toContain(id);
   });
+
+  it('an owed reset is sent when its device registers again, not after the backoff', async () => {
+    const devices = new ScriptedDevices(async () => ({
+      id: 'x',
+      ok: false,
+      status: 404,
+      error: 'not registered',
+    }));
+    const engine = engineWith(devices);
+    const id = await downloading('r-1', engine);
+    await engine.settle(id);
+    expect(devices.resets('r-1')).toBe(1);
+    expect((await store.getRun(id, 'r-1'))!.resetPending).toBe(true);
+    devices.onReset = async () => ok(204);
+    // No time passes: the registration makes it due.
+    await engine.onEvent({ type: 'registered', endpoint: 'r-1' } as Lwm2mEvent);
+    expect(devices.resets('r-1')).toBe(2);
+    expect((await store.getRun(id, 'r-1'))!.resetPending).toBeUndefined();
+    expect((await store.get(id))!.endedAt).toBe(t);
+  });
 });
