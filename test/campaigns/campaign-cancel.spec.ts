@@ -141,6 +141,8 @@ describe('campaigns: cancel and abort interrupt the devices in flight', () => {
     const done = await ended(id);
     expect(done.state).toBe('cancelled');
     expect(done.counts).toMatchObject({ cancelled: 3, succeeded: 1, failed: 0, downloading: 0, updating: 0 });
+    // Ended once every reset was acknowledged: none owed, none given up.
+    expect(done.resets).toEqual({ owed: 0, failed: 0 });
     const runs = await runsOf(id);
     expect(runs.get('cx-pull-4')).toMatchObject({ state: 'succeeded', resultCode: 1 });
     expect(executes('cx-pull-4')).toBe(1);
@@ -175,6 +177,7 @@ describe('campaigns: cancel and abort interrupt the devices in flight', () => {
     const done = await ended(id);
     expect(done.state).toBe('cancelled');
     expect(done.counts).toMatchObject({ cancelled: 3, succeeded: 0 });
+    expect(done.resets).toEqual({ owed: 0, failed: 0 });
     const runs = await runsOf(id);
     for (const ep of eps) {
       expect(runs.get(ep), ep).toMatchObject({ state: 'cancelled', interrupted: 'downloading' });

@@ -86,6 +86,7 @@ export interface CampaignBody {
   total: number;
   counts: Record<string, number>;
   canaryCounts: Record<string, number>;
+  resets?: { owed: number; failed: number };
   endedAt?: string;
 }
 

@@ -11,17 +11,25 @@
 // device for the campaign (a start, the write's intent, the Execute's) are stored only while the campaign is
 // live, in the same atomic step as the campaign's state (CampaignStore.casRun `live`), so a cancel stored
 // before them wins: no Execute ever follows it, and a write that raced it is reset again once it is answered.
+// The reset is owed from the interruption on (DeviceRun.resetPending, in the same compare-and-set): a process
+// that stops before the device acknowledged it leaves it to the next tick, which sends it again (claimed
+// first, backoff doubling from redriveAfterMs, given up after resetAttempts with the error on the run). The
+// device stays the campaign's member, and the campaign does not end, while its reset is owed.
 import type { EventBus, Lwm2mEvent, StoredEvent } from '@lwm2m/server';
 import { type Campaign, type CampaignState, isCampaignOver } from './campaign';
 import type { CampaignCommand, CampaignDevices } from './campaign-devices';
 import type { CampaignStore } from './campaign-store';
 import {
+  claimReset,
   type Decision,
   failAttempt,
   onCommandFailure,
   onDeadline,
   onInterrupt,
   onReport,
+  oweReset,
+  RESET_ATTEMPTS,
+  resetOutcome,
 } from './device-machine';
 import { type DeviceRun, isActive, isFinalRun } from './device-run';
 import { updateObjectOf } from './update-object';
@@ -40,8 +48,13 @@ export interface CampaignEngineOptions {
   events?: EventBus;
   /** A sleeping or unregistered device is looked at again after this, unless it wakes first (ms, default 60 s). */
   asleepRecheckMs?: number;
-  /** A start whose write was not sent, or an Execute not followed by Updating, is driven again after (ms). */
+  /**
+   * A start whose write was not sent, or an Execute not followed by Updating, is driven again after (ms); an
+   * owed reset that failed is sent again after it, doubled per attempt.
+   */
   redriveAfterMs?: number;
+  /** Attempts of an interrupted device's reset before it is given up (default 6). */
+  resetAttempts?: number;
   now?: () => number;
   random?: () => number;
   onError?: (err: unknown) => void;
@@ -83,6 +96,7 @@ export class CampaignEngine {
       );
     }
     await this.redrive(c, now);
+    await this.redriveResets(c, now);
     await this.settle(id);
     await this.fill(id);
   }
@@ -115,6 +129,15 @@ export class CampaignEngine {
             : undefined,
         );
         this.kick(id);
+      } else if (run?.resetPending) {
+        // An owed reset (its device was unreachable) is sent when the device shows up, not after the backoff.
+        await this.transition(c, e.endpoint, (r) =>
+          r.resetPending && (r.resetNextAt ?? 0) > this.now()
+            ? { run: { ...r, resetNextAt: this.now(), updatedAt: this.now() } }
+            : undefined,
+        );
+        await this.sendReset(c, e.endpoint);
+        await this.settle(id);
       } else if (e.type === 'registered' && run && (run.state === 'updating' || run.state === 'downloaded')) {
         // A device registers again after installing (a reboot): its observation is gone, ask it directly.
         await this.refresh(c, run.endpoint);
@@ -278,8 +301,16 @@ export class CampaignEngine {
     const after = await this.opts.store.getRun(c.id, ep);
     if (after?.state === 'cancelled' && after.interrupted !== undefined) {
       // The cancel's reset may have reached the device before this write (or the push began after the
-      // abort): the device is reset again, now that the write was answered.
-      await this.resetDevice(c, ep);
+      // abort): the device owes a reset again, now that the write was answered.
+      const owed = await this.transition(c, ep, (r) =>
+        r.state === 'cancelled' && r.interrupted !== undefined ? { run: oweReset(r, this.now()) } : undefined,
+      );
+      if (owed && typeof owed === 'object') {
+        // The campaign may have ended meanwhile (its last reset acknowledged): ticked again until this one is.
+        await this.opts.store.reopen(c.id);
+        await this.sendReset(c, ep);
+        await this.settle(c.id);
+      }
       return;
     }
     if (!res.ok) await this.failStep(c, ep, `write ${write.path}`, res);
@@ -304,7 +335,7 @@ export class CampaignEngine {
    * to Idle and cancels the download. A push is stopped first (the gateway answers once no block follows).
    * A queue-mode device that sleeps gets the reset queued: delivered when it wakes (Core 6.5).
    */
-  private async resetDevice(c: Campaign, ep: string): Promise<void> {
+  private async resetDevice(c: Campaign, ep: string): Promise<{ ok: true } | { ok: false; error: string }> {
     const devices = this.opts.devices;
     const o = updateObjectOf(c);
     if (c.mode === 'push') {
@@ -326,24 +357,57 @@ export class CampaignEngine {
             contentFormat: 42,
             values: [{ path: o.packagePath, type: 'opaque', value: '' }],
           };
-    const queue = async () => {
+    const queue = async (): Promise<{ ok: true } | { ok: false; error: string }> => {
       const q = await devices.queue?.(ep, reset);
-      if (!q?.ok) {
-        this.opts.onError?.(
-          new Error(`campaign ${c.id}: ${ep} sleeps; its reset was not queued: ${q?.error ?? 'no queue'}`),
-        );
-      }
+      return q?.ok ? { ok: true } : { ok: false, error: `sleeps; not queued: ${q?.error ?? 'no queue'}` };
     };
     if ((await devices.reachability(ep)) === 'asleep') return queue();
     const res = await devices.run(ep, reset);
-    if (res.ok) return;
+    if (res.ok) return { ok: true };
     if (res.status === 504 && res.coapCode === undefined && (await devices.reachability(ep)) === 'asleep')
       return queue();
-    this.opts.onError?.(
-      new Error(
-        `campaign ${c.id}: ${ep}: reset ${reset.path} failed: ${res.coapCode ?? res.error ?? res.status}`,
-      ),
+    return { ok: false, error: `${reset.path}: ${res.coapCode ?? res.error ?? res.status}` };
+  }
+
+  /**
+   * Sends the reset the run owes, if it is due: the attempt is claimed first (compare-and-set: one process
+   * sends it), then its outcome stored: acknowledged or queued clears the debt, the last attempt's failure
+   * gives it up. Once nothing is owed the device leaves the campaign (it may join another).
+   */
+  private async sendReset(c: Campaign, ep: string): Promise<void> {
+    const claim = await this.transition(c, ep, (r) =>
+      claimReset(r, this.now(), this.opts.redriveAfterMs ?? 30_000),
     );
+    if (!claim || typeof claim !== 'object') return;
+    let outcome: { ok: true } | { ok: false; error: string };
+    try {
+      outcome = await this.resetDevice(c, ep);
+    } catch (err) {
+      outcome = { ok: false, error: String(err) };
+    }
+    const max = this.opts.resetAttempts ?? RESET_ATTEMPTS;
+    if (!outcome.ok) {
+      this.opts.onError?.(
+        new Error(
+          `campaign ${c.id}: ${ep}: reset attempt ${claim.resetAttempts}/${max} failed: ${outcome.error}`,
+        ),
+      );
+    }
+    const out = await this.transition(c, ep, (r) => resetOutcome(r, claim, outcome, max, this.now()));
+    if (out && typeof out === 'object' && !out.resetPending && isFinalRun(out.state))
+      await this.opts.store.release(c.id, [ep]);
+  }
+
+  /** Owed resets that are due (their process stopped, or the last attempt failed): sent again. */
+  private async redriveResets(c: Campaign, now: number): Promise<void> {
+    const eps = await this.opts.store.resetsDue(c.id, now, 500);
+    for (let i = 0; i < eps.length; i += RESET_PARALLEL) {
+      await Promise.all(
+        eps
+          .slice(i, i + RESET_PARALLEL)
+          .map((ep) => this.sendReset(c, ep).catch((err) => this.opts.onError?.(err))),
+      );
+    }
   }
 
   /** The campaign was cancelled or aborted: its devices in flight not told to install are interrupted. */
@@ -426,7 +490,12 @@ export class CampaignEngine {
   /** Applies the canary gate, the abort threshold, the window, and the end. */
   async settle(id: string): Promise<void> {
     const c = await this.opts.store.get(id);
-    if (!c || c.endedAt !== undefined) return;
+    if (!c) return;
+    if (c.endedAt !== undefined) {
+      // Reopened for a reset owed after its end (a write answered after the cancel): retired once settled.
+      if ((await this.opts.store.resets(id)).owed === 0) await this.opts.store.retire(id);
+      return;
+    }
     const now = this.now();
     const v = evaluate(c, await this.opts.store.counts(id), now);
     if (v.phase && (await this.opts.store.update(id, ['running', 'paused'], { phase: v.phase }, now))) {
@@ -465,7 +534,15 @@ export class CampaignEngine {
     if (v.ended || v.cancelPending || isCampaignOver(stopped)) {
       const after = await this.opts.store.get(id);
       const counts = await this.opts.store.counts(id);
-      if (after && after.endedAt === undefined && active(counts.all) === 0 && counts.all.pending === 0) {
+      // Not while a reset is owed: the campaign is over once its devices are left where it says.
+      const owed = (await this.opts.store.resets(id)).owed;
+      if (
+        after &&
+        after.endedAt === undefined &&
+        active(counts.all) === 0 &&
+        counts.all.pending === 0 &&
+        owed === 0
+      ) {
         const state = after.state === 'running' || after.state === 'paused' ? 'completed' : after.state;
         await this.opts.store.update(id, [after.state], { state, endedAt: now }, now);
         await this.opts.store.retire(id);
@@ -582,7 +659,7 @@ export class CampaignEngine {
         );
       }
     }
-    if (action === 'interrupt') await this.resetDevice(c, run.endpoint);
+    if (action === 'interrupt') await this.sendReset(c, run.endpoint);
     if (action === 'release' || action === 'interrupt') {
       if (before.observationId) {
         await this.opts.devices.run(run.endpoint, {
@@ -590,7 +667,8 @@ export class CampaignEngine {
           observationId: before.observationId,
         });
       }
-      if (isFinalRun(run.state)) await this.opts.store.release(c.id, [run.endpoint]);
+      // A device owing a reset stays the campaign's (sendReset releases it once the debt is settled).
+      if (isFinalRun(run.state) && !run.resetPending) await this.opts.store.release(c.id, [run.endpoint]);
       // quiet: the caller (settle's interruption pass) checks the end itself once all are done.
       if (!isActive(run.state) && !quiet) {
         await this.settle(c.id);

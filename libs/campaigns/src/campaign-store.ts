@@ -45,7 +45,9 @@ export interface CampaignStore {
    * and the counts, and appending the transition to the log. `claim`: only if fewer than `maxActive` devices
    * are in flight and fewer than `perMinute` started in the last minute (0 = no limit). `live`: only while
    * the campaign's state is one of these ('stopped' otherwise), in the same atomic step: a cancel stored
-   * before it wins over a start, a write or an Execute decided from an older read of the campaign.
+   * before it wins over a start, a write or an Execute decided from an older read of the campaign. A run
+   * with `resetPending` is (re)indexed by its resetNextAt (resetsDue), one without it leaves that index, and
+   * one that becomes `resetFailed` counts in resets().failed, in the same atomic step.
    */
   casRun(
     id: string,
@@ -57,6 +59,10 @@ export interface CampaignStore {
   due(id: string, canary: boolean, now: number, limit: number): Promise<string[]>;
   /** Devices in flight past their deadline. */
   overdue(id: string, now: number, limit: number): Promise<string[]>;
+  /** Runs owing a reset (DeviceRun.resetPending) due by `now`, soonest first. */
+  resetsDue(id: string, now: number, limit: number): Promise<string[]>;
+  /** Resets owed now, and given up since the campaign began. */
+  resets(id: string): Promise<{ owed: number; failed: number }>;
   /** Active runs (for re-driving a step a stopped scheduler left undone). */
   activeEndpoints(id: string, limit: number): Promise<string[]>;
   /** The unfinished campaign an endpoint belongs to. */
@@ -65,5 +71,7 @@ export interface CampaignStore {
   release(id: string, endpoints: string[]): Promise<void>;
   /** The campaign is over: no more ticks. */
   retire(id: string): Promise<void>;
+  /** Ticked again (among running()): an ended campaign whose device owes a reset again. */
+  reopen(id: string): Promise<void>;
   log(id: string, after: string, count: number): Promise<TransitionRecord[]>;
 }

@@ -155,13 +155,62 @@ export function onInterrupt(run: DeviceRun, reason: string, now: number): Decisi
   const { resultCode: _r, ...rest } = clearAttempt(run, now);
   return {
     run: {
-      ...rest,
+      // The reset is owed from this very write on (the same compare-and-set): due at once.
+      ...(written ? oweReset(rest, now) : rest),
       state: 'cancelled',
       interrupted: run.state,
       error: written
-        ? `interrupted while ${run.state} (${reason}): the device was reset`
+        ? `interrupted while ${run.state} (${reason}): the device is reset`
         : `interrupted while ${run.state} (${reason}), before anything was written to the device`,
     },
     action: written ? 'interrupt' : 'release',
+  };
+}
+
+/** Reset attempts of an interrupted device before it is given up. */
+export const RESET_ATTEMPTS = 6;
+
+/** The run owes its device a reset, due now (a new debt: attempts from zero). */
+export function oweReset(run: DeviceRun, now: number): DeviceRun {
+  const { resetFailed: _f, ...rest } = run;
+  return { ...rest, resetPending: true, resetAttempts: 0, resetNextAt: now, updatedAt: now };
+}
+
+/**
+ * Claims the next attempt of an owed reset that is due: the attempt is counted and the one after is due
+ * after `backoffMs`, doubled per attempt (10 min at most): another process (a tick elsewhere, a restarted
+ * scheduler) sends it only after that. Undefined when nothing is owed or it is not due.
+ */
+export function claimReset(run: DeviceRun, now: number, backoffMs: number): Decision | undefined {
+  if (!run.resetPending || (run.resetNextAt ?? 0) > now) return undefined;
+  const attempts = (run.resetAttempts ?? 0) + 1;
+  const wait = Math.min(600_000, backoffMs * 2 ** (attempts - 1));
+  return { run: { ...run, resetAttempts: attempts, resetNextAt: now + wait, updatedAt: now } };
+}
+
+/**
+ * What the claimed attempt (`claim`: the run as claimed) got: acknowledged (or queued) clears the debt;
+ * a failure of the last attempt gives it up, with why in the error; another failure leaves it due at the
+ * claim's resetNextAt. Undefined when the run changed since (a newer claim, or a new debt).
+ */
+export function resetOutcome(
+  run: DeviceRun,
+  claim: DeviceRun,
+  outcome: { ok: true } | { ok: false; error: string },
+  maxAttempts: number,
+  now: number,
+): Decision | undefined {
+  if (!run.resetPending || run.resetNextAt !== claim.resetNextAt || run.resetAttempts !== claim.resetAttempts)
+    return undefined;
+  const { resetPending: _p, resetNextAt: _n, ...rest } = run;
+  if (outcome.ok) return { run: { ...rest, updatedAt: now } };
+  if ((run.resetAttempts ?? 0) < maxAttempts) return undefined;
+  return {
+    run: {
+      ...rest,
+      resetFailed: true,
+      error: `${run.error ?? 'interrupted'}; the reset was given up after ${run.resetAttempts} attempts: ${outcome.error}`,
+      updatedAt: now,
+    },
   };
 }

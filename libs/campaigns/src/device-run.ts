@@ -8,7 +8,9 @@
 // window leaves its pending devices `cancelled`; a cancelled or aborted one also interrupts the devices in
 // starting, downloading or downloaded that were not told to Execute yet (`cancelled`, `interrupted` = the
 // state it was in; the device is reset with an empty Package URI or Package, E.6). An `updating` device, or
-// one whose Execute was decided, is left to finish and ends as it reports.
+// one whose Execute was decided, is left to finish and ends as it reports. The reset is owed (`resetPending`,
+// stored with the interruption) until the device acknowledged it or it was queued for a sleeping device;
+// the engine's tick sends it again (backoff) and gives up after a bounded number of attempts.
 
 export type DeviceRunState =
   | 'pending'
@@ -72,6 +74,16 @@ export interface DeviceRun {
   fwState?: number;
   /** Cancelled in flight by the campaign's cancel or abort: the state it was in (the device was reset). */
   interrupted?: DeviceRunState;
+  /**
+   * The interruption's reset is owed: stored in the same compare-and-set as the interruption, so a process
+   * that stops before sending it leaves it to the next tick; cleared once acknowledged (or queued).
+   */
+  resetPending?: boolean;
+  /** Reset attempts made; the next is due at resetNextAt (claimed before it is sent: one process sends it). */
+  resetAttempts?: number;
+  resetNextAt?: number;
+  /** The reset was given up after its attempts (the error says what the last one got). */
+  resetFailed?: boolean;
   /** /5/0/5 of a failure (TS 1.2 Core E.6: 2 flash, 3 RAM, 4 connection lost, 5 integrity, 6 type, 7 URI, 8 update failed, 9 protocol). */
   resultCode?: number;
   error?: string;

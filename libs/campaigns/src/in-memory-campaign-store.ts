@@ -91,6 +91,9 @@ interface Row {
   active: ScoredSet;
   /** Starts of the last minute. */
   starts: ScoredSet;
+  /** Devices owing a reset -> when it is due; resets given up. */
+  resets: ScoredSet;
+  resetsFailed: number;
   log: TransitionRecord[];
 }
 
@@ -124,6 +127,8 @@ export class InMemoryCampaignStore implements CampaignStore {
       canaryQueue: new ScoredSet(),
       active: new ScoredSet(),
       starts: new ScoredSet(),
+      resets: new ScoredSet(),
+      resetsFailed: 0,
       log: [],
     };
     runs.forEach((r, i) => {
@@ -231,6 +236,9 @@ export class InMemoryCampaignStore implements CampaignStore {
       row.starts.add(`${ep}:${now}`, now);
     }
     row.runs.set(ep, JSON.stringify(next));
+    if (next.resetPending) row.resets.add(ep, next.resetNextAt ?? 0);
+    else row.resets.remove(ep);
+    if (next.resetFailed && !stored.resetFailed) row.resetsFailed++;
     const to = next.state;
     if (old !== to) {
       row.counts[old]--;
@@ -274,6 +282,15 @@ export class InMemoryCampaignStore implements CampaignStore {
     return this.rows.get(id)?.active.upTo(now, limit) ?? [];
   }
 
+  async resetsDue(id: string, now: number, limit: number): Promise<string[]> {
+    return this.rows.get(id)?.resets.upTo(now, limit) ?? [];
+  }
+
+  async resets(id: string): Promise<{ owed: number; failed: number }> {
+    const row = this.rows.get(id);
+    return { owed: row?.resets.size ?? 0, failed: row?.resetsFailed ?? 0 };
+  }
+
   async activeEndpoints(id: string, limit: number): Promise<string[]> {
     return this.rows.get(id)?.active.first(limit) ?? [];
   }
@@ -288,6 +305,10 @@ export class InMemoryCampaignStore implements CampaignStore {
 
   async retire(id: string): Promise<void> {
     this.runningIds.delete(id);
+  }
+
+  async reopen(id: string): Promise<void> {
+    this.runningIds.add(id);
   }
 
   async log(id: string, after: string, count: number): Promise<TransitionRecord[]> {

@@ -11,6 +11,7 @@
 //   <p>{cmp:<id>}:qc      zset  pending devices of the canary batch -> earliest start
 //   <p>{cmp:<id>}:active  zset  devices between start and a final state -> their attempt's deadline
 //   <p>{cmp:<id>}:starts  zset  starts of the last minute (the devices-per-minute limit)
+//   <p>{cmp:<id>}:resets  zset  interrupted devices whose reset is owed -> when it is due (resetNextAt)
 //   <p>{cmp:<id>}:log     stream every transition: ep, from, to, at, active, downloading (after it)
 import { DEFAULT_KEY_PREFIX } from '@lwm2m/registry';
 
@@ -25,6 +26,7 @@ export interface CampaignKeys {
   canaryQueue(id: string): string;
   active(id: string): string;
   starts(id: string): string;
+  resets(id: string): string;
   log(id: string): string;
   /** Consumer group of the scheduler's campaign driver on the registry's event stream. */
   eventGroup: string;
@@ -50,6 +52,7 @@ export function campaignKeys(prefix: string = DEFAULT_KEY_PREFIX): CampaignKeys 
     canaryQueue: (id) => of(id, 'qc'),
     active: (id) => of(id, 'active'),
     starts: (id) => of(id, 'starts'),
+    resets: (id) => of(id, 'resets'),
     log: (id) => of(id, 'log'),
     eventGroup: 'campaigns',
   };

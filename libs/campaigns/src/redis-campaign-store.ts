@@ -44,9 +44,10 @@ return 1
 `;
 
 /**
- * KEYS: runs counts q qc active starts log meta.
+ * KEYS: runs counts q qc active starts log meta resets.
  * ARGV: ep expectedRev nextJson nextState canary notBefore deadline now maxActive perMinute activeStates
  *       liveStates (comma list; '' = any: else the campaign's state must be one of them)
+ *       resetAt ('' = no reset owed) resetFailed ('1': the run's reset is given up)
  */
 const CAS_RUN = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -67,6 +68,8 @@ if tonumber(ARGV[10]) > 0 then
   redis.call('ZADD', KEYS[6], now, ARGV[1] .. ':' .. ARGV[8])
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[13] ~= '' then redis.call('ZADD', KEYS[9], ARGV[13], ARGV[1]) else redis.call('ZREM', KEYS[9], ARGV[1]) end
+if ARGV[14] == '1' and not c.resetFailed then redis.call('HINCRBY', KEYS[2], 'resets-failed', 1) end
 if old ~= new then
   redis.call('HINCRBY', KEYS[2], old, -1)
   redis.call('HINCRBY', KEYS[2], new, 1)
@@ -246,6 +249,7 @@ export class RedisCampaignStore implements CampaignStore {
         k.starts(id),
         k.log(id),
         k.meta(id),
+        k.resets(id),
       ],
       [
         next.endpoint,
@@ -260,6 +264,8 @@ export class RedisCampaignStore implements CampaignStore {
         claim?.perMinute ?? 0,
         ACTIVE_STATES.join(','),
         live?.join(',') ?? '',
+        next.resetPending ? (next.resetNextAt ?? 0) : '',
+        next.resetFailed ? '1' : '0',
       ],
     )) as string[];
     return r[0] as CasResult;
@@ -272,6 +278,18 @@ export class RedisCampaignStore implements CampaignStore {
 
   overdue(id: string, now: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.active(id), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  resetsDue(id: string, now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.resets(id), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  async resets(id: string): Promise<{ owed: number; failed: number }> {
+    const [owed, failed] = await Promise.all([
+      this.redis.zcard(this.keys.resets(id)),
+      this.redis.hget(this.keys.counts(id), 'resets-failed'),
+    ]);
+    return { owed, failed: Number(failed ?? 0) };
   }
 
   activeEndpoints(id: string, limit: number): Promise<string[]> {
@@ -289,6 +307,10 @@ export class RedisCampaignStore implements CampaignStore {
 
   async retire(id: string): Promise<void> {
     await this.redis.srem(this.keys.running, id);
+  }
+
+  async reopen(id: string): Promise<void> {
+    await this.redis.sadd(this.keys.running, id);
   }
 
   async log(id: string, after: string, count: number): Promise<TransitionRecord[]> {

@@ -7,8 +7,10 @@ import {
   newRun,
   onCommandFailure,
   onDeadline,
+  claimReset,
   onInterrupt,
   onReport,
+  resetOutcome,
   type RolloutPolicy,
 } from '../src';
 
@@ -127,6 +129,38 @@ describe('a cancel or an abort interrupts a run not told to install (TS 1.2 Core
     expect(never.action).toBe('release');
     expect(never.run).toMatchObject({ state: 'cancelled', interrupted: 'starting' });
     expect(never.run.error).toMatch(/before anything was written/);
+    // The reset is owed with the interruption itself (one compare-and-set), due at once; none when unwritten.
+    expect(d.run).toMatchObject({ resetPending: true, resetAttempts: 0, resetNextAt: 500 });
+    expect(never.run.resetPending).toBeUndefined();
+  });
+
+  it('an owed reset is claimed when due (backoff doubling), cleared when acknowledged, given up at the last', () => {
+    const owed = onInterrupt(started({ state: 'downloading' }), 'campaign cancelled', 500)!.run;
+    expect(claimReset(owed, 499, 1000)).toBeUndefined();
+    const first = claimReset(owed, 500, 1000)!.run;
+    expect(first).toMatchObject({ resetPending: true, resetAttempts: 1, resetNextAt: 1500 });
+    // Claimed: not due again before its time (another process does not send it too).
+    expect(claimReset(first, 1499, 1000)).toBeUndefined();
+    const second = claimReset(first, 1500, 1000)!.run;
+    expect(second).toMatchObject({ resetAttempts: 2, resetNextAt: 3500 });
+    // A failure before the last attempt stores nothing (due at the claim's time); an outcome of an older
+    // claim is ignored.
+    expect(resetOutcome(second, second, { ok: false, error: 'e' }, 3, 1600)).toBeUndefined();
+    expect(resetOutcome(second, first, { ok: true }, 3, 1600)).toBeUndefined();
+    const acked = resetOutcome(second, second, { ok: true }, 3, 1600)!.run;
+    expect(acked.resetPending).toBeUndefined();
+    expect(acked.resetNextAt).toBeUndefined();
+    expect(acked).toMatchObject({ state: 'cancelled', resetAttempts: 2 });
+    expect(claimReset(acked, 10_000_000, 1000)).toBeUndefined();
+    const third = claimReset(second, 3500, 1000)!.run;
+    const gaveUp = resetOutcome(third, third, { ok: false, error: '/5/0/1: 4.04' }, 3, 3600)!.run;
+    expect(gaveUp).toMatchObject({ resetFailed: true, resetAttempts: 3 });
+    expect(gaveUp.resetPending).toBeUndefined();
+    expect(gaveUp.error).toMatch(
+      /interrupted while downloading .*; the reset was given up after 3 attempts: \/5\/0\/1: 4\.04/,
+    );
+    // The wait is capped at 10 minutes.
+    expect(claimReset({ ...owed, resetAttempts: 20 }, 500, 1000)!.run.resetNextAt).toBe(500 + 600_000);
   });
 
   it('downloaded without an Execute decided is interrupted; with one, or updating, or final, never', () => {

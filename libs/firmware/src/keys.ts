@@ -4,6 +4,8 @@
 //   <p>{fw:<id>}:c:<n>       string chunk n of the content (chunkBytes each, the last shorter)
 //   <p>{fwidx}:images        set    ids of complete images (the listing)
 //   <p>{<endpoint>}:fwpush   string JSON PushProgress of the device's push (one per device)
+//   <p>{<endpoint>}:fwabort  string the device's push abort generation (INCR by an abort; a running push
+//                                   on any node stops once it changed)
 // An image's meta and chunks share a slot (its id in the hash tag), so deleting it is one transaction on
 // Redis Cluster; the listing is one small set.
 import { DEFAULT_KEY_PREFIX } from '@lwm2m/registry';
@@ -13,6 +15,7 @@ export interface FirmwareKeys {
   chunk(id: string, n: number): string;
   images: string;
   push(endpoint: string): string;
+  pushAbort(endpoint: string): string;
 }
 
 export function firmwareKeys(prefix = DEFAULT_KEY_PREFIX): FirmwareKeys {
@@ -21,5 +24,6 @@ export function firmwareKeys(prefix = DEFAULT_KEY_PREFIX): FirmwareKeys {
     chunk: (id, n) => `${prefix}{fw:${id}}:c:${n}`,
     images: `${prefix}{fwidx}:images`,
     push: (endpoint) => `${prefix}{${endpoint}}:fwpush`,
+    pushAbort: (endpoint) => `${prefix}{${endpoint}}:fwabort`,
   };
 }

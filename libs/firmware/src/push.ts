@@ -2,6 +2,8 @@
 // (RFC 7959 section 2.5), each block read from the image store when it is sent (a 50 MB image never sits in
 // memory). Progress (the bytes the device acknowledged) is kept in a PushProgressStore, so a retry after a
 // NAT rebinding, a timeout or a node change resumes after the last acknowledged block instead of block 0.
+// An abort is shared the same way (PushProgressStore.abort): a push on any node stops within a bounded
+// number of blocks, whichever node the abort was given to.
 import {
   blockSize,
   type CoapEndpoint,
@@ -39,10 +41,18 @@ export interface PushProgressStore {
   get(endpoint: string): Promise<PushProgress | undefined>;
   set(endpoint: string, progress: PushProgress): Promise<void>;
   delete(endpoint: string): Promise<void>;
+  /**
+   * Stops every push to the device that is running now, on any node, and forgets its progress: bumps the
+   * device's abort generation (a push notes it when it begins and stops once it changed), then deletes.
+   */
+  abort(endpoint: string): Promise<void>;
+  /** The device's abort generation (0 before any abort). */
+  abortGeneration(endpoint: string): Promise<number>;
 }
 
 export class InMemoryPushProgressStore implements PushProgressStore {
   private readonly map = new Map<string, PushProgress>();
+  private readonly aborts = new Map<string, number>();
   async get(endpoint: string): Promise<PushProgress | undefined> {
     const p = this.map.get(endpoint);
     return p === undefined ? undefined : { ...p };
@@ -52,6 +62,13 @@ export class InMemoryPushProgressStore implements PushProgressStore {
   }
   async delete(endpoint: string): Promise<void> {
     this.map.delete(endpoint);
+  }
+  async abort(endpoint: string): Promise<void> {
+    this.aborts.set(endpoint, (this.aborts.get(endpoint) ?? 0) + 1);
+    this.map.delete(endpoint);
+  }
+  async abortGeneration(endpoint: string): Promise<number> {
+    return this.aborts.get(endpoint) ?? 0;
   }
 }
 
@@ -75,6 +92,13 @@ export interface PushOptions {
   progress?: PushProgressStore;
   /** Progress is written to the store every this many blocks (and on every stop); default 64. */
   saveEvery?: number;
+  /**
+   * The store's abort generation is read after this many blocks or abortCheckMs, whichever comes first
+   * (and before a retry or a start over): a push aborted on another node stops within that. Default 16.
+   */
+  abortCheckEvery?: number;
+  /** Default 1000 ms. */
+  abortCheckMs?: number;
   onProgress?: (p: { sent: number; size: number }) => void;
   signal?: AbortSignal;
   now?: () => number;
@@ -111,6 +135,19 @@ export async function pushFirmware(
   const attempts = opts.attempts ?? 6;
   const saveEvery = opts.saveEvery ?? 64;
   const previous = await opts.progress?.get(opts.endpoint);
+  // An abort given after this (to any node) bumps the generation: this push then stops.
+  const generation = await opts.progress?.abortGeneration(opts.endpoint);
+  const checkEvery = opts.abortCheckEvery ?? 16;
+  const checkMs = opts.abortCheckMs ?? 1000;
+  let sinceCheck = 0;
+  let checkedAt = now();
+  const abortedElsewhere = async (): Promise<boolean> => {
+    if (opts.progress === undefined) return false;
+    sinceCheck = 0;
+    checkedAt = now();
+    // Greater, not different: a generation that expired (7 days without an abort) reads 0 and stops nothing.
+    return (await opts.progress.abortGeneration(opts.endpoint)) > (generation ?? 0);
+  };
   let acked = 0;
   if (
     previous !== undefined &&
@@ -162,6 +199,11 @@ export async function pushFirmware(
       ...(coapCode ? { coapCode } : {}),
     };
   };
+  /** Aborted through the store: its progress is forgotten (deleted again: a save of ours may have raced it). */
+  const dropped = async (): Promise<PushResult> => {
+    await opts.progress?.delete(opts.endpoint);
+    return { ok: false, size: image.size, resumedFrom, blocks, retries, error: 'aborted' };
+  };
   // An empty image is one Write of an empty Package, which resets the device (Core E.6).
   for (;;) {
     const size = blockSize(szx);
@@ -173,6 +215,11 @@ export async function pushFirmware(
     let res;
     for (let attempt = 1; ; attempt++) {
       if (opts.signal?.aborted) return stop('aborted');
+      if (
+        (attempt > 1 || ++sinceCheck >= checkEvery || now() - checkedAt >= checkMs) &&
+        (await abortedElsewhere())
+      )
+        return dropped();
       blocks++;
       try {
         res = await target.endpoint.request(
@@ -192,7 +239,9 @@ export async function pushFirmware(
     }
     const code = formatCode(res.code);
     if (res.code === CoapCode.REQUEST_ENTITY_INCOMPLETE && !restarted && acked > 0) {
-      // RFC 7959 section 2.5: the device lost the transfer (it restarted): once from block 0.
+      // RFC 7959 section 2.5: the device lost the transfer (it restarted): once from block 0. Not after an
+      // abort: a device reset by it answers so too, and block 0 would start its download again.
+      if (await abortedElsewhere()) return dropped();
       restarted = true;
       acked = 0;
       continue;

@@ -151,4 +151,18 @@ export class RedisPushProgressStore implements PushProgressStore {
   async delete(endpoint: string): Promise<void> {
     await this.redis.del(this.keys.push(endpoint));
   }
+
+  async abort(endpoint: string): Promise<void> {
+    // One slot (the endpoint's hash tag): one transaction on Redis Cluster too.
+    await this.redis
+      .multi()
+      .incr(this.keys.pushAbort(endpoint))
+      .expire(this.keys.pushAbort(endpoint), this.ttlSeconds)
+      .del(this.keys.push(endpoint))
+      .exec();
+  }
+
+  async abortGeneration(endpoint: string): Promise<number> {
+    return Number((await this.redis.get(this.keys.pushAbort(endpoint))) ?? 0);
+  }
 }

@@ -187,4 +187,23 @@ describe.each([
     await store.delete('ep');
     expect(await store.get('ep')).toBeUndefined();
   });
+
+  it("an abort bumps the device's generation and forgets its progress", async () => {
+    const store = make();
+    expect(await store.abortGeneration('ep')).toBe(0);
+    await store.set('ep', {
+      imageId: 'i',
+      sha256: 'h',
+      size: 10,
+      szx: 6,
+      acked: 4,
+      state: 'pushing',
+      updatedAt: 1,
+    });
+    await store.abort('ep');
+    await store.abort('ep');
+    expect(await store.abortGeneration('ep')).toBe(2);
+    expect(await store.abortGeneration('other')).toBe(0);
+    expect(await store.get('ep')).toBeUndefined();
+  });
 });

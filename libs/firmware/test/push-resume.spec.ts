@@ -85,3 +85,55 @@ it('resumes on another node from the progress in Redis, and starts over once whe
   expect(c).toMatchObject({ ok: true, resumedFrom: 50 * 1024 });
   expect(fresh.dev.firmware!.lastPackage?.sha256).toBe(image.sha256);
 });
+
+it('an abort given through another node stops the push within abortCheckEvery blocks and forgets it', async () => {
+  const images = new InMemoryImageStore();
+  const image = await images.put({ name: 'a', version: '1' }, once(randomBytes(200_000)), {
+    maxBytes: 1 << 20,
+  });
+  // Node A pushes; node B (its own Redis connection, its own store) is given the abort.
+  const progressA = new RedisPushProgressStore(client, 'abort:');
+  const other = new Redis(redis.url);
+  closing.push(async () => other.disconnect());
+  const progressB = new RedisPushProgressStore(other as never, 'abort:');
+  const { dev, port } = await device();
+  const at = { address: '127.0.0.1', port };
+  let sent = 0;
+  let aborting: Promise<void> | undefined;
+  let sentWhenAborted = -1;
+  const checkEvery = 8;
+  const r = await pushFirmware({ endpoint: await node(), peer: () => at }, images, image.id, {
+    endpoint: 'resume-1',
+    progress: progressA,
+    saveEvery: 4,
+    abortCheckEvery: checkEvery,
+    // Only the block count bounds it here (no check for time's sake).
+    abortCheckMs: 3_600_000,
+    onProgress: (p) => {
+      sent = p.sent;
+      if (p.sent >= 50 * 1024 && aborting === undefined)
+        aborting = progressB.abort('resume-1').then(() => {
+          sentWhenAborted = sent;
+        });
+    },
+  });
+  await aborting;
+  expect(r).toMatchObject({ ok: false, error: 'aborted' });
+  expect(sentWhenAborted).toBeGreaterThanOrEqual(50 * 1024);
+  // Blocks the device acknowledged after the abort was stored: fewer than the check interval, plus the one
+  // in flight.
+  expect(sent - sentWhenAborted).toBeLessThanOrEqual((checkEvery + 1) * 1024);
+  expect(sent).toBeLessThan(image.size);
+  // Forgotten: its progress is gone (its saves every 4 blocks did not bring it back).
+  expect(await progressA.get('resume-1')).toBeUndefined();
+  expect(await progressB.abortGeneration('resume-1')).toBe(1);
+
+  // The abort stopped the push that was running, not the next: a new push begins at block 0 and ends.
+  const again = await pushFirmware({ endpoint: await node(), peer: () => at }, images, image.id, {
+    endpoint: 'resume-1',
+    progress: progressA,
+    abortCheckEvery: 1,
+  });
+  expect(again).toMatchObject({ ok: true, resumedFrom: 0 });
+  expect(dev.firmware!.lastPackage).toEqual({ size: image.size, sha256: image.sha256, mode: 'push' });
+});

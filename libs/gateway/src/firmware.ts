@@ -124,17 +124,22 @@ export class GatewayFirmware {
 
   /**
    * A firmware-push-abort command (a campaign cancelled): the push to the device stops, its block in flight
-   * abandoned, and its progress is forgotten. Answered once the push has stopped, so that the reset the
-   * caller writes next (an empty Package, Core E.6) is not followed by another block of this push. 200 when
-   * a push was running here, 204 when none was (its progress is dropped all the same).
+   * abandoned, and its progress is forgotten. Answered once the push running here has stopped, so that the
+   * reset the caller writes next (an empty Package, Core E.6) is not followed by another block of this push.
+   * A push running on another node (it began before a takeover, or a NAT rebinding moved the session here)
+   * sees the abort in the shared store and stops within pushFirmware's abortCheckEvery blocks; a block of it
+   * that reaches the reset device is refused (4.08, no block 0: RFC 7959 section 2.5) and it does not start
+   * over. 200 when a push was running here, 204 when none was (its progress is dropped all the same).
    */
   async abortPush(cmd: DeviceCommand): Promise<DeviceCommandResult> {
+    await this.o.pushes.abort(cmd.endpoint);
     const entry = this.running.get(cmd.endpoint);
     if (entry !== undefined) {
       entry.ctl.abort();
       await entry.done;
       this.o.log.debug('firmware: push aborted', { endpoint: cmd.endpoint });
     }
+    // Again: the push stopped here saved its progress ('failed') on its way out.
     await this.o.pushes.delete(cmd.endpoint);
     return { id: cmd.id, ok: true, status: entry !== undefined ? 200 : 204 };
   }

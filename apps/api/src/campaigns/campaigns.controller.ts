@@ -196,6 +196,8 @@ export class CampaignsController {
         ...(r.error ? { error: r.error } : {}),
         ...(r.asleep ? { asleep: true } : {}),
         ...(r.interrupted ? { interrupted: r.interrupted } : {}),
+        ...(r.resetPending ? { resetPending: true } : {}),
+        ...(r.resetFailed ? { resetFailed: true } : {}),
         updatedAt: new Date(r.updatedAt).toISOString(),
       })),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
@@ -247,8 +249,10 @@ export class CampaignsController {
     description:
       'Devices in starting, downloading or downloaded (no Execute decided) are reset with an empty Package ' +
       'URI (pull) or Package (push, the push stopped first), TS 1.2 Core E.6, and end cancelled with ' +
-      '`interrupted`; a sleeping one gets the reset queued. A device whose Execute was sent finishes and ' +
-      'ends as it reports. endedAt is set when none is in flight.',
+      '`interrupted`; a sleeping one gets the reset queued. The reset is owed (`resetPending`) until the ' +
+      'device acknowledged it: sent again with backoff, given up (`resetFailed`, counted in `resets.failed`) ' +
+      'after its attempts. A device whose Execute was sent finishes and ends as it reports. endedAt is set ' +
+      'when none is in flight and no reset is owed.',
   })
   @ApiParam({ name: 'id' })
   @ApiOkResponse({ type: CampaignDto })
@@ -291,7 +295,7 @@ export class CampaignsController {
   }
 
   private async toDto(c: Campaign): Promise<CampaignDto> {
-    const counts = await this.store.counts(c.id);
+    const [counts, resets] = await Promise.all([this.store.counts(c.id), this.store.resets(c.id)]);
     return {
       id: c.id,
       ...(c.name ? { name: c.name } : {}),
@@ -311,6 +315,7 @@ export class CampaignsController {
       total: c.endpoints.length,
       counts: counts.all,
       canaryCounts: counts.canary,
+      resets,
       createdAt: iso(c.createdAt)!,
       updatedAt: iso(c.updatedAt)!,
       ...(c.endedAt !== undefined ? { endedAt: iso(c.endedAt) } : {}),

@@ -282,6 +282,12 @@ export class CampaignDto {
   @ApiProperty() total!: number;
   @ApiProperty({ description: 'Devices by state' }) counts!: Record<string, number>;
   @ApiProperty({ description: 'The canary batch by state' }) canaryCounts!: Record<string, number>;
+  @ApiProperty({
+    description:
+      'Resets of interrupted devices: owed (not acknowledged yet; the campaign ends once none is) and ' +
+      'failed (given up after their attempts)',
+  })
+  resets!: { owed: number; failed: number };
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
   @ApiPropertyOptional() endedAt?: string;
@@ -303,9 +309,13 @@ export class CampaignDeviceDto {
   @ApiPropertyOptional({ description: 'Asleep when due: started when it wakes' }) asleep?: boolean;
   @ApiPropertyOptional({
     enum: ['starting', 'downloading', 'downloaded'],
-    description: 'Cancelled in flight by the cancel or abort: the state it was in (the device was reset)',
+    description: 'Cancelled in flight by the cancel or abort: the state it was in (the device is reset)',
   })
   interrupted?: string;
+  @ApiPropertyOptional({ description: 'Its reset is owed: not acknowledged yet (sent again with backoff)' })
+  resetPending?: boolean;
+  @ApiPropertyOptional({ description: 'Its reset was given up after its attempts (the error says why)' })
+  resetFailed?: boolean;
   @ApiProperty() updatedAt!: string;
 }
 

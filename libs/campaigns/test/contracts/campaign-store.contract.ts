@@ -102,6 +102,11 @@ export function describeCampaignStoreContract(name: string, factory: CampaignSto
 
       await store.retire('cmp-aaaaaa');
       expect(await store.running()).toEqual(['cmp-bbbbbb']);
+      // Reopened (a reset owed after its end): ticked again until retired once more.
+      await store.reopen('cmp-aaaaaa');
+      expect((await store.running()).sort()).toEqual(['cmp-aaaaaa', 'cmp-bbbbbb']);
+      await store.retire('cmp-aaaaaa');
+      expect(await store.running()).toEqual(['cmp-bbbbbb']);
       // Retired is not forgotten: the campaign and its runs stay readable.
       expect((await store.get('cmp-aaaaaa'))!.id).toBe('cmp-aaaaaa');
       expect((await store.getRun('cmp-aaaaaa', 'a'))!.state).toBe('pending');
@@ -224,6 +229,45 @@ export function describeCampaignStoreContract(name: string, factory: CampaignSto
       expect(await store.casRun('cmp-livestate', { ...next, state: 'downloading', rev: next.rev + 1 })).toBe(
         'ok',
       );
+    });
+
+    it('indexes the runs owing a reset by when it is due, and counts the resets given up once', async () => {
+      await create(store, 'cmp-resets', ['a', 'b', 'c']);
+      expect(await store.resets('cmp-resets')).toEqual({ owed: 0, failed: 0 });
+      const owe = { resetPending: true, resetAttempts: 1 };
+      expect(
+        await move(store, 'cmp-resets', 'a', 'cancelled', T0 + 1, { ...owe, resetNextAt: T0 + 50 }),
+      ).toBe('ok');
+      expect(
+        await move(store, 'cmp-resets', 'b', 'cancelled', T0 + 1, { ...owe, resetNextAt: T0 + 10 }),
+      ).toBe('ok');
+      expect(await move(store, 'cmp-resets', 'c', 'cancelled', T0 + 1)).toBe('ok');
+      expect(await store.resets('cmp-resets')).toEqual({ owed: 2, failed: 0 });
+      expect(await store.resetsDue('cmp-resets', T0 + 9, 10)).toEqual([]);
+      expect(await store.resetsDue('cmp-resets', T0 + 50, 10)).toEqual(['b', 'a']);
+      expect(await store.resetsDue('cmp-resets', T0 + 50, 1)).toEqual(['b']);
+      // Claimed again: due later (same state, re-indexed by the new time).
+      expect(
+        await move(store, 'cmp-resets', 'b', 'cancelled', T0 + 2, { resetAttempts: 2, resetNextAt: T0 + 90 }),
+      ).toBe('ok');
+      expect(await store.resetsDue('cmp-resets', T0 + 50, 10)).toEqual(['a']);
+      // Acknowledged: out of the index. Given up: out of it, counted once (a later write keeps the count).
+      const { resetPending: _p, ...acked } = (await store.getRun('cmp-resets', 'a'))!;
+      expect(await store.casRun('cmp-resets', { ...acked, rev: acked.rev + 1 })).toBe('ok');
+      const { resetPending: _q, ...gaveUp } = (await store.getRun('cmp-resets', 'b'))!;
+      expect(await store.casRun('cmp-resets', { ...gaveUp, resetFailed: true, rev: gaveUp.rev + 1 })).toBe(
+        'ok',
+      );
+      const later = (await store.getRun('cmp-resets', 'b'))!;
+      expect(await store.casRun('cmp-resets', { ...later, error: 'x', rev: later.rev + 1 })).toBe('ok');
+      expect(await store.resetsDue('cmp-resets', Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+      expect(await store.resets('cmp-resets')).toEqual({ owed: 0, failed: 1 });
+      // A conflicting write changes nothing.
+      expect(await store.casRun('cmp-resets', { ...later, resetPending: true, resetNextAt: 0 })).toBe(
+        'conflict',
+      );
+      expect(await store.resets('cmp-resets')).toEqual({ owed: 0, failed: 1 });
+      expect(await store.resets('cmp-nothere')).toEqual({ owed: 0, failed: 0 });
     });
 
     it('claims a start only while fewer than maxActive are in flight', async () => {
