@@ -253,6 +253,41 @@ describe('an interrupted device owes its reset until it is acknowledged (engine 
     expect(await store.running()).not.toContain(id);
   });
 
+  it('a reset owed again after another campaign took the device is not sent (it would cancel that download)', async () => {
+    const devices = new ScriptedDevices();
+    const engine = engineWith(devices);
+    const def = (id: string) => ({
+      id,
+      imageId: 'img',
+      mode: 'pull' as const,
+      packageUri: URI,
+      policy: { ...DEFAULT_POLICY, maxAttempts: 1 },
+      window: {},
+      endpoints: ['o-1'],
+      createdAt: t,
+    });
+    const first = `cmp-reset${String(++n).padStart(4, '0')}`;
+    await store.create(def(first), [newRun('o-1', false, t)]);
+    let release!: () => void;
+    devices.hold = new Promise<void>((r) => (release = r));
+    const ticking = engine.tick(first);
+    for (let i = 0; i < 200 && !devices.sent.some((x) => x.cmd.op === 'write'); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await store.update(first, ['running'], { state: 'cancelled' }, t);
+    await engine.settle(first);
+    expect(devices.resets('o-1')).toBe(1);
+    // The device is free: a second campaign takes it before the first one's late write is answered.
+    const second = `cmp-reset${String(++n).padStart(4, '0')}`;
+    expect((await store.create(def(second), [newRun('o-1', false, t)])).ok).toBe(true);
+    expect(await store.campaignOf('o-1')).toBe(second);
+    release();
+    await ticking;
+    // Owed, then settled without a reset: the second campaign's device is left alone, and still its own.
+    expect(devices.resets('o-1')).toBe(1);
+    expect((await store.getRun(first, 'o-1'))!.resetPending).toBeUndefined();
+    expect(await store.campaignOf('o-1')).toBe(second);
+  });
+
   it('an owed reset is sent when its device registers again, not after the backoff', async () => {
     const devices = new ScriptedDevices(async () => ({
       id: 'x',

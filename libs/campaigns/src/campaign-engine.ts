@@ -381,7 +381,10 @@ export class CampaignEngine {
     if (!claim || typeof claim !== 'object') return;
     let outcome: { ok: true } | { ok: false; error: string };
     try {
-      outcome = await this.resetDevice(c, ep);
+      // Owed again after the device left this campaign (a write answered late) and another took it: that
+      // campaign's own write replaces the package; a reset now would cancel its download. Nothing to send.
+      const owner = await this.opts.store.campaignOf(ep);
+      outcome = owner !== undefined && owner !== c.id ? { ok: true } : await this.resetDevice(c, ep);
     } catch (err) {
       outcome = { ok: false, error: String(err) };
     }
