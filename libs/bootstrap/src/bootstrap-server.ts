@@ -306,6 +306,7 @@ export class BootstrapServer {
     const id = req.peer.identity;
     if (id === undefined) {
       if (config.bootstrapPsk !== undefined) throw new Refusal('this endpoint bootstraps over DTLS');
+      if (config.bootstrapOscore !== undefined) throw new Refusal('this endpoint bootstraps over OSCORE');
       if (carriesSecrets(config) && config.allowNoSec !== true)
         throw new Refusal('the configuration holds a PSK and does not allow NoSec');
     } else if (id.type === 'psk') {
@@ -322,6 +323,11 @@ export class BootstrapServer {
         names = [];
       }
       if (!names.includes(endpoint)) throw new Refusal('the certificate does not name this endpoint');
+    } else if (id.type === 'oscore') {
+      // The kid's context is this endpoint's own bootstrapOscore (never the default configuration's: one
+      // context shared by many clients would reuse nonces, RFC 8613 Appendix D.4).
+      if (id.endpoint !== endpoint || usesDefault)
+        throw new Refusal('the OSCORE context is not this endpoint bootstrap credential');
     } else {
       throw new Refusal('raw public keys are not bound to bootstrap endpoints');
     }
@@ -571,8 +577,9 @@ export class BootstrapServer {
       contentFormat: cf,
       usesDefault,
       keys,
-      // The pack replaces the client's configuration; its Bootstrap-Server account keeps /0/0.
-      instances: chooseInstances(config, '</0/0>'),
+      // The pack replaces the client's configuration; its Bootstrap-Server account keeps /0/0 (and /21/0
+      // for its OSCORE context).
+      instances: chooseInstances(config, config.bootstrapOscore ? '</0/0>,</21/0>' : '</0/0>'),
     };
     if (!(await this.opts.sessions.claim(session, now)).ok) return { code: CoapCode.SERVICE_UNAVAILABLE };
     this.counters.packs++;

@@ -101,7 +101,17 @@ export interface BootstrapConfig {
   allowNoSec?: boolean;
   /** The credential the client authenticates with to this Bootstrap-Server on the DTLS port (PSK mode). */
   bootstrapPsk?: { identity: string; key: Buffer };
+  /**
+   * The client's OSCORE context with this Bootstrap-Server (RFC 8613; TS 1.2 Core E.1: the client's
+   * Bootstrap-Server account, Security Mode 3 with /0/x/17 linking a /21 instance), ids from the server's side
+   * as in the credentials API: `recipientId` is the client's Sender ID, the kid its Bootstrap-Request is
+   * found by. Its requests on the NoSec port are verified with it and the server's operations protected.
+   */
+  bootstrapOscore?: BootstrapOscore;
 }
+
+/** A bootstrap OSCORE context: every part given (nothing is generated: the client holds it already). */
+export type BootstrapOscore = OscoreAccount & { masterSecret: Buffer; senderId: Buffer; recipientId: Buffer };
 
 /** The endpoint name under which the default configuration is kept (REST: /bootstrap/configs/default). */
 export const DEFAULT_CONFIG = '*default*';
@@ -116,7 +126,10 @@ export interface OscoreAccountInfo {
   keySet: boolean;
 }
 
-export interface BootstrapConfigInfo extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
+export interface BootstrapConfigInfo extends Omit<
+  BootstrapConfig,
+  'servers' | 'bootstrapPsk' | 'bootstrapOscore'
+> {
   servers: Array<
     Omit<ServerAccount, 'psk' | 'rpk' | 'oscore'> & {
       psk?: { identity?: string; keySet: boolean };
@@ -125,10 +138,11 @@ export interface BootstrapConfigInfo extends Omit<BootstrapConfig, 'servers' | '
     }
   >;
   bootstrapPsk?: { identity: string; keySet: true };
+  bootstrapOscore?: OscoreAccountInfo;
 }
 
 export function configInfo(c: BootstrapConfig): BootstrapConfigInfo {
-  const { servers, bootstrapPsk, ...rest } = c;
+  const { servers, bootstrapPsk, bootstrapOscore, ...rest } = c;
   const info: BootstrapConfigInfo = {
     ...rest,
     servers: servers.map(({ psk, rpk, oscore, ...s }) => ({
@@ -148,6 +162,7 @@ export function configInfo(c: BootstrapConfig): BootstrapConfigInfo {
     })),
   };
   if (bootstrapPsk) info.bootstrapPsk = { identity: bootstrapPsk.identity, keySet: true };
+  if (bootstrapOscore) info.bootstrapOscore = oscoreInfo(bootstrapOscore);
   return info;
 }
 
@@ -271,7 +286,15 @@ const SERVER_FIELDS = new Set([
   'defaultMinPeriod',
   'defaultMaxPeriod',
 ]);
-const CONFIG_FIELDS = new Set(['servers', 'delete', 'acls', 'read', 'allowNoSec', 'bootstrapPsk']);
+const CONFIG_FIELDS = new Set([
+  'servers',
+  'delete',
+  'acls',
+  'read',
+  'allowNoSec',
+  'bootstrapPsk',
+  'bootstrapOscore',
+]);
 
 /**
  * A configuration from its JSON form (REST body: keys as hex). Throws InvalidBootstrapConfigError with the
@@ -359,6 +382,12 @@ export function parseBootstrapConfig(body: unknown): BootstrapConfig {
       identity: identityOf(body.bootstrapPsk.identity, 'bootstrapPsk.identity'),
       key: keyOf(body.bootstrapPsk.key, 'bootstrapPsk.key'),
     };
+  }
+  if (body.bootstrapOscore !== undefined) {
+    const o = oscoreOf(body.bootstrapOscore, 'bootstrapOscore');
+    if (o.masterSecret === undefined || o.senderId === undefined || o.recipientId === undefined)
+      fail('bootstrapOscore needs masterSecret, senderId and recipientId');
+    config.bootstrapOscore = o as BootstrapOscore;
   }
   return config;
 }

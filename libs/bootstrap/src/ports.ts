@@ -2,16 +2,21 @@
 // sessions of bootstraps in progress, so that any gateway can continue a bootstrap another one began.
 // libs/registry implements both on Redis (secrets sealed with SECRETS_KEY); ./memory-stores serves tests.
 import type { JsonPathValue } from '@lwm2m/server';
-import type { BootstrapConfig } from './config';
+import type { BootstrapConfig, BootstrapOscore } from './config';
 
 export interface BootstrapConfigStore {
-  /** Sets the configuration of `endpoint` (DEFAULT_CONFIG for the default). Throws on a bootstrapPsk identity another endpoint holds. */
+  /**
+   * Sets the configuration of `endpoint` (DEFAULT_CONFIG for the default). Throws
+   * BootstrapIdentityConflictError on a bootstrapPsk identity or bootstrapOscore kid another endpoint holds.
+   */
   put(endpoint: string, config: BootstrapConfig): Promise<void>;
   /** With its keys (the Bootstrap-Server writes them); the REST layer strips them with configInfo. */
   get(endpoint: string): Promise<BootstrapConfig | undefined>;
   remove(endpoint: string): Promise<boolean>;
   /** The DTLS PSK lookup of the bootstrap port: the endpoint and key of a bootstrapPsk identity. */
   bootstrapPskByIdentity(identity: string): Promise<{ endpoint: string; key: Buffer } | undefined>;
+  /** The OSCORE lookup of the bootstrap NoSec port: the configuration whose bootstrapOscore has this kid (recipientId). */
+  bootstrapOscoreByKid(kid: Buffer): Promise<{ endpoint: string; oscore: BootstrapOscore } | undefined>;
 }
 
 export type BootstrapState = 'running' | 'finished' | 'failed';

@@ -71,6 +71,36 @@ export function bootstrapStoreContract(
       expect(got?.servers[1]?.oscore).toEqual({ senderId: Buffer.alloc(0) });
     });
 
+    it('keeps the bootstrap OSCORE context, indexes its kid (the empty kid too), un-indexes it on replace and remove', async () => {
+      const { configs } = await make();
+      const bootstrapOscore = {
+        masterSecret: randomBytes(16),
+        masterSalt: randomBytes(4),
+        senderId: Buffer.from('01', 'hex'),
+        recipientId: Buffer.from('c0ffee', 'hex'),
+      };
+      const servers = [{ shortServerId: 1, uri: 'coap://h', security: 'nosec' as const }];
+      await configs.put('ep-bso', { servers, bootstrapOscore });
+      expect((await configs.get('ep-bso'))?.bootstrapOscore).toEqual(bootstrapOscore);
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex'))).toEqual({
+        endpoint: 'ep-bso',
+        oscore: bootstrapOscore,
+      });
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ff', 'hex'))).toBeUndefined();
+      // Another endpoint can't take the kid; its own replace can.
+      await expect(configs.put('ep-bso2', { servers, bootstrapOscore })).rejects.toThrow(/another endpoint/);
+      const empty = { ...bootstrapOscore, recipientId: Buffer.alloc(0) };
+      await configs.put('ep-bso', { servers, bootstrapOscore: empty });
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex'))).toBeUndefined();
+      expect((await configs.bootstrapOscoreByKid(Buffer.alloc(0)))?.endpoint).toBe('ep-bso');
+      await configs.put('ep-bso2', { servers, bootstrapOscore });
+      expect((await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex')))?.endpoint).toBe('ep-bso2');
+      expect(await configs.remove('ep-bso')).toBe(true);
+      expect(await configs.bootstrapOscoreByKid(Buffer.alloc(0))).toBeUndefined();
+      await configs.put('ep-bso2', { servers });
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex'))).toBeUndefined();
+    });
+
     it('keeps an RPK account: the server key and the client private key', async () => {
       const { configs } = await make();
       const rpk = { serverPublicKey: randomBytes(91), privateKey: randomBytes(138) };

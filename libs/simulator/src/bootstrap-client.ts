@@ -25,6 +25,7 @@ import {
   objectInstance,
   singleResource,
 } from '@lwm2m/lwm2m';
+import { deviceOscoreSeam, type DeviceOscoreParams, type DeviceOscoreState } from './oscore';
 import { simulatorObjectModelRegistry } from './temperature-object';
 
 export interface BootstrapClientOptions {
@@ -36,6 +37,12 @@ export interface BootstrapClientOptions {
   preferredContentFormat?: number;
   /** The client's Bootstrap-Server account, kept at /0/0 (a Delete "/" spares it: TS 1.2 Core 6.1.7.x). */
   bootstrapUri?: string;
+  /**
+   * The client's OSCORE context with the Bootstrap-Server (device's point of view: senderId is its kid), on a
+   * coap:// transport: the Bootstrap-Request is protected, the server's operations must be (unprotected ones
+   * get 4.01). Kept as /21/0, linked from the Bootstrap-Server account's /0/0/17 (TS 1.2 Core E.1, E.9).
+   */
+  oscore?: DeviceOscoreParams;
   /** Gives up after this long without Bootstrap-Finish, ms (default 30 000). */
   timeoutMs?: number;
   /** Sends the Bootstrap-Request again after this long without an operation of the server, ms (default 5 000). */
@@ -102,6 +109,8 @@ export class BootstrapClient {
   /** Operations received, in order ("DELETE /", "PUT /0/1", "GET /1", "POST /bs"). */
   readonly operations: string[] = [];
   readonly coap: CoapEndpoint;
+  /** The bootstrap OSCORE context and seam (its counters), when given. */
+  readonly oscore?: DeviceOscoreState;
   private readonly opts: BootstrapClientOptions;
   private readonly model = simulatorObjectModelRegistry();
   private readonly objects = new Map<number, Lwm2mObject>();
@@ -110,8 +119,10 @@ export class BootstrapClient {
 
   constructor(opts: BootstrapClientOptions) {
     this.opts = opts;
+    if (opts.oscore !== undefined) this.oscore = deviceOscoreSeam(opts.oscore);
     this.coap = new CoapEndpoint({
       transport: opts.transport,
+      ...(this.oscore !== undefined ? { seam: this.oscore.seam } : {}),
       handler: (req) => this.handle(req),
       ...(opts.coapParams ? { params: opts.coapParams } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
@@ -123,17 +134,38 @@ export class BootstrapClient {
           singleResource(0, 'string', opts.bootstrapUri ?? bootstrapUriOf(opts.servers[0])),
           singleResource(1, 'boolean', true),
           singleResource(2, 'integer', 3),
+          ...(opts.oscore !== undefined
+            ? [singleResource(17, 'objlnk', { objectId: 21, instanceId: 0 })]
+            : []),
         ]),
       ]),
     );
     this.objects.set(1, lwm2mObject(1, []));
     this.objects.set(2, lwm2mObject(2, []));
-    this.objects.set(21, lwm2mObject(21, []));
+    const o = opts.oscore;
+    this.objects.set(
+      21,
+      lwm2mObject(
+        21,
+        o === undefined
+          ? []
+          : [
+              objectInstance(0, [
+                singleResource(0, 'opaque', o.masterSecret),
+                singleResource(1, 'opaque', o.senderId),
+                singleResource(2, 'opaque', o.recipientId),
+                ...(o.masterSalt !== undefined ? [singleResource(5, 'opaque', o.masterSalt)] : []),
+                ...(o.idContext !== undefined ? [singleResource(6, 'opaque', o.idContext)] : []),
+              ]),
+            ],
+      ),
+    );
   }
 
   /** Runs the bootstrap to Bootstrap-Finish; rejects with BootstrapError on a refusal or timeout. */
   async run(): Promise<BootstrapOutcome> {
     const deadline = Date.now() + (this.opts.timeoutMs ?? 30_000);
+    await this.oscore?.ready;
     const done = new Promise<{ code: number; reason?: string }>((resolve) => (this.finished = resolve));
     let attempt = 0;
     for (;;) {
@@ -260,15 +292,24 @@ export class BootstrapClient {
     }
   }
 
-  /** TS 1.2 Core 6.1.7.x Bootstrap-Delete: "/" removes everything but the Bootstrap-Server account. */
+  /**
+   * TS 1.2 Core 6.1.7.x Bootstrap-Delete: "/" removes everything but the Bootstrap-Server account (its /0
+   * instance and the /21 instance that instance links).
+   */
   private delete(p: Lwm2mPath): OutgoingResponse {
     if (p.depth > 2) return { code: CoapCode.BAD_REQUEST };
+    const kept = new Set<number>();
+    for (const sec of this.objects.get(0)!.instances.values()) {
+      const link = value(sec, 17);
+      if (value(sec, 1) === true && isObjectLink(link) && link.objectId === 21) kept.add(link.instanceId);
+    }
     for (const oid of BOOTSTRAP_OBJECTS) {
       if (p.objectId !== undefined && p.objectId !== oid) continue;
       const obj = this.objects.get(oid)!;
       for (const [iid, inst] of [...obj.instances]) {
         if (p.instanceId !== undefined && p.instanceId !== iid) continue;
         if (oid === 0 && value(inst, 1) === true) continue;
+        if (oid === 21 && kept.has(iid)) continue;
         obj.instances.delete(iid);
       }
     }

@@ -62,7 +62,9 @@ const CONFIG_SCHEMA = {
     "endpoint's LwM2M credential (an oscore account writes /21 linked from /0/x/17). delete[]: Bootstrap-Delete " +
     'paths (default ["/"]). read[]: Bootstrap-Read paths (/1, /2). acls[]: Access Control (/2) instances. ' +
     'allowNoSec: allow writing a PSK to a client that came over NoSec. bootstrapPsk: {identity, key (hex)}, the ' +
-    "client's credential on the bootstrap DTLS port. Keys are never returned.",
+    "client's credential on the bootstrap DTLS port. bootstrapOscore: {masterSecret, masterSalt?, senderId, " +
+    "recipientId, idContext?, aead? (hex; ids from the server's side, recipientId the client's kid)}, the client's " +
+    'OSCORE context on the bootstrap NoSec port (not in the default configuration). Keys are never returned.',
   example: EXAMPLE,
 };
 
@@ -116,6 +118,9 @@ export class BootstrapController {
       if (err instanceof InvalidBootstrapConfigError) throw invalidRequest(err.message);
       throw err;
     }
+    // One OSCORE context on many clients would reuse nonces (RFC 8613 Appendix D.4): per endpoint only.
+    if (key === DEFAULT_CONFIG && config.bootstrapOscore !== undefined)
+      throw invalidRequest('bootstrapOscore is per endpoint: the default configuration cannot hold one');
     const existed = (await this.store.get(key).catch(() => undefined)) !== undefined;
     try {
       await this.store.put(key, config);
