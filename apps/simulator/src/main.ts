@@ -365,7 +365,16 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
       ? createDtlsTransport(udp, { psk: account.psk })
       : account.rpk
         ? createDtlsTransport(udp, { rpk: account.rpk })
-        : udp,
+        : account.x509
+          ? createDtlsTransport(udp, {
+              x509: {
+                certificate: account.x509.certificate,
+                privateKey: account.x509.privateKey,
+                // /0/x/4: the server's certificate, trusted as it is (Certificate Usage 3, domain-issued).
+                trustAnchors: account.x509.serverCertificate ? [account.x509.serverCertificate] : [],
+              },
+            })
+          : udp,
     // An OSCORE account (/0/x/17 -> /21): Register and the rest over coap:// protected with that context.
     ...(account.oscore ? { oscore: account.oscore } : {}),
     server: peerOfUri(account.uri),

@@ -37,8 +37,13 @@ export interface BootstrapSession {
   contentFormat: number;
   /** Whether the configuration applied is the default one. */
   usesDefault: boolean;
-  /** PSKs or OSCORE Master Secrets generated for this bootstrap, by Short Server ID. Secret: sealed at rest, never in events. */
+  /**
+   * PSKs, OSCORE Master Secrets, RPK or X.509 private keys generated for this bootstrap, by Short Server ID.
+   * Secret: sealed at rest, never in events.
+   */
   keys: Record<number, Buffer>;
+  /** Client certificates issued for this bootstrap's X.509 accounts (base64 DER; public), by Short Server ID. */
+  certificates?: Record<number, string>;
   /**
    * Instance ids chosen after Bootstrap-Discover: Security, Server and OSCORE (21, OSCORE accounts) by Short
    * Server ID, ACLs in order.

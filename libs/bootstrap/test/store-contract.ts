@@ -114,6 +114,24 @@ export function bootstrapStoreContract(
       expect(got?.servers[0]?.rpk).toEqual(rpk);
       expect(got?.servers[1]?.rpk).toEqual({});
     });
+
+    it('keeps an X.509 account: the certificates and the client private key', async () => {
+      const { configs } = await make();
+      const x509 = {
+        certificate: randomBytes(300),
+        privateKey: randomBytes(138),
+        serverCertificate: randomBytes(310),
+      };
+      await configs.put('ep-x509', {
+        servers: [
+          { shortServerId: 1, uri: 'coaps://h', security: 'x509', x509 },
+          { shortServerId: 2, uri: 'coaps://h', security: 'x509', x509: {} },
+        ],
+      });
+      const got = await configs.get('ep-x509');
+      expect(got?.servers[0]?.x509).toEqual(x509);
+      expect(got?.servers[1]?.x509).toEqual({});
+    });
   });
 
   describe(`${name}: bootstrap sessions`, () => {
@@ -131,6 +149,13 @@ export function bootstrapStoreContract(
       const cur = await sessions.get('ep1');
       expect(cur?.step).toBe(4);
       expect(cur?.keys[1]?.equals(byB.keys[1]!)).toBe(true);
+    });
+
+    it('keeps the certificates issued for a session as they were', async () => {
+      const { sessions } = await make();
+      const s = session({ endpoint: 'ep-cert', certificates: { 1: randomBytes(300).toString('base64') } });
+      expect(await sessions.claim(s, 1000)).toEqual({ ok: true });
+      expect((await sessions.get('ep-cert'))?.certificates).toEqual(s.certificates);
     });
 
     it('a finished session does not hold a new claim', async () => {

@@ -2,8 +2,14 @@
 // with OSCORE: the configurations' bootstrapOscore contexts, through the LwM2M server's OSCORE seam) and DTLS
 // BOOTSTRAP_SECURE_PORT (5784: PSK identities of the bootstrap configurations, X.509 when the gateway has a
 // key and trust anchors, with CID), under the same handshake limits as COAPS_PORT.
-import { createPublicKey } from 'node:crypto';
-import { bootstrapPskLookup, createBootstrapServer, type RunningBootstrapServer } from '@lwm2m/bootstrap';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  bootstrapPskLookup,
+  createBootstrapServer,
+  type RunningBootstrapServer,
+  x509IssuerFromPem,
+} from '@lwm2m/bootstrap';
 import { DtlsServer, IdentifiedDtlsTransport } from '@lwm2m/dtls';
 import { InMemorySequenceLeaseStore, type OscoreSeam } from '@lwm2m/oscore';
 import { UdpTransport } from '@lwm2m/udp';
@@ -79,6 +85,16 @@ export async function startGatewayBootstrap(
     // RPK accounts pin this gateway's own key unless their configuration names another.
     ...(privateKey !== undefined
       ? { lwm2mServerPublicKey: createPublicKey(privateKey).export({ type: 'spki', format: 'der' }) }
+      : {}),
+    // X.509 accounts: the gateway's certificate as /0/x/4, client certificates issued by its CA.
+    ...(chain !== undefined ? { lwm2mServerCertificate: new X509Certificate(chain).raw } : {}),
+    ...(config.DTLS_CA_KEY_FILE !== undefined && anchors !== undefined
+      ? {
+          x509Issuer: x509IssuerFromPem(
+            createPrivateKey(readFileSync(config.DTLS_CA_KEY_FILE, 'utf8')),
+            anchors,
+          ),
+        }
       : {}),
     // A session of a node killed mid-sequence is continued elsewhere once this has passed, as DTLS sessions are.
     leaseMs: config.CLUSTER_LEASE_MS,

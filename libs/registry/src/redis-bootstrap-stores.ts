@@ -105,10 +105,12 @@ interface StoredOscore {
 /** The stored JSON form of a configuration: keys sealed. */
 interface StoredConfig extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk' | 'bootstrapOscore'> {
   servers: Array<
-    Omit<BootstrapConfig['servers'][0], 'psk' | 'rpk' | 'oscore'> & {
+    Omit<BootstrapConfig['servers'][0], 'psk' | 'rpk' | 'x509' | 'oscore'> & {
       psk?: { identity?: string; s?: string };
       /** serverPublicKey in base64, the private key sealed. */
       rpk?: { serverPublicKey?: string; s?: string };
+      /** Certificates in base64 DER, the private key sealed. */
+      x509?: { certificate?: string; serverCertificate?: string; s?: string };
       oscore?: StoredOscore;
     }
   >;
@@ -145,8 +147,16 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     const { bootstrapOscore, ...plain } = config;
     const stored: StoredConfig = {
       ...plain,
-      servers: config.servers.map(({ psk, rpk, oscore, ...s }) => {
+      servers: config.servers.map(({ psk, rpk, x509, oscore, ...s }) => {
         const out: StoredConfig['servers'][0] = { ...s };
+        if (x509 !== undefined)
+          out.x509 = defined({
+            certificate: x509.certificate?.toString('base64'),
+            serverCertificate: x509.serverCertificate?.toString('base64'),
+            s:
+              x509.privateKey &&
+              this.sealer.seal(x509.privateKey, this.aad(endpoint, `x509:${s.shortServerId}`)),
+          });
         if (oscore !== undefined) out.oscore = this.sealOscore(endpoint, s.shortServerId, oscore);
         if (rpk !== undefined)
           out.rpk = defined({
@@ -194,8 +204,18 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     const { bootstrapOscore, ...s } = JSON.parse(json) as StoredConfig;
     const config: BootstrapConfig = {
       ...s,
-      servers: s.servers.map(({ psk, rpk, oscore, ...a }) => {
+      servers: s.servers.map(({ psk, rpk, x509, oscore, ...a }) => {
         const out: BootstrapConfig['servers'][0] = { ...a };
+        const b64 = (v: string | undefined) => (v === undefined ? undefined : Buffer.from(v, 'base64'));
+        if (x509 !== undefined)
+          out.x509 = defined({
+            certificate: b64(x509.certificate),
+            serverCertificate: b64(x509.serverCertificate),
+            privateKey:
+              x509.s === undefined
+                ? undefined
+                : this.sealer.open(x509.s, this.aad(endpoint, `x509:${a.shortServerId}`)),
+          });
         if (oscore !== undefined) out.oscore = this.openOscore(endpoint, a.shortServerId, oscore);
         if (rpk !== undefined)
           out.rpk = defined({

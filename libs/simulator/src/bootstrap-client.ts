@@ -3,6 +3,7 @@
 // (objects 1 and 2), -Delete, -Discover and -Write on the same port, and ends when Bootstrap-Finish
 // (POST /bs) finds a usable LwM2M Server account (2.04) or not (4.06). The objects it holds then are what a
 // SimulatedDevice starts with (its `bootstrapped` option): it registers with the server written there.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import {
   CoapCode,
   CoapEndpoint,
@@ -71,6 +72,11 @@ export interface BootstrappedServer {
   psk?: { identity: string; key: Buffer };
   /** RPK (mode 1): the device's private key (PKCS#8 DER) and the server's public key to pin, when written. */
   rpk?: { privateKey: Buffer; serverPublicKey?: Buffer };
+  /**
+   * Certificate (mode 2): the device's certificate and private key (PEM, as createDtlsTransport's x509 takes
+   * them) and the server's certificate written in /0/x/4 (PEM), which the device trusts as it is.
+   */
+  x509?: { certificate: string; privateKey: string; serverCertificate?: string };
   /**
    * OSCORE (/0/x/17 links a /21 instance; TS 1.1 Core E.1, E.9), from the device's point of view: senderId is
    * the device's Sender ID (the kid of its requests), as SimulatedDeviceOptions.oscore takes it.
@@ -227,6 +233,7 @@ export class BootstrapClient {
           ...(server !== undefined && server.length > 0 ? { serverPublicKey: Buffer.from(server) } : {}),
         };
       }
+      if (mode === 2) s.x509 = certificateMode(sec);
       const link = value(sec, 17);
       const osc =
         isObjectLink(link) && link.objectId === 21
@@ -377,6 +384,24 @@ export class BootstrapClient {
     // Answer first, then end run().
     setImmediate(() => this.finished?.(r));
     return r.code === CoapCode.CHANGED ? { code: r.code } : { code: r.code, payload: r.reason };
+  }
+}
+
+/** Certificate mode's /0/x/3, /4 and /5 as PEM; undefined when they do not parse (the account is unusable). */
+function certificateMode(sec: Lwm2mObjectInstance): BootstrappedServer['x509'] {
+  try {
+    const server = value(sec, 4) as Buffer | undefined;
+    return {
+      certificate: new X509Certificate(value(sec, 3) as Buffer).toString(),
+      privateKey: createPrivateKey({ key: value(sec, 5) as Buffer, format: 'der', type: 'pkcs8' })
+        .export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+      ...(server !== undefined && server.length > 0
+        ? { serverCertificate: new X509Certificate(server).toString() }
+        : {}),
+    };
+  } catch {
+    return undefined;
   }
 }
 

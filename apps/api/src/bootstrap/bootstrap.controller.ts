@@ -55,7 +55,8 @@ const CONFIG_SCHEMA = {
   type: 'object',
   required: ['servers'],
   description:
-    'servers[]: LwM2M Server accounts ({shortServerId, uri, security: "nosec"|"psk"|"rpk"|"oscore", psk?: {identity?, key? (hex)}, rpk?: {serverPublicKey? (SPKI), privateKey? (PKCS#8 DER)}, ' +
+    'servers[]: LwM2M Server accounts ({shortServerId, uri, security: "nosec"|"psk"|"rpk"|"x509"|"oscore", psk?: {identity?, key? (hex)}, rpk?: {serverPublicKey? (SPKI), privateKey? (PKCS#8 DER)}, ' +
+    'x509?: {certificate?, privateKey? (PEM, or DER in base64; both or neither: else a P-256 key and a certificate issued by the gateway CA per bootstrap), serverCertificate? (default the gateway certificate)}, ' +
     "oscore?: {masterSecret?, masterSalt?, senderId?, recipientId?, idContext? (hex; ids from the server's side), aead?}, " +
     'lifetime?, binding?, notificationStoring?, defaultMinPeriod?, defaultMaxPeriod?}); a psk account without a ' +
     'key, an rpk account without a privateKey or an oscore account without a masterSecret gets one generated per bootstrap, stored as the ' +
