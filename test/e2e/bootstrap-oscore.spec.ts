@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoapCode, decodeMessage, encodeMessage, OptionNumber, type Peer } from '@lwm2m/coap';
+import { InMemorySequenceLeaseStore } from '@lwm2m/oscore';
 import { createRedisStores, RedisBootstrapSessionStore, type RedisStores } from '@lwm2m/registry';
 import { BootstrapClient, createDtlsTransport, peerOfUri, SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
@@ -145,11 +146,13 @@ describe('the bootstrap interface over OSCORE', () => {
       onDatagram: (l: (data: Buffer, peer: Peer) => void) => udp.onDatagram(l),
       close: () => udp.close(),
     };
+    // One lease store for the client's Sender Sequence Numbers: a later client with the context goes on above.
+    const sequences = new InMemorySequenceLeaseStore();
     const client = new BootstrapClient({
       endpoint: 'bs-osc',
       transport: recording,
       servers: [{ address: '127.0.0.1', port }],
-      oscore: context,
+      oscore: { ...context, sequences },
       preferredContentFormat: 112,
       timeoutMs: 15_000,
     });
@@ -217,6 +220,33 @@ describe('the bootstrap interface over OSCORE', () => {
       );
       expect(await metric('bootstrap_sessions_started_total', 'kind="new"')).toBe(startedBefore);
       expect(await sessions.get('bs-osc')).toMatchObject({ state: 'finished' });
+
+      // The operator replaces the bootstrap context (another kid): the old one no longer admits, whether the
+      // gateway still holds it in memory (4.00, the configuration names another kid) or not (4.01).
+      const replaced = await server.api('PUT', '/api/v1/bootstrap/configs/bs-osc', {
+        servers: [{ shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'psk' }],
+        bootstrapOscore: { masterSecret: randomBytes(16).toString('hex'), senderId: '01', recipientId: 'b6' },
+      });
+      expect(replaced.status).toBe(200);
+      const stale = new BootstrapClient({
+        endpoint: 'bs-osc',
+        transport: await UdpTransport.bind({ address: '127.0.0.45', port: 0 }),
+        servers: [{ address: '127.0.0.1', port }],
+        // Sequence numbers above the first client's: not refused as a replay, so the configuration decides.
+        oscore: { ...context, sequences },
+        timeoutMs: 5000,
+        coapParams: { ackTimeout: 300, maxRetransmit: 2 },
+      });
+      try {
+        const code = await stale.run().then(
+          () => 'bootstrapped',
+          (err: unknown) => (err as { code?: number }).code,
+        );
+        expect([CoapCode.BAD_REQUEST, CoapCode.UNAUTHORIZED]).toContain(code);
+      } finally {
+        await stale.close();
+      }
+      expect(await metric('bootstrap_sessions_started_total', 'kind="new"')).toBe(startedBefore);
     } finally {
       await dev?.stop();
       await client.close();

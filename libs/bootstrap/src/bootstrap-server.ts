@@ -359,8 +359,15 @@ export class BootstrapServer {
       if (!names.includes(endpoint)) throw new Refusal('the certificate does not name this endpoint');
     } else if (id.type === 'oscore') {
       // The kid's context is this endpoint's own bootstrapOscore (never the default configuration's: one
-      // context shared by many clients would reuse nonces, RFC 8613 Appendix D.4).
-      if (id.endpoint !== endpoint || usesDefault)
+      // context shared by many clients would reuse nonces, RFC 8613 Appendix D.4), as the configuration is
+      // now: a context cached before a replace or removal no longer admits.
+      const own = config.bootstrapOscore;
+      if (
+        id.endpoint !== endpoint ||
+        usesDefault ||
+        own === undefined ||
+        (id.kid !== undefined && !own.recipientId.equals(id.kid))
+      )
         throw new Refusal('the OSCORE context is not this endpoint bootstrap credential');
     } else {
       throw new Refusal('raw public keys are not bound to bootstrap endpoints');
