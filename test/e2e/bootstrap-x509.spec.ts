@@ -3,8 +3,10 @@
 // generated per bootstrap and a certificate for it issued by the gateway's CA (DTLS_CA_FILE with
 // DTLS_CA_KEY_FILE), or a certificate and key the configuration gives; the endpoint's credential becomes the
 // {x509:{subject}} binding, and the simulated device registers over DTLS with that certificate.
+import { spawn } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStores, type RedisStores } from '@lwm2m/registry';
 import {
@@ -188,4 +190,39 @@ describe('X.509 LwM2M Server accounts', () => {
     expect((await put({ certificate: 'not a certificate', privateKey: a.key })).status).toBe(400);
     expect((await put({}, `coap://127.0.0.1:${server.coapPort}`)).status).toBe(400);
   });
+
+  it('the simulator CLI bootstraps (--bootstrap) and registers over DTLS with the certificate issued', async () => {
+    const { port } = server.node.gateway.get(BootstrapServerService).addresses()!;
+    await server.api('PUT', '/api/v1/bootstrap/configs/cli-bs-x509', {
+      servers: [{ shortServerId: 1, uri: `coaps://127.0.0.1:${server.coapsPort}`, security: 'x509' }],
+      allowNoSec: true,
+    });
+    const cli = spawn(
+      process.execPath,
+      [
+        join(process.cwd(), 'node_modules/tsx/dist/cli.mjs'),
+        'apps/simulator/src/main.ts',
+        '--bootstrap',
+        `coap://127.0.0.1:${port}`,
+        '--endpoint',
+        'cli-bs-x509',
+        '--quiet',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => cli.on('exit', (code) => r(code)));
+    try {
+      await expect.poll(() => out, { timeout: 20_000 }).toMatch(/cli-bs-x509 registered at \/rd\//);
+      expect(out).toMatch(/cli-bs-x509 bootstrapped: server 1 coaps:\/\/\S+ \(security mode 2\)/);
+      const dev = await server.api<{ security: string }>('GET', '/api/v1/devices/cli-bs-x509');
+      expect(dev.body.security).toBe('x509');
+      cli.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      cli.kill('SIGKILL');
+    }
+  }, 40_000);
 });
