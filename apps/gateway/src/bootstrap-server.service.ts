@@ -23,13 +23,17 @@ export class BootstrapServerService implements OnModuleInit, OnApplicationShutdo
     return this.bootstrap?.addresses;
   }
 
-  /** The Bootstrap-Server's counters and its DTLS port's failed handshakes (libs/metrics bootstrap_*). */
+  /**
+   * The Bootstrap-Server's counters, its DTLS port's failed handshakes and its NoSec port's OSCORE requests
+   * (libs/metrics bootstrap_*).
+   */
   counters() {
     const b = this.bootstrap;
     return (
       b && {
         ...b.running.server.counters,
         dtlsHandshakesFailed: b.dtls.counters.handshakesFailed,
+        oscoreRequests: b.oscore.counters.requests,
       }
     );
   }

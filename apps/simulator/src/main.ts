@@ -10,6 +10,8 @@
 // Bootstrap first (LwM2M TS 1.2 Core 6.1.3), then register with the server account it wrote (--count 1):
 //   --bootstrap coap://127.0.0.1:5783
 //   --bootstrap coaps://127.0.0.1:5784 --psk-identity factory-id --psk-key 0011...   (the bootstrap credential)
+//   --bootstrap coap://127.0.0.1:5783 --oscore-secret .. --oscore-sender .. --oscore-recipient ..   (OSCORE
+//               with the Bootstrap-Server: the context is the bootstrap credential, as --psk-* is on coaps)
 // LwM2M over OSCORE (RFC 8613) on CoAP (--count 1), ids from the DEVICE's point of view (--oscore-sender is
 // the device's Sender ID, the kid the server looks up: the server's recipientId in its credential):
 //   --oscore-secret 0102...10 --oscore-sender a1 --oscore-recipient 01 [--oscore-salt hex] [--oscore-context hex]
@@ -48,7 +50,8 @@ const USAGE = `usage: main.ts [--server host:port] [--endpoint name] [--count n]
                [--lifetime seconds] [--queue] [--awake ms] [--sleep ms] [--quiet]
                [--psk-key hex [--psk-identity id] | --rpk-key pem-file [--server-key pem-file]]
                [--cid on|off]       (--server coaps://host:port for CoAP over DTLS)
-               [--bootstrap coap[s]://host:port]  (bootstrap first; --psk-* is then the bootstrap credential)
+               [--bootstrap coap[s]://host:port]  (bootstrap first; --psk-* on coaps, or --oscore-* on
+                                                   coap, is then the bootstrap credential)
                [--oscore-secret hex --oscore-sender hex --oscore-recipient hex [--oscore-salt hex]
                 [--oscore-context hex]]   (OSCORE on coap://, --count 1)
                [--objects id,id,... [--models-dir dir]]   (more objects, from DDF models)
@@ -166,8 +169,7 @@ function parse() {
     }
   }
   const oscore = parseOscore(values);
-  if (oscore !== undefined && (secure || values.bootstrap !== undefined))
-    fail('--oscore-* runs on coap:// (not with coaps or --bootstrap)');
+  if (oscore !== undefined && secure) fail('--oscore-* runs on coap:// (not with coaps)');
   const version = values.version as Lwm2mVersion;
   if (!['1.0', '1.1', '1.2'].includes(version)) fail('--version must be 1.0, 1.1 or 1.2');
   const format = values.format === undefined ? undefined : PREFERRED_FORMATS[values.format];
@@ -344,8 +346,12 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
     transport: a.security ? secured(await bind(), a.security, a.endpoint) : await bind(),
     servers: [{ address: a.host, port: a.port }],
     ...(a.format !== undefined ? { preferredContentFormat: a.format } : {}),
+    // --oscore-* with --bootstrap coap://: the context with the Bootstrap-Server (its account's /21/0).
+    ...(a.oscore !== undefined ? { oscore: a.oscore } : {}),
   });
-  log(`${a.endpoint} bootstrapping from ${a.security ? 'coaps' : 'coap'}://${a.host}:${a.port}`);
+  log(
+    `${a.endpoint} bootstrapping from ${a.security ? 'coaps' : 'coap'}://${a.host}:${a.port}${a.oscore ? ` over OSCORE (kid ${a.oscore.senderId.toString('hex')})` : ''}`,
+  );
   const outcome = await client.run().finally(() => client.close());
   const account = outcome.servers[0];
   if (account === undefined) fail('the bootstrap wrote no LwM2M Server account');
@@ -359,7 +365,16 @@ async function bootstrapThenRegister(a: ReturnType<typeof parse>): Promise<void>
       ? createDtlsTransport(udp, { psk: account.psk })
       : account.rpk
         ? createDtlsTransport(udp, { rpk: account.rpk })
-        : udp,
+        : account.x509
+          ? createDtlsTransport(udp, {
+              x509: {
+                certificate: account.x509.certificate,
+                privateKey: account.x509.privateKey,
+                // /0/x/4: the server's certificate, trusted as it is (Certificate Usage 3, domain-issued).
+                trustAnchors: account.x509.serverCertificate ? [account.x509.serverCertificate] : [],
+              },
+            })
+          : udp,
     // An OSCORE account (/0/x/17 -> /21): Register and the rest over coap:// protected with that context.
     ...(account.oscore ? { oscore: account.oscore } : {}),
     server: peerOfUri(account.uri),

@@ -35,11 +35,14 @@ import {
   chooseInstances,
   credentialOf,
   generatedKeys,
+  issuedCertificates,
+  issuesCertificates,
   packNodes,
   planSteps,
   stepName,
 } from './plan';
 import type { BootstrapConfigStore, BootstrapSession, BootstrapSessionStore } from './ports';
+import type { X509Issuer } from './x509-issue';
 
 export interface BootstrapLogger {
   debug(message: string, context?: Record<string, unknown>): void;
@@ -76,6 +79,13 @@ export interface BootstrapServerOptions {
    * RPK accounts whose configuration names none.
    */
   lwm2mServerPublicKey?: Buffer;
+  /** The LwM2M server's certificate (DER; the gateway's DTLS_CERT_FILE), written as /0/x/4 of X.509 accounts naming none. */
+  lwm2mServerCertificate?: Buffer;
+  /**
+   * The CA that issues client certificates for X.509 accounts that name none (the gateway's DTLS_CA_FILE
+   * certificate with DTLS_CA_KEY_FILE). Without it such a configuration is refused at the Bootstrap-Request.
+   */
+  x509Issuer?: X509Issuer;
 }
 
 export interface BootstrapCounters {
@@ -213,6 +223,7 @@ export class BootstrapServer {
         contentFormat,
         usesDefault,
         keys,
+        ...this.certificatesFor(config, endpoint, keys),
       };
     }
     const claim = await this.opts.sessions.claim(session, now);
@@ -278,23 +289,46 @@ export class BootstrapServer {
       this.log.debug('bootstrap: request refused', { peer: req.peerKey, endpoint, reason: err.message });
       return { code: CoapCode.BAD_REQUEST, payload: 'unknown Endpoint Client Name' };
     }
+    if (issuesCertificates(config) && this.opts.x509Issuer === undefined) {
+      this.log.warn('bootstrap: an X.509 account needs a certificate issued, and no CA key is set', {
+        endpoint,
+      });
+      return { code: CoapCode.INTERNAL_SERVER_ERROR, payload: 'no CA to issue the client certificate' };
+    }
     const contentFormat =
       pct !== undefined && WRITE_FORMATS.includes(pct) && getNodeCodec(pct) ? pct : ContentFormat.TLV;
     return { endpoint, config: this.withServerKey(config), usesDefault: own === undefined, contentFormat };
   }
 
-  /** RPK accounts without a server public key get the LwM2M server's own (lwm2mServerPublicKey). */
+  /**
+   * RPK accounts without a server public key get the LwM2M server's own (lwm2mServerPublicKey), X.509 ones
+   * without a server certificate its certificate (lwm2mServerCertificate).
+   */
   private withServerKey(config: BootstrapConfig): BootstrapConfig {
     const key = this.opts.lwm2mServerPublicKey;
-    if (key === undefined) return config;
+    const cert = this.opts.lwm2mServerCertificate;
+    if (key === undefined && cert === undefined) return config;
     return {
       ...config,
       servers: config.servers.map((s) =>
-        s.security === 'rpk' && s.rpk?.serverPublicKey === undefined
+        key !== undefined && s.security === 'rpk' && s.rpk?.serverPublicKey === undefined
           ? { ...s, rpk: { ...s.rpk, serverPublicKey: key } }
-          : s,
+          : cert !== undefined && s.security === 'x509' && s.x509?.serverCertificate === undefined
+            ? { ...s, x509: { ...s.x509, serverCertificate: cert } }
+            : s,
       ),
     };
+  }
+
+  /** Client certificates issued for a new session's X.509 accounts that name none (admit checked the issuer). */
+  private certificatesFor(
+    config: BootstrapConfig,
+    endpoint: string,
+    keys: Record<number, Buffer>,
+  ): { certificates?: Record<number, string> } {
+    const issuer = this.opts.x509Issuer;
+    if (issuer === undefined || !issuesCertificates(config)) return {};
+    return { certificates: issuedCertificates(config, endpoint, keys, issuer) };
   }
 
   private async checkSecurity(
@@ -306,6 +340,7 @@ export class BootstrapServer {
     const id = req.peer.identity;
     if (id === undefined) {
       if (config.bootstrapPsk !== undefined) throw new Refusal('this endpoint bootstraps over DTLS');
+      if (config.bootstrapOscore !== undefined) throw new Refusal('this endpoint bootstraps over OSCORE');
       if (carriesSecrets(config) && config.allowNoSec !== true)
         throw new Refusal('the configuration holds a PSK and does not allow NoSec');
     } else if (id.type === 'psk') {
@@ -322,6 +357,18 @@ export class BootstrapServer {
         names = [];
       }
       if (!names.includes(endpoint)) throw new Refusal('the certificate does not name this endpoint');
+    } else if (id.type === 'oscore') {
+      // The kid's context is this endpoint's own bootstrapOscore (never the default configuration's: one
+      // context shared by many clients would reuse nonces, RFC 8613 Appendix D.4), as the configuration is
+      // now: a context cached before a replace or removal no longer admits.
+      const own = config.bootstrapOscore;
+      if (
+        id.endpoint !== endpoint ||
+        usesDefault ||
+        own === undefined ||
+        (id.kid !== undefined && !own.recipientId.equals(id.kid))
+      )
+        throw new Refusal('the OSCORE context is not this endpoint bootstrap credential');
     } else {
       throw new Refusal('raw public keys are not bound to bootstrap endpoints');
     }
@@ -488,15 +535,15 @@ export class BootstrapServer {
   }
 
   /**
-   * The first PSK or OSCORE account's credential becomes the endpoint's LwM2M credential (what the LwM2M server
-   * accepts: the DTLS PSK lookup, or the OSCORE context of the device's kid).
+   * The first secured account's credential becomes the endpoint's LwM2M credential (what the LwM2M server
+   * accepts: the DTLS PSK or RPK lookup, the X.509 identity value, or the OSCORE context of the device's kid).
    */
   private async storeCredential(
     config: BootstrapConfig,
     session: BootstrapSession,
   ): Promise<string | undefined> {
-    const credential = credentialOf(config, session.endpoint, session.keys);
-    if (credential === undefined) return 'no PSK or OSCORE context to store';
+    const credential = credentialOf(config, session.endpoint, session.keys, session.certificates);
+    if (credential === undefined) return 'no PSK, public key, certificate or OSCORE context to store';
     try {
       await this.opts.credentials.put(session.endpoint, credential);
     } catch (err) {
@@ -560,6 +607,7 @@ export class BootstrapServer {
     const now = this.now();
     const keys = generatedKeys(config, this.opts.generatedKeyBytes ?? 16, randomBytes);
     const session: BootstrapSession = {
+      ...this.certificatesFor(config, endpoint, keys),
       id: randomUUID(),
       endpoint,
       state: 'running',
@@ -571,8 +619,9 @@ export class BootstrapServer {
       contentFormat: cf,
       usesDefault,
       keys,
-      // The pack replaces the client's configuration; its Bootstrap-Server account keeps /0/0.
-      instances: chooseInstances(config, '</0/0>'),
+      // The pack replaces the client's configuration; its Bootstrap-Server account keeps /0/0 (and /21/0
+      // for its OSCORE context).
+      instances: chooseInstances(config, config.bootstrapOscore ? '</0/0>,</21/0>' : '</0/0>'),
     };
     if (!(await this.opts.sessions.claim(session, now)).ok) return { code: CoapCode.SERVICE_UNAVAILABLE };
     this.counters.packs++;

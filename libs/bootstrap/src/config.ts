@@ -2,7 +2,7 @@
 // writes into a client: LwM2M Server accounts (a Security /0 and a Server /1 instance each), the objects to
 // delete first, Access Control /2 instances, optionally the client's own Bootstrap-Server account. One
 // configuration per endpoint and a default one; PSKs are secrets: sealed at rest, never returned by a read.
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import {
   MAX_OSCORE_ID_BYTES,
   MAX_OSCORE_ID_CONTEXT_BYTES,
@@ -10,6 +10,7 @@ import {
   MAX_PSK_IDENTITY_BYTES,
   MAX_PSK_KEY_BYTES,
   normalizeRpk,
+  x509EndpointIdentities,
 } from '@lwm2m/server';
 
 /**
@@ -17,7 +18,7 @@ import {
  * NoSec at the transport with /0/x/17 linking its /21 instance (TS 1.1 Core E.1, resource 17).
  */
 export const SECURITY_MODE = { psk: 0, rpk: 1, x509: 2, nosec: 3, oscore: 3 } as const;
-export type BootstrapSecurity = 'nosec' | 'psk' | 'rpk' | 'oscore';
+export type BootstrapSecurity = 'nosec' | 'psk' | 'rpk' | 'x509' | 'oscore';
 
 /**
  * An OSCORE account's context (RFC 8613 section 3.2), from the LwM2M server's point of view as in the
@@ -58,6 +59,14 @@ export interface ServerAccount {
    * credential.
    */
   rpk?: { serverPublicKey?: Buffer; privateKey?: Buffer };
+  /**
+   * Certificate mode (coaps:// URI, TS 1.2 Core E.1 resources 3-5): the client's certificate and P-256 private
+   * key (DER; PKCS#8, secret), both given or both absent: then a key is generated per bootstrap and a
+   * certificate naming the endpoint (CN) is issued by the gateway's CA (DTLS_CA_FILE / DTLS_CA_KEY_FILE). The
+   * server's certificate written in /0/x/4 defaults to the gateway's own (DTLS_CERT_FILE). The identity value
+   * the certificate names is stored as the endpoint's {x509:{subject}} credential.
+   */
+  x509?: { certificate?: Buffer; privateKey?: Buffer; serverCertificate?: Buffer };
   /**
    * OSCORE mode (coap:// URI): the context to write; the parts absent are generated per bootstrap. Stored as
    * the endpoint's OSCORE credential, so the LwM2M server accepts exactly this context.
@@ -101,7 +110,17 @@ export interface BootstrapConfig {
   allowNoSec?: boolean;
   /** The credential the client authenticates with to this Bootstrap-Server on the DTLS port (PSK mode). */
   bootstrapPsk?: { identity: string; key: Buffer };
+  /**
+   * The client's OSCORE context with this Bootstrap-Server (RFC 8613; TS 1.2 Core E.1: the client's
+   * Bootstrap-Server account, Security Mode 3 with /0/x/17 linking a /21 instance), ids from the server's side
+   * as in the credentials API: `recipientId` is the client's Sender ID, the kid its Bootstrap-Request is
+   * found by. Its requests on the NoSec port are verified with it and the server's operations protected.
+   */
+  bootstrapOscore?: BootstrapOscore;
 }
+
+/** A bootstrap OSCORE context: every part given (nothing is generated: the client holds it already). */
+export type BootstrapOscore = OscoreAccount & { masterSecret: Buffer; senderId: Buffer; recipientId: Buffer };
 
 /** The endpoint name under which the default configuration is kept (REST: /bootstrap/configs/default). */
 export const DEFAULT_CONFIG = '*default*';
@@ -116,23 +135,40 @@ export interface OscoreAccountInfo {
   keySet: boolean;
 }
 
-export interface BootstrapConfigInfo extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
+export interface BootstrapConfigInfo extends Omit<
+  BootstrapConfig,
+  'servers' | 'bootstrapPsk' | 'bootstrapOscore'
+> {
   servers: Array<
-    Omit<ServerAccount, 'psk' | 'rpk' | 'oscore'> & {
+    Omit<ServerAccount, 'psk' | 'rpk' | 'x509' | 'oscore'> & {
       psk?: { identity?: string; keySet: boolean };
       rpk?: { serverPublicKey?: string; keySet: boolean };
+      /** Certificates in base64 DER (public); the private key only as keySet. */
+      x509?: { certificate?: string; serverCertificate?: string; keySet: boolean };
       oscore?: OscoreAccountInfo;
     }
   >;
   bootstrapPsk?: { identity: string; keySet: true };
+  bootstrapOscore?: OscoreAccountInfo;
 }
 
 export function configInfo(c: BootstrapConfig): BootstrapConfigInfo {
-  const { servers, bootstrapPsk, ...rest } = c;
+  const { servers, bootstrapPsk, bootstrapOscore, ...rest } = c;
   const info: BootstrapConfigInfo = {
     ...rest,
-    servers: servers.map(({ psk, rpk, oscore, ...s }) => ({
+    servers: servers.map(({ psk, rpk, x509, oscore, ...s }) => ({
       ...s,
+      ...(x509 !== undefined
+        ? {
+            x509: {
+              ...(x509.certificate ? { certificate: x509.certificate.toString('base64') } : {}),
+              ...(x509.serverCertificate
+                ? { serverCertificate: x509.serverCertificate.toString('base64') }
+                : {}),
+              keySet: x509.privateKey !== undefined,
+            },
+          }
+        : {}),
       ...(rpk !== undefined
         ? {
             rpk: {
@@ -148,6 +184,7 @@ export function configInfo(c: BootstrapConfig): BootstrapConfigInfo {
     })),
   };
   if (bootstrapPsk) info.bootstrapPsk = { identity: bootstrapPsk.identity, keySet: true };
+  if (bootstrapOscore) info.bootstrapOscore = oscoreInfo(bootstrapOscore);
   return info;
 }
 
@@ -225,6 +262,67 @@ function rpkOf(v: Record<string, unknown>, at: string): NonNullable<ServerAccoun
   return out;
 }
 
+/** DER of a PEM or base64 (or hex) DER certificate; throws when it does not parse. */
+function certificateOf(v: unknown, name: string): Buffer {
+  const bad = () => fail(`${name} must be an X.509 certificate (PEM, or DER in base64 or hex)`);
+  if (typeof v !== 'string' || v.length > 16_384) bad();
+  const text = (v as string).trim();
+  try {
+    const der = text.startsWith('-----BEGIN')
+      ? new X509Certificate(text).raw
+      : /^(?:[0-9a-fA-F]{2})+$/.test(text)
+        ? Buffer.from(text, 'hex')
+        : Buffer.from(text, 'base64');
+    return new X509Certificate(der).raw;
+  } catch {
+    return bad();
+  }
+}
+
+function x509Of(v: Record<string, unknown>, at: string): NonNullable<ServerAccount['x509']> {
+  for (const k of Object.keys(v))
+    if (k !== 'certificate' && k !== 'privateKey' && k !== 'serverCertificate')
+      fail(`${at}: unknown field "${k.slice(0, 32)}"`);
+  if ((v.certificate === undefined) !== (v.privateKey === undefined))
+    fail(`${at}: certificate and privateKey go together (both absent: generated per bootstrap)`);
+  const out: NonNullable<ServerAccount['x509']> = {};
+  if (v.serverCertificate !== undefined)
+    out.serverCertificate = certificateOf(v.serverCertificate, `${at}.serverCertificate`);
+  if (v.certificate === undefined) return out;
+  const certificate = certificateOf(v.certificate, `${at}.certificate`);
+  const badKey = () =>
+    fail(
+      `${at}.privateKey must be the certificate's P-256 private key (PEM, or PKCS#8 DER in base64 or hex)`,
+    );
+  if (typeof v.privateKey !== 'string' || v.privateKey.length > 8192) badKey();
+  const text = (v.privateKey as string).trim();
+  let der: Buffer;
+  try {
+    const key = text.startsWith('-----BEGIN')
+      ? createPrivateKey(text)
+      : createPrivateKey({
+          key: /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64'),
+          format: 'der',
+          type: 'pkcs8',
+        });
+    if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') badKey();
+    const pub = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    if (!new X509Certificate(certificate).publicKey.export({ type: 'spki', format: 'der' }).equals(pub))
+      badKey();
+    der = key.export({ type: 'pkcs8', format: 'der' });
+  } catch (err) {
+    if (err instanceof InvalidBootstrapConfigError) throw err;
+    return badKey();
+  }
+  // The LwM2M server binds the identity value the certificate names (SAN, else CN) to the endpoint.
+  try {
+    if (x509EndpointIdentities(certificate).length === 0) throw new Error('unnamed');
+  } catch {
+    fail(`${at}.certificate names no identity (a single subject CN, or SAN URIs / DNS names)`);
+  }
+  return { ...out, certificate, privateKey: der };
+}
+
 function oscoreOf(v: unknown, at: string): OscoreAccount {
   if (!isRecord(v)) fail(`${at} must be an object`);
   for (const k of Object.keys(v)) if (!OSCORE_FIELDS.has(k)) fail(`${at}: unknown field "${k.slice(0, 32)}"`);
@@ -264,6 +362,7 @@ const SERVER_FIELDS = new Set([
   'security',
   'psk',
   'rpk',
+  'x509',
   'oscore',
   'lifetime',
   'binding',
@@ -271,7 +370,15 @@ const SERVER_FIELDS = new Set([
   'defaultMinPeriod',
   'defaultMaxPeriod',
 ]);
-const CONFIG_FIELDS = new Set(['servers', 'delete', 'acls', 'read', 'allowNoSec', 'bootstrapPsk']);
+const CONFIG_FIELDS = new Set([
+  'servers',
+  'delete',
+  'acls',
+  'read',
+  'allowNoSec',
+  'bootstrapPsk',
+  'bootstrapOscore',
+]);
 
 /**
  * A configuration from its JSON form (REST body: keys as hex). Throws InvalidBootstrapConfigError with the
@@ -293,11 +400,16 @@ export function parseBootstrapConfig(body: unknown): BootstrapConfig {
     ids.add(shortServerId);
     if (typeof s.uri !== 'string' || s.uri.length > 255 || !URI.test(s.uri))
       fail(`${at}.uri must be a coap:// or coaps:// URI of at most 255 bytes`);
-    if (s.security !== 'nosec' && s.security !== 'psk' && s.security !== 'rpk' && s.security !== 'oscore')
-      fail(`${at}.security must be "nosec", "psk", "rpk" or "oscore"`);
-    if ((s.security === 'psk' || s.security === 'rpk') !== s.uri.startsWith('coaps:'))
-      fail(`${at}: a psk or rpk account needs a coaps:// URI, a nosec or oscore one a coap:// URI`);
-    const out: ServerAccount = { shortServerId, uri: s.uri, security: s.security };
+    if (!['nosec', 'psk', 'rpk', 'x509', 'oscore'].includes(s.security as string))
+      fail(`${at}.security must be "nosec", "psk", "rpk", "x509" or "oscore"`);
+    const security = s.security as BootstrapSecurity;
+    if ((security === 'psk' || security === 'rpk' || security === 'x509') !== s.uri.startsWith('coaps:'))
+      fail(`${at}: a psk, rpk or x509 account needs a coaps:// URI, a nosec or oscore one a coap:// URI`);
+    const out: ServerAccount = { shortServerId, uri: s.uri, security };
+    if (s.x509 !== undefined) {
+      if (security !== 'x509' || !isRecord(s.x509)) fail(`${at}.x509 is for security "x509" only`);
+      out.x509 = x509Of(s.x509, `${at}.x509`);
+    }
     if (s.rpk !== undefined) {
       if (s.security !== 'rpk' || !isRecord(s.rpk)) fail(`${at}.rpk is for security "rpk" only`);
       out.rpk = rpkOf(s.rpk, `${at}.rpk`);
@@ -359,6 +471,12 @@ export function parseBootstrapConfig(body: unknown): BootstrapConfig {
       identity: identityOf(body.bootstrapPsk.identity, 'bootstrapPsk.identity'),
       key: keyOf(body.bootstrapPsk.key, 'bootstrapPsk.key'),
     };
+  }
+  if (body.bootstrapOscore !== undefined) {
+    const o = oscoreOf(body.bootstrapOscore, 'bootstrapOscore');
+    if (o.masterSecret === undefined || o.senderId === undefined || o.recipientId === undefined)
+      fail('bootstrapOscore needs masterSecret, senderId and recipientId');
+    config.bootstrapOscore = o as BootstrapOscore;
   }
   return config;
 }

@@ -1,7 +1,13 @@
 // The Bootstrap-Server from injected datagram transports (a UdpTransport on 5783 for NoSec, a DtlsServer on
 // 5784 for PSK / X.509 with CID): one CoapEndpoint per transport, one BootstrapServer behind both. The app
 // binds the sockets and builds the DtlsServer (its PSK lookup: bootstrapPskLookup below).
-import { CoapEndpoint, type CoapLogger, type DatagramTransport, type TransmissionParams } from '@lwm2m/coap';
+import {
+  CoapEndpoint,
+  type CoapLogger,
+  type DatagramTransport,
+  type MessageSeam,
+  type TransmissionParams,
+} from '@lwm2m/coap';
 import { BootstrapServer, type BootstrapServerOptions } from './bootstrap-server';
 import { MAX_PSK_IDENTITY_BYTES } from '@lwm2m/server';
 import type { BootstrapConfigStore } from './ports';
@@ -11,8 +17,11 @@ export const DEFAULT_BOOTSTRAP_PORT = 5783;
 export const DEFAULT_BOOTSTRAP_SECURE_PORT = 5784;
 
 export interface CreateBootstrapServerOptions extends BootstrapServerOptions {
-  /** The transports to serve on (NoSec, DTLS, ...). */
-  transports: DatagramTransport[];
+  /**
+   * The transports to serve on (NoSec, DTLS, ...); one given with a seam has it on its endpoint (the NoSec
+   * port's OSCORE: libs/gateway createGatewayOscoreSeam over the configurations' bootstrapOscore).
+   */
+  transports: Array<DatagramTransport | { transport: DatagramTransport; seam: MessageSeam }>;
   coapParams?: Partial<TransmissionParams>;
   coapLogger?: CoapLogger;
 }
@@ -28,9 +37,9 @@ export function createBootstrapServer(opts: CreateBootstrapServerOptions): Runni
   const { transports, coapParams, coapLogger, ...serverOpts } = opts;
   const server = new BootstrapServer(serverOpts);
   const endpoints = transports.map(
-    (transport) =>
+    (t) =>
       new CoapEndpoint({
-        transport,
+        ...('seam' in t ? { transport: t.transport, seam: t.seam } : { transport: t }),
         ...(coapParams ? { params: coapParams } : {}),
         ...(coapLogger ? { logger: coapLogger } : {}),
       }),

@@ -5,3 +5,4 @@ export * from './plan';
 export * from './bootstrap-request';
 export * from './bootstrap-server';
 export * from './create-bootstrap-server';
+export * from './x509-issue';

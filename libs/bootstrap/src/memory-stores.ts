@@ -1,5 +1,5 @@
 // In-memory twins of the bootstrap stores (unit tests, memory mode); same contract as the Redis ones.
-import type { BootstrapConfig } from './config';
+import type { BootstrapConfig, BootstrapOscore } from './config';
 import type { BootstrapConfigStore, BootstrapSession, BootstrapSessionStore } from './ports';
 
 export class InMemoryBootstrapConfigStore implements BootstrapConfigStore {
@@ -7,10 +7,12 @@ export class InMemoryBootstrapConfigStore implements BootstrapConfigStore {
 
   async put(endpoint: string, config: BootstrapConfig): Promise<void> {
     const id = config.bootstrapPsk?.identity;
-    if (id !== undefined) {
-      for (const [ep, c] of this.configs) {
-        if (ep !== endpoint && c.bootstrapPsk?.identity === id) throw new BootstrapIdentityConflictError();
-      }
+    const kid = config.bootstrapOscore?.recipientId;
+    for (const [ep, c] of this.configs) {
+      if (ep === endpoint) continue;
+      if (id !== undefined && c.bootstrapPsk?.identity === id) throw new BootstrapIdentityConflictError();
+      if (kid !== undefined && c.bootstrapOscore?.recipientId.equals(kid) === true)
+        throw new BootstrapIdentityConflictError();
     }
     this.configs.set(endpoint, clone(config));
   }
@@ -30,12 +32,25 @@ export class InMemoryBootstrapConfigStore implements BootstrapConfigStore {
     }
     return undefined;
   }
+
+  async bootstrapOscoreByKid(
+    kid: Buffer,
+  ): Promise<{ endpoint: string; oscore: BootstrapOscore } | undefined> {
+    for (const [endpoint, c] of this.configs) {
+      if (c.bootstrapOscore?.recipientId.equals(kid) === true)
+        return { endpoint, oscore: clone(c.bootstrapOscore) };
+    }
+    return undefined;
+  }
 }
 
-/** Two configurations can't share a bootstrap PSK identity (the DTLS lookup must name one endpoint). */
+/**
+ * Two configurations can't share a bootstrap PSK identity or bootstrap OSCORE kid (the DTLS or OSCORE lookup
+ * must name one endpoint).
+ */
 export class BootstrapIdentityConflictError extends Error {
   constructor() {
-    super('this bootstrapPsk identity belongs to another endpoint');
+    super('this bootstrapPsk identity or bootstrapOscore recipientId belongs to another endpoint');
     this.name = 'BootstrapIdentityConflictError';
   }
 }

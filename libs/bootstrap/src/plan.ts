@@ -12,9 +12,10 @@ import {
   objectInstance,
   singleResource,
 } from '@lwm2m/lwm2m';
-import type { Credential, OscoreCredential } from '@lwm2m/server';
+import { type Credential, type OscoreCredential, x509EndpointIdentities } from '@lwm2m/server';
 import { type BootstrapConfig, SECURITY_MODE, type ServerAccount } from './config';
 import type { BootstrapSession } from './ports';
+import { issueClientCertificate, type X509Issuer } from './x509-issue';
 
 export type BootstrapStep =
   | { kind: 'read'; path: string }
@@ -93,11 +94,43 @@ export function rpkOf(
   return { privateKey, publicKey, ...(server !== undefined ? { serverPublicKey: server } : {}) };
 }
 
+/**
+ * The certificate material of an X.509 account: the client's certificate and private key (configured, else
+ * issued and generated for the session; DER, the key PKCS#8) and the server's certificate, when known.
+ */
+export function x509Of(
+  account: ServerAccount,
+  keys: Record<number, Buffer>,
+  certificates: Record<number, string> | undefined,
+): { certificate: Buffer; privateKey: Buffer; serverCertificate?: Buffer } | undefined {
+  if (account.security !== 'x509') return undefined;
+  const x = account.x509 ?? {};
+  const issued = certificates?.[account.shortServerId];
+  const certificate = x.certificate ?? (issued === undefined ? undefined : Buffer.from(issued, 'base64'));
+  const privateKey = x.privateKey ?? keys[account.shortServerId];
+  if (certificate === undefined || privateKey === undefined) return undefined;
+  return {
+    certificate,
+    privateKey,
+    ...(x.serverCertificate !== undefined ? { serverCertificate: x.serverCertificate } : {}),
+  };
+}
+
+/**
+ * The identity value the LwM2M server binds for an X.509 account: the endpoint when the certificate names it
+ * (an issued one always does: CN), else the first value it names (SAN, else CN; x509EndpointIdentities).
+ */
+function x509Subject(certificate: Buffer, endpoint: string): string | undefined {
+  const ids = x509EndpointIdentities(certificate);
+  return ids.includes(endpoint) ? endpoint : ids[0];
+}
+
 /** The LwM2M credential a bootstrap with this configuration stores: the first secured account's. */
 export function credentialOf(
   config: BootstrapConfig,
   endpoint: string,
   keys: Record<number, Buffer>,
+  certificates?: Record<number, string>,
 ): Credential | undefined {
   const account = config.servers.find((s) => s.security !== 'nosec');
   if (account === undefined) return undefined;
@@ -105,6 +138,11 @@ export function credentialOf(
   if (psk) return { type: 'psk', identity: psk.identity, key: psk.key };
   const rpk = rpkOf(account, keys);
   if (rpk) return { type: 'rpk', publicKey: rpk.publicKey };
+  const x509 = x509Of(account, keys, certificates);
+  if (x509) {
+    const subject = x509Subject(x509.certificate, endpoint);
+    return subject === undefined ? undefined : { type: 'x509', subject };
+  }
   const oscore = oscoreOf(account, endpoint, keys);
   return oscore && { type: 'oscore', oscore };
 }
@@ -116,13 +154,46 @@ export function generatedKeys(config: BootstrapConfig, bytes: number, random: (n
     if (s.security === 'psk' && s.psk?.key === undefined) keys[s.shortServerId] = random(bytes);
     if (s.security === 'oscore' && s.oscore?.masterSecret === undefined)
       keys[s.shortServerId] = random(Math.max(16, bytes));
-    if (s.security === 'rpk' && s.rpk?.privateKey === undefined)
+    if (
+      (s.security === 'rpk' && s.rpk?.privateKey === undefined) ||
+      (s.security === 'x509' && s.x509?.privateKey === undefined)
+    )
       keys[s.shortServerId] = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
         type: 'pkcs8',
         format: 'der',
       });
   }
   return keys;
+}
+
+/** Whether the configuration has an X.509 account whose certificate is to be issued per bootstrap. */
+export function issuesCertificates(config: BootstrapConfig): boolean {
+  return config.servers.some((s) => s.security === 'x509' && s.x509?.certificate === undefined);
+}
+
+/**
+ * Certificates issued for a new session's X.509 accounts that name none: for the key generated in `keys`,
+ * subject CN = the endpoint, signed by `issuer` (base64 DER, kept with the session so every node that
+ * continues it writes the same one).
+ */
+export function issuedCertificates(
+  config: BootstrapConfig,
+  endpoint: string,
+  keys: Record<number, Buffer>,
+  issuer: X509Issuer,
+): Record<number, string> {
+  const out: Record<number, string> = {};
+  for (const s of config.servers) {
+    if (s.security !== 'x509' || s.x509?.certificate !== undefined) continue;
+    const key = keys[s.shortServerId];
+    if (key === undefined) continue;
+    const publicKey = createPublicKey(createPrivateKey({ key, format: 'der', type: 'pkcs8' })).export({
+      type: 'spki',
+      format: 'der',
+    });
+    out[s.shortServerId] = issueClientCertificate(issuer, endpoint, publicKey).toString('base64');
+  }
+  return out;
 }
 
 /**
@@ -172,13 +243,22 @@ export function planSteps(config: BootstrapConfig, session: BootstrapSession): B
 function securityInstance(iid: number, s: ServerAccount, session: BootstrapSession): Lwm2mObjectInstance {
   const psk = pskOf(s, session.endpoint, session.keys);
   const rpk = rpkOf(s, session.keys);
+  const x509 = x509Of(s, session.keys, session.certificates);
   // TS 1.2 Core E.1: PSK mode: /0/x/3 the PSK identity (UTF-8 bytes), /0/x/5 the key. RPK mode: /0/x/3 the
   // client's public key, /0/x/4 the server's (SubjectPublicKeyInfo DER), /0/x/5 the client's private key.
+  // Certificate mode: /0/x/3 the client's certificate, /0/x/4 the server's (DER; Certificate Usage left at
+  // its default 3, domain-issued: the server presents exactly that one), /0/x/5 the private key (PKCS#8).
   const [identity, serverKey, secret] = psk
     ? [Buffer.from(psk.identity, 'utf8'), Buffer.alloc(0), Buffer.from(psk.key)]
     : rpk
       ? [rpk.publicKey, rpk.serverPublicKey ?? Buffer.alloc(0), Buffer.from(rpk.privateKey)]
-      : [Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)];
+      : x509
+        ? [
+            Buffer.from(x509.certificate),
+            x509.serverCertificate ?? Buffer.alloc(0),
+            Buffer.from(x509.privateKey),
+          ]
+        : [Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)];
   return objectInstance(iid, [
     singleResource(0, 'string', s.uri),
     singleResource(1, 'boolean', false),

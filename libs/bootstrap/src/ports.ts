@@ -2,16 +2,21 @@
 // sessions of bootstraps in progress, so that any gateway can continue a bootstrap another one began.
 // libs/registry implements both on Redis (secrets sealed with SECRETS_KEY); ./memory-stores serves tests.
 import type { JsonPathValue } from '@lwm2m/server';
-import type { BootstrapConfig } from './config';
+import type { BootstrapConfig, BootstrapOscore } from './config';
 
 export interface BootstrapConfigStore {
-  /** Sets the configuration of `endpoint` (DEFAULT_CONFIG for the default). Throws on a bootstrapPsk identity another endpoint holds. */
+  /**
+   * Sets the configuration of `endpoint` (DEFAULT_CONFIG for the default). Throws
+   * BootstrapIdentityConflictError on a bootstrapPsk identity or bootstrapOscore kid another endpoint holds.
+   */
   put(endpoint: string, config: BootstrapConfig): Promise<void>;
   /** With its keys (the Bootstrap-Server writes them); the REST layer strips them with configInfo. */
   get(endpoint: string): Promise<BootstrapConfig | undefined>;
   remove(endpoint: string): Promise<boolean>;
   /** The DTLS PSK lookup of the bootstrap port: the endpoint and key of a bootstrapPsk identity. */
   bootstrapPskByIdentity(identity: string): Promise<{ endpoint: string; key: Buffer } | undefined>;
+  /** The OSCORE lookup of the bootstrap NoSec port: the configuration whose bootstrapOscore has this kid (recipientId). */
+  bootstrapOscoreByKid(kid: Buffer): Promise<{ endpoint: string; oscore: BootstrapOscore } | undefined>;
 }
 
 export type BootstrapState = 'running' | 'finished' | 'failed';
@@ -32,8 +37,13 @@ export interface BootstrapSession {
   contentFormat: number;
   /** Whether the configuration applied is the default one. */
   usesDefault: boolean;
-  /** PSKs or OSCORE Master Secrets generated for this bootstrap, by Short Server ID. Secret: sealed at rest, never in events. */
+  /**
+   * PSKs, OSCORE Master Secrets, RPK or X.509 private keys generated for this bootstrap, by Short Server ID.
+   * Secret: sealed at rest, never in events.
+   */
   keys: Record<number, Buffer>;
+  /** Client certificates issued for this bootstrap's X.509 accounts (base64 DER; public), by Short Server ID. */
+  certificates?: Record<number, string>;
   /**
    * Instance ids chosen after Bootstrap-Discover: Security, Server and OSCORE (21, OSCORE accounts) by Short
    * Server ID, ACLs in order.

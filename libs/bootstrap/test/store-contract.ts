@@ -71,6 +71,36 @@ export function bootstrapStoreContract(
       expect(got?.servers[1]?.oscore).toEqual({ senderId: Buffer.alloc(0) });
     });
 
+    it('keeps the bootstrap OSCORE context, indexes its kid (the empty kid too), un-indexes it on replace and remove', async () => {
+      const { configs } = await make();
+      const bootstrapOscore = {
+        masterSecret: randomBytes(16),
+        masterSalt: randomBytes(4),
+        senderId: Buffer.from('01', 'hex'),
+        recipientId: Buffer.from('c0ffee', 'hex'),
+      };
+      const servers = [{ shortServerId: 1, uri: 'coap://h', security: 'nosec' as const }];
+      await configs.put('ep-bso', { servers, bootstrapOscore });
+      expect((await configs.get('ep-bso'))?.bootstrapOscore).toEqual(bootstrapOscore);
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex'))).toEqual({
+        endpoint: 'ep-bso',
+        oscore: bootstrapOscore,
+      });
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ff', 'hex'))).toBeUndefined();
+      // Another endpoint can't take the kid; its own replace can.
+      await expect(configs.put('ep-bso2', { servers, bootstrapOscore })).rejects.toThrow(/another endpoint/);
+      const empty = { ...bootstrapOscore, recipientId: Buffer.alloc(0) };
+      await configs.put('ep-bso', { servers, bootstrapOscore: empty });
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex'))).toBeUndefined();
+      expect((await configs.bootstrapOscoreByKid(Buffer.alloc(0)))?.endpoint).toBe('ep-bso');
+      await configs.put('ep-bso2', { servers, bootstrapOscore });
+      expect((await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex')))?.endpoint).toBe('ep-bso2');
+      expect(await configs.remove('ep-bso')).toBe(true);
+      expect(await configs.bootstrapOscoreByKid(Buffer.alloc(0))).toBeUndefined();
+      await configs.put('ep-bso2', { servers });
+      expect(await configs.bootstrapOscoreByKid(Buffer.from('c0ffee', 'hex'))).toBeUndefined();
+    });
+
     it('keeps an RPK account: the server key and the client private key', async () => {
       const { configs } = await make();
       const rpk = { serverPublicKey: randomBytes(91), privateKey: randomBytes(138) };
@@ -83,6 +113,24 @@ export function bootstrapStoreContract(
       const got = await configs.get('ep-rpk');
       expect(got?.servers[0]?.rpk).toEqual(rpk);
       expect(got?.servers[1]?.rpk).toEqual({});
+    });
+
+    it('keeps an X.509 account: the certificates and the client private key', async () => {
+      const { configs } = await make();
+      const x509 = {
+        certificate: randomBytes(300),
+        privateKey: randomBytes(138),
+        serverCertificate: randomBytes(310),
+      };
+      await configs.put('ep-x509', {
+        servers: [
+          { shortServerId: 1, uri: 'coaps://h', security: 'x509', x509 },
+          { shortServerId: 2, uri: 'coaps://h', security: 'x509', x509: {} },
+        ],
+      });
+      const got = await configs.get('ep-x509');
+      expect(got?.servers[0]?.x509).toEqual(x509);
+      expect(got?.servers[1]?.x509).toEqual({});
     });
   });
 
@@ -101,6 +149,13 @@ export function bootstrapStoreContract(
       const cur = await sessions.get('ep1');
       expect(cur?.step).toBe(4);
       expect(cur?.keys[1]?.equals(byB.keys[1]!)).toBe(true);
+    });
+
+    it('keeps the certificates issued for a session as they were', async () => {
+      const { sessions } = await make();
+      const s = session({ endpoint: 'ep-cert', certificates: { 1: randomBytes(300).toString('base64') } });
+      expect(await sessions.claim(s, 1000)).toEqual({ ok: true });
+      expect((await sessions.get('ep-cert'))?.certificates).toEqual(s.certificates);
     });
 
     it('a finished session does not hold a new claim', async () => {

@@ -71,3 +71,19 @@ it('a valid certificate naming another endpoint gets 4.00 and nothing is written
     await client.close();
   }
 });
+
+it('an X.509 account to issue a certificate for, on a server with no CA key: 5.00, no session, nothing written', async () => {
+  await configs.put('x509-gen', {
+    servers: [{ shortServerId: 1, uri: 'coaps://127.0.0.1:5684', security: 'x509' }],
+  });
+  const startedBefore = running.server.counters.started;
+  const client = await bootstrapClient('x509-gen', [port], x509(ca.issue('/CN=x509-gen')));
+  try {
+    await expect(client.run()).rejects.toMatchObject({ code: CoapCode.INTERNAL_SERVER_ERROR });
+    expect(client.operations).toEqual([]);
+    expect(running.server.counters.started).toBe(startedBefore);
+    expect(await stores.credentials.get('x509-gen')).toBeUndefined();
+  } finally {
+    await client.close();
+  }
+});

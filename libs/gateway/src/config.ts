@@ -40,6 +40,11 @@ export interface GatewayConfig {
   DTLS_CERT_FILE?: string;
   /** PEM trust anchors for client certificates (X.509 mode). */
   DTLS_CA_FILE?: string;
+  /**
+   * PEM private key of a CA in DTLS_CA_FILE: the Bootstrap-Server issues client certificates with it for X.509
+   * accounts whose configuration gives none.
+   */
+  DTLS_CA_KEY_FILE?: string;
   /** DTLS handshakes in progress at most; when full the oldest stalled one is evicted. Default 1000. */
   DTLS_MAX_HANDSHAKES: number;
   /** DTLS handshakes in progress per source IP at most (a carrier NAT shares one). Default 64. */
@@ -131,6 +136,7 @@ export function validateGatewayConfig(env: Record<string, unknown>): GatewayConf
     ...optionalFile('DTLS_KEY_FILE', env.DTLS_KEY_FILE),
     ...optionalFile('DTLS_CERT_FILE', env.DTLS_CERT_FILE),
     ...optionalFile('DTLS_CA_FILE', env.DTLS_CA_FILE),
+    ...optionalFile('DTLS_CA_KEY_FILE', env.DTLS_CA_KEY_FILE),
     DTLS_MAX_HANDSHAKES: parseInteger(
       'DTLS_MAX_HANDSHAKES',
       env.DTLS_MAX_HANDSHAKES,

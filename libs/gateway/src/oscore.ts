@@ -25,7 +25,13 @@ import {
 import type { CredentialStore, OscoreCredential } from '@lwm2m/server';
 
 export interface GatewayOscoreOptions {
-  credentials: CredentialStore;
+  /**
+   * Where contexts come from: the credential store (the LwM2M server), or the bootstrap configurations'
+   * bootstrapOscore (the Bootstrap-Server's NoSec port).
+   */
+  credentials: Pick<CredentialStore, 'oscoreByKid' | 'oscoreOf'>;
+  /** Prefix of the sequence lease series, so two sources' contexts of one endpoint never share one. */
+  sequencePrefix?: string;
   sequences: SequenceLeaseStore;
   /** How long a context (or a kid's absence) is trusted before it is read again. Default 5 s. */
   refreshMs?: number;
@@ -171,7 +177,7 @@ export class OscoreContexts {
     const sequence = await leasedSequence({
       store: this.opts.sequences,
       // One lease series per endpoint and Sender ID (and ID Context): a replaced key continues above.
-      contextKey: `${endpoint}:${senderId}:${c.idContext?.toString('hex') ?? ''}`,
+      contextKey: `${this.opts.sequencePrefix ?? ''}${endpoint}:${senderId}:${c.idContext?.toString('hex') ?? ''}`,
       block: this.opts.leaseBlock ?? 1000,
       onError: (err) => this.opts.warn?.('oscore: sequence lease failed', { error: String(err) }),
     });

@@ -18,6 +18,8 @@ export interface BootstrapMetricCounters {
   packs: number;
   /** DTLS handshakes the bootstrap port failed (a wrong bootstrap key, an unknown identity, a timeout). */
   dtlsHandshakesFailed?: number;
+  /** OSCORE-protected requests on the NoSec port by result (libs/oscore OscoreSeam counters.requests). */
+  oscoreRequests?: Readonly<Partial<Record<string, number>>>;
 }
 
 export function bootstrapMetricSpecs(
@@ -61,6 +63,16 @@ export function bootstrapMetricSpecs(
       help: 'DTLS handshakes failed on the bootstrap port: a wrong bootstrap key, an unknown PSK identity, a timeout',
       type: 'counter',
       read: () => read()?.dtlsHandshakesFailed,
+    },
+    {
+      name: 'bootstrap_oscore_requests_total',
+      help: 'OSCORE-protected requests on the bootstrap NoSec port, by result: ok, context-not-found, replay, decrypt, decode, echo-required (RFC 8613 B.1.2), bad-plaintext',
+      type: 'counter',
+      labelNames: ['result'],
+      read: () => {
+        const r = read()?.oscoreRequests;
+        return r && Object.entries(r).map(([result, value]) => ({ labels: { result }, value: value ?? 0 }));
+      },
     },
     {
       name: 'bootstrap_failed_total',

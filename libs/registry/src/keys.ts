@@ -70,6 +70,8 @@
 //      <p>{bs}:cfg          hash  endpoint ("*default*" for the default) -> BootstrapConfig JSON, PSKs sealed
 //      <p>{bs}:cfgid        hash  endpoint -> its bootstrapPsk identity (to un-index it on replace)
 //      <p>{bs}:psk          hash  bootstrapPsk identity -> endpoint (the bootstrap port's DTLS lookup)
+//      <p>{bs}:cfgkid       hash  endpoint -> its bootstrapOscore kid (hex; to un-index it on replace)
+//      <p>{bs}:osc          hash  bootstrapOscore kid (hex) -> endpoint (the bootstrap port's OSCORE lookup)
 //      <p>{bs:ep:E}:session string BootstrapSession JSON (generated PSKs sealed), with a TTL; claim and save are
 //                                  compare-and-set Lua scripts on the lease (node, leaseUntil) and session id
 //
@@ -117,6 +119,8 @@ export interface RegistryKeys {
   bootstrapConfigs: string;
   bootstrapConfigIdentities: string;
   bootstrapPskIndex: string;
+  bootstrapConfigKids: string;
+  bootstrapOscoreIndex: string;
   bootstrapSession(endpoint: string): string;
   models: string;
   modelsRevision: string;
@@ -160,6 +164,8 @@ export function registryKeys(prefix: string = DEFAULT_KEY_PREFIX): RegistryKeys 
     bootstrapConfigs: `${prefix}{bs}:cfg`,
     bootstrapConfigIdentities: `${prefix}{bs}:cfgid`,
     bootstrapPskIndex: `${prefix}{bs}:psk`,
+    bootstrapConfigKids: `${prefix}{bs}:cfgkid`,
+    bootstrapOscoreIndex: `${prefix}{bs}:osc`,
     bootstrapSession: (endpoint) => `${prefix}{bs:ep:${endpoint}}:session`,
     models: `${prefix}{models}:ddf`,
     modelsRevision: `${prefix}{models}:rev`,

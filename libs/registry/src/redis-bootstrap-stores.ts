@@ -6,6 +6,7 @@
 import {
   BootstrapIdentityConflictError,
   type BootstrapConfig,
+  type BootstrapOscore,
   type BootstrapConfigStore,
   type BootstrapSession,
   type BootstrapSessionStore,
@@ -15,24 +16,35 @@ import type { RedisClient } from './redis-client';
 import type { RegistryKeys } from './keys';
 import { SecretsKeyError } from './redis-credential-store';
 
+// KEYS: configs, endpoint -> PSK identity, PSK identity -> endpoint, endpoint -> kid, kid -> endpoint.
+// ARGV: endpoint, json, PSK identity ('' none), OSCORE kid hex ('' none; '-' is the empty kid).
 const PUT_CONFIG = `
-local owner = ARGV[3] ~= '' and redis.call('HGET', KEYS[3], ARGV[3])
-if owner and owner ~= ARGV[1] then return 0 end
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if old and redis.call('HGET', KEYS[3], old) == ARGV[1] then redis.call('HDEL', KEYS[3], old) end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-  redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
-else
-  redis.call('HDEL', KEYS[2], ARGV[1])
+local function held(index, id) return id ~= '' and redis.call('HGET', index, id) end
+local p = held(KEYS[3], ARGV[3])
+if p and p ~= ARGV[1] then return 0 end
+local k = held(KEYS[5], ARGV[4])
+if k and k ~= ARGV[1] then return 0 end
+local function reindex(own, index, id)
+  local old = redis.call('HGET', own, ARGV[1])
+  if old and redis.call('HGET', index, old) == ARGV[1] then redis.call('HDEL', index, old) end
+  if id ~= '' then
+    redis.call('HSET', own, ARGV[1], id)
+    redis.call('HSET', index, id, ARGV[1])
+  else
+    redis.call('HDEL', own, ARGV[1])
+  end
 end
+reindex(KEYS[2], KEYS[3], ARGV[3])
+reindex(KEYS[4], KEYS[5], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
 const REMOVE_CONFIG = `
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if old and redis.call('HGET', KEYS[3], old) == ARGV[1] then redis.call('HDEL', KEYS[3], old) end
-redis.call('HDEL', KEYS[2], ARGV[1])
+for _, pair in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
+  local old = redis.call('HGET', pair[1], ARGV[1])
+  if old and redis.call('HGET', pair[2], old) == ARGV[1] then redis.call('HDEL', pair[2], old) end
+  redis.call('HDEL', pair[1], ARGV[1])
+end
 return redis.call('HDEL', KEYS[1], ARGV[1])`;
 
 // ARGV: json, node, now, ttl ms. Refused (returns the holder) while another node runs it under a live lease.
@@ -91,16 +103,19 @@ interface StoredOscore {
 }
 
 /** The stored JSON form of a configuration: keys sealed. */
-interface StoredConfig extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk'> {
+interface StoredConfig extends Omit<BootstrapConfig, 'servers' | 'bootstrapPsk' | 'bootstrapOscore'> {
   servers: Array<
-    Omit<BootstrapConfig['servers'][0], 'psk' | 'rpk' | 'oscore'> & {
+    Omit<BootstrapConfig['servers'][0], 'psk' | 'rpk' | 'x509' | 'oscore'> & {
       psk?: { identity?: string; s?: string };
       /** serverPublicKey in base64, the private key sealed. */
       rpk?: { serverPublicKey?: string; s?: string };
+      /** Certificates in base64 DER, the private key sealed. */
+      x509?: { certificate?: string; serverCertificate?: string; s?: string };
       oscore?: StoredOscore;
     }
   >;
   bootstrapPsk?: { identity: string; s: string };
+  bootstrapOscore?: StoredOscore;
 }
 
 type OscoreAccount = NonNullable<BootstrapConfig['servers'][0]['oscore']>;
@@ -129,10 +144,19 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   }
 
   async put(endpoint: string, config: BootstrapConfig): Promise<void> {
+    const { bootstrapOscore, ...plain } = config;
     const stored: StoredConfig = {
-      ...config,
-      servers: config.servers.map(({ psk, rpk, oscore, ...s }) => {
+      ...plain,
+      servers: config.servers.map(({ psk, rpk, x509, oscore, ...s }) => {
         const out: StoredConfig['servers'][0] = { ...s };
+        if (x509 !== undefined)
+          out.x509 = defined({
+            certificate: x509.certificate?.toString('base64'),
+            serverCertificate: x509.serverCertificate?.toString('base64'),
+            s:
+              x509.privateKey &&
+              this.sealer.seal(x509.privateKey, this.aad(endpoint, `x509:${s.shortServerId}`)),
+          });
         if (oscore !== undefined) out.oscore = this.sealOscore(endpoint, s.shortServerId, oscore);
         if (rpk !== undefined)
           out.rpk = defined({
@@ -154,15 +178,22 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
       },
     };
     if (stored.bootstrapPsk === undefined) delete stored.bootstrapPsk;
+    // Sealed under its own AAD field ("oscore:bootstrap:..."): never mistaken for a server account's.
+    if (bootstrapOscore !== undefined)
+      stored.bootstrapOscore = this.sealOscore(endpoint, 'bootstrap', bootstrapOscore);
+    const kid = bootstrapOscore?.recipientId;
     const ok = await this.redis.eval(
       PUT_CONFIG,
-      3,
+      5,
       this.keys.bootstrapConfigs,
       this.keys.bootstrapConfigIdentities,
       this.keys.bootstrapPskIndex,
+      this.keys.bootstrapConfigKids,
+      this.keys.bootstrapOscoreIndex,
       endpoint,
       JSON.stringify(stored),
       config.bootstrapPsk?.identity ?? '',
+      kid === undefined ? '' : kidField(kid),
     );
     if (Number(ok) !== 1) throw new BootstrapIdentityConflictError();
   }
@@ -170,11 +201,21 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   async get(endpoint: string): Promise<BootstrapConfig | undefined> {
     const json = await this.redis.hget(this.keys.bootstrapConfigs, endpoint);
     if (json === null) return undefined;
-    const s = JSON.parse(json) as StoredConfig;
+    const { bootstrapOscore, ...s } = JSON.parse(json) as StoredConfig;
     const config: BootstrapConfig = {
       ...s,
-      servers: s.servers.map(({ psk, rpk, oscore, ...a }) => {
+      servers: s.servers.map(({ psk, rpk, x509, oscore, ...a }) => {
         const out: BootstrapConfig['servers'][0] = { ...a };
+        const b64 = (v: string | undefined) => (v === undefined ? undefined : Buffer.from(v, 'base64'));
+        if (x509 !== undefined)
+          out.x509 = defined({
+            certificate: b64(x509.certificate),
+            serverCertificate: b64(x509.serverCertificate),
+            privateKey:
+              x509.s === undefined
+                ? undefined
+                : this.sealer.open(x509.s, this.aad(endpoint, `x509:${a.shortServerId}`)),
+          });
         if (oscore !== undefined) out.oscore = this.openOscore(endpoint, a.shortServerId, oscore);
         if (rpk !== undefined)
           out.rpk = defined({
@@ -198,10 +239,12 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
       },
     };
     if (config.bootstrapPsk === undefined) delete config.bootstrapPsk;
+    if (bootstrapOscore !== undefined)
+      config.bootstrapOscore = this.openOscore(endpoint, 'bootstrap', bootstrapOscore) as BootstrapOscore;
     return config;
   }
 
-  private sealOscore(endpoint: string, ssid: number, o: OscoreAccount): StoredOscore {
+  private sealOscore(endpoint: string, ssid: number | 'bootstrap', o: OscoreAccount): StoredOscore {
     const aad = (what: string) => this.aad(endpoint, `oscore:${ssid}:${what}`);
     return defined({
       s: o.masterSecret && this.sealer.seal(o.masterSecret, aad('secret')),
@@ -213,7 +256,7 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     });
   }
 
-  private openOscore(endpoint: string, ssid: number, o: StoredOscore): OscoreAccount {
+  private openOscore(endpoint: string, ssid: number | 'bootstrap', o: StoredOscore): OscoreAccount {
     const aad = (what: string) => this.aad(endpoint, `oscore:${ssid}:${what}`);
     return defined({
       masterSecret: o.s === undefined ? undefined : this.sealer.open(o.s, aad('secret')),
@@ -228,10 +271,12 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
   async remove(endpoint: string): Promise<boolean> {
     const n = await this.redis.eval(
       REMOVE_CONFIG,
-      3,
+      5,
       this.keys.bootstrapConfigs,
       this.keys.bootstrapConfigIdentities,
       this.keys.bootstrapPskIndex,
+      this.keys.bootstrapConfigKids,
+      this.keys.bootstrapOscoreIndex,
       endpoint,
     );
     return Number(n) === 1;
@@ -244,6 +289,21 @@ export class RedisBootstrapConfigStore implements BootstrapConfigStore {
     if (config?.bootstrapPsk?.identity !== identity) return undefined;
     return { endpoint, key: config.bootstrapPsk.key };
   }
+
+  async bootstrapOscoreByKid(
+    kid: Buffer,
+  ): Promise<{ endpoint: string; oscore: BootstrapOscore } | undefined> {
+    const endpoint = await this.redis.hget(this.keys.bootstrapOscoreIndex, kidField(kid));
+    if (endpoint === null) return undefined;
+    const oscore = (await this.get(endpoint))?.bootstrapOscore;
+    if (oscore === undefined || !oscore.recipientId.equals(kid)) return undefined;
+    return { endpoint, oscore };
+  }
+}
+
+/** A kid as an index field: hex, and "-" for the empty kid (a Lua '' means none). */
+function kidField(kid: Buffer): string {
+  return kid.length === 0 ? '-' : kid.toString('hex');
 }
 
 /** A session as stored: generated keys sealed. */

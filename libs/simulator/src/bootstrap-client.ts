@@ -3,6 +3,7 @@
 // (objects 1 and 2), -Delete, -Discover and -Write on the same port, and ends when Bootstrap-Finish
 // (POST /bs) finds a usable LwM2M Server account (2.04) or not (4.06). The objects it holds then are what a
 // SimulatedDevice starts with (its `bootstrapped` option): it registers with the server written there.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import {
   CoapCode,
   CoapEndpoint,
@@ -25,6 +26,7 @@ import {
   objectInstance,
   singleResource,
 } from '@lwm2m/lwm2m';
+import { deviceOscoreSeam, type DeviceOscoreParams, type DeviceOscoreState } from './oscore';
 import { simulatorObjectModelRegistry } from './temperature-object';
 
 export interface BootstrapClientOptions {
@@ -36,6 +38,12 @@ export interface BootstrapClientOptions {
   preferredContentFormat?: number;
   /** The client's Bootstrap-Server account, kept at /0/0 (a Delete "/" spares it: TS 1.2 Core 6.1.7.x). */
   bootstrapUri?: string;
+  /**
+   * The client's OSCORE context with the Bootstrap-Server (device's point of view: senderId is its kid), on a
+   * coap:// transport: the Bootstrap-Request is protected, the server's operations must be (unprotected ones
+   * get 4.01). Kept as /21/0, linked from the Bootstrap-Server account's /0/0/17 (TS 1.2 Core E.1, E.9).
+   */
+  oscore?: DeviceOscoreParams;
   /** Gives up after this long without Bootstrap-Finish, ms (default 30 000). */
   timeoutMs?: number;
   /** Sends the Bootstrap-Request again after this long without an operation of the server, ms (default 5 000). */
@@ -64,6 +72,11 @@ export interface BootstrappedServer {
   psk?: { identity: string; key: Buffer };
   /** RPK (mode 1): the device's private key (PKCS#8 DER) and the server's public key to pin, when written. */
   rpk?: { privateKey: Buffer; serverPublicKey?: Buffer };
+  /**
+   * Certificate (mode 2): the device's certificate and private key (PEM, as createDtlsTransport's x509 takes
+   * them) and the server's certificate written in /0/x/4 (PEM), which the device trusts as it is.
+   */
+  x509?: { certificate: string; privateKey: string; serverCertificate?: string };
   /**
    * OSCORE (/0/x/17 links a /21 instance; TS 1.1 Core E.1, E.9), from the device's point of view: senderId is
    * the device's Sender ID (the kid of its requests), as SimulatedDeviceOptions.oscore takes it.
@@ -102,6 +115,8 @@ export class BootstrapClient {
   /** Operations received, in order ("DELETE /", "PUT /0/1", "GET /1", "POST /bs"). */
   readonly operations: string[] = [];
   readonly coap: CoapEndpoint;
+  /** The bootstrap OSCORE context and seam (its counters), when given. */
+  readonly oscore?: DeviceOscoreState;
   private readonly opts: BootstrapClientOptions;
   private readonly model = simulatorObjectModelRegistry();
   private readonly objects = new Map<number, Lwm2mObject>();
@@ -110,8 +125,10 @@ export class BootstrapClient {
 
   constructor(opts: BootstrapClientOptions) {
     this.opts = opts;
+    if (opts.oscore !== undefined) this.oscore = deviceOscoreSeam(opts.oscore);
     this.coap = new CoapEndpoint({
       transport: opts.transport,
+      ...(this.oscore !== undefined ? { seam: this.oscore.seam } : {}),
       handler: (req) => this.handle(req),
       ...(opts.coapParams ? { params: opts.coapParams } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
@@ -123,17 +140,38 @@ export class BootstrapClient {
           singleResource(0, 'string', opts.bootstrapUri ?? bootstrapUriOf(opts.servers[0])),
           singleResource(1, 'boolean', true),
           singleResource(2, 'integer', 3),
+          ...(opts.oscore !== undefined
+            ? [singleResource(17, 'objlnk', { objectId: 21, instanceId: 0 })]
+            : []),
         ]),
       ]),
     );
     this.objects.set(1, lwm2mObject(1, []));
     this.objects.set(2, lwm2mObject(2, []));
-    this.objects.set(21, lwm2mObject(21, []));
+    const o = opts.oscore;
+    this.objects.set(
+      21,
+      lwm2mObject(
+        21,
+        o === undefined
+          ? []
+          : [
+              objectInstance(0, [
+                singleResource(0, 'opaque', o.masterSecret),
+                singleResource(1, 'opaque', o.senderId),
+                singleResource(2, 'opaque', o.recipientId),
+                ...(o.masterSalt !== undefined ? [singleResource(5, 'opaque', o.masterSalt)] : []),
+                ...(o.idContext !== undefined ? [singleResource(6, 'opaque', o.idContext)] : []),
+              ]),
+            ],
+      ),
+    );
   }
 
   /** Runs the bootstrap to Bootstrap-Finish; rejects with BootstrapError on a refusal or timeout. */
   async run(): Promise<BootstrapOutcome> {
     const deadline = Date.now() + (this.opts.timeoutMs ?? 30_000);
+    await this.oscore?.ready;
     const done = new Promise<{ code: number; reason?: string }>((resolve) => (this.finished = resolve));
     let attempt = 0;
     for (;;) {
@@ -195,6 +233,7 @@ export class BootstrapClient {
           ...(server !== undefined && server.length > 0 ? { serverPublicKey: Buffer.from(server) } : {}),
         };
       }
+      if (mode === 2) s.x509 = certificateMode(sec);
       const link = value(sec, 17);
       const osc =
         isObjectLink(link) && link.objectId === 21
@@ -260,15 +299,24 @@ export class BootstrapClient {
     }
   }
 
-  /** TS 1.2 Core 6.1.7.x Bootstrap-Delete: "/" removes everything but the Bootstrap-Server account. */
+  /**
+   * TS 1.2 Core 6.1.7.x Bootstrap-Delete: "/" removes everything but the Bootstrap-Server account (its /0
+   * instance and the /21 instance that instance links).
+   */
   private delete(p: Lwm2mPath): OutgoingResponse {
     if (p.depth > 2) return { code: CoapCode.BAD_REQUEST };
+    const kept = new Set<number>();
+    for (const sec of this.objects.get(0)!.instances.values()) {
+      const link = value(sec, 17);
+      if (value(sec, 1) === true && isObjectLink(link) && link.objectId === 21) kept.add(link.instanceId);
+    }
     for (const oid of BOOTSTRAP_OBJECTS) {
       if (p.objectId !== undefined && p.objectId !== oid) continue;
       const obj = this.objects.get(oid)!;
       for (const [iid, inst] of [...obj.instances]) {
         if (p.instanceId !== undefined && p.instanceId !== iid) continue;
         if (oid === 0 && value(inst, 1) === true) continue;
+        if (oid === 21 && kept.has(iid)) continue;
         obj.instances.delete(iid);
       }
     }
@@ -336,6 +384,24 @@ export class BootstrapClient {
     // Answer first, then end run().
     setImmediate(() => this.finished?.(r));
     return r.code === CoapCode.CHANGED ? { code: r.code } : { code: r.code, payload: r.reason };
+  }
+}
+
+/** Certificate mode's /0/x/3, /4 and /5 as PEM; undefined when they do not parse (the account is unusable). */
+function certificateMode(sec: Lwm2mObjectInstance): BootstrappedServer['x509'] {
+  try {
+    const server = value(sec, 4) as Buffer | undefined;
+    return {
+      certificate: new X509Certificate(value(sec, 3) as Buffer).toString(),
+      privateKey: createPrivateKey({ key: value(sec, 5) as Buffer, format: 'der', type: 'pkcs8' })
+        .export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+      ...(server !== undefined && server.length > 0
+        ? { serverCertificate: new X509Certificate(server).toString() }
+        : {}),
+    };
+  } catch {
+    return undefined;
   }
 }
 

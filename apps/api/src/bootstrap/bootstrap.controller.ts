@@ -55,14 +55,17 @@ const CONFIG_SCHEMA = {
   type: 'object',
   required: ['servers'],
   description:
-    'servers[]: LwM2M Server accounts ({shortServerId, uri, security: "nosec"|"psk"|"rpk"|"oscore", psk?: {identity?, key? (hex)}, rpk?: {serverPublicKey? (SPKI), privateKey? (PKCS#8 DER)}, ' +
+    'servers[]: LwM2M Server accounts ({shortServerId, uri, security: "nosec"|"psk"|"rpk"|"x509"|"oscore", psk?: {identity?, key? (hex)}, rpk?: {serverPublicKey? (SPKI), privateKey? (PKCS#8 DER)}, ' +
+    'x509?: {certificate?, privateKey? (PEM, or DER in base64; both or neither: else a P-256 key and a certificate issued by the gateway CA per bootstrap), serverCertificate? (default the gateway certificate)}, ' +
     "oscore?: {masterSecret?, masterSalt?, senderId?, recipientId?, idContext? (hex; ids from the server's side), aead?}, " +
     'lifetime?, binding?, notificationStoring?, defaultMinPeriod?, defaultMaxPeriod?}); a psk account without a ' +
     'key, an rpk account without a privateKey or an oscore account without a masterSecret gets one generated per bootstrap, stored as the ' +
     "endpoint's LwM2M credential (an oscore account writes /21 linked from /0/x/17). delete[]: Bootstrap-Delete " +
     'paths (default ["/"]). read[]: Bootstrap-Read paths (/1, /2). acls[]: Access Control (/2) instances. ' +
     'allowNoSec: allow writing a PSK to a client that came over NoSec. bootstrapPsk: {identity, key (hex)}, the ' +
-    "client's credential on the bootstrap DTLS port. Keys are never returned.",
+    "client's credential on the bootstrap DTLS port. bootstrapOscore: {masterSecret, masterSalt?, senderId, " +
+    "recipientId, idContext?, aead? (hex; ids from the server's side, recipientId the client's kid)}, the client's " +
+    'OSCORE context on the bootstrap NoSec port (not in the default configuration). Keys are never returned.',
   example: EXAMPLE,
 };
 
@@ -116,6 +119,9 @@ export class BootstrapController {
       if (err instanceof InvalidBootstrapConfigError) throw invalidRequest(err.message);
       throw err;
     }
+    // One OSCORE context on many clients would reuse nonces (RFC 8613 Appendix D.4): per endpoint only.
+    if (key === DEFAULT_CONFIG && config.bootstrapOscore !== undefined)
+      throw invalidRequest('bootstrapOscore is per endpoint: the default configuration cannot hold one');
     const existed = (await this.store.get(key).catch(() => undefined)) !== undefined;
     try {
       await this.store.put(key, config);
