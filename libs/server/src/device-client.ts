@@ -230,20 +230,9 @@ export function decodeSinglePayload(
   requested: number,
   model: ObjectModelRegistry,
 ): DecodedNotification {
-  const out: DecodedNotification = {
-    ok: codeClass(res.code) === 2,
-    coapCode: formatCode(res.code),
-    values: [],
-  };
-  if (res.observe !== undefined) out.observe = res.observe;
-  if (!out.ok) {
-    out.error = errorText(res.code, res.payload);
-    return out;
-  }
-  const cf = res.contentFormat ?? requested;
-  out.contentFormat = cf;
-  if (res.payload.length === 0) return out;
-  if (isSenmlEtch(cf)) return decodePatch(out, res.payload, cf, model);
+  const head = decodeHead(res, requested, model);
+  if ('done' in head) return head.done;
+  const { out, cf } = head;
   const codec = getNodeCodec(cf);
   if (!codec) return { ...out, ok: false, error: `device answered in unsupported Content-Format ${cf}` };
   try {
@@ -252,6 +241,33 @@ export function decodeSinglePayload(
     return { ...out, ok: false, error: `undecodable ${codec.name} payload: ${(err as Error).message}` };
   }
   return out;
+}
+
+/**
+ * What single and composite answers decode alike: the code (an error answer carries its text), Observe, the
+ * Content-Format (`requested` when absent), an empty payload and a SenML-ETCH patch. `done`: nothing is left
+ * for the format's codec.
+ */
+function decodeHead(
+  res: Pick<CoapResponse, 'code' | 'payload' | 'contentFormat' | 'observe'>,
+  requested: number,
+  model: ObjectModelRegistry,
+): { done: DecodedNotification } | { out: DecodedNotification; cf: number } {
+  const out: DecodedNotification = {
+    ok: codeClass(res.code) === 2,
+    coapCode: formatCode(res.code),
+    values: [],
+  };
+  if (res.observe !== undefined) out.observe = res.observe;
+  if (!out.ok) {
+    out.error = errorText(res.code, res.payload);
+    return { done: out };
+  }
+  const cf = res.contentFormat ?? requested;
+  out.contentFormat = cf;
+  if (res.payload.length === 0) return { done: out };
+  if (isSenmlEtch(cf)) return { done: decodePatch(out, res.payload, cf, model) };
+  return { out, cf };
 }
 
 /** RFC 8790 section 5: a patch notification (SenML-ETCH): the values it sets and the paths it removes. */
@@ -658,20 +674,9 @@ export class DeviceClient {
     timestamped = false,
     model: ObjectModelRegistry = this.model,
   ): DecodedNotification {
-    const out: DecodedNotification = {
-      ok: codeClass(res.code) === 2,
-      coapCode: formatCode(res.code),
-      values: [],
-    };
-    if (res.observe !== undefined) out.observe = res.observe;
-    if (!out.ok) {
-      out.error = errorText(res.code, res.payload);
-      return out;
-    }
-    const cf = res.contentFormat ?? requested;
-    out.contentFormat = cf;
-    if (res.payload.length === 0) return out;
-    if (isSenmlEtch(cf)) return decodePatch(out, res.payload, cf, model);
+    const head = decodeHead(res, requested, model);
+    if ('done' in head) return head.done;
+    const { out, cf } = head;
     const codec = getCompositeCodec(cf);
     if (!codec) return { ...out, ok: false, error: `Content-Format ${cf} cannot carry several paths` };
     try {
