@@ -2,7 +2,8 @@
 // action to take after it is stored. No I/O; the engine persists the result, then acts.
 import type { RolloutPolicy } from './campaign';
 import { type DeviceRun, isActive } from './device-run';
-import { type FirmwareReport, FwResult, FwState } from './firmware-object';
+import { FirmwareState, FirmwareUpdateResult } from '@lwm2m/lwm2m';
+import type { FirmwareReport } from './firmware-object';
 
 export type RunAction = 'execute' | 'release' | 'interrupt';
 
@@ -87,20 +88,23 @@ export function onReport(
       random,
     );
   }
-  if (result === FwResult.SUCCESS && (run.state === 'updating' || run.executedAt !== undefined)) {
+  if (result === FirmwareUpdateResult.SUCCESS && (run.state === 'updating' || run.executedAt !== undefined)) {
     const { resultCode: _r, error: _e, ...rest } = clearAttempt({ ...run, ...seen }, now);
-    return { run: { ...rest, state: 'succeeded', resultCode: FwResult.SUCCESS }, action: 'release' };
+    return {
+      run: { ...rest, state: 'succeeded', resultCode: FirmwareUpdateResult.SUCCESS },
+      action: 'release',
+    };
   }
-  if (state === FwState.UPDATING && run.state !== 'updating') {
+  if (state === FirmwareState.UPDATING && run.state !== 'updating') {
     return { run: { ...run, ...seen, state: 'updating', updatedAt: now } };
   }
-  if (state === FwState.DOWNLOADED && (run.state === 'starting' || run.state === 'downloading')) {
+  if (state === FirmwareState.DOWNLOADED && (run.state === 'starting' || run.state === 'downloading')) {
     return {
       run: { ...run, ...seen, state: 'downloaded', executedAt: now, updatedAt: now },
       action: 'execute',
     };
   }
-  if (state === FwState.DOWNLOADING && run.state === 'starting') {
+  if (state === FirmwareState.DOWNLOADING && run.state === 'starting') {
     return { run: { ...run, ...seen, state: 'downloading', updatedAt: now } };
   }
   return undefined;

@@ -7,11 +7,6 @@ export const FW_UPDATE = '/5/0/2';
 export const FW_STATE = '/5/0/3';
 export const FW_UPDATE_RESULT = '/5/0/5';
 
-/** /5/0/3 */
-export const FwState = { IDLE: 0, DOWNLOADING: 1, DOWNLOADED: 2, UPDATING: 3 } as const;
-/** /5/0/5: 0 initial, 1 success, 2..9 failures, 10 cancelled (1.1+), 11 deferred (1.2). */
-export const FwResult = { INITIAL: 0, SUCCESS: 1, CONNECTION_LOST: 4, UPDATE_FAILED: 8 } as const;
-
 export interface FirmwareReport {
   state?: number;
   result?: number;

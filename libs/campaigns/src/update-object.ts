@@ -2,25 +2,14 @@
 // object 9 (Software Management 1.0, OMNA registry 9.xml) on one of its instances. The per-device state
 // machine (device-machine.ts) speaks object 5's State and Update Result; object 9's are translated here.
 import type { JsonPathValue } from '@lwm2m/server';
-import { type FirmwareReport, firmwareReport, FwResult, FwState } from './firmware-object';
-
-/** /9/x/7 Update State (9.xml). */
-export const SwState = {
-  INITIAL: 0,
-  DOWNLOAD_STARTED: 1,
-  DOWNLOADED: 2,
-  DELIVERED: 3,
-  INSTALLED: 4,
-} as const;
-/**
- * /9/x/9 Update Result (9.xml): 0 initial, 1 downloading, 2 installed, 3 downloaded and verified; 50 not
- * enough storage, 51 out of memory, 52 connection lost, 53 integrity check failure, 54 unsupported package
- * type, 56 invalid URI, 57 device defined error, 58 installation failure, 59 uninstallation failure.
- */
-export const SwResult = { INSTALLED: 2, CONNECTION_LOST: 52, INTEGRITY_FAILURE: 53 } as const;
+import { FirmwareState, FirmwareUpdateResult, SoftwareUpdateResult, SoftwareUpdateState } from '@lwm2m/lwm2m';
+import { type FirmwareReport, firmwareReport } from './firmware-object';
 
 /** Default retryResults of an object 9 campaign: connection lost, integrity check failure (as 4, 5 of object 5). */
-export const SW_RETRY_RESULTS = [SwResult.CONNECTION_LOST, SwResult.INTEGRITY_FAILURE];
+export const SW_RETRY_RESULTS = [
+  SoftwareUpdateResult.CONNECTION_LOST,
+  SoftwareUpdateResult.INTEGRITY_CHECK_FAILURE,
+];
 
 export interface UpdateObject {
   object: 5 | 9;
@@ -85,19 +74,22 @@ export function softwareAsFirmware(raw: { state?: number; result?: number }): Fi
   const out: FirmwareReport = {};
   if (raw.state !== undefined) {
     out.state =
-      raw.state === SwState.DOWNLOAD_STARTED || raw.state === SwState.DOWNLOADED
-        ? FwState.DOWNLOADING
-        : raw.state === SwState.DELIVERED
-          ? FwState.DOWNLOADED
-          : FwState.IDLE;
+      raw.state === SoftwareUpdateState.DOWNLOAD_STARTED || raw.state === SoftwareUpdateState.DOWNLOADED
+        ? FirmwareState.DOWNLOADING
+        : raw.state === SoftwareUpdateState.DELIVERED
+          ? FirmwareState.DOWNLOADED
+          : FirmwareState.IDLE;
   }
   if (raw.result !== undefined) {
-    if (raw.result === SwResult.INSTALLED) out.result = FwResult.SUCCESS;
+    if (raw.result === SoftwareUpdateResult.INSTALLED) out.result = FirmwareUpdateResult.SUCCESS;
     else if (raw.result >= 50) out.result = raw.result;
-    else out.result = FwResult.INITIAL;
+    else out.result = FirmwareUpdateResult.INITIAL;
   }
   // Installed whatever the result says (a device that reports the state alone).
-  if (raw.state === SwState.INSTALLED && (out.result === undefined || out.result === FwResult.INITIAL))
-    out.result = FwResult.SUCCESS;
+  if (
+    raw.state === SoftwareUpdateState.INSTALLED &&
+    (out.result === undefined || out.result === FirmwareUpdateResult.INITIAL)
+  )
+    out.result = FirmwareUpdateResult.SUCCESS;
   return out;
 }

@@ -10,6 +10,7 @@ export * from './model/range';
 export * from './model/ddf';
 export * from './model/ddf-files';
 export * from './model/object-models';
+export * from './model/update-objects';
 export * from './formats/codec';
 export * from './formats/values';
 export * from './formats/text';

@@ -10,7 +10,14 @@ import {
   type OutgoingResponse,
   type Peer,
 } from '@lwm2m/coap';
-import { lwm2mObject, multipleResource, objectInstance, singleResource } from '@lwm2m/lwm2m';
+import {
+  FirmwareState,
+  FirmwareUpdateResult,
+  lwm2mObject,
+  multipleResource,
+  objectInstance,
+  singleResource,
+} from '@lwm2m/lwm2m';
 import { notAllowed } from './dm-error';
 import type { ObjectTree } from './object-tree';
 import {
@@ -24,31 +31,13 @@ export type { ReceivedPackage } from './package-download';
 
 export const FIRMWARE_OBJECT_ID = 5;
 
-/** /5/0/3 State (Core E.6). */
-export const FirmwareState = { IDLE: 0, DOWNLOADING: 1, DOWNLOADED: 2, UPDATING: 3 } as const;
-
-/** /5/0/5 Update Result (Core E.6). */
-export const UpdateResult = {
-  INITIAL: 0,
-  SUCCESS: 1,
-  NOT_ENOUGH_FLASH: 2,
-  OUT_OF_RAM: 3,
-  CONNECTION_LOST: 4,
-  INTEGRITY_CHECK_FAILURE: 5,
-  UNSUPPORTED_PACKAGE_TYPE: 6,
-  INVALID_URI: 7,
-  UPDATE_FAILED: 8,
-  UNSUPPORTED_PROTOCOL: 9,
-  CANCELLED: 10,
-} as const;
-
 /** Results that end a download (Downloading -> Idle); the others (8) end an update (Updating -> Downloaded). */
 const DOWNLOAD_FAILURES = new Set([2, 3, 4, 5, 6, 7, 9]);
 
 const FAILURE_RESULT: Record<DownloadFailure, number> = {
-  'connection-lost': UpdateResult.CONNECTION_LOST,
-  'invalid-uri': UpdateResult.INVALID_URI,
-  'unsupported-protocol': UpdateResult.UNSUPPORTED_PROTOCOL,
+  'connection-lost': FirmwareUpdateResult.CONNECTION_LOST,
+  'invalid-uri': FirmwareUpdateResult.INVALID_URI,
+  'unsupported-protocol': FirmwareUpdateResult.UNSUPPORTED_PROTOCOL,
 };
 
 export interface FirmwareOptions extends DownloadOptions {
@@ -108,7 +97,7 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
         objectInstance(0, [
           singleResource(1, 'string', ''),
           singleResource(3, 'integer', FirmwareState.IDLE),
-          singleResource(5, 'integer', UpdateResult.INITIAL),
+          singleResource(5, 'integer', FirmwareUpdateResult.INITIAL),
           singleResource(6, 'string', ''),
           singleResource(7, 'string', ''),
           // Protocols of a pull: 0 CoAP, 1 CoAPS, 2 HTTP 1.1 (E.6 resource 8).
@@ -135,19 +124,19 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
           const rate = d.options.failureRate ?? 0;
           this.failure = rate > 0 && d.random() < rate ? (d.options.failureResult ?? 8) : undefined;
           this.lastPackage = undefined;
-          this.setState(FirmwareState.DOWNLOADING, UpdateResult.INITIAL);
+          this.setState(FirmwareState.DOWNLOADING, FirmwareUpdateResult.INITIAL);
         },
         progress: (p) => this.emit('progress', { state: this.state, result: this.result, ...p }),
         complete: (pkg) => {
           if (this.failure !== undefined && DOWNLOAD_FAILURES.has(this.failure))
             return this.reset(this.failure);
           this.lastPackage = pkg;
-          this.setState(FirmwareState.DOWNLOADED, UpdateResult.INITIAL);
+          this.setState(FirmwareState.DOWNLOADED, FirmwareUpdateResult.INITIAL);
           this.emit('downloaded', pkg);
         },
         failed: (why) => this.reset(FAILURE_RESULT[why]),
         // E.6: writing an empty Package (or Package URI) resets the state machine to Idle.
-        emptied: () => this.discard(UpdateResult.INITIAL),
+        emptied: () => this.discard(FirmwareUpdateResult.INITIAL),
       },
     });
   }
@@ -188,7 +177,7 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
     const uri = String(this.d.tree.getValue('/5/0/1') ?? '');
     if (uri === '') {
       this.receiver.cancel();
-      this.discard(UpdateResult.INITIAL);
+      this.discard(FirmwareUpdateResult.INITIAL);
       return;
     }
     if (this.state === FirmwareState.UPDATING) return;
@@ -199,7 +188,7 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
   private executeUpdate(): void {
     if (this.state !== FirmwareState.DOWNLOADED || this.lastPackage === undefined)
       throw notAllowed(`Update in state ${this.state}`);
-    this.setState(FirmwareState.UPDATING, UpdateResult.INITIAL);
+    this.setState(FirmwareState.UPDATING, FirmwareUpdateResult.INITIAL);
     const failure = this.failure;
     this.updateTimer = setTimeout(() => {
       if (this.closed) return;
@@ -211,8 +200,8 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
       const version = `fw-${this.lastPackage!.sha256.slice(0, 12)}`;
       this.d.tree.setValue('/3/0/3', version);
       this.d.tree.setValue('/5/0/7', version);
-      this.setState(FirmwareState.IDLE, UpdateResult.SUCCESS);
-      this.emit('updated', { result: UpdateResult.SUCCESS, firmwareVersion: version });
+      this.setState(FirmwareState.IDLE, FirmwareUpdateResult.SUCCESS);
+      this.emit('updated', { result: FirmwareUpdateResult.SUCCESS, firmwareVersion: version });
     }, this.d.options.updateMs ?? 500);
     this.updateTimer.unref?.();
   }
@@ -221,7 +210,7 @@ export class FirmwareUpdateObject extends EventEmitter<FirmwareObjectEvents> {
   private cancel(): void {
     if (this.state === FirmwareState.UPDATING) throw notAllowed('cancel while updating');
     this.receiver.cancel();
-    this.discard(UpdateResult.CANCELLED);
+    this.discard(FirmwareUpdateResult.CANCELLED);
   }
 
   /**

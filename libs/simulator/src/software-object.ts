@@ -14,7 +14,13 @@ import {
   type OutgoingResponse,
   type Peer,
 } from '@lwm2m/coap';
-import { type ObjectModel, parseDdf, vendoredModelsDir } from '@lwm2m/lwm2m';
+import {
+  type ObjectModel,
+  parseDdf,
+  SoftwareUpdateResult,
+  SoftwareUpdateState,
+  vendoredModelsDir,
+} from '@lwm2m/lwm2m';
 import { notAllowed } from './dm-error';
 import type { FirmwareOptions } from './firmware-object';
 import { addModelObject } from './model-objects';
@@ -23,32 +29,11 @@ import { type DownloadFailure, PackageReceiver, type ReceivedPackage } from './p
 
 export const SOFTWARE_OBJECT_ID = 9;
 
-/** /9/0/7 Update State. */
-export const SoftwareState = {
-  INITIAL: 0,
-  DOWNLOAD_STARTED: 1,
-  DOWNLOADED: 2,
-  DELIVERED: 3,
-  INSTALLED: 4,
-} as const;
-
-/** /9/0/9 Update Result. */
-export const SoftwareResult = {
-  INITIAL: 0,
-  DOWNLOADING: 1,
-  INSTALLED: 2,
-  DOWNLOADED_VERIFIED: 3,
-  CONNECTION_LOST: 52,
-  INVALID_URI: 56,
-  DEVICE_DEFINED_ERROR: 57,
-  INSTALLATION_FAILURE: 58,
-} as const;
-
 const FAILURE_RESULT: Record<DownloadFailure, number> = {
-  'connection-lost': SoftwareResult.CONNECTION_LOST,
-  'invalid-uri': SoftwareResult.INVALID_URI,
+  'connection-lost': SoftwareUpdateResult.CONNECTION_LOST,
+  'invalid-uri': SoftwareUpdateResult.INVALID_URI,
   // 9.xml has no code for an unsupported protocol.
-  'unsupported-protocol': SoftwareResult.DEVICE_DEFINED_ERROR,
+  'unsupported-protocol': SoftwareUpdateResult.DEVICE_DEFINED_ERROR,
 };
 
 let model: ObjectModel | undefined;
@@ -84,8 +69,8 @@ export class SoftwareManagementObject extends EventEmitter<SoftwareObjectEvents>
   constructor(private readonly d: SoftwareObjectDeps) {
     super();
     addModelObject(d.tree, softwareManagementModel(), [0], d.now());
-    d.tree.setValue('/9/0/7', SoftwareState.INITIAL);
-    d.tree.setValue('/9/0/9', SoftwareResult.INITIAL);
+    d.tree.setValue('/9/0/7', SoftwareUpdateState.INITIAL);
+    d.tree.setValue('/9/0/9', SoftwareUpdateResult.INITIAL);
     d.tree.setValue('/9/0/12', false);
     d.tree.onExecute('/9/0/4', () => this.install());
     d.tree.onExecute('/9/0/6', () => this.uninstall());
@@ -99,18 +84,18 @@ export class SoftwareManagementObject extends EventEmitter<SoftwareObjectEvents>
       hooks: {
         begin: () => {
           this.lastPackage = undefined;
-          this.set(SoftwareState.DOWNLOAD_STARTED, SoftwareResult.DOWNLOADING);
+          this.set(SoftwareUpdateState.DOWNLOAD_STARTED, SoftwareUpdateResult.DOWNLOADING);
         },
         progress: () => undefined,
         complete: (pkg) => {
           this.lastPackage = pkg;
-          this.set(SoftwareState.DOWNLOADED, SoftwareResult.DOWNLOADING);
+          this.set(SoftwareUpdateState.DOWNLOADED, SoftwareUpdateResult.DOWNLOADING);
           // The package verified (its hash computed): ready to install.
-          this.set(SoftwareState.DELIVERED, SoftwareResult.DOWNLOADED_VERIFIED);
+          this.set(SoftwareUpdateState.DELIVERED, SoftwareUpdateResult.DOWNLOADED_VERIFIED);
           this.emit('downloaded', pkg);
         },
-        failed: (why) => this.set(SoftwareState.INITIAL, FAILURE_RESULT[why]),
-        emptied: () => this.set(SoftwareState.INITIAL, SoftwareResult.INITIAL),
+        failed: (why) => this.set(SoftwareUpdateState.INITIAL, FAILURE_RESULT[why]),
+        emptied: () => this.set(SoftwareUpdateState.INITIAL, SoftwareUpdateResult.INITIAL),
       },
     });
   }
@@ -138,7 +123,7 @@ export class SoftwareManagementObject extends EventEmitter<SoftwareObjectEvents>
   }
 
   receivePackage(req: IncomingRequest): Promise<OutgoingResponse> | OutgoingResponse {
-    if (this.state === SoftwareState.INSTALLED)
+    if (this.state === SoftwareUpdateState.INSTALLED)
       return { code: CoapCode.METHOD_NOT_ALLOWED, payload: 'installed: Uninstall first' };
     return this.receiver.receive(req);
   }
@@ -146,10 +131,10 @@ export class SoftwareManagementObject extends EventEmitter<SoftwareObjectEvents>
   /** The server wrote /9/0/3: a pull starts (an empty URI resets). */
   packageUriWritten(): void {
     const uri = String(this.d.tree.getValue('/9/0/3') ?? '');
-    if (this.state === SoftwareState.INSTALLED) return;
+    if (this.state === SoftwareUpdateState.INSTALLED) return;
     if (uri === '') {
       this.receiver.cancel();
-      this.set(SoftwareState.INITIAL, SoftwareResult.INITIAL);
+      this.set(SoftwareUpdateState.INITIAL, SoftwareUpdateResult.INITIAL);
       return;
     }
     this.receiver.pull(uri);
@@ -157,15 +142,15 @@ export class SoftwareManagementObject extends EventEmitter<SoftwareObjectEvents>
 
   /** Install (resource 4): only in DELIVERED; INSTALLED with result 2, or DELIVERED with 58. */
   private install(): void {
-    if (this.state !== SoftwareState.DELIVERED) throw notAllowed(`Install in state ${this.state}`);
+    if (this.state !== SoftwareUpdateState.DELIVERED) throw notAllowed(`Install in state ${this.state}`);
     const rate = this.d.options.failureRate ?? 0;
     const fails = rate > 0 && this.d.random() < rate;
     this.timer = setTimeout(() => {
       if (this.closed) return;
-      if (fails) return this.set(SoftwareState.DELIVERED, SoftwareResult.INSTALLATION_FAILURE);
+      if (fails) return this.set(SoftwareUpdateState.DELIVERED, SoftwareUpdateResult.INSTALLATION_FAILURE);
       this.d.tree.setValue('/9/0/0', `sw-${this.lastPackage?.sha256.slice(0, 12) ?? ''}`);
       this.d.tree.setValue('/9/0/1', this.lastPackage?.sha256.slice(0, 12) ?? '');
-      this.set(SoftwareState.INSTALLED, SoftwareResult.INSTALLED);
+      this.set(SoftwareUpdateState.INSTALLED, SoftwareUpdateResult.INSTALLED);
     }, this.d.options.updateMs ?? 500);
     this.timer.unref?.();
   }
@@ -175,12 +160,12 @@ export class SoftwareManagementObject extends EventEmitter<SoftwareObjectEvents>
     this.receiver.cancel();
     this.d.tree.setValue('/9/0/12', false);
     this.lastPackage = undefined;
-    this.set(SoftwareState.INITIAL, SoftwareResult.INITIAL);
+    this.set(SoftwareUpdateState.INITIAL, SoftwareUpdateResult.INITIAL);
   }
 
   /** Activate / Deactivate (resources 10, 11): only once INSTALLED. */
   private activate(on: boolean): void {
-    if (this.state !== SoftwareState.INSTALLED)
+    if (this.state !== SoftwareUpdateState.INSTALLED)
       throw notAllowed(`${on ? 'Activate' : 'Deactivate'} before Install`);
     this.d.tree.setValue('/9/0/12', on);
     this.emit('state', { state: this.state, result: this.result, active: on });

@@ -11,7 +11,8 @@ import {
   InMemoryPushProgressStore,
   pushFirmware,
 } from '@lwm2m/firmware';
-import { FirmwareState, type FirmwareOptions, progressBar, SimulatedDevice } from '@lwm2m/simulator';
+import { FirmwareState } from '@lwm2m/lwm2m';
+import { type FirmwareOptions, progressBar, SimulatedDevice } from '@lwm2m/simulator';
 import { UdpTransport } from '@lwm2m/udp';
 import { TestLwm2mServer, until } from './test-server';
 
