@@ -8,6 +8,9 @@ export interface CampaignProgress {
   total: number;
   counts: Record<string, number>;
   endedAt?: string;
+  /** Resets owed to interrupted devices and resets given up (a cancelled campaign drains until none is owed). */
+  resets?: { owed: number; failed: number };
+  draining?: boolean;
 }
 
 const SEGMENTS: Array<[string, string[]]> = [
@@ -40,7 +43,9 @@ export function progressBar(p: CampaignProgress, width = 40): string {
 
 /** The status lines: the bar, the campaign's state, and every device state with a count. */
 export function formatStatus(p: CampaignProgress, width = 40): string {
-  const head = `${p.name ? `${p.name} ` : ''}(${p.id}) ${p.state}${p.endedAt ? ', ended' : ''}, phase ${p.phase}`;
+  const end = p.endedAt ? ', ended' : p.draining ? ', draining' : '';
+  const head = `${p.name ? `${p.name} ` : ''}(${p.id}) ${p.state}${end}, phase ${p.phase}`;
+  const resets = p.resets && (p.resets.owed > 0 || p.resets.failed > 0) ? p.resets : undefined;
   const counts = Object.entries(p.counts)
     .filter(([, v]) => v > 0)
     .map(([k, v]) => `${k} ${v}`)
@@ -49,6 +54,7 @@ export function formatStatus(p: CampaignProgress, width = 40): string {
     head,
     progressBar(p, width),
     counts || 'no devices',
+    ...(resets ? [`resets: ${resets.owed} owed, ${resets.failed} given up`] : []),
     ...(p.reason ? [`reason: ${p.reason}`] : []),
   ].join('\n');
 }

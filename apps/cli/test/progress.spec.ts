@@ -46,4 +46,24 @@ describe('the campaign progress bar', () => {
     expect(text).toContain('reason: canary failed');
     expect(text).not.toContain('pending');
   });
+
+  it('says a cancelled campaign drains while interrupted devices owe their reset, and the resets given up', () => {
+    const base = {
+      id: 'cmp-abcdef',
+      state: 'cancelled',
+      phase: 'rollout',
+      total: 4,
+      counts: counts({ cancelled: 3, succeeded: 1 }),
+    };
+    const draining = formatStatus({ ...base, draining: true, resets: { owed: 2, failed: 1 } });
+    expect(draining).toContain('(cmp-abcdef) cancelled, draining, phase rollout');
+    expect(draining).toContain('resets: 2 owed, 1 given up');
+    const ended = formatStatus({
+      ...base,
+      endedAt: '2026-01-01T00:00:00.000Z',
+      resets: { owed: 0, failed: 0 },
+    });
+    expect(ended).toContain('cancelled, ended, phase rollout');
+    expect(ended).not.toContain('resets');
+  });
 });

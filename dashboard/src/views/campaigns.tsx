@@ -16,6 +16,9 @@ interface Campaign {
   reason?: string;
   total: number;
   counts: Record<string, number>;
+  /** Resets owed to interrupted devices, and given up; `draining`: stopped, not ended until none is owed. */
+  resets?: { owed: number; failed: number };
+  draining?: boolean;
   createdAt: string;
   createdBy?: string;
 }
@@ -88,7 +91,13 @@ export function CampaignsView() {
                   <td>{img ? `${img.name} ${img.version}` : c.imageId}</td>
                   <td>
                     <span class={`badge ${c.state}`}>{c.state}</span> {c.phase}
+                    {c.draining ? ' (draining)' : ''}
                     {c.reason ? <div class="muted">{c.reason}</div> : null}
+                    {c.resets && (c.resets.owed > 0 || c.resets.failed > 0) ? (
+                      <div class="muted">
+                        resets: {c.resets.owed} owed, {c.resets.failed} given up
+                      </div>
+                    ) : null}
                   </td>
                   <td>
                     <Progress
