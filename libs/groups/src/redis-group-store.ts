@@ -8,7 +8,7 @@
 //   <p>{grp}:expiring          zset  "<group> <entry>" of finished requests, scored by the ms their retention
 //                                    ends: what trims the two lists above (on each create and list, no SCAN)
 //   <p>{greq:<id>}:meta        hash  json (the request's fixed fields), state, total, finishedAt, c:<state> counts
-//   <p>{greq:<id>}:todo        list  endpoints not yet dispatched, in dispatch order
+//   <p>{greq:<id>}:undispatched list  endpoints not yet dispatched, in dispatch order
 //   <p>{greq:<id>}:st          hash  endpoint -> member state
 //   <p>{greq:<id>}:m           hash  endpoint -> MemberResult JSON (once the member left `pending`)
 //   <p>{greq:<id>}:queued      hash  endpoint -> MemberResult JSON of members waiting in a device queue
@@ -37,7 +37,7 @@ import {
 const FINAL_LUA = `local function final(s) return s == 'succeeded' or s == 'failed' or s == 'timed-out' or s == 'cancelled' end\n`;
 
 const SCRIPTS = {
-  /** KEYS meta todo st disp. ARGV n now. */
+  /** KEYS meta undispatched st disp. ARGV n now. */
   grpTake: {
     numberOfKeys: 4,
     lua: `
@@ -103,7 +103,7 @@ redis.call('LSET', KEYS[4], tonumber(i), ARGV[3])
 if redis.call('LLEN', KEYS[6]) < tonumber(ARGV[4]) then redis.call('RPUSH', KEYS[6], ARGV[3]) end
 return 1`,
   },
-  /** KEYS meta todo st m results. ARGV state reason n now. */
+  /** KEYS meta undispatched st m results. ARGV state reason n now. */
   grpEndPending: {
     numberOfKeys: 5,
     lua: `
@@ -217,7 +217,7 @@ export class RedisGroupStore implements GroupStore {
   }
   private k(
     id: string,
-    part: 'meta' | 'todo' | 'st' | 'm' | 'queued' | 'disp' | 'results' | 'ri' | 'notes' | 'lease',
+    part: 'meta' | 'undispatched' | 'st' | 'm' | 'queued' | 'disp' | 'results' | 'ri' | 'notes' | 'lease',
   ): string {
     return `${this.prefix}{greq:${id}}:${part}`;
   }
@@ -256,7 +256,7 @@ export class RedisGroupStore implements GroupStore {
     for (let i = 0; i < members.length; i += CHUNK) {
       const chunk = members.slice(i, i + CHUNK);
       const p = this.redis.pipeline();
-      p.rpush(this.k(req.id, 'todo'), ...chunk);
+      p.rpush(this.k(req.id, 'undispatched'), ...chunk);
       p.hset(this.k(req.id, 'st'), ...chunk.flatMap((ep) => [ep, 'pending']));
       await p.exec();
     }
@@ -356,7 +356,7 @@ export class RedisGroupStore implements GroupStore {
   async takePending(id: string, n: number, now: number): Promise<string[]> {
     return (await this.run(
       'grpTake',
-      [this.k(id, 'meta'), this.k(id, 'todo'), this.k(id, 'st'), this.k(id, 'disp')],
+      [this.k(id, 'meta'), this.k(id, 'undispatched'), this.k(id, 'st'), this.k(id, 'disp')],
       [n, now],
     )) as string[];
   }
@@ -414,7 +414,7 @@ export class RedisGroupStore implements GroupStore {
     n: number,
     now: number,
   ): Promise<number> {
-    const keys = (['meta', 'todo', 'st', 'm', 'results'] as const).map((p) => this.k(id, p));
+    const keys = (['meta', 'undispatched', 'st', 'm', 'results'] as const).map((p) => this.k(id, p));
     return Number(await this.run('grpEndPending', keys, [state, reason, n, now]));
   }
 
@@ -429,7 +429,7 @@ export class RedisGroupStore implements GroupStore {
 
   async finishIfDone(id: string, now: number, retentionMs: number): Promise<GroupRequestState | undefined> {
     const keys = (
-      ['meta', 'todo', 'st', 'm', 'queued', 'disp', 'results', 'ri', 'notes', 'lease'] as const
+      ['meta', 'undispatched', 'st', 'm', 'queued', 'disp', 'results', 'ri', 'notes', 'lease'] as const
     ).map((p) => this.k(id, p));
     const state = (await this.run('grpFinish', keys, [now, retentionMs])) as GroupRequestState | null;
     if (state === 'completed' || state === 'cancelled') {
