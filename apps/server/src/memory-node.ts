@@ -15,7 +15,7 @@ import { createInMemoryStores, InMemoryAuditStore, type InMemoryStores } from '@
 import {
   InMemoryRequestStore,
   InProcessScheduler,
-  QueuedRequests,
+  type QueuedRequests,
   type SchedulerConfig,
   WebhookWakeUpChannel,
 } from '@lwm2m/scheduler';
@@ -55,7 +55,7 @@ export function createMemoryState(
     stores,
     requests,
     campaigns,
-    async startScheduler() {
+    async startScheduler(queue: QueuedRequests) {
       const config = opts.scheduler;
       const logger = new Logger('scheduler');
       const scheduler = new InProcessScheduler({
@@ -76,20 +76,13 @@ export function createMemoryState(
       });
       await scheduler.start();
       const campaignLogger = new Logger('campaigns');
-      // A cancelled campaign's reset of a sleeping device waits in its request queue, as with Redis.
-      const queued = new QueuedRequests({
-        store: requests,
-        events: stores.events,
-        awakeWindowMs: config.awakeWindowMs,
-        defaultTtlMs: config.requestTtlMs,
-        maxTtlMs: config.maxRequestTtlMs,
-      });
       const driver = new InProcessCampaigns({
         store: campaigns,
         registrations: stores.registrations,
         commands: stores.commands,
         events: stores.events,
-        enqueue: (cmd) => queued.accept(cmd),
+        // A cancelled campaign's reset of a sleeping device waits in its request queue, as with Redis.
+        enqueue: (cmd) => queue.accept(cmd),
         config,
         logger: { warn: (m) => campaignLogger.warn(m) },
       });

@@ -161,7 +161,8 @@ export interface NodeState<S> {
   redis?: { client: RedisClient; keyPrefix: string };
   /** Firmware campaigns: in Redis, or in memory. */
   campaigns: CampaignStore;
-  startScheduler(): Promise<{
+  /** `queue`: the process's one queue of requests for sleeping devices (memory mode's campaigns use it). */
+  startScheduler(queue: QueuedRequests): Promise<{
     scheduler: Scheduler | InProcessScheduler;
     registerMetrics?: (registry: Registry) => void;
     /** Memory mode's campaign driver (with Redis the scheduler drives them): closed before the scheduler. */
@@ -202,7 +203,7 @@ async function startOn<S>(
     defaultTtlMs: opts.scheduler.requestTtlMs,
     maxTtlMs: opts.scheduler.maxRequestTtlMs,
   });
-  const started = opts.scheduler.run === false ? undefined : await state.startScheduler();
+  const started = opts.scheduler.run === false ? undefined : await state.startScheduler(queue);
   const scheduler = started?.scheduler;
   // One /metrics for the whole process (on the api's port): process and HTTP metrics, and the gateway's and
   // the scheduler's counters, each read at scrape time.
